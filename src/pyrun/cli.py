@@ -1,0 +1,185 @@
+"""The ``pyrun`` command: a thin shell over :mod:`pyrun.runner`, and the only place that exits.
+
+Usage::
+
+    pyrun [OPTIONS] SCRIPT [ARGS...]
+    pyrun run [OPTIONS] SCRIPT [ARGS...]     (for a script named like a subcommand)
+
+Everything after SCRIPT goes to the script unchanged. The options are parsed by hand (not with
+argparse) because the warm path must start the script within a few milliseconds: a warm run
+imports only :mod:`pyrun.fastpath` and :mod:`pyrun.launch`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+
+from pyrun import __version__
+
+USAGE = """\
+usage: pyrun [OPTIONS] SCRIPT [ARGS...]
+       pyrun run [OPTIONS] SCRIPT [ARGS...]
+
+Run a Python script in an environment with the dependencies its inline script metadata
+(PEP 723 `# /// script` block) declares. Everything after SCRIPT is passed to the script.
+
+options:
+  -p, --python PYTHON  interpreter: a version (3.12), a specifier (>=3.11), a command or a path
+  -w, --with REQ       an extra requirement for this run (repeatable)
+  -U, --upgrade        resolve the requirements again instead of reusing the environment
+      --offline        never touch the network; use only what is cached
+  -q, --quiet          print nothing but errors
+  -v, --verbose        print each step and command, and tracebacks on errors
+  -V, --version        print pyrun's version
+  -h, --help           print this help
+
+environment: PYRUN_CACHE_DIR (cache location), UV (the uv binary to use).
+exit codes: the script's own; or pyrun's: 64 usage, 65 bad metadata, 66 no script,
+67 unresolvable requirement, 68 no matching Python, 69 no network, 70 internal error,
+71 install failure, 73 cache unusable, 130 interrupted. See docs/reference.md.
+"""
+
+SUBCOMMANDS = ("run",)
+
+
+@dataclass
+class Args:
+    """The parsed command line."""
+
+    script: str | None = None
+    script_args: list[str] = field(default_factory=list)
+    python: str | None = None
+    with_requirements: list[str] = field(default_factory=list)
+    upgrade: bool = False
+    offline: bool = False
+    verbosity: int = 0
+    help: bool = False
+    version: bool = False
+    error: str | None = None
+
+
+def parse_args(argv: list[str]) -> Args:
+    """Parse ``argv`` (without the program name). Problems are reported in ``Args.error``."""
+    args = Args()
+    i = 0
+    if argv and argv[0] in SUBCOMMANDS:
+        i = 1
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            i += 1
+            break
+        if not arg.startswith("-") or arg == "-":
+            break
+        name, eq, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if name in ("-p", "--python", "-w", "--with"):
+            if eq:
+                value = inline
+            elif i + 1 < len(argv):
+                i += 1
+                value = argv[i]
+            else:
+                args.error = f"{name} needs a value"
+                return args
+            if name in ("-p", "--python"):
+                args.python = value
+            else:
+                args.with_requirements.append(value)
+        elif eq:
+            args.error = f"{name} takes no value"
+            return args
+        elif name in ("-U", "--upgrade"):
+            args.upgrade = True
+        elif name == "--offline":
+            args.offline = True
+        elif name in ("-q", "--quiet"):
+            args.verbosity = -1
+        elif name in ("-v", "--verbose"):
+            args.verbosity = max(args.verbosity, 0) + 1
+        elif name in ("-V", "--version"):
+            args.version = True
+        elif name in ("-h", "--help"):
+            args.help = True
+        else:
+            args.error = f"unknown option {arg}"
+            return args
+        i += 1
+    if i < len(argv):
+        args.script = argv[i]
+        args.script_args = argv[i + 1 :]
+    elif not (args.help or args.version):
+        args.error = "missing SCRIPT"
+    return args
+
+
+def _fast(args: Args) -> None:
+    """Exec the script if its environment is recorded and whole; return otherwise."""
+    from pyrun import fastpath
+    from pyrun.launch import exec_script
+
+    assert args.script is not None
+    try:
+        with open(args.script, "rb") as f:
+            span = fastpath.block_span(f.read())
+    except OSError:
+        return  # the slow path explains what is wrong with the script
+    key = fastpath.fast_key(span, args.python or "", args.with_requirements, sys.executable)
+    python = fastpath.lookup(fastpath.cache_root(), key)
+    if python is not None:
+        if args.verbosity > 0:
+            print(f"pyrun: warm: {python}", file=sys.stderr)
+        exec_script(python, args.script, args.script_args)
+        sys.exit(0)  # pragma: no cover - exec_script returns only off POSIX
+
+
+def _slow(args: Args) -> int:
+    from pyrun.errors import ExitCode, PyrunError
+    from pyrun.progress import Reporter
+
+    reporter = Reporter(args.verbosity)
+    try:
+        from pyrun.runner import RunOptions, run
+
+        assert args.script is not None
+        options = RunOptions(
+            python=args.python,
+            with_requirements=tuple(args.with_requirements),
+            upgrade=args.upgrade,
+            offline=args.offline,
+        )
+        return run(args.script, args.script_args, options, reporter)
+    except PyrunError as exc:
+        if args.verbosity > 0:
+            import traceback
+
+            traceback.print_exc()
+        print(f"pyrun: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("pyrun: interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    except Exception as exc:  # a bug: say so, with the traceback
+        import traceback
+
+        traceback.print_exc()
+        print(f"pyrun: internal error (please report it): {exc!r}", file=sys.stderr)
+        return ExitCode.INTERNAL
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``pyrun`` command. Returns the exit code (the script's, or pyrun's)."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.help:
+        print(USAGE, end="")
+        return 0
+    if args.version:
+        print(f"pyrun {__version__}")
+        return 0
+    if args.error:
+        print(f"pyrun: error: {args.error}\n\n{USAGE}", end="", file=sys.stderr)
+        return 64
+    if not args.upgrade and os.name == "posix":
+        _fast(args)
+    return _slow(args)

@@ -1,0 +1,147 @@
+"""The warm path: from a script's bytes to its environment's interpreter, with almost no work.
+
+A warm run reads the script, takes the bytes of its metadata block, hashes them together with
+every input that can change the result (:func:`fast_key`), reads one small index file, checks the
+environment's completion marker and execs its interpreter. It parses no TOML, runs no resolver,
+starts no process other than the script's interpreter, and imports only ``os``, ``sys`` and a
+hash: this module must stay that way (``tests/unit/test_fastpath.py`` checks its imports).
+
+The index is written by the slow path (:mod:`pyrun.runner`) once an environment is whole.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+try:  # _blake2 is built into CPython and imports in microseconds; hashlib loads OpenSSL
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - other implementations
+    from hashlib import blake2b
+
+from pyrun import CACHE_FORMAT
+
+#: Name of the completion marker inside an environment, written last.
+ENV_MARKER = "pyrun-env.json"
+
+#: Environment variables that change what uv resolves, and so belong in the fast-path key.
+RESOLUTION_ENV = (
+    "UV_INDEX",
+    "UV_INDEX_URL",
+    "UV_DEFAULT_INDEX",
+    "UV_EXTRA_INDEX_URL",
+    "UV_FIND_LINKS",
+    "UV_NO_INDEX",
+    "UV_PRERELEASE",
+    "UV_RESOLUTION",
+    "UV_EXCLUDE_NEWER",
+    "UV_CONSTRAINT",
+    "UV_OVERRIDE",
+    "UV_NO_BINARY",
+    "UV_NO_BUILD",
+    "UV_CONFIG_FILE",
+    "UV_NO_CONFIG",
+)
+
+_START = b"# /// script"
+
+
+def block_span(data: bytes) -> bytes:
+    """The bytes that decide a script's metadata, for the fast-path key.
+
+    For every line that is exactly ``# /// script``, the run of lines starting with ``#`` that
+    begins there. This is a superset of any block the PEP 723 scanner can find (a block lies
+    inside such a run), so an edit to the block always changes the key, while an edit to the
+    script's code never does. Returns ``b""`` for a script without a ``# /// script`` line.
+    """
+    spans = []
+    pos = data.find(_START)
+    while pos >= 0:
+        after = pos + len(_START)
+        at_line_start = pos == 0 or data[pos - 1 : pos] in (b"\n", b"\r")
+        if at_line_start and data[after : after + 1] in (b"\n", b"\r"):
+            end = after
+            while True:
+                nl = data.find(b"\n", end)
+                if nl < 0:
+                    end = len(data)
+                    break
+                end = nl + 1
+                if data[end : end + 1] != b"#":
+                    break
+            spans.append(data[pos:end])
+            after = end
+        pos = data.find(_START, after)
+    return b"\0".join(spans)
+
+
+def fast_key(span: bytes, python: str, with_requirements: list[str], default_python: str) -> str:
+    """Hash every input that decides a script's environment, as 32 hex digits.
+
+    Args:
+        span: :func:`block_span` of the script.
+        python: the ``--python`` request as given, or ``""``.
+        with_requirements: the ``--with`` requirements as given, in order.
+        default_python: the interpreter used when nothing asks for another (pyrun's own).
+    """
+    h = blake2b(digest_size=16)
+    parts = [CACHE_FORMAT.encode(), span, python.encode(), default_python.encode()]
+    parts += [r.encode() for r in with_requirements]
+    parts += [f"{k}={os.environ.get(k, '')}".encode() for k in RESOLUTION_ENV]
+    for part in parts:
+        h.update(len(part).to_bytes(8, "little"))
+        h.update(part)
+    return h.hexdigest()
+
+
+def cache_root() -> str:
+    """pyrun's cache directory: ``$PYRUN_CACHE_DIR``, else the platform's user cache directory.
+
+    On Linux this is platformdirs' rule (``$XDG_CACHE_HOME/pyrun``, else ``~/.cache/pyrun``),
+    computed here without importing platformdirs (it costs more than a warm run's budget);
+    elsewhere platformdirs itself is asked.
+    """
+    explicit = os.environ.get("PYRUN_CACHE_DIR")
+    if explicit:
+        return os.path.abspath(os.path.expanduser(explicit))
+    if sys.platform.startswith("linux"):
+        xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+        return os.path.join(xdg or os.path.expanduser("~/.cache"), "pyrun")
+    import platformdirs  # pragma: no cover - macOS and Windows
+
+    return platformdirs.user_cache_dir("pyrun", appauthor=False)  # pragma: no cover
+
+
+def index_path(root: str, key: str) -> str:
+    """Path of the fast-path index entry for ``key`` under cache ``root``."""
+    return os.path.join(root, "index", key[:2], key)
+
+
+def env_python(env_dir: str) -> str:
+    """Path of an environment's interpreter."""
+    if os.name == "nt":  # pragma: no cover
+        return os.path.join(env_dir, "Scripts", "python.exe")
+    return os.path.join(env_dir, "bin", "python")
+
+
+def lookup(root: str, key: str) -> str | None:
+    """The interpreter of the whole environment that ``key`` maps to, or None.
+
+    None when there is no index entry, the environment lacks its completion marker, or its
+    interpreter is gone (for example its base Python was uninstalled). Records the use by
+    touching the marker (best effort: a read-only cache still runs).
+    """
+    try:
+        with open(index_path(root, key), encoding="utf-8") as f:
+            env_dir = f.read().strip()
+    except OSError:
+        return None
+    marker = os.path.join(env_dir, ENV_MARKER)
+    python = env_python(env_dir)
+    if not (os.path.isfile(marker) and os.path.exists(python)):
+        return None
+    try:
+        os.utime(marker)
+    except OSError:
+        pass
+    return python

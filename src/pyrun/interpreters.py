@@ -1,0 +1,309 @@
+"""Find installed interpreters and choose the one a script runs on.
+
+Order of choice: ``--python`` (a version such as ``3.12``, a specifier, a command or a path),
+else the script's ``requires-python`` (the highest installed version that satisfies it, as the
+inline script metadata specification recommends), else the interpreter pyrun runs on.
+
+Candidates come from ``PATH`` (skipping pyenv's shims, which fail when a version is not
+selected), pyenv's versions directory, and uv's managed Pythons. Each candidate is queried once
+with a small script and the answer is cached by real path, size and mtime.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
+
+from pyrun.errors import NoInterpreterError
+from pyrun.progress import Reporter
+
+#: Oldest interpreter pyrun builds environments for.
+MINIMUM = Version("3.8")
+
+_QUERY = (
+    "import json, os, sys, sysconfig\n"
+    "print(json.dumps({'implementation': sys.implementation.name,"
+    " 'version': '.'.join(map(str, sys.version_info[:3])),"
+    " 'release': sys.version_info[3], 'serial': sys.version_info[4],"
+    " 'executable': os.path.realpath(getattr(sys, '_base_executable', None) or sys.executable),"
+    " 'cache_tag': sys.implementation.cache_tag,"
+    " 'platform': sysconfig.get_platform(),"
+    " 'soabi': sysconfig.get_config_var('SOABI') or '',"
+    " 'pointer_bits': 64 if sys.maxsize > 2**32 else 32}))\n"
+)
+_NAME = re.compile(r"python3(\.\d+)?t?$")
+_VERSION_REQUEST = re.compile(r"(?:c?python)?(\d+(?:\.\d+){0,2})t?$")
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """One installed base interpreter, as it describes itself.
+
+    Attributes:
+        executable: real path of the base interpreter (never a venv's or a shim's).
+        version: full version, e.g. ``3.12.1`` (pre-releases carry their suffix).
+        implementation: ``cpython``, ``pypy``, ...
+        cache_tag: ``sys.implementation.cache_tag`` (``cpython-312``), names its ``.pyc`` files.
+        platform: ``sysconfig.get_platform()``.
+        soabi: the extension-module ABI (``cpython-312-x86_64-linux-gnu``); part of its identity.
+    """
+
+    executable: str
+    version: Version
+    implementation: str
+    cache_tag: str
+    platform: str
+    soabi: str
+
+    @property
+    def short_version(self) -> str:
+        """``major.minor``, as used in ``lib/pythonX.Y``."""
+        return f"{self.version.major}.{self.version.minor}"
+
+    def identity(self) -> dict[str, str]:
+        """What makes environments built on this interpreter differ from others'."""
+        return {
+            "executable": self.executable,
+            "version": str(self.version),
+            "implementation": self.implementation,
+            "soabi": self.soabi,
+        }
+
+
+def _from_answer(answer: dict[str, object]) -> Interpreter:
+    version = str(answer["version"])
+    release, serial = answer.get("release", "final"), answer.get("serial", 0)
+    if release != "final":
+        version += {"alpha": "a", "beta": "b", "candidate": "rc"}.get(str(release), "") + str(serial)
+    return Interpreter(
+        executable=str(answer["executable"]),
+        version=Version(version),
+        implementation=str(answer["implementation"]),
+        cache_tag=str(answer["cache_tag"]),
+        platform=str(answer["platform"]),
+        soabi=str(answer["soabi"]),
+    )
+
+
+class InterpreterFinder:
+    """Discovers and queries interpreters, caching answers in ``cache_dir/interpreters.json``.
+
+    Args:
+        cache_dir: pyrun's cache root.
+        reporter: for verbose diagnostics.
+    """
+
+    def __init__(self, cache_dir: Path, reporter: Reporter) -> None:
+        self._file = cache_dir / "interpreters.json"
+        self._reporter = reporter
+        self._cache: dict[str, dict[str, object]] | None = None
+        self._dirty = False
+
+    # -- querying -----------------------------------------------------------------------
+    def _load_cache(self) -> dict[str, dict[str, object]]:
+        if self._cache is None:
+            try:
+                self._cache = json.loads(self._file.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                self._cache = {}
+        return self._cache
+
+    def _save_cache(self) -> None:
+        if not self._dirty or self._cache is None:
+            return
+        tmp = self._file.with_name(f"{self._file.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps(self._cache, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, self._file)
+        except OSError as exc:  # a read-only cache only costs a query next time
+            self._reporter.debug(f"cannot save the interpreter cache: {exc}")
+        self._dirty = False
+
+    @staticmethod
+    def _stamp(path: str) -> str | None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return f"{st.st_size}:{st.st_mtime_ns}"
+
+    def query_many(self, paths: Iterable[str]) -> list[Interpreter]:
+        """Query each path (in parallel for the ones not cached); unusable ones are skipped.
+
+        Returns the interpreters in the order given, deduplicated by base executable.
+        """
+        cache = self._load_cache()
+        real_paths = list(dict.fromkeys(os.path.realpath(p) for p in paths))
+        pending: dict[str, subprocess.Popen[str]] = {}
+        for real in real_paths:
+            stamp = self._stamp(real)
+            entry = cache.get(real)
+            if stamp is None or (entry is not None and entry.get("stamp") == stamp):
+                continue
+            try:
+                pending[real] = subprocess.Popen(
+                    [real, "-I", "-S", "-c", _QUERY],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    text=True,
+                )
+            except OSError as exc:
+                self._reporter.debug(f"cannot query {real}: {exc}")
+        for real, proc in pending.items():
+            out, _ = proc.communicate()
+            try:
+                answer = json.loads(out) if proc.returncode == 0 else None
+                _from_answer(answer) if answer else None
+            except (ValueError, KeyError, TypeError):
+                answer = None
+            self._reporter.debug(f"queried {real}: {'ok' if answer else 'unusable'}")
+            cache[real] = {"stamp": self._stamp(real), "answer": answer}
+            self._dirty = True
+        self._save_cache()
+        found: dict[str, Interpreter] = {}
+        for real in real_paths:
+            entry = cache.get(real)
+            answer = entry.get("answer") if entry else None
+            if isinstance(answer, dict):
+                interp = _from_answer(answer)
+                found.setdefault(interp.executable, interp)
+        return list(found.values())
+
+    def query(self, path: str) -> Interpreter | None:
+        """Query one interpreter; None when it cannot be run or is not Python."""
+        got = self.query_many([path])
+        return got[0] if got else None
+
+    # -- discovery ----------------------------------------------------------------------
+    def candidates(self) -> Iterator[str]:
+        """Paths of possible interpreters: PATH, pyenv's versions, uv's managed Pythons."""
+        for directory in os.environ.get("PATH", "").split(os.pathsep):
+            if not directory or "shims" in Path(directory).parts:
+                continue
+            try:
+                names = sorted(os.listdir(directory))
+            except OSError:
+                continue
+            for name in names:
+                if name == "python" or _NAME.match(name):
+                    yield os.path.join(directory, name)
+        pyenv_root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+        uv_dir = os.environ.get("UV_PYTHON_INSTALL_DIR") or os.path.join(
+            os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "uv", "python"
+        )
+        for root in (os.path.join(pyenv_root, "versions"), uv_dir):
+            try:
+                versions = sorted(os.listdir(root))
+            except OSError:
+                continue
+            for version in versions:
+                exe = os.path.join(root, version, "bin", "python3")
+                if os.path.exists(exe):
+                    yield exe
+
+    def installed(self) -> list[Interpreter]:
+        """Every usable installed interpreter (CPython-compatible, at least :data:`MINIMUM`)."""
+        return [i for i in self.query_many(self.candidates()) if i.version >= MINIMUM]
+
+    def current(self) -> Interpreter:
+        """The interpreter pyrun itself runs on (its base interpreter when pyrun is in a venv)."""
+        base = getattr(sys, "_base_executable", None) or sys.executable
+        interp = self.query(base)
+        if interp is None:  # pragma: no cover - pyrun's own interpreter always answers
+            raise NoInterpreterError(f"cannot query pyrun's own interpreter {base}")
+        return interp
+
+    # -- choice -------------------------------------------------------------------------
+    def choose(
+        self, request: str | None, requires_python: SpecifierSet | None, script: str
+    ) -> Interpreter:
+        """Pick the interpreter for a script.
+
+        Args:
+            request: the ``--python`` value, or None.
+            requires_python: the script's ``requires-python``, or None.
+            script: the script path, for messages.
+
+        Raises:
+            NoInterpreterError: nothing installed matches; the message lists what was found.
+        """
+        if request:
+            interp = self._requested(request)
+            if requires_python is not None and not requires_python.contains(
+                interp.version, prereleases=True
+            ):
+                raise NoInterpreterError(
+                    f"{script}: requires-python {str(requires_python)!r}, but --python {request} "
+                    f"is Python {interp.version}; choose a matching --python or drop it"
+                )
+            return interp
+        if requires_python is None:
+            return self.current()
+        current = self.current()
+        everything = [current, *self.installed()]
+        matching = [i for i in everything if requires_python.contains(i.version, prereleases=True)]
+        if not matching:
+            raise NoInterpreterError(
+                f"{script}: requires-python {str(requires_python)!r}, and no installed Python "
+                f"matches (found {_versions(everything)}); install one (for example "
+                "`uv python install` or `pyenv install`) or pass --python"
+            )
+        return max(matching, key=lambda i: i.version)
+
+    def _requested(self, request: str) -> Interpreter:
+        looks_like_path = os.sep in request or (os.altsep is not None and os.altsep in request)
+        if looks_like_path or os.path.isfile(request):
+            interp = self.query(request) if os.path.exists(request) else None
+            if interp is None:
+                raise NoInterpreterError(
+                    f"--python {request}: not a Python interpreter that can be run; "
+                    "give a version such as 3.12 or the path of a python executable"
+                )
+            return interp
+        spec = _as_specifier(request)
+        if spec is None:
+            import shutil
+
+            found = shutil.which(request)
+            interp = self.query(found) if found else None
+            if interp is None:
+                raise NoInterpreterError(
+                    f"--python {request}: not a version, a specifier, a path or a command on "
+                    "PATH; give a version such as 3.12"
+                )
+            return interp
+        everything = [self.current(), *self.installed()]
+        matching = [i for i in everything if spec.contains(i.version, prereleases=True)]
+        if not matching:
+            raise NoInterpreterError(
+                f"--python {request}: no installed Python matches (found {_versions(everything)}); "
+                "install it (for example `uv python install` or `pyenv install`)"
+            )
+        return max(matching, key=lambda i: i.version)
+
+
+def _as_specifier(request: str) -> SpecifierSet | None:
+    """``3.12`` -> ``==3.12.*``; ``3.12.1`` -> ``==3.12.1``; ``>=3.11`` as is; else None."""
+    m = _VERSION_REQUEST.fullmatch(request)
+    if m:
+        version = m.group(1)
+        return SpecifierSet(f"=={version}" if version.count(".") == 2 else f"=={version}.*")
+    try:
+        return SpecifierSet(request) if request[:1] in "<>=!~" else None
+    except InvalidSpecifier:
+        return None
+
+
+def _versions(interpreters: Iterable[Interpreter]) -> str:
+    versions = sorted({i.version for i in interpreters})
+    return ", ".join(str(v) for v in versions) or "none"

@@ -1,0 +1,251 @@
+"""The pool: each distribution artifact installed once, in its own content-addressed directory.
+
+An entry is ``pool/<name>-<version>-<digest>/`` where the digest comes from the artifact's own
+sha256 (a wheel is the same bytes for every interpreter that can use it, so a pure wheel is one
+entry for all of them; a platform wheel is another artifact and so another entry). An sdist,
+a VCS checkout or an artifact without a hash is built per interpreter ABI, so its digest also
+covers the interpreter's ``soabi``.
+
+Entry layout::
+
+    site-packages/      the wheel's purelib and platlib content, byte-compiled
+    bin/                scripts the wheel ships in ``.data/scripts`` (not entry-point wrappers)
+    pyrun-entry.json    what the entry holds (name, version, artifact URL and hash)
+
+Missing entries are installed in one uv call into a staging directory (uv hardlinks from its
+own cache), split per distribution by each wheel's RECORD, byte-compiled for the interpreter
+(``compileall``, unchecked-hash ``.pyc`` so nothing ever needs rewriting), made read-only and
+renamed into place under per-entry file locks. A finished entry is never written again.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from pyrun.cache import Cache, make_readonly, remove_tree
+from pyrun.commands import run_command
+from pyrun.errors import CommandError, InstallError
+from pyrun.interpreters import Interpreter
+from pyrun.progress import Reporter
+from pyrun.resolution import LockedDistribution, write_pylock
+from pyrun.uvtool import Uv
+
+ENTRY_MARKER = "pyrun-entry.json"
+
+
+@dataclass(frozen=True)
+class PoolEntry:
+    """One pool directory.
+
+    Attributes:
+        key: the entry's directory name, ``<name>-<version>-<digest>``.
+        path: the entry's directory.
+        distribution: the pin it holds.
+    """
+
+    key: str
+    path: Path
+    distribution: LockedDistribution
+
+    @property
+    def site_packages(self) -> Path:
+        """The directory that goes on ``sys.path``."""
+        return self.path / "site-packages"
+
+    def is_complete(self) -> bool:
+        """Whether the entry was finished (its marker is written before the final rename)."""
+        return (self.path / ENTRY_MARKER).is_file()
+
+
+def entry_key(dist: LockedDistribution, interpreter: Interpreter) -> str:
+    """The pool key of ``dist`` as installed for ``interpreter``.
+
+    A wheel with a sha256 is keyed by that hash alone; anything that is built locally, or has
+    no hash, is keyed by its source and the interpreter's ABI.
+    """
+    import hashlib
+
+    if dist.kind == "wheel" and dist.sha256:
+        digest = dist.sha256
+    else:
+        source = f"{dist.kind}\0{dist.url}\0{dist.sha256}\0{interpreter.soabi}\0{interpreter.platform}"
+        digest = hashlib.sha256(source.encode()).hexdigest()
+    version = dist.version or "0"
+    return f"{dist.name}-{version}-{digest[:32]}"
+
+
+class Pool:
+    """The pool under a :class:`~pyrun.cache.Cache`.
+
+    Args:
+        cache: the cache whose ``pool/`` and ``locks/`` are used.
+        reporter: progress and diagnostics.
+    """
+
+    def __init__(self, cache: Cache, reporter: Reporter) -> None:
+        self.cache = cache
+        self.reporter = reporter
+
+    def entries_for(
+        self, distributions: Sequence[LockedDistribution], interpreter: Interpreter
+    ) -> list[PoolEntry]:
+        """The pool entries (finished or not) that hold ``distributions`` for ``interpreter``."""
+        out = []
+        for dist in distributions:
+            key = entry_key(dist, interpreter)
+            out.append(PoolEntry(key, self.cache.pool / key, dist))
+        return out
+
+    def ensure(
+        self, distributions: Sequence[LockedDistribution], interpreter: Interpreter, uv: Uv
+    ) -> list[PoolEntry]:
+        """Return the entries for ``distributions``, installing the missing ones.
+
+        Raises:
+            InstallError: a distribution is a local directory (not supported yet).
+            NetworkError, CommandError: uv could not fetch or install an artifact.
+        """
+        entries = self.entries_for(distributions, interpreter)
+        missing = [e for e in entries if not e.is_complete()]
+        if not missing:
+            return entries
+        for e in missing:
+            if e.distribution.kind == "directory":
+                raise InstallError(
+                    f"{e.distribution.name} is a local directory ({e.distribution.url}); "
+                    "pyrun installs only index, URL and VCS requirements for now",
+                    [],
+                    0,
+                    "",
+                )
+        with self.cache.locked([e.key for e in missing]):
+            missing = [e for e in missing if not e.is_complete()]  # another run may have won
+            if missing:
+                self._install(missing, interpreter, uv)
+        return entries
+
+    def _install(self, missing: list[PoolEntry], interpreter: Interpreter, uv: Uv) -> None:
+        names = ", ".join(f"{e.distribution.name}=={e.distribution.version}" for e in missing)
+        self.reporter.step(f"installing {len(missing)} distribution(s) into the pool: {names}")
+        stage = Path(tempfile.mkdtemp(prefix=".tmp-stage-", dir=self.cache.pool))
+        try:
+            lock = stage / "pylock.toml"
+            lock.write_text(write_pylock([e.distribution for e in missing]), encoding="utf-8")
+            target = stage / "target"
+            uv.run(
+                [
+                    "pip",
+                    "install",
+                    "--no-deps",
+                    "--target",
+                    str(target),
+                    "--python",
+                    interpreter.executable,
+                    "-r",
+                    str(lock),
+                ],
+                what=f"installing {names}",
+            )
+            built = [self._split(e, target, stage) for e in missing]
+            self._compile([b / "site-packages" for b in built], interpreter)
+            for entry, tmp in zip(missing, built):
+                record = {
+                    "name": entry.distribution.name,
+                    "version": entry.distribution.version,
+                    "kind": entry.distribution.kind,
+                    "url": entry.distribution.url,
+                    "sha256": entry.distribution.sha256,
+                    "installed-with": interpreter.identity(),
+                    "compiled-for": [interpreter.cache_tag],
+                }
+                (tmp / ENTRY_MARKER).write_text(json.dumps(record, indent=1), encoding="utf-8")
+                make_readonly(tmp)
+                if entry.path.exists():  # an incomplete leftover of a killed run
+                    remove_tree(entry.path)
+                os.rename(tmp, entry.path)
+                os.chmod(entry.path, 0o555)
+        finally:
+            remove_tree(stage)
+
+    def _split(self, entry: PoolEntry, target: Path, stage: Path) -> Path:
+        """Move the files one distribution installed in ``target`` into a new entry directory."""
+        dist_info = _find_dist_info(target, entry.distribution.name)
+        if dist_info is None:
+            raise InstallError(
+                f"uv installed no {entry.distribution.name} into {target}", [], 0, ""
+            )
+        tmp = stage / entry.key
+        site = tmp / "site-packages"
+        site.mkdir(parents=True)
+        bin_dir = tmp / "bin"
+        wrappers = _entry_point_names(dist_info)
+        with open(dist_info / "RECORD", newline="", encoding="utf-8") as f:
+            paths = [row[0] for row in csv.reader(f) if row]
+        root = os.path.realpath(target)
+        for rel in paths:
+            src = os.path.realpath(os.path.join(target, rel))
+            if not src.startswith(root + os.sep) or not os.path.lexists(src):
+                continue
+            rel = os.path.relpath(src, root)
+            first, _, rest = rel.partition(os.sep)
+            if first == "bin":
+                if rest in wrappers:
+                    continue  # regenerated per environment, with its interpreter
+                dest = bin_dir / rest
+            else:
+                dest = site / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(src, dest)
+        return tmp
+
+    def _compile(self, dirs: list[Path], interpreter: Interpreter) -> None:
+        """Byte-compile ``dirs`` for ``interpreter`` (failures in odd files are not fatal)."""
+        argv = [
+            interpreter.executable,
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "0",
+            "--invalidation-mode",
+            "unchecked-hash",
+            *map(str, dirs),
+        ]
+        try:
+            run_command(argv, self.reporter, what="byte-compiling")
+        except CommandError as exc:  # compileall exits 1 when some file has a syntax error
+            self.reporter.debug(f"byte-compiling reported problems: {exc}")
+
+
+def _find_dist_info(target: Path, name: str) -> Path | None:
+    wanted = canonicalize_name(name)
+    for child in target.iterdir():
+        if child.suffix == ".dist-info" and child.is_dir():
+            dist_name = child.name[: -len(".dist-info")].rpartition("-")[0]
+            if canonicalize_name(dist_name) == wanted:
+                return child
+    return None
+
+
+def _entry_point_names(dist_info: Path) -> set[str]:
+    import configparser
+
+    parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    try:
+        parser.read(dist_info / "entry_points.txt", encoding="utf-8")
+    except configparser.Error:
+        return set()
+    names: set[str] = set()
+    for section in ("console_scripts", "gui_scripts"):
+        if parser.has_section(section):
+            names.update(parser.options(section))
+    return names

@@ -1,0 +1,43 @@
+"""Progress and diagnostics on stderr, never on stdout (stdout belongs to the script)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+
+class Reporter:
+    """Writes progress lines to stderr.
+
+    Verbosity: -1 quiet (nothing but errors), 0 normal, 1 or more verbose. At normal verbosity,
+    progress is shown only when stderr is a terminal; warnings are always shown unless quiet.
+
+    Args:
+        verbosity: as above.
+        stream: where to write (default ``sys.stderr``).
+    """
+
+    def __init__(self, verbosity: int = 0, stream: TextIO | None = None) -> None:
+        self.verbosity = verbosity
+        self.stream = stream if stream is not None else sys.stderr
+        self._interactive = verbosity > 0 or (verbosity == 0 and self.stream.isatty())
+        self._started = time.monotonic()
+
+    def step(self, message: str) -> None:
+        """A progress line (``pyrun: resolving ...``), shown on a terminal or with ``-v``."""
+        if self._interactive:
+            self._write(message)
+
+    def warn(self, message: str) -> None:
+        """A warning, shown unless quiet."""
+        if self.verbosity >= 0:
+            self._write(message if "warning" in message else f"warning: {message}")
+
+    def debug(self, message: str) -> None:
+        """A diagnostic line, shown with ``-v`` only, with the seconds since start."""
+        if self.verbosity > 0:
+            self._write(f"[{time.monotonic() - self._started:6.3f}s] {message}")
+
+    def _write(self, message: str) -> None:
+        print(f"pyrun: {message}", file=self.stream, flush=True)

@@ -1,0 +1,128 @@
+"""The library API: ``prepare(script)`` builds (or finds) a script's environment; ``run`` runs it.
+
+This is the slow path, taken when the fast path (:mod:`pyrun.fastpath`) finds nothing::
+
+    metadata -> interpreter -> resolution (uv) -> pool entries -> environment -> index -> exec
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+from pyrun import fastpath, metadata
+from pyrun.cache import Cache
+from pyrun.environment import Environment, ensure_environment
+from pyrun.errors import UsageError
+from pyrun.interpreters import InterpreterFinder
+from pyrun.launch import exec_script
+from pyrun.pool import Pool
+from pyrun.progress import Reporter
+from pyrun.resolution import resolve
+from pyrun.uvtool import Uv
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What a user can ask of one run.
+
+    Attributes:
+        python: ``--python``: a version (``3.12``), a specifier, a command or a path; or None.
+        with_requirements: ``--with``: extra requirement strings (PEP 508) for this run.
+        upgrade: ``--upgrade``: resolve again instead of reusing the recorded environment.
+        offline: ``--offline``: never touch the network (uv reads only its cache).
+    """
+
+    python: str | None = None
+    with_requirements: tuple[str, ...] = ()
+    upgrade: bool = False
+    offline: bool = False
+
+
+def fast_key_for(script: str | os.PathLike[str], options: RunOptions) -> str:
+    """The fast-path key of ``script`` under ``options`` (what the warm path looks up).
+
+    Raises:
+        OSError: the script cannot be read.
+    """
+    with open(script, "rb") as f:
+        span = fastpath.block_span(f.read())
+    return fastpath.fast_key(
+        span, options.python or "", list(options.with_requirements), sys.executable
+    )
+
+
+def prepare(
+    script: str | os.PathLike[str],
+    options: RunOptions = RunOptions(),
+    reporter: Reporter | None = None,
+    cache: Cache | None = None,
+) -> Environment:
+    """Return the environment ``script`` runs in, building whatever is missing.
+
+    Args:
+        script: path of a script with or without inline script metadata (PEP 723).
+        options: see :class:`RunOptions`.
+        reporter: progress and diagnostics (default: normal verbosity on stderr).
+        cache: the cache to use (default: ``PYRUN_CACHE_DIR`` or the user cache directory).
+
+    Raises:
+        ScriptNotFoundError, MetadataError, UsageError, NoInterpreterError, ResolutionError,
+        NetworkError, InstallError, ToolNotFoundError, CacheError: see :mod:`pyrun.errors`.
+    """
+    reporter = reporter or Reporter()
+    cache = (cache or Cache()).create()
+    meta = metadata.load(script)
+    for warning in meta.warnings:
+        reporter.warn(warning)
+    key = fast_key_for(script, options)
+    if not options.upgrade:
+        python = fastpath.lookup(str(cache.root), key)
+        if python is not None:
+            return Environment(Path(python).parent.parent)
+    requirements = list(meta.dependencies)
+    for text in options.with_requirements:
+        try:
+            requirements.append(Requirement(text))
+        except InvalidRequirement as exc:
+            raise UsageError(f"--with {text!r}: invalid requirement: {exc}") from None
+
+    interpreter = InterpreterFinder(cache.root, reporter).choose(
+        options.python, meta.requires_python, str(script)
+    )
+    reporter.debug(f"interpreter: {interpreter.executable} ({interpreter.version})")
+    uv = Uv(reporter, offline=options.offline) if requirements else None
+    if uv is not None:
+        reporter.step(f"resolving {len(requirements)} requirement(s) for Python {interpreter.version}")
+        resolution = resolve(requirements, interpreter, uv)
+        pins = ", ".join(f"{d.name}=={d.version}" for d in resolution.distributions)
+        reporter.debug(f"resolved: {pins}")
+        entries = Pool(cache, reporter).ensure(resolution.distributions, interpreter, uv)
+    else:
+        entries = []
+    env = ensure_environment(cache, interpreter, entries, reporter)
+    cache.record_index(key, env.path)
+    reporter.debug(f"environment: {env.path}")
+    return env
+
+
+def run(
+    script: str,
+    args: list[str],
+    options: RunOptions = RunOptions(),
+    reporter: Reporter | None = None,
+) -> int:
+    """Prepare ``script``'s environment and run it as ``python script *args`` would.
+
+    On POSIX this replaces the current process and does not return; elsewhere it returns the
+    script's exit code (128+N for signal N).
+
+    Raises:
+        The errors of :func:`prepare`.
+    """
+    env = prepare(script, options, reporter)
+    return exec_script(str(env.python), script, args)
