@@ -1,0 +1,69 @@
+"""The warm path: its key, its imports, its cache location."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import platformdirs
+import pytest
+
+from pyrun import fastpath
+
+SCRIPT = b'#!/usr/bin/env pyrun\n# /// script\n# dependencies = ["rich"]\n# ///\nprint(1)\n'
+
+
+def key(data: bytes, python: str = "", with_: list[str] | None = None) -> str:
+    return fastpath.fast_key(fastpath.block_span(data), python, with_ or [], "/usr/bin/python3")
+
+
+def test_editing_the_code_keeps_the_key() -> None:
+    assert key(SCRIPT) == key(SCRIPT.replace(b"print(1)", b"print(2)\nimport os"))
+
+
+def test_editing_the_block_changes_the_key() -> None:
+    assert key(SCRIPT) != key(SCRIPT.replace(b'"rich"', b'"rich>=13"'))
+    assert key(SCRIPT) != key(SCRIPT.replace(b"# ///\n", b"# requires-python = '>=3.9'\n# ///\n"))
+
+
+def test_every_script_block_line_counts_even_after_an_unclosed_one() -> None:
+    text = b"# /// script\n# x\nx = 1\n# /// script\n# dependencies = []\n# ///\n"
+    assert key(text) != key(text.replace(b"dependencies = []", b"dependencies = ['a']"))
+
+
+def test_options_and_environment_change_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    base = key(SCRIPT)
+    assert base != key(SCRIPT, python="3.12")
+    assert base != key(SCRIPT, with_=["numpy"])
+    monkeypatch.setenv("UV_INDEX_URL", "https://example.invalid/simple")
+    assert base != key(SCRIPT)
+
+
+def test_no_block_has_empty_span() -> None:
+    assert fastpath.block_span(b"print(1)\n# /// scripts\n") == b""
+
+
+def test_cache_root_matches_platformdirs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PYRUN_CACHE_DIR", raising=False)
+    for xdg in (None, "/tmp/xdg-cache-test"):
+        if xdg is None:
+            monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+        else:
+            monkeypatch.setenv("XDG_CACHE_HOME", xdg)
+        assert fastpath.cache_root() == platformdirs.user_cache_dir("pyrun", appauthor=False)
+    monkeypatch.setenv("PYRUN_CACHE_DIR", "/tmp/elsewhere")
+    assert fastpath.cache_root() == "/tmp/elsewhere"
+
+
+def test_warm_path_imports_nothing_heavy() -> None:
+    code = (
+        "import sys; before = set(sys.modules)\n"
+        "import pyrun.cli, pyrun.fastpath, pyrun.launch\n"
+        "print(' '.join(sorted(set(sys.modules) - before)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(out.stdout.split())
+    heavy = {"re", "dataclasses", "json", "hashlib", "subprocess", "tomllib", "tomli",
+             "packaging", "filelock", "platformdirs", "pathlib", "argparse", "pyrun.runner"}
+    assert loaded & heavy == set(), loaded & heavy
+    assert "pyrun.fastpath" in loaded

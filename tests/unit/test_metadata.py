@@ -1,0 +1,163 @@
+"""PEP 723 parsing: the block scanner against the specification's reference regex, and errors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from pyrun import metadata
+from pyrun.errors import MetadataError, ScriptNotFoundError
+
+SPEC_EXAMPLE = '''\
+# /// some-toml
+# embedded-csharp = """
+# /// <summary>
+# /// text
+# ///
+# /// </summary>
+# public class MyClass { }
+# """
+# ///
+'''
+
+CASES = [
+    "",
+    "print(1)\n",
+    "# /// script\n# dependencies = []\n# ///\n",
+    "# /// script\n# dependencies = []\n# ///",  # closing line at end of file, no newline
+    "# /// script\n# ///\n",  # no content line: not a block
+    "# /// script\n#\n# ///\n",
+    "# /// script\n# a = 1\n# ///\n# b = 2\n# ///\nx = 1\n",  # the last `# ///` of the run closes
+    "# /// script\n#a = 1\n# ///\n",  # `#a` is not a content line
+    "# /// script \n# a = 1\n# ///\n",  # trailing space: not a start line
+    "x = 1\n# /// script\n# a = 1\n\n# ///\n",  # blank line breaks the run: unclosed
+    "# /// script\n# a = 1\n# ///\n# /// other\n# b = 1\n# ///\n",
+    "# /// script\n# a = 1\n# ///\n\n# /// script\n# b = 1\n# ///\n",
+    SPEC_EXAMPLE,
+    "# /// x\n# /// y\n# a\n# ///\n",
+    "#/// script\n# a\n# ///\n",
+]
+
+
+@pytest.mark.parametrize("text", CASES)
+def test_scanner_agrees_with_reference_regex(text: str) -> None:
+    expected = [
+        (m.group("type"), text[: m.start()].count("\n"), m.group("content"))
+        for m in re.finditer(metadata.REFERENCE_REGEX, text)
+    ]
+    got = metadata.scan_blocks(text).blocks
+    assert [(b.type, b.start) for b in got] == [(t, s) for t, s, _ in expected]
+    for block, (_, _, raw) in zip(got, expected):
+        reference = "".join(
+            line[2:] if line.startswith("# ") else line[1:]
+            for line in raw.splitlines(keepends=True)
+        )
+        assert block.content == reference
+
+
+def test_spec_example_is_one_block() -> None:
+    blocks = metadata.scan_blocks(SPEC_EXAMPLE).blocks
+    assert len(blocks) == 1 and blocks[0].type == "some-toml" and blocks[0].end == 8
+
+
+def test_valid_block_fields() -> None:
+    meta = metadata.parse(
+        '# /// script\n# requires-python = ">=3.11"\n# dependencies = ["rich>=13", "Requests"]\n'
+        "# [tool.pyrun]\n# x = 1\n# ///\n",
+        "x.py",
+    )
+    assert [str(r) for r in meta.dependencies] == ["rich>=13", "Requests"]
+    assert meta.requires_python is not None and "3.11.0" in meta.requires_python
+    assert meta.tool == {"pyrun": {"x": 1}}
+    assert meta.has_block and meta.warnings == ()
+
+
+def test_no_block() -> None:
+    meta = metadata.parse("print('hi')\n", "x.py")
+    assert not meta.has_block and meta.dependencies == () and meta.requires_python is None
+
+
+def test_two_script_blocks_name_both_lines() -> None:
+    text = "# /// script\n# a = 1\n# ///\nx = 1\n# /// script\n# b = 1\n# ///\n"
+    with pytest.raises(MetadataError) as info:
+        metadata.parse(text, "x.py")
+    assert "x.py:5:1" in str(info.value) and "line 1" in str(info.value)
+
+
+def test_start_line_inside_open_block_names_both_lines() -> None:
+    text = "# /// script\n# a = 1\n# /// script\n# b = 1\n# ///\n"
+    with pytest.raises(MetadataError) as info:
+        metadata.parse(text, "x.py")
+    assert "x.py:3:1" in str(info.value) and "line 1" in str(info.value)
+
+
+def test_unclosed_block_is_ignored_with_a_warning() -> None:
+    meta = metadata.parse('x = 1\n# /// script\n# dependencies = ["rich"]\nprint(x)\n', "x.py")
+    assert not meta.has_block and meta.dependencies == ()
+    assert len(meta.warnings) == 1 and meta.warnings[0].startswith("x.py:2:1: warning")
+
+
+def test_invalid_toml_points_at_script_line_and_column() -> None:
+    text = "import os\n# /// script\n# dependencies = [rich]\n# ///\n"
+    with pytest.raises(MetadataError) as info:
+        metadata.parse(text, "x.py")
+    message = str(info.value)
+    # TOML line 1, column 17 (the `r` of rich) is script line 3, column 19 after the "# ".
+    assert message.startswith("x.py:3:19: invalid TOML")
+    assert "# dependencies = [rich]" in message and message.rstrip().endswith("^")
+    caret_line = message.splitlines()[-1]
+    assert caret_line.index("^") - 4 == 18
+
+
+@pytest.mark.parametrize(
+    ("body", "where", "needle"),
+    [
+        ('# dependencies = ["rich>>1"]\n', "x.py:2:18", "'rich>>1'"),
+        ('# dependencies = "rich"\n', "x.py:2:3", "must be a list"),
+        ("# dependencies = [3]\n", "x.py:2:3", "not a string"),
+        ('# requires-python = "3.11+"\n', "x.py:2:21", "'3.11+'"),
+        ("# requires-python = 3\n", "x.py:2:3", "must be a string"),
+        ('# tool = "x"\n', "x.py:2:3", "must be a table"),
+    ],
+)
+def test_field_errors_name_the_bad_value(body: str, where: str, needle: str) -> None:
+    with pytest.raises(MetadataError) as info:
+        metadata.parse(f"# /// script\n{body}# ///\n", "x.py")
+    assert str(info.value).startswith(where) and needle in str(info.value)
+
+
+def test_all_validation_problems_are_gathered() -> None:
+    text = '# /// script\n# dependencies = ["a b c"]\n# requires-python = "nope"\n# ///\n'
+    with pytest.raises(MetadataError) as info:
+        metadata.parse(text, "x.py")
+    assert len(info.value.problems) == 2
+
+
+def test_unknown_field_warns() -> None:
+    meta = metadata.parse('# /// script\n# dependecies = ["rich"]\n# ///\n', "x.py")
+    assert meta.warnings and "dependecies" in meta.warnings[0]
+
+
+def test_bom_and_crlf(tmp_path: Path) -> None:
+    path = tmp_path / "x.py"
+    path.write_bytes(b'\xef\xbb\xbf# /// script\r\n# dependencies = ["rich"]\r\n# ///\r\nprint(1)\r\n')
+    meta = metadata.load(path)
+    assert [r.name for r in meta.dependencies] == ["rich"]
+
+
+def test_non_utf8_outside_block_is_fine_inside_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "x.py"
+    path.write_bytes(b"# -*- coding: latin-1 -*-\nprint('caf\xe9')\n")
+    assert not metadata.load(path).has_block
+    path.write_bytes(b'# /// script\n# dependencies = ["caf\xe9"]\n# ///\n')
+    with pytest.raises(MetadataError, match=r"x.py:2:\d+: .*not valid UTF-8"):
+        metadata.load(path)
+
+
+def test_missing_and_directory(tmp_path: Path) -> None:
+    with pytest.raises(ScriptNotFoundError, match="no such file"):
+        metadata.load(tmp_path / "nope.py")
+    with pytest.raises(ScriptNotFoundError, match="is a directory"):
+        metadata.load(tmp_path)
