@@ -114,7 +114,7 @@ def test_invalid_toml_points_at_script_line_and_column() -> None:
 @pytest.mark.parametrize(
     ("body", "where", "needle"),
     [
-        ('# dependencies = ["rich>>1"]\n', "x.py:2:18", "'rich>>1'"),
+        ('# dependencies = ["rich>>1"]\n', "x.py:2:19", "'rich>>1'"),
         ('# dependencies = "rich"\n', "x.py:2:3", "must be a list"),
         ("# dependencies = [3]\n", "x.py:2:3", "not a string"),
         ('# requires-python = "3.11+"\n', "x.py:2:21", "'3.11+'"),

@@ -1,0 +1,51 @@
+"""Shared fixtures: one pyrun cache and one uv cache for the whole session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+@dataclass
+class Runner:
+    """Runs the real ``pyrun`` command (``python -m pyrun``) against the session's caches."""
+
+    cache: Path
+    uv_cache: Path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(PYRUN_CACHE_DIR=str(self.cache), UV_CACHE_DIR=str(self.uv_cache))
+        env.update(extra)
+        return env
+
+    def __call__(
+        self, *args: str, cwd: Path | None = None, input: str | None = None, **extra: str
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "pyrun", *args],
+            capture_output=True,
+            text=True,
+            input=input,
+            cwd=cwd,
+            env=self.env(**extra),
+            timeout=600,
+        )
+
+
+@pytest.fixture(scope="session")
+def pyrun(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
+    root = tmp_path_factory.mktemp("pyrun-session")
+    yield Runner(cache=root / "cache", uv_cache=root / "uv-cache")
+
+
+def write(path: Path, text: str) -> Path:
+    """Write a script and return its path."""
+    path.write_text(text, encoding="utf-8")
+    return path
