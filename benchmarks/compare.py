@@ -54,6 +54,7 @@ def heavy(extra: str = "", spelling: str = HEAVY_DEPS) -> str:
 
 
 def env() -> dict[str, str]:
+    """The environment both tools run in."""
     e = dict(os.environ)
     e.pop("PYTHONDONTWRITEBYTECODE", None)
     e.update(
@@ -76,8 +77,19 @@ def median(argv: list[str], repeat: int) -> float:
     return statistics.median(timed(argv) for _ in range(repeat))
 
 
+PYRUN = WORK / "pyrun-venv" / "bin" / "pyrun"
+
+
+def install_pyrun() -> None:
+    """pyrun in a venv of its own, as pipx or uv tool would install it (not editable)."""
+    venv = PYRUN.parent.parent
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([UV, "pip", "install", "-q", "--python", str(venv / "bin" / "python"),
+                    str(ROOT.parent)], check=True, env=env())
+
+
 def pyrun_cmd(python: str, script: Path) -> list[str]:
-    return [str(Path(sys.executable).parent / "pyrun"), "-q", "--python", python, str(script)]
+    return [str(PYRUN), "-q", "--python", python, str(script)]
 
 
 def uv_cmd(python: str, script: Path) -> list[str]:
@@ -117,6 +129,7 @@ def main() -> None:
     WORK.mkdir(parents=True)
     scripts = WORK / "scripts"
     scripts.mkdir()
+    install_pyrun()
     # An interpreter path for both tools: uv cannot use pyenv's shims for a version not selected.
     py = InterpreterFinder(WORK, Reporter(-1)).choose(opts.python, None, "benchmark").executable
     rows: list[tuple[str, float, float, str]] = []

@@ -14,7 +14,8 @@ Entry layout::
 
 Missing entries are installed in one uv call into a staging directory (uv hardlinks from its
 own cache), split per distribution by each wheel's RECORD, byte-compiled for the interpreter
-(``compileall``, unchecked-hash ``.pyc`` so nothing ever needs rewriting), made read-only and
+(``compileall``, unchecked-hash ``.pyc`` so nothing ever needs rewriting; packages' own test
+suites are skipped, see :data:`SKIP_COMPILE`), made read-only and
 renamed into place under per-entry file locks. A finished entry is never written again.
 """
 
@@ -39,6 +40,12 @@ from pyrun.resolution import LockedDistribution, write_pylock
 from pyrun.uvtool import Uv
 
 ENTRY_MARKER = "pyrun-entry.json"
+
+#: Files not byte-compiled into the pool: the test suites packages ship inside themselves
+#: (``pandas/tests``, ``numpy/_core/tests``, ...). Scripts almost never import them, and they
+#: are about half the files and the ``.pyc`` bytes of a numpy+pandas+matplotlib set; an import
+#: of one still works, compiling in memory.
+SKIP_COMPILE = r"site-packages/(?:[^/]+/)+tests?/"
 
 
 @dataclass(frozen=True)
@@ -217,6 +224,8 @@ class Pool:
             "0",
             "--invalidation-mode",
             "unchecked-hash",
+            "-x",
+            SKIP_COMPILE,
             *map(str, dirs),
         ]
         try:
