@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+
 from pyrun import __version__
 
 USAGE = """\

@@ -16,6 +16,7 @@ closes the block), with the specification's text rules on top:
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -125,7 +126,7 @@ def scan_blocks(text: str) -> BlockScan:
     return BlockScan(tuple(blocks), tuple(unclosed))
 
 
-def read_source(path: str | Path) -> str:
+def read_source(path: str | os.PathLike[str]) -> str:
     """Read a script as text: UTF-8, an optional BOM skipped, newlines normalised to ``\\n``.
 
     Bytes that are not UTF-8 are kept as surrogate escapes so that a script in another encoding
@@ -148,7 +149,7 @@ def read_source(path: str | Path) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def load(path: str | Path) -> ScriptMetadata:
+def load(path: str | os.PathLike[str]) -> ScriptMetadata:
     """Read ``path`` and return its validated script metadata (see :func:`parse`).
 
     Raises:
