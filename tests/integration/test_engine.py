@@ -165,3 +165,14 @@ def test_console_scripts_are_in_the_environment(pyrun: Runner, tmp_path: Path) -
     out = pyrun(str(script))
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("Pygments version")
+
+
+def test_pool_entries_are_compiled_and_read_only(pyrun: Runner, tmp_path: Path) -> None:
+    script = write(tmp_path / "ro.py", '# /// script\n# dependencies = ["mdurl"]\n# ///\nimport mdurl\n')
+    assert pyrun(str(script), PYTHONDONTWRITEBYTECODE="1").returncode == 0
+    (entry,) = [p for p in (pyrun.cache / "pool").iterdir() if p.name.startswith("mdurl-")]
+    tag = sys.implementation.cache_tag
+    assert list((entry / "site-packages" / "mdurl" / "__pycache__").glob(f"__init__.{tag}.pyc"))
+    for d in (entry, entry / "site-packages", entry / "site-packages" / "mdurl"):
+        assert d.stat().st_mode & 0o222 == 0, d
+    assert (entry / "pyrun-entry.json").is_file()

@@ -1,0 +1,37 @@
+"""Interpreter requests and the query of the interpreter running the tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from pyrun.errors import NoInterpreterError
+from pyrun.interpreters import InterpreterFinder, _as_specifier
+from pyrun.progress import Reporter
+
+
+@pytest.mark.parametrize(
+    ("request_", "expected"),
+    [("3.12", "==3.12.*"), ("3.12.1", "==3.12.1"), ("cpython3.11", "==3.11.*"),
+     ("python3", "==3.*"), (">=3.11", ">=3.11"), ("pypy", None), ("./python", None)],
+)
+def test_version_requests(request_: str, expected: str | None) -> None:
+    spec = _as_specifier(request_)
+    assert (str(spec) if spec is not None else None) == expected
+
+
+def test_current_interpreter_is_queried_and_cached(tmp_path: Path) -> None:
+    finder = InterpreterFinder(tmp_path, Reporter(-1))
+    me = finder.current()
+    assert (me.version.major, me.version.minor) == sys.version_info[:2]
+    assert me.cache_tag == sys.implementation.cache_tag
+    assert (tmp_path / "interpreters.json").is_file()
+    assert finder.choose(None, None, "x.py") == me
+
+
+def test_requested_path_that_is_not_python(tmp_path: Path) -> None:
+    finder = InterpreterFinder(tmp_path, Reporter(-1))
+    with pytest.raises(NoInterpreterError, match="not a Python interpreter"):
+        finder.choose(str(tmp_path / "nope" / "python"), None, "x.py")
