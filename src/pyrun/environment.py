@@ -33,7 +33,7 @@ from pyrun import CACHE_FORMAT, __version__
 from pyrun.cache import Cache, remove_tree
 from pyrun.fastpath import ENV_MARKER, env_python
 from pyrun.interpreters import Interpreter
-from pyrun.pool import PoolEntry
+from pyrun.pool import PoolEntry, script_entry_points
 from pyrun.progress import Reporter
 
 PTH_NAME = "_pyrun_pool.pth"
@@ -163,20 +163,9 @@ def activation_pth(entries: Sequence[PoolEntry]) -> str:
 
 def _write_entry_scripts(entry: PoolEntry, bin_dir: Path, python: str) -> None:
     """Console and GUI entry-point wrappers, and the wheel's own scripts, into ``bin_dir``."""
-    import configparser
-
     for dist_info in entry.site_packages.glob("*.dist-info"):
-        parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
-        parser.optionxform = str  # type: ignore[assignment,method-assign]
-        try:
-            parser.read(dist_info / "entry_points.txt", encoding="utf-8")
-        except configparser.Error:
-            continue
-        for section in ("console_scripts", "gui_scripts"):
-            if not parser.has_section(section):
-                continue
-            for name, target in parser.items(section):
-                _write_wrapper(bin_dir / name, python, target.strip())
+        for name, target in script_entry_points(dist_info).items():
+            _write_wrapper(bin_dir / name, python, target)
     shipped = entry.path / "bin"
     if shipped.is_dir():
         for script in shipped.iterdir():

@@ -22,6 +22,7 @@ renamed into place under per-entry file locks. A finished entry is never written
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import tempfile
@@ -78,8 +79,6 @@ def entry_key(dist: LockedDistribution, interpreter: Interpreter) -> str:
     A wheel with a sha256 is keyed by that hash alone; anything that is built locally, or has
     no hash, is keyed by its source and the interpreter's ABI.
     """
-    import hashlib
-
     if dist.kind == "wheel" and dist.sha256:
         digest = dist.sha256
     else:
@@ -193,7 +192,7 @@ class Pool:
         site = tmp / "site-packages"
         site.mkdir(parents=True)
         bin_dir = tmp / "bin"
-        wrappers = _entry_point_names(dist_info)
+        wrappers = script_entry_points(dist_info)
         with open(dist_info / "RECORD", newline="", encoding="utf-8") as f:
             paths = [row[0] for row in csv.reader(f) if row]
         root = os.path.realpath(target)
@@ -244,7 +243,12 @@ def _find_dist_info(target: Path, name: str) -> Path | None:
     return None
 
 
-def _entry_point_names(dist_info: Path) -> set[str]:
+def script_entry_points(dist_info: Path) -> dict[str, str]:
+    """The ``console_scripts`` and ``gui_scripts`` of a ``.dist-info`` directory.
+
+    Returns ``{name: "module:attr"}``; empty when there is no (readable) ``entry_points.txt``.
+    Source: the entry points specification (PyPA), file format section.
+    """
     import configparser
 
     parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
@@ -252,9 +256,9 @@ def _entry_point_names(dist_info: Path) -> set[str]:
     try:
         parser.read(dist_info / "entry_points.txt", encoding="utf-8")
     except configparser.Error:
-        return set()
-    names: set[str] = set()
+        return {}
+    found: dict[str, str] = {}
     for section in ("console_scripts", "gui_scripts"):
         if parser.has_section(section):
-            names.update(parser.options(section))
-    return names
+            found.update((name, target.strip()) for name, target in parser.items(section))
+    return found
