@@ -31,7 +31,7 @@ from pathlib import Path
 
 from pyrun import CACHE_FORMAT, __version__
 from pyrun.cache import Cache, remove_tree
-from pyrun.fastpath import ENV_MARKER, env_python
+from pyrun.fastpath import ENV_MARKER, env_python, is_whole
 from pyrun.interpreters import Interpreter
 from pyrun.pool import PoolEntry, script_entry_points
 from pyrun.progress import Reporter
@@ -86,10 +86,10 @@ def ensure_environment(
     key = environment_key(interpreter, entries)
     final = cache.envs / key
     env = Environment(final)
-    if _is_whole(final):
+    if is_whole(str(final)):
         return env
     with cache.locked([f"env-{key}"]):
-        if _is_whole(final):
+        if is_whole(str(final)):
             return env
         reporter.step(f"creating an environment for Python {interpreter.version}")
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=cache.envs))
@@ -102,10 +102,6 @@ def ensure_environment(
             remove_tree(tmp)
             raise
     return env
-
-
-def _is_whole(env_dir: Path) -> bool:
-    return (env_dir / ENV_MARKER).is_file() and os.path.exists(env_python(str(env_dir)))
 
 
 def site_packages(env_dir: Path, interpreter: Interpreter) -> Path:

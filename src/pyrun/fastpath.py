@@ -124,6 +124,13 @@ def env_python(env_dir: str) -> str:
     return os.path.join(env_dir, "bin", "python")
 
 
+def is_whole(env_dir: str) -> bool:
+    """Whether ``env_dir`` is a finished environment: its completion marker is there and its
+    interpreter resolves (a removed base Python leaves a dangling ``bin/python``)."""
+    marker = os.path.join(env_dir, ENV_MARKER)
+    return os.path.isfile(marker) and os.path.exists(env_python(env_dir))
+
+
 def lookup(root: str, key: str) -> str | None:
     """The interpreter of the whole environment that ``key`` maps to, or None.
 
@@ -136,12 +143,10 @@ def lookup(root: str, key: str) -> str | None:
             env_dir = f.read().strip()
     except OSError:
         return None
-    marker = os.path.join(env_dir, ENV_MARKER)
-    python = env_python(env_dir)
-    if not (os.path.isfile(marker) and os.path.exists(python)):
+    if not is_whole(env_dir):
         return None
     try:
-        os.utime(marker)
+        os.utime(os.path.join(env_dir, ENV_MARKER))
     except OSError:
         pass
-    return python
+    return env_python(env_dir)
