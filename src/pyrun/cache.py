@@ -81,6 +81,12 @@ def make_readonly(top: Path) -> None:
             os.chmod(dirpath, stat.S_IMODE(os.stat(dirpath).st_mode) & ~0o222)
 
 
+def make_writable(top: Path) -> None:
+    """Give the owner write permission on every directory under ``top``, ``top`` included."""
+    for dirpath, _dirnames, _filenames in os.walk(top):
+        os.chmod(dirpath, stat.S_IMODE(os.stat(dirpath).st_mode) | 0o200)
+
+
 def remove_tree(path: Path) -> None:
     """Delete ``path`` even where read-only directories are inside it; missing is fine."""
     if not path.exists() and not path.is_symlink():

@@ -29,6 +29,8 @@ options:
   -w, --with REQ       an extra requirement for this run (repeatable)
   -U, --upgrade        resolve the requirements again instead of reusing the environment
       --offline        never touch the network; use only what is cached
+      --link-mode MODE auto (default), pth (pooled: pool directories on sys.path) or farm
+                       (the pool's files hardlinked into one site-packages)
   -q, --quiet          print nothing but errors
   -v, --verbose        print each step and command, and tracebacks on errors
   -V, --version        print pyrun's version
@@ -53,6 +55,7 @@ class Args:
         self.with_requirements: list[str] = []
         self.upgrade = False
         self.offline = False
+        self.link_mode = "auto"
         self.verbosity = 0
         self.help = False
         self.version = False
@@ -73,7 +76,7 @@ def parse_args(argv: list[str]) -> Args:
         if not arg.startswith("-") or arg == "-":
             break
         name, eq, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
-        if name in ("-p", "--python", "-w", "--with"):
+        if name in ("-p", "--python", "-w", "--with", "--link-mode"):
             if eq:
                 value = inline
             elif i + 1 < len(argv):
@@ -84,6 +87,8 @@ def parse_args(argv: list[str]) -> Args:
                 return args
             if name in ("-p", "--python"):
                 args.python = value
+            elif name == "--link-mode":
+                args.link_mode = value
             else:
                 args.with_requirements.append(value)
         elif eq:
@@ -124,7 +129,9 @@ def _fast(args: Args) -> None:
             span = fastpath.block_span(f.read())
     except OSError:
         return  # the slow path explains what is wrong with the script
-    key = fastpath.fast_key(span, args.python or "", args.with_requirements, sys.executable)
+    key = fastpath.fast_key(
+        span, args.python or "", args.with_requirements, sys.executable, args.link_mode
+    )
     python = fastpath.lookup(fastpath.cache_root(), key)
     if python is not None:
         if args.verbosity > 0:
@@ -147,6 +154,7 @@ def _slow(args: Args) -> int:
             with_requirements=tuple(args.with_requirements),
             upgrade=args.upgrade,
             offline=args.offline,
+            link_mode=args.link_mode,
         )
         return run(args.script, args.script_args, options, reporter)
     except PyrunError as exc:

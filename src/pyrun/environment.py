@@ -1,20 +1,22 @@
-"""Environments: a tiny venv whose activation ``.pth`` puts pool entries on ``sys.path``.
+"""Environments: a tiny venv that sees its pool entries as one flat install would.
 
-An environment is keyed by the interpreter's identity and the sorted pool keys it holds
-(:func:`environment_key`), so scripts whose requirements resolve to the same set share one,
-however they spell their requirements. Its layout (POSIX)::
+An environment is keyed by the interpreter's identity, the sorted pool keys it holds and its
+composition mode (:func:`environment_key`), so scripts whose requirements resolve to the same
+set share one, however they spell their requirements. Its layout (POSIX)::
 
     pyvenv.cfg                              a real venv (PEP 405): own sys.prefix, no user site
     bin/python, python3, python3.X          symlinks to the base interpreter
-    bin/<console scripts>                   entry-point wrappers using bin/python
-    lib/pythonX.Y/site-packages/_pyrun_pool.pth   the activation file
+    bin/<console and gui scripts>           entry-point wrappers using bin/python
+    bin/<.data/scripts>                     the wheels' own scripts, ``#!python`` made bin/python
+    lib/pythonX.Y/site-packages/            the activation files (pooled), or every entry's
+                                            files hardlinked (link farm)
+    include/site/pythonX.Y/                 the wheels' ``.data/headers``
+    share/, etc/, ...                       the wheels' ``.data/data``, merged (hardlinks)
     pyrun-env.json                          the completion marker, written last
 
-The ``.pth`` lists each entry's ``site-packages`` as a plain path line (``site`` appends them
-after the stdlib and after the venv's own site-packages; editors read such lines too). When an
-entry ships ``.pth`` files of its own, one final ``import`` line calls ``site.addsitedir`` on
-those entries, so their ``.pth`` files run as in a flat install, after every pool directory is
-already on ``sys.path``.
+How the entries are ordered and which mode is used: :mod:`pyrun.composition`. What the
+activation files are: :func:`write_activation`. Where two entries write the same file (data,
+headers, scripts, or in a link farm any file), the first in precedence order wins.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -31,12 +34,33 @@ from pathlib import Path
 
 from pyrun import CACHE_FORMAT, __version__
 from pyrun.cache import Cache, remove_tree
+from pyrun.composition import Composition, compose
 from pyrun.fastpath import ENV_MARKER, env_python, is_whole
 from pyrun.interpreters import Interpreter
 from pyrun.pool import PoolEntry, script_entry_points
 from pyrun.progress import Reporter
 
 PTH_NAME = "_pyrun_pool.pth"
+ACTIVATION_MODULE = "_pyrun_pool"
+
+#: The activation module of an environment whose entries ship ``.pth`` files: every pool
+#: directory is already on ``sys.path`` (plain lines of the ``.pth``) when it runs.
+ACTIVATION_SOURCE = '''"""pyrun's activation for this environment (generated; do not edit)."""
+
+import os
+import site
+import sys
+
+#: Pool entries that ship .pth files of their own.
+DIRS = {dirs!r}
+
+
+def activate():
+    """Process the .pth (and, on 3.15+, .start) files of DIRS as site-packages would."""
+    known = {{os.path.normcase(os.path.abspath(p)) for p in sys.path}}
+    for d in DIRS:
+        site.addsitedir(d, known)
+'''
 
 #: Longest shebang line the kernel passes whole (Linux BINPRM_BUF_SIZE is 256 since 5.1, 128
 #: before; macOS allows 512). Longer interpreter paths get a /bin/sh trampoline.
@@ -60,8 +84,11 @@ class Environment:
         return Path(env_python(str(self.path)))
 
 
-def environment_key(interpreter: Interpreter, entries: Sequence[PoolEntry]) -> str:
-    """The environment key: sha256 over the interpreter's identity and the sorted pool keys.
+def environment_key(
+    interpreter: Interpreter, entries: Sequence[PoolEntry], mode: str = "pth"
+) -> str:
+    """The environment key: sha256 over the interpreter's identity, the sorted pool keys and
+    the composition mode (``pth`` or ``farm``, see :mod:`pyrun.composition`).
 
     Returns 32 hex digits.
     """
@@ -69,21 +96,38 @@ def environment_key(interpreter: Interpreter, entries: Sequence[PoolEntry]) -> s
         "format": CACHE_FORMAT,
         "interpreter": interpreter.identity(),
         "entries": sorted(e.key for e in entries),
+        "mode": mode,
     }
     blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:32]
 
 
 def ensure_environment(
-    cache: Cache, interpreter: Interpreter, entries: Sequence[PoolEntry], reporter: Reporter
+    cache: Cache,
+    interpreter: Interpreter,
+    entries: Sequence[PoolEntry],
+    reporter: Reporter,
+    link_mode: str = "auto",
 ) -> Environment:
     """Return the environment for ``entries`` on ``interpreter``, building it if needed.
+
+    Args:
+        cache: the cache whose ``envs/`` holds environments.
+        interpreter: the base interpreter.
+        entries: finished pool entries (any order; see :func:`pyrun.composition.ordered`).
+        reporter: progress, and the warnings about overlapping top-level names.
+        link_mode: one of :data:`pyrun.composition.LINK_MODES`.
 
     The build happens in a temporary directory under the environment's lock; the completion
     marker is written last and the directory renamed into place, so no run ever sees half an
     environment.
+
+    Raises:
+        ValueError: an unknown ``link_mode``.
+        OSError: the environment cannot be written.
     """
-    key = environment_key(interpreter, entries)
+    plan = compose(entries, link_mode)
+    key = environment_key(interpreter, entries, plan.mode)
     final = cache.envs / key
     env = Environment(final)
     if is_whole(str(final)):
@@ -92,9 +136,13 @@ def ensure_environment(
         if is_whole(str(final)):
             return env
         reporter.step(f"creating an environment for Python {interpreter.version}")
+        for overlap in plan.overlaps:
+            reporter.warn(overlap.message())
+        for reason in plan.reasons:
+            reporter.step(f"building a link farm: {reason}")
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=cache.envs))
         try:
-            _build(tmp, final, key, interpreter, entries)
+            _build(tmp, final, key, interpreter, plan)
             if final.exists():  # a leftover without its marker
                 remove_tree(final)
             os.rename(tmp, final)
@@ -109,9 +157,7 @@ def site_packages(env_dir: Path, interpreter: Interpreter) -> Path:
     return env_dir / "lib" / f"python{interpreter.short_version}" / "site-packages"
 
 
-def _build(
-    tmp: Path, final: Path, key: str, interpreter: Interpreter, entries: Sequence[PoolEntry]
-) -> None:
+def _build(tmp: Path, final: Path, key: str, interpreter: Interpreter, plan: Composition) -> None:
     bin_dir = tmp / "bin"
     bin_dir.mkdir()
     base = interpreter.executable
@@ -130,43 +176,112 @@ def _build(
     site.mkdir(parents=True)
     if sys.maxsize > 2**32 and sys.platform != "darwin":
         os.symlink("lib", tmp / "lib64")
-    (site / PTH_NAME).write_text(activation_pth(entries), encoding="utf-8")
+    if plan.mode == "farm":
+        for entry in plan.entries:
+            link_tree(entry.site_packages, site)
+    else:
+        write_activation(site, plan.entries)
     python = env_python(str(final))
-    for entry in entries:
+    headers = tmp / "include" / "site" / f"python{interpreter.short_version}"
+    for entry in plan.entries:
         _write_entry_scripts(entry, bin_dir, python)
+        link_tree(entry.path / "data", tmp)
+        link_tree(entry.path / "headers", headers)
     marker = {
         "format": CACHE_FORMAT,
         "key": key,
         "interpreter": interpreter.identity(),
-        "entries": [e.key for e in entries],
+        "mode": plan.mode,
+        "entries": [e.key for e in plan.entries],
         "created": time.time(),
     }
     (tmp / ENV_MARKER).write_text(json.dumps(marker, indent=1), encoding="utf-8")
 
 
-def activation_pth(entries: Sequence[PoolEntry]) -> str:
-    """The text of the activation ``.pth`` for ``entries`` (see the module docstring)."""
+def write_activation(site: Path, entries: Sequence[PoolEntry]) -> None:
+    """Write the activation files of a pooled environment into its ``site``-packages.
+
+    ``_pyrun_pool.pth`` lists each entry's ``site-packages`` as a plain path line, in
+    precedence order (``site`` appends them after the stdlib and the venv's own site-packages;
+    editors read such lines too). When some entries ship ``.pth`` files of their own, three
+    more things are written, so those files run as in a flat install once every pool
+    directory is on ``sys.path``:
+
+    * ``_pyrun_pool.py``, whose ``activate()`` calls ``site.addsitedir`` on those entries;
+    * a last ``import`` line in ``_pyrun_pool.pth`` that calls it (Python 3.8 to 3.14);
+    * ``_pyrun_pool.start`` naming ``_pyrun_pool:activate`` (PEP 829, Python 3.15+: a
+      matching ``.start`` file replaces the ``.pth`` file's import lines).
+    """
     dirs = [str(e.site_packages) for e in entries]
     lines = list(dirs)
-    nested = [d for d in dirs if any(n.endswith(".pth") for n in os.listdir(d))]
+    nested = tuple(d for d in dirs if any(n.endswith(".pth") for n in os.listdir(d)))
     if nested:
-        lines.append(
-            "import site, sys; k = set(sys.path); "
-            f"[site.addsitedir(d, k) for d in {tuple(nested)!r}]"
+        lines.append(f"import {ACTIVATION_MODULE}; {ACTIVATION_MODULE}.activate()")
+        (site / f"{ACTIVATION_MODULE}.py").write_text(
+            ACTIVATION_SOURCE.format(dirs=nested), encoding="utf-8"
         )
-    return "\n".join(lines) + "\n"
+        (site / f"{ACTIVATION_MODULE}.start").write_text(
+            f"{ACTIVATION_MODULE}:activate\n", encoding="utf-8"
+        )
+    (site / PTH_NAME).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def link_tree(src: Path, dest: Path) -> list[str]:
+    """Hardlink every file under ``src`` to the same place under ``dest`` (copy where a hardlink
+    is refused). Files already in ``dest`` are kept: the first writer wins.
+
+    Returns the relative paths that were skipped because they existed. A missing ``src`` is
+    an empty tree.
+    """
+    skipped = []
+    for dirpath, _dirnames, filenames in os.walk(src):
+        rel = os.path.relpath(dirpath, src)
+        out = dest if rel == "." else dest / rel
+        out.mkdir(parents=True, exist_ok=True)
+        for name in filenames:
+            target = out / name
+            if os.path.lexists(target):
+                skipped.append(os.path.normpath(os.path.join(rel, name)))
+                continue
+            _link_file(Path(dirpath, name), target)
+    return skipped
 
 
 def _write_entry_scripts(entry: PoolEntry, bin_dir: Path, python: str) -> None:
-    """Console and GUI entry-point wrappers, and the wheel's own scripts, into ``bin_dir``."""
+    """Console and GUI entry-point wrappers, and the wheel's own scripts, into ``bin_dir``.
+
+    A ``.data/scripts`` file that starts with ``#!python`` gets this environment's interpreter
+    in its shebang (binary distribution format, "Recommended installer features"); any other
+    file (a shell script, a binary) is linked as it is, executable.
+    """
     for dist_info in entry.site_packages.glob("*.dist-info"):
         for name, target in script_entry_points(dist_info).items():
-            _write_wrapper(bin_dir / name, python, target)
+            if not (bin_dir / name).exists():
+                _write_wrapper(bin_dir / name, python, target)
     shipped = entry.path / "bin"
-    if shipped.is_dir():
-        for script in shipped.iterdir():
-            if not (bin_dir / script.name).exists():
-                os.symlink(script, bin_dir / script.name)
+    if not shipped.is_dir():
+        return
+    for script in shipped.iterdir():
+        dest = bin_dir / script.name
+        if os.path.lexists(dest):
+            continue
+        with open(script, "rb") as f:
+            head = f.read(len(b"#!python") + 1)
+        if head.startswith(b"#!python") and head[8:9] in (b"\n", b"\r", b"w", b" "):
+            data = script.read_bytes()
+            body = data.split(b"\n", 1)[1] if b"\n" in data else b""
+            dest.write_bytes(shebang(python).encode() + body)
+            dest.chmod(0o755)
+        else:
+            _link_file(script, dest)
+
+
+def _link_file(source: Path, dest: Path) -> None:
+    """Hardlink ``source`` to ``dest``, or copy it (with its mode) where that is refused."""
+    try:
+        os.link(source, dest)
+    except OSError:
+        shutil.copy2(source, dest)
 
 
 def shebang(python: str) -> str:
@@ -178,17 +293,26 @@ def shebang(python: str) -> str:
 
 
 def _write_wrapper(path: Path, python: str, target: str) -> None:
+    """An entry-point wrapper as pip and uv write it (entry points specification).
+
+    ``target`` is ``module`` or ``module:attr[.attr...]``, optionally followed by extras.
+    """
+    target = target.split("[")[0].strip()
     module, _, attr = target.partition(":")
-    attr = attr.split("[")[0].strip()  # drop extras, as pip does
-    obj = attr.split(".")[0] if attr else ""
+    module, attr = module.strip(), attr.strip()
+    if attr:
+        obj = attr.split(".")[0]
+        imports, call = f"from {module} import {obj}", f"{attr}()"
+    else:  # a module-only entry point: importing it is the program
+        imports, call = f"import {module}", "0"
     body = (
         f"{shebang(python)}# -*- coding: utf-8 -*-\n"
         "import sys\n"
-        f"from {module.strip()} import {obj}\n"
+        f"{imports}\n"
         "if __name__ == '__main__':\n"
         "    if sys.argv[0].endswith('.exe'):\n"
         "        sys.argv[0] = sys.argv[0][:-4]\n"
-        f"    sys.exit({attr}())\n"
+        f"    sys.exit({call})\n"
     )
     path.write_text(body, encoding="utf-8")
     path.chmod(0o755)

@@ -75,7 +75,13 @@ def block_span(data: bytes) -> bytes:
     return b"\0".join(spans)
 
 
-def fast_key(span: bytes, python: str, with_requirements: list[str], default_python: str) -> str:
+def fast_key(
+    span: bytes,
+    python: str,
+    with_requirements: list[str],
+    default_python: str,
+    link_mode: str = "auto",
+) -> str:
     """Hash every input that decides a script's environment, as 32 hex digits.
 
     Args:
@@ -83,9 +89,11 @@ def fast_key(span: bytes, python: str, with_requirements: list[str], default_pyt
         python: the ``--python`` request as given, or ``""``.
         with_requirements: the ``--with`` requirements as given, in order.
         default_python: the interpreter used when nothing asks for another (pyrun's own).
+        link_mode: the ``--link-mode`` request (``auto`` when none).
     """
     h = blake2b(digest_size=16)
     parts = [CACHE_FORMAT.encode(), span, python.encode(), default_python.encode()]
+    parts.append(link_mode.encode())
     parts += [r.encode() for r in with_requirements]
     parts += [f"{k}={os.environ.get(k, '')}".encode() for k in RESOLUTION_ENV]
     for part in parts:

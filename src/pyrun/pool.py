@@ -9,14 +9,19 @@ covers the interpreter's ``soabi``.
 Entry layout::
 
     site-packages/      the wheel's purelib and platlib content, byte-compiled
-    bin/                scripts the wheel ships in ``.data/scripts`` (not entry-point wrappers)
-    pyrun-entry.json    what the entry holds (name, version, artifact URL and hash)
+    bin/                ``.data/scripts`` (``#!python`` kept as is; not entry-point wrappers)
+    headers/            ``.data/headers`` (an environment puts them in include/site/pythonX.Y/)
+    data/               ``.data/data`` (merged under an environment's prefix: share/, etc/)
+    pyrun-entry.json    what the entry holds (name, version, artifact URL and hash, and the
+                        cache tags of the interpreters its ``.pyc`` files are for)
 
 Missing entries are installed in one uv call into a staging directory (uv hardlinks from its
 own cache), split per distribution by each wheel's RECORD, byte-compiled for the interpreter
 (``compileall``, unchecked-hash ``.pyc`` so nothing ever needs rewriting; packages' own test
 suites are skipped, see :data:`SKIP_COMPILE`), made read-only and
-renamed into place under per-entry file locks. A finished entry is never written again.
+renamed into place under per-entry file locks. A finished entry is never written again, with
+one exception: a second interpreter version that uses it adds its own ``.pyc`` files, once,
+under the entry's lock (:meth:`Pool._compile_for`).
 """
 
 from __future__ import annotations
@@ -29,10 +34,11 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from pyrun.cache import Cache, make_readonly, remove_tree
+from pyrun.cache import Cache, make_readonly, make_writable, remove_tree
 from pyrun.commands import run_command
 from pyrun.errors import CommandError, InstallError
 from pyrun.interpreters import Interpreter
@@ -71,6 +77,20 @@ class PoolEntry:
     def is_complete(self) -> bool:
         """Whether the entry was finished (its marker is written before the final rename)."""
         return (self.path / ENTRY_MARKER).is_file()
+
+    def record(self) -> dict[str, Any]:
+        """The entry's marker: name, version, kind, url, sha256, installed-with, compiled-for."""
+        try:
+            with open(self.path / ENTRY_MARKER, encoding="utf-8") as f:
+                data = json.load(f)
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def compiled_for(self) -> list[str]:
+        """The ``cache_tag`` of each interpreter whose ``.pyc`` files the entry holds."""
+        tags = self.record().get("compiled-for", [])
+        return [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
 
 
 def entry_key(dist: LockedDistribution, interpreter: Interpreter) -> str:
@@ -122,6 +142,7 @@ class Pool:
         entries = self.entries_for(distributions, interpreter)
         missing = [e for e in entries if not e.is_complete()]
         if not missing:
+            self._compile_for(entries, interpreter)
             return entries
         for e in missing:
             if e.distribution.kind == "directory":
@@ -136,6 +157,7 @@ class Pool:
             missing = [e for e in missing if not e.is_complete()]  # another run may have won
             if missing:
                 self._install(missing, interpreter, uv)
+        self._compile_for([e for e in entries if e not in missing], interpreter)
         return entries
 
     def _install(self, missing: list[PoolEntry], interpreter: Interpreter, uv: Uv) -> None:
@@ -145,14 +167,14 @@ class Pool:
         try:
             lock = stage / "pylock.toml"
             lock.write_text(write_pylock([e.distribution for e in missing]), encoding="utf-8")
-            target = stage / "target"
+            prefix = stage / "prefix"
             uv.run(
                 [
                     "pip",
                     "install",
                     "--no-deps",
-                    "--target",
-                    str(target),
+                    "--prefix",
+                    str(prefix),
                     "--python",
                     interpreter.executable,
                     "-r",
@@ -160,7 +182,7 @@ class Pool:
                 ],
                 what=f"installing {names}",
             )
-            built = [self._split(e, target, stage) for e in missing]
+            built = [self._split(e, prefix, stage, interpreter) for e in missing]
             self._compile([b / "site-packages" for b in built], interpreter)
             for entry, tmp in zip(missing, built):
                 record = {
@@ -172,7 +194,7 @@ class Pool:
                     "installed-with": interpreter.identity(),
                     "compiled-for": [interpreter.cache_tag],
                 }
-                (tmp / ENTRY_MARKER).write_text(json.dumps(record, indent=1), encoding="utf-8")
+                _write_marker(tmp, record)
                 make_readonly(tmp)
                 if entry.path.exists():  # an incomplete leftover of a killed run
                     remove_tree(entry.path)
@@ -181,33 +203,50 @@ class Pool:
         finally:
             remove_tree(stage)
 
-    def _split(self, entry: PoolEntry, target: Path, stage: Path) -> Path:
-        """Move the files one distribution installed in ``target`` into a new entry directory."""
-        dist_info = _find_dist_info(target, entry.distribution.name)
-        if dist_info is None:
+    def _split(
+        self, entry: PoolEntry, prefix: Path, stage: Path, interpreter: Interpreter
+    ) -> Path:
+        """Move the files one distribution installed under ``prefix`` into a new entry.
+
+        uv installs with the prefix scheme: ``lib/pythonX.Y/site-packages`` (purelib and
+        platlib), ``bin`` (``.data/scripts`` and entry-point wrappers), ``include/site/pythonX.Y``
+        (``.data/headers``) and the prefix itself (``.data/data``). RECORD says which files are
+        this distribution's; each goes to the entry's ``site-packages``, ``bin``, ``headers`` or
+        ``data``. Entry-point wrappers are dropped (each environment writes its own) and the
+        shebang uv wrote into Python scripts is turned back into ``#!python``, so the entry
+        names no interpreter.
+        """
+        found = _find_dist_info(prefix, entry.distribution.name)
+        if found is None:
             raise InstallError(
-                f"uv installed no {entry.distribution.name} into {target}", [], 0, ""
+                f"uv installed no {entry.distribution.name} into {prefix}", [], 0, ""
             )
+        site_root, dist_info = found
         tmp = stage / entry.key
-        site = tmp / "site-packages"
-        site.mkdir(parents=True)
-        bin_dir = tmp / "bin"
+        (tmp / "site-packages").mkdir(parents=True)
         wrappers = script_entry_points(dist_info)
         with open(dist_info / "RECORD", newline="", encoding="utf-8") as f:
             paths = [row[0] for row in csv.reader(f) if row]
-        root = os.path.realpath(target)
+        root = os.path.realpath(prefix)
+        site = os.path.realpath(site_root)
         for rel in paths:
-            src = os.path.realpath(os.path.join(target, rel))
+            src = os.path.normpath(os.path.join(site, rel))
             if not src.startswith(root + os.sep) or not os.path.lexists(src):
                 continue
-            rel = os.path.relpath(src, root)
-            first, _, rest = rel.partition(os.sep)
-            if first == "bin":
-                if rest in wrappers:
-                    continue  # regenerated per environment, with its interpreter
-                dest = bin_dir / rest
+            if src.startswith(site + os.sep):
+                dest = tmp / "site-packages" / os.path.relpath(src, site)
             else:
-                dest = site / rel
+                parts = Path(os.path.relpath(src, root)).parts
+                if parts[0] == "bin" and len(parts) == 2:
+                    if parts[1] in wrappers:
+                        continue  # regenerated per environment, with its interpreter
+                    (tmp / "bin").mkdir(exist_ok=True)
+                    _neutral_script(Path(src), tmp / "bin" / parts[1], interpreter.executable)
+                    continue
+                if parts[:2] == ("include", "site") and len(parts) > 3:
+                    dest = tmp.joinpath("headers", *parts[3:])
+                else:
+                    dest = tmp.joinpath("data", *parts)
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.rename(src, dest)
         return tmp
@@ -232,14 +271,82 @@ class Pool:
         except CommandError as exc:  # compileall exits 1 when some file has a syntax error
             self.reporter.debug(f"byte-compiling reported problems: {exc}")
 
+    def _compile_for(self, entries: list[PoolEntry], interpreter: Interpreter) -> None:
+        """Add ``interpreter``'s ``.pyc`` files to finished entries built for another one.
 
-def _find_dist_info(target: Path, name: str) -> Path | None:
+        A pure wheel (or a ``py3-none-<platform>`` wheel) is one entry for every interpreter
+        version, but ``.pyc`` files are per version (``__pycache__/x.cpython-312.pyc``). This is
+        the one write into a finished entry: under the entry's lock, only new ``.pyc`` files
+        (written atomically by ``compileall``) and an atomically replaced marker, so a run using
+        the entry meanwhile sees either no ``.pyc`` for this interpreter or a whole one.
+        """
+        tag = interpreter.cache_tag
+        stale = [e for e in entries if tag not in e.compiled_for()]
+        if not stale:
+            return
+        with self.cache.locked([e.key for e in stale]):
+            stale = [e for e in stale if tag not in e.compiled_for()]
+            if not stale:
+                return
+            names = ", ".join(e.distribution.name for e in stale)
+            self.reporter.step(f"byte-compiling {names} for Python {interpreter.short_version}")
+            for e in stale:
+                make_writable(e.path)
+            try:
+                self._compile([e.site_packages for e in stale], interpreter)
+                for e in stale:
+                    record = e.record()
+                    record["compiled-for"] = sorted({*record.get("compiled-for", []), tag})
+                    _write_marker(e.path, record)
+            finally:
+                for e in stale:
+                    make_readonly(e.path)
+                    os.chmod(e.path, 0o555)
+
+
+def _write_marker(entry_dir: Path, record: dict[str, Any]) -> None:
+    """Write (or atomically replace) an entry's marker."""
+    tmp = entry_dir / f".{ENTRY_MARKER}.{os.getpid()}"
+    tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
+    os.replace(tmp, entry_dir / ENTRY_MARKER)
+
+
+def _neutral_script(src: Path, dest: Path, executable: str) -> None:
+    """Move a ``.data/scripts`` file into an entry, undoing uv's shebang rewrite.
+
+    uv replaces a script's ``#!python`` with the installing interpreter (or a ``/bin/sh``
+    trampoline naming it when the path is long). The entry keeps ``#!python`` instead, as the
+    wheel had it (binary distribution format, "Recommended installer features"); each
+    environment writes its own interpreter in. Other files (shell scripts, binaries) are moved
+    as they are.
+    """
+    data = src.read_bytes()
+    exe = executable.encode()
+    first, _, rest = data.partition(b"\n")
+    body: bytes | None = None
+    if first.rstrip(b"\r") == b"#!" + exe:
+        body = rest
+    elif first == b"#!/bin/sh":
+        lines = data.split(b"\n", 3)
+        if len(lines) == 4 and exe in lines[1] and lines[1].startswith(b"'''exec'"):
+            body = lines[3]
+    if body is None:
+        os.rename(src, dest)
+        return
+    dest.write_bytes(b"#!python\n" + body)  # a new file: src is a hardlink into uv's cache
+    dest.chmod(0o755)
+    src.unlink()
+
+
+def _find_dist_info(prefix: Path, name: str) -> tuple[Path, Path] | None:
+    """``(site-packages, .dist-info)`` of distribution ``name`` installed under ``prefix``."""
     wanted = canonicalize_name(name)
-    for child in target.iterdir():
-        if child.suffix == ".dist-info" and child.is_dir():
-            dist_name = child.name[: -len(".dist-info")].rpartition("-")[0]
-            if canonicalize_name(dist_name) == wanted:
-                return child
+    for site in sorted(prefix.glob("lib*/*/site-packages")):
+        for child in site.iterdir():
+            if child.suffix == ".dist-info" and child.is_dir():
+                dist_name = child.name[: -len(".dist-info")].rpartition("-")[0]
+                if canonicalize_name(dist_name) == wanted:
+                    return site, child
     return None
 
 

@@ -16,6 +16,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from pyrun import fastpath, metadata
 from pyrun.cache import Cache
+from pyrun.composition import LINK_MODES
 from pyrun.environment import Environment, ensure_environment
 from pyrun.errors import UsageError
 from pyrun.interpreters import InterpreterFinder
@@ -35,12 +36,15 @@ class RunOptions:
         with_requirements: ``--with``: extra requirement strings (PEP 508) for this run.
         upgrade: ``--upgrade``: resolve again instead of reusing the recorded environment.
         offline: ``--offline``: never touch the network (uv reads only its cache).
+        link_mode: ``--link-mode``: ``auto``, ``pth`` (pooled) or ``farm`` (one merged
+            site-packages); see :mod:`pyrun.composition`.
     """
 
     python: str | None = None
     with_requirements: tuple[str, ...] = ()
     upgrade: bool = False
     offline: bool = False
+    link_mode: str = "auto"
 
 
 def fast_key_for(script: str | os.PathLike[str], options: RunOptions) -> str:
@@ -52,7 +56,11 @@ def fast_key_for(script: str | os.PathLike[str], options: RunOptions) -> str:
     with open(script, "rb") as f:
         span = fastpath.block_span(f.read())
     return fastpath.fast_key(
-        span, options.python or "", list(options.with_requirements), sys.executable
+        span,
+        options.python or "",
+        list(options.with_requirements),
+        sys.executable,
+        options.link_mode,
     )
 
 
@@ -75,6 +83,10 @@ def prepare(
         NetworkError, InstallError, ToolNotFoundError, CacheError: see :mod:`pyrun.errors`.
     """
     reporter = reporter or Reporter()
+    if options.link_mode not in LINK_MODES:
+        raise UsageError(
+            f"--link-mode must be one of {', '.join(LINK_MODES)}, not {options.link_mode!r}"
+        )
     cache = (cache or Cache()).create()
     meta = metadata.load(script)
     for warning in meta.warnings:
@@ -104,7 +116,7 @@ def prepare(
         entries = Pool(cache, reporter).ensure(resolution.distributions, interpreter, uv)
     else:
         entries = []
-    env = ensure_environment(cache, interpreter, entries, reporter)
+    env = ensure_environment(cache, interpreter, entries, reporter, options.link_mode)
     cache.record_index(key, env.path)
     reporter.debug(f"environment: {env.path}")
     return env
