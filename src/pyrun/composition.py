@@ -87,6 +87,16 @@ class Composition:
     reasons: tuple[str, ...]
     overlaps: tuple[Overlap, ...]
 
+    def hidden_names(self) -> dict[str, frozenset[str]]:
+        """``{pool key: top-level names it loses}``: what a link farm leaves out of each
+        entry, so that the winner of an overlap is the same in both modes."""
+        by_name = {e.distribution.name: e.key for e in self.entries}
+        hidden: dict[str, set[str]] = {}
+        for overlap in self.overlaps:
+            for dist in overlap.others:
+                hidden.setdefault(by_name[dist], set()).add(overlap.name)
+        return {k: frozenset(v) for k, v in hidden.items()}
+
 
 def ordered(entries: Iterable[PoolEntry]) -> list[PoolEntry]:
     """``entries`` in precedence order: canonical distribution name, then pool key."""
@@ -161,11 +171,17 @@ def _top_level(site: Path) -> list[tuple[str, str]]:
             init = path / "__init__.py"
             kind = "package" if init.is_file() and not _is_namespace_init(init) else "namespace"
             found.append((name, kind))
-        else:
-            m = _MODULE_FILE.match(name)
-            if m:
-                found.append((m.group(1), "module"))
+        elif _MODULE_FILE.match(name):
+            found.append((top_level_name(name), "module"))
     return found
+
+
+def top_level_name(filename: str) -> str:
+    """The import name a top-level file or directory of site-packages provides
+    (``attr.py``, ``attr.cpython-312-x86_64-linux-gnu.so`` and ``attr/`` all give ``attr``);
+    the name itself for anything else."""
+    m = _MODULE_FILE.match(filename)
+    return m.group(1) if m else filename
 
 
 def _is_namespace_init(init: Path) -> bool:
@@ -189,7 +205,7 @@ def _disjoint(tops: list[Path]) -> bool:
     """Whether the directories share no file but ``__init__.py`` and bytecode."""
     seen: set[str] = set()
     for top in tops:
-        files = set()
+        files: set[str] = set()
         for dirpath, dirnames, filenames in os.walk(top):
             dirnames[:] = [d for d in dirnames if d != "__pycache__"]
             rel = os.path.relpath(dirpath, top)

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from pyrun import CACHE_FORMAT, __version__
 from pyrun.cache import Cache, remove_tree
-from pyrun.composition import Composition, compose
+from pyrun.composition import Composition, compose, top_level_name
 from pyrun.fastpath import ENV_MARKER, env_python, is_whole
 from pyrun.interpreters import Interpreter
 from pyrun.pool import PoolEntry, script_entry_points
@@ -56,7 +56,9 @@ DIRS = {dirs!r}
 
 
 def activate():
-    """Process the .pth (and, on 3.15+, .start) files of DIRS as site-packages would."""
+    """No bytecode writes on import; process the .pth (and, on 3.15+, .start) files of DIRS
+    as site-packages would."""
+    sys.dont_write_bytecode = True
     known = {{os.path.normcase(os.path.abspath(p)) for p in sys.path}}
     for d in DIRS:
         site.addsitedir(d, known)
@@ -177,8 +179,10 @@ def _build(tmp: Path, final: Path, key: str, interpreter: Interpreter, plan: Com
     if sys.maxsize > 2**32 and sys.platform != "darwin":
         os.symlink("lib", tmp / "lib64")
     if plan.mode == "farm":
+        hidden = plan.hidden_names()
         for entry in plan.entries:
-            link_tree(entry.site_packages, site)
+            _link_site_packages(entry, site, hidden.get(entry.key, frozenset()))
+        write_activation(site, [])
     else:
         write_activation(site, plan.entries)
     python = env_python(str(final))
@@ -199,31 +203,35 @@ def _build(tmp: Path, final: Path, key: str, interpreter: Interpreter, plan: Com
 
 
 def write_activation(site: Path, entries: Sequence[PoolEntry]) -> None:
-    """Write the activation files of a pooled environment into its ``site``-packages.
+    """Write an environment's activation files into its ``site``-packages.
 
-    ``_pyrun_pool.pth`` lists each entry's ``site-packages`` as a plain path line, in
-    precedence order (``site`` appends them after the stdlib and the venv's own site-packages;
-    editors read such lines too). When some entries ship ``.pth`` files of their own, three
-    more things are written, so those files run as in a flat install once every pool
-    directory is on ``sys.path``:
+    * ``_pyrun_pool.pth``: each entry's ``site-packages`` as a plain path line, in precedence
+      order (``site`` appends them after the stdlib and the venv's own site-packages; editors
+      read such lines too), then one ``import`` line (Python 3.8 to 3.14) that does what
+      ``activate()`` below does.
+    * ``_pyrun_pool.py``: ``activate()`` turns off writing bytecode on import (everything
+      from the pool is precompiled, and as root, permissions would not stop a write into the
+      shared pool) and calls ``site.addsitedir`` on the entries that ship ``.pth`` files of
+      their own, so those run as in a flat install, once every pool directory is on
+      ``sys.path``.
+    * ``_pyrun_pool.start``: ``_pyrun_pool:activate`` (PEP 829, Python 3.15+: a matching
+      ``.start`` file replaces the ``.pth`` file's import lines).
 
-    * ``_pyrun_pool.py``, whose ``activate()`` calls ``site.addsitedir`` on those entries;
-    * a last ``import`` line in ``_pyrun_pool.pth`` that calls it (Python 3.8 to 3.14);
-    * ``_pyrun_pool.start`` naming ``_pyrun_pool:activate`` (PEP 829, Python 3.15+: a
-      matching ``.start`` file replaces the ``.pth`` file's import lines).
+    A link farm passes no ``entries``: its files are in ``site`` itself.
     """
     dirs = [str(e.site_packages) for e in entries]
-    lines = list(dirs)
     nested = tuple(d for d in dirs if any(n.endswith(".pth") for n in os.listdir(d)))
     if nested:
-        lines.append(f"import {ACTIVATION_MODULE}; {ACTIVATION_MODULE}.activate()")
-        (site / f"{ACTIVATION_MODULE}.py").write_text(
-            ACTIVATION_SOURCE.format(dirs=nested), encoding="utf-8"
-        )
-        (site / f"{ACTIVATION_MODULE}.start").write_text(
-            f"{ACTIVATION_MODULE}:activate\n", encoding="utf-8"
-        )
-    (site / PTH_NAME).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        call = f"import {ACTIVATION_MODULE}; {ACTIVATION_MODULE}.activate()"
+    else:  # the same, without importing a module on every start
+        call = "import sys; sys.dont_write_bytecode = True"
+    (site / f"{ACTIVATION_MODULE}.py").write_text(
+        ACTIVATION_SOURCE.format(dirs=nested), encoding="utf-8"
+    )
+    (site / f"{ACTIVATION_MODULE}.start").write_text(
+        f"{ACTIVATION_MODULE}:activate\n", encoding="utf-8"
+    )
+    (site / PTH_NAME).write_text("\n".join([*dirs, call]) + "\n", encoding="utf-8")
 
 
 def link_tree(src: Path, dest: Path) -> list[str]:
@@ -245,6 +253,25 @@ def link_tree(src: Path, dest: Path) -> list[str]:
                 continue
             _link_file(Path(dirpath, name), target)
     return skipped
+
+
+def _link_site_packages(entry: PoolEntry, site: Path, hidden: frozenset[str]) -> None:
+    """Hardlink an entry's ``site-packages`` into a link farm's, leaving out the top-level
+    modules and packages it loses to another distribution (and their top-level bytecode)."""
+    src = entry.site_packages
+    for name in os.listdir(src):
+        if top_level_name(name) in hidden:
+            continue
+        if (src / name).is_dir() and name != "__pycache__":
+            link_tree(src / name, site / name)
+        elif name == "__pycache__":
+            cache = site / name
+            cache.mkdir(exist_ok=True)
+            for pyc in os.listdir(src / name):
+                if pyc.split(".")[0] not in hidden and not os.path.lexists(cache / pyc):
+                    _link_file(src / name / pyc, cache / pyc)
+        elif not os.path.lexists(site / name):
+            _link_file(src / name, site / name)
 
 
 def _write_entry_scripts(entry: PoolEntry, bin_dir: Path, python: str) -> None:

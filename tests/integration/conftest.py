@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pyrun.interpreters import Interpreter, InterpreterFinder
 from pyrun.progress import Reporter
+from tests.conftest import Runner
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -36,3 +39,29 @@ def pool_names(cache: Path) -> list[str]:
     """Distribution names of the finished pool entries, one per entry."""
     return sorted(p.name.rsplit("-", 2)[0] for p in (cache / "pool").iterdir()
                   if not p.name.startswith("."))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pool_is_never_written(pyrun: Runner) -> Iterator[None]:
+    """After the whole session: nothing in any pool entry is newer than the entry's marker.
+
+    The marker is the last thing written when an entry is finished (or when a second
+    interpreter adds its bytecode, under the entry's lock), so a run that wrote into a finished
+    entry (a ``.pyc`` for a module imported from it, say) would leave a newer file.
+    """
+    yield
+    pool = pyrun.cache / "pool"
+    if not pool.is_dir():
+        return
+    newer = []
+    for entry in pool.iterdir():
+        marker = entry / "pyrun-entry.json"
+        if entry.name.startswith(".") or not marker.is_file():
+            continue
+        limit = marker.stat().st_mtime_ns
+        for dirpath, dirnames, filenames in os.walk(entry):
+            for name in dirnames + filenames:
+                p = os.path.join(dirpath, name)
+                if os.lstat(p).st_mtime_ns > limit:
+                    newer.append(p)
+    assert not newer, f"written after their entry was finished: {newer[:5]}"

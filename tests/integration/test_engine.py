@@ -154,19 +154,6 @@ def test_signal_exit_is_the_scripts(pyrun: Runner, tmp_path: Path) -> None:
     assert out.returncode == -signal.SIGTERM  # exec: the script's own death, seen by the parent
 
 
-def test_console_scripts_are_in_the_environment(pyrun: Runner, tmp_path: Path) -> None:
-    script = write(
-        tmp_path / "cs.py",
-        '# /// script\n# dependencies = ["pygments"]\n# ///\n'
-        "import os, subprocess, sys\n"
-        "exe = os.path.join(os.path.dirname(sys.executable), 'pygmentize')\n"
-        "print(subprocess.run([exe, '-V'], capture_output=True, text=True).stdout)\n",
-    )
-    out = pyrun(str(script))
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("Pygments version")
-
-
 def test_pool_entries_are_compiled_and_read_only(pyrun: Runner, tmp_path: Path) -> None:
     script = write(tmp_path / "ro.py", '# /// script\n# dependencies = ["mdurl"]\n# ///\nimport mdurl\n')
     assert pyrun(str(script), PYTHONDONTWRITEBYTECODE="1").returncode == 0
