@@ -196,7 +196,7 @@ def main() -> None:
         "| --- | ---: | ---: | ---: |",
     ]
     for label, p, u, unit in rows:
-        ratio = f"{p / u:.2f}x" if u > 0 else "n/a"
+        ratio = f"{p / u:.2f}x" if u > 0 and p > 0 else "n/a"
         lines.append(f"| {label} | {p:.1f} {unit} | {u:.1f} {unit} | {ratio} |")
     text = "\n".join(lines) + "\n"
     print(text)
