@@ -444,6 +444,22 @@ print(subprocess.run(["check_urdf", {str(urdf)!r}], capture_output=True, text=Tr
     assert list((site / "cmeel.prefix" / "lib").glob("libtinyxml2.so*"))
 
 
+def test_site_packages_searcher_gets_a_link_farm(pyrun: Runner, tmp_path: Path) -> None:
+    """cuda-pathfinder looks for the CUDA wheels under site.getsitepackages(): in a pooled
+    environment it misses the wheel (and takes a system CUDA if there is one); auto mode
+    builds a link farm, where it finds the wheel's libcudart."""
+    body = """
+import site
+from cuda.pathfinder import load_nvidia_dynamic_lib
+lib = load_nvidia_dynamic_lib("cudart")
+print(lib.found_via, lib.abs_path.startswith(site.getsitepackages()[0]))
+"""
+    deps = ["cuda-pathfinder==1.9.0", "nvidia-cuda-runtime-cu12==12.9.79"]
+    out = run_ok(pyrun, write(tmp_path / "cp.py", script(deps, body, ">=3.11")), "-v")
+    assert out.stdout.split() == ["site-packages", "True"]
+    assert "link farm: cuda-pathfinder searches site.getsitepackages()" in out.stderr
+
+
 def test_link_mode_can_be_asked_for(pyrun: Runner, tmp_path: Path) -> None:
     body = "import attr, site; print(attr.__file__.startswith(site.getsitepackages()[0]))"
     path = write(tmp_path / "lm.py", script(["attrs"], body))
