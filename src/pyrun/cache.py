@@ -23,7 +23,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from pyrun.errors import CacheError
-from pyrun.fastpath import cache_root, index_path
+from pyrun.fastpath import cache_root, index_path, index_text
 
 
 class Cache:
@@ -59,13 +59,58 @@ class Cache:
                 stack.enter_context(FileLock(str(self.locks / f"{key}.lock")))
             yield
 
-    def record_index(self, fast_key: str, env_dir: Path) -> None:
-        """Point the fast-path index entry ``fast_key`` at ``env_dir`` (atomic replace)."""
+    def record_index(self, fast_key: str, env_dir: Path, base: str, required: list[str]) -> None:
+        """Point the fast-path index entry ``fast_key`` at ``env_dir`` (atomic replace).
+
+        Args:
+            fast_key: :func:`pyrun.fastpath.fast_key` of the script and options.
+            env_dir: the whole environment.
+            base: the real path of its base interpreter.
+            required: paths a warm run checks exist (see :func:`pyrun.fastpath.index_text`).
+        """
         path = Path(index_path(str(self.root), fast_key))
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
-        tmp.write_text(str(env_dir), encoding="utf-8")
+        tmp = path.with_name(f"{tmp_prefix()}{path.name}")
+        tmp.write_text(index_text(str(env_dir), base, required), encoding="utf-8")
         os.replace(tmp, path)
+
+
+def tmp_prefix(pid: int | str | None = None) -> str:
+    """The name prefix of a temporary file or directory made by process ``pid`` (default:
+    this one): ``.tmp-<pid>-``. A later run removes those whose process is gone."""
+    return f".tmp-{os.getpid() if pid is None else pid}-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_leftovers(cache: Cache) -> list[Path]:
+    """Remove the temporary files and directories of runs that died (killed, crashed, power
+    lost) from ``pool/``, ``envs/`` and ``index/``: those named by :func:`tmp_prefix` whose
+    process no longer exists. Returns what was removed.
+    """
+    removed = []
+    dirs = [cache.pool, cache.envs, *sorted((cache.root / "index").glob("??"))]
+    for d in dirs:
+        try:
+            names = os.listdir(d)
+        except OSError:
+            continue
+        for name in names:
+            if not name.startswith(".tmp-"):
+                continue
+            pid = name[len(".tmp-"):].partition("-")[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                remove_tree(d / name)
+                removed.append(d / name)
+    return removed
 
 
 def make_readonly(top: Path) -> None:

@@ -33,8 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pyrun import CACHE_FORMAT, __version__
-from pyrun.cache import Cache, remove_tree
+from pyrun.cache import Cache, remove_tree, tmp_prefix
 from pyrun.composition import Composition, compose, top_level_name
+from pyrun.errors import CacheError
 from pyrun.fastpath import ENV_MARKER, env_python, is_whole
 from pyrun.interpreters import Interpreter
 from pyrun.pool import PoolEntry, script_entry_points
@@ -75,15 +76,24 @@ class Environment:
 
     Attributes:
         path: its directory.
+        mode: ``"pth"`` (pooled) or ``"farm"`` (link farm); see :mod:`pyrun.composition`.
         python: its interpreter (``bin/python``), the one scripts run with.
+        activation: its ``_pyrun_pool.pth``.
     """
 
     path: Path
+    mode: str = "pth"
 
     @property
     def python(self) -> Path:
         """The environment's interpreter."""
         return Path(env_python(str(self.path)))
+
+    @property
+    def activation(self) -> Path:
+        """The activation ``.pth`` (its site-packages found through ``lib/python*/``)."""
+        found = sorted(self.path.glob(f"lib/python*/site-packages/{PTH_NAME}"))
+        return found[0] if found else self.path / "lib" / PTH_NAME
 
 
 def environment_key(
@@ -131,18 +141,21 @@ def ensure_environment(
     plan = compose(entries, link_mode)
     key = environment_key(interpreter, entries, plan.mode)
     final = cache.envs / key
-    env = Environment(final)
-    if is_whole(str(final)):
+    env = Environment(final, plan.mode)
+    if _usable(final, None):
         return env
-    with cache.locked([f"env-{key}"]):
-        if is_whole(str(final)):
+    with cache.locked([f"env-{key}", *(e.key for e in entries)]):
+        if _usable(final, reporter):
             return env
+        missing = [e.key for e in entries if not e.is_complete()]
+        if missing:  # removed meanwhile (by hand, or a prune that started earlier)
+            raise CacheError(f"pool entries vanished while composing an environment: {missing}")
         reporter.step(f"creating an environment for Python {interpreter.version}")
         for overlap in plan.overlaps:
             reporter.warn(overlap.message())
         for reason in plan.reasons:
             reporter.step(f"building a link farm: {reason}")
-        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=cache.envs))
+        tmp = Path(tempfile.mkdtemp(prefix=f"{tmp_prefix()}{key}-", dir=cache.envs))
         try:
             _build(tmp, final, key, interpreter, plan)
             if final.exists():  # a leftover without its marker
@@ -152,6 +165,27 @@ def ensure_environment(
             remove_tree(tmp)
             raise
     return env
+
+
+def _usable(env_dir: Path, reporter: Reporter | None) -> bool:
+    """Whether ``env_dir`` is whole and was built where it is (a moved cache has absolute paths
+    of its old place in its environments). Says what it found through ``reporter``, if any."""
+    if not is_whole(str(env_dir)):
+        if env_dir.exists() and reporter:
+            reporter.warn(f"{env_dir} is incomplete (an interrupted build?); building it again")
+        return False
+    try:
+        with open(env_dir / ENV_MARKER, encoding="utf-8") as f:
+            built_at = json.load(f).get("path")
+    except (OSError, ValueError, AttributeError):
+        built_at = None
+    if built_at != str(env_dir):
+        if reporter:
+            reporter.warn(
+                f"{env_dir} was built at {built_at} (was the cache moved?); building it again"
+            )
+        return False
+    return True
 
 
 def site_packages(env_dir: Path, interpreter: Interpreter) -> Path:
@@ -194,6 +228,7 @@ def _build(tmp: Path, final: Path, key: str, interpreter: Interpreter, plan: Com
     marker = {
         "format": CACHE_FORMAT,
         "key": key,
+        "path": str(final),
         "interpreter": interpreter.identity(),
         "mode": plan.mode,
         "entries": [e.key for e in plan.entries],

@@ -139,22 +139,70 @@ def is_whole(env_dir: str) -> bool:
     return os.path.isfile(marker) and os.path.exists(env_python(env_dir))
 
 
-def lookup(root: str, key: str) -> str | None:
-    """The interpreter of the whole environment that ``key`` maps to, or None.
+def stamp(path: str) -> str:
+    """``size:mtime_ns`` of ``path`` (following symlinks), or ``"-"`` when it cannot be read.
+    An interpreter upgraded or reinstalled in place gets a new stamp."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "-"
+    return f"{st.st_size}:{st.st_mtime_ns}"
 
-    None when there is no index entry, the environment lacks its completion marker, or its
-    interpreter is gone (for example its base Python was uninstalled). Records the use by
-    touching the marker (best effort: a read-only cache still runs).
+
+def index_text(env_dir: str, base: str, required: list[str]) -> str:
+    """The text of an index entry (written by the slow path, read by :func:`check`).
+
+    Line 1: the environment's directory. Line 2: its base interpreter's real path and
+    :func:`stamp`, tab-separated. Then one path per line that must exist for the environment
+    to work: its activation ``.pth`` and each pool entry's marker.
+    """
+    return "\n".join([env_dir, f"{base}\t{stamp(base)}", *required]) + "\n"
+
+
+def check(root: str, key: str) -> tuple[str | None, str]:
+    """Look ``key`` up and check the environment it maps to, cheaply (a few ``stat`` calls).
+
+    Returns ``(interpreter, "")`` for a usable environment, else ``(None, why)``: ``why`` is
+    ``""`` when there is no index entry at all, else one line saying what was found (for the
+    slow path to tell the user before it rebuilds).
     """
     try:
         with open(index_path(root, key), encoding="utf-8") as f:
-            env_dir = f.read().strip()
+            lines = f.read().splitlines()
     except OSError:
-        return None
-    if not is_whole(env_dir):
+        return None, ""
+    if len(lines) < 2 or "\t" not in lines[1]:
+        return None, "the fast-path index entry is unreadable"
+    env_dir = lines[0]
+    base, _, expected = lines[1].partition("\t")
+    if not os.path.isdir(env_dir):
+        return None, f"the environment {env_dir} is gone"
+    if not os.path.isfile(os.path.join(env_dir, ENV_MARKER)):
+        return None, f"the environment {env_dir} has no completion marker"
+    current = stamp(base)
+    if current == "-" or not os.path.exists(env_python(env_dir)):
+        return None, f"its interpreter {base} is gone"
+    if current != expected:
+        return None, f"its interpreter {base} changed (upgraded or reinstalled)"
+    for path in lines[2:]:
+        if path and not os.path.exists(path):
+            return None, f"{path} is missing"
+    return env_python(env_dir), ""
+
+
+def lookup(root: str, key: str) -> str | None:
+    """The interpreter of the usable environment that ``key`` maps to, or None.
+
+    None when there is no index entry or :func:`check` finds the environment unusable (no
+    completion marker, its base interpreter gone or changed, its activation file or a pool
+    entry missing). Records the use by touching the marker (best effort: a read-only cache
+    still runs).
+    """
+    python, _why = check(root, key)
+    if python is None:
         return None
     try:
-        os.utime(os.path.join(env_dir, ENV_MARKER))
+        os.utime(os.path.join(os.path.dirname(os.path.dirname(python)), ENV_MARKER))
     except OSError:
         pass
-    return env_python(env_dir)
+    return python

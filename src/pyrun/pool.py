@@ -38,7 +38,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from pyrun.cache import Cache, make_readonly, make_writable, remove_tree
+from pyrun.cache import Cache, make_readonly, make_writable, remove_tree, tmp_prefix
 from pyrun.commands import run_command
 from pyrun.errors import CommandError, InstallError
 from pyrun.interpreters import Interpreter
@@ -163,7 +163,7 @@ class Pool:
     def _install(self, missing: list[PoolEntry], interpreter: Interpreter, uv: Uv) -> None:
         names = ", ".join(f"{e.distribution.name}=={e.distribution.version}" for e in missing)
         self.reporter.step(f"installing {len(missing)} distribution(s) into the pool: {names}")
-        stage = Path(tempfile.mkdtemp(prefix=".tmp-stage-", dir=self.cache.pool))
+        stage = Path(tempfile.mkdtemp(prefix=f"{tmp_prefix()}stage-", dir=self.cache.pool))
         try:
             lock = stage / "pylock.toml"
             lock.write_text(write_pylock([e.distribution for e in missing]), encoding="utf-8")
@@ -306,7 +306,9 @@ class Pool:
 
 def _write_marker(entry_dir: Path, record: dict[str, Any]) -> None:
     """Write (or atomically replace) an entry's marker."""
-    tmp = entry_dir / f".{ENTRY_MARKER}.{os.getpid()}"
+    for stale in entry_dir.glob(f"{tmp_prefix('*')}{ENTRY_MARKER}"):
+        stale.unlink()  # left by a run killed while adding bytecode (we hold the lock)
+    tmp = entry_dir / f"{tmp_prefix()}{ENTRY_MARKER}"
     tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
     os.replace(tmp, entry_dir / ENTRY_MARKER)
 

@@ -15,13 +15,13 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 
 from pyrun import fastpath, metadata
-from pyrun.cache import Cache
+from pyrun.cache import Cache, remove_leftovers
 from pyrun.composition import LINK_MODES
 from pyrun.environment import Environment, ensure_environment
 from pyrun.errors import UsageError
 from pyrun.interpreters import InterpreterFinder
 from pyrun.launch import exec_script
-from pyrun.pool import Pool
+from pyrun.pool import ENTRY_MARKER, Pool
 from pyrun.progress import Reporter
 from pyrun.resolution import resolve
 from pyrun.uvtool import Uv
@@ -88,14 +88,18 @@ def prepare(
             f"--link-mode must be one of {', '.join(LINK_MODES)}, not {options.link_mode!r}"
         )
     cache = (cache or Cache()).create()
+    for leftover in remove_leftovers(cache):
+        reporter.debug(f"removed {leftover}, left by a run that died")
     meta = metadata.load(script)
     for warning in meta.warnings:
         reporter.warn(warning)
     key = fast_key_for(script, options)
     if not options.upgrade:
-        python = fastpath.lookup(str(cache.root), key)
+        python, why = fastpath.check(str(cache.root), key)
         if python is not None:
             return Environment(Path(python).parent.parent)
+        if why:
+            reporter.warn(f"{script}: {why}; building its environment again")
     requirements = list(meta.dependencies)
     for text in options.with_requirements:
         try:
@@ -117,7 +121,10 @@ def prepare(
     else:
         entries = []
     env = ensure_environment(cache, interpreter, entries, reporter, options.link_mode)
-    cache.record_index(key, env.path)
+    required = [str(env.activation)]
+    if env.mode == "pth":  # a link farm holds its own links to the pool's files
+        required += [str(e.path / ENTRY_MARKER) for e in entries]
+    cache.record_index(key, env.path, interpreter.executable, required)
     reporter.debug(f"environment: {env.path}")
     return env
 
