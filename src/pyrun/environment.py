@@ -36,6 +36,7 @@ from pyrun import CACHE_FORMAT, __version__
 from pyrun.cache import Cache, remove_tree, tmp_prefix
 from pyrun.composition import Composition, compose, top_level_name
 from pyrun.errors import CacheError
+from pyrun.faults import point
 from pyrun.fastpath import ENV_MARKER, env_python, is_whole
 from pyrun.interpreters import Interpreter
 from pyrun.pool import PoolEntry, script_entry_points
@@ -158,6 +159,7 @@ def ensure_environment(
         tmp = Path(tempfile.mkdtemp(prefix=f"{tmp_prefix()}{key}-", dir=cache.envs))
         try:
             _build(tmp, final, key, interpreter, plan)
+            point("env-written")
             if final.exists():  # a leftover without its marker
                 remove_tree(final)
             os.rename(tmp, final)

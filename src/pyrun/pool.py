@@ -41,6 +41,7 @@ from packaging.utils import canonicalize_name
 from pyrun.cache import Cache, make_readonly, make_writable, remove_tree, tmp_prefix
 from pyrun.commands import run_command
 from pyrun.errors import CommandError, InstallError
+from pyrun.faults import point
 from pyrun.interpreters import Interpreter
 from pyrun.progress import Reporter
 from pyrun.resolution import LockedDistribution, write_pylock
@@ -182,9 +183,15 @@ class Pool:
                 ],
                 what=f"installing {names}",
             )
+            point("staged")
             built = [self._split(e, prefix, stage, interpreter) for e in missing]
+            point("split")
+            self.reporter.step(f"byte-compiling {len(built)} new pool entries")
             self._compile([b / "site-packages" for b in built], interpreter)
-            for entry, tmp in zip(missing, built):
+            point("compiled")
+            for i, (entry, tmp) in enumerate(zip(missing, built)):
+                if i == 1:
+                    point("entry-placed")
                 record = {
                     "name": entry.distribution.name,
                     "version": entry.distribution.version,

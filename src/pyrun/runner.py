@@ -19,6 +19,7 @@ from pyrun.cache import Cache, remove_leftovers
 from pyrun.composition import LINK_MODES
 from pyrun.environment import Environment, ensure_environment
 from pyrun.errors import UsageError
+from pyrun.faults import point
 from pyrun.interpreters import InterpreterFinder
 from pyrun.launch import exec_script
 from pyrun.pool import ENTRY_MARKER, Pool
@@ -115,12 +116,14 @@ def prepare(
     if uv is not None:
         reporter.step(f"resolving {len(requirements)} requirement(s) for Python {interpreter.version}")
         resolution = resolve(requirements, interpreter, uv)
+        point("resolved")
         pins = ", ".join(f"{d.name}=={d.version}" for d in resolution.distributions)
         reporter.debug(f"resolved: {pins}")
         entries = Pool(cache, reporter).ensure(resolution.distributions, interpreter, uv)
     else:
         entries = []
     env = ensure_environment(cache, interpreter, entries, reporter, options.link_mode)
+    point("env-placed")
     required = [str(env.activation)]
     if env.mode == "pth":  # a link farm holds its own links to the pool's files
         required += [str(e.path / ENTRY_MARKER) for e in entries]
