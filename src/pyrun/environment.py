@@ -174,16 +174,20 @@ def _usable(env_dir: Path, reporter: Reporter | None) -> bool:
     of its old place in its environments). Says what it found through ``reporter``, if any."""
     if not is_whole(str(env_dir)):
         if env_dir.exists() and reporter:
-            reporter.warn(f"{env_dir} is incomplete (an interrupted build?); building it again")
+            reporter.repair(f"{env_dir} is incomplete (an interrupted build?); building it again")
         return False
     try:
         with open(env_dir / ENV_MARKER, encoding="utf-8") as f:
             built_at = json.load(f).get("path")
     except (OSError, ValueError, AttributeError):
         built_at = None
+    if not Environment(env_dir).activation.is_file():
+        if reporter:
+            reporter.repair(f"{env_dir} has lost its {PTH_NAME}; building it again")
+        return False
     if built_at != str(env_dir):
         if reporter:
-            reporter.warn(
+            reporter.repair(
                 f"{env_dir} was built at {built_at} (was the cache moved?); building it again"
             )
         return False

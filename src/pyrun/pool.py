@@ -88,6 +88,27 @@ class PoolEntry:
             return {}
         return data if isinstance(data, dict) else {}
 
+    def altered(self) -> str | None:
+        """What changed in the entry since it was finished, or None.
+
+        Compares every file's size and mtime with the manifest in the marker (``files``):
+        a file edited, removed or added by hand (or by a tool running as root, which read-only
+        directories do not stop) shows. Costs one ``stat`` per file.
+        """
+        recorded = self.record().get("files")
+        if not isinstance(recorded, dict):
+            return None  # an entry from before manifests: nothing to compare with
+        current = manifest(self.path)
+        for rel, st in recorded.items():
+            now = current.pop(rel, None)
+            if now is None:
+                return f"{rel} was removed"
+            if now != st:
+                return f"{rel} was modified"
+        if current:
+            return f"{min(current)} was added"
+        return None
+
     def compiled_for(self) -> list[str]:
         """The ``cache_tag`` of each interpreter whose ``.pyc`` files the entry holds."""
         tags = self.record().get("compiled-for", [])
@@ -141,7 +162,14 @@ class Pool:
             NetworkError, CommandError: uv could not fetch or install an artifact.
         """
         entries = self.entries_for(distributions, interpreter)
-        missing = [e for e in entries if not e.is_complete()]
+        damaged = set()
+        for e in entries:
+            why = e.altered() if e.is_complete() else None
+            if why:
+                self.reporter.repair(f"pool entry {e.key}: {why} since it was installed; "
+                                   "installing it again")
+                damaged.add(e.key)
+        missing = [e for e in entries if e.key in damaged or not e.is_complete()]
         if not missing:
             self._compile_for(entries, interpreter)
             return entries
@@ -155,6 +183,9 @@ class Pool:
                     "",
                 )
         with self.cache.locked([e.key for e in missing]):
+            for e in missing:
+                if e.key in damaged and e.is_complete() and e.altered():
+                    remove_tree(e.path)
             missing = [e for e in missing if not e.is_complete()]  # another run may have won
             if missing:
                 self._install(missing, interpreter, uv)
@@ -311,8 +342,24 @@ class Pool:
                     os.chmod(e.path, 0o555)
 
 
+def manifest(entry_dir: Path) -> dict[str, list[int]]:
+    """``{relative path: [size, mtime_ns]}`` of every file in an entry but its marker."""
+    found = {}
+    top = str(entry_dir)
+    for dirpath, _dirnames, filenames in os.walk(top):
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            rel = os.path.relpath(path, top)
+            if rel == ENTRY_MARKER or name.startswith(".tmp-"):
+                continue
+            st = os.lstat(path)
+            found[rel] = [st.st_size, st.st_mtime_ns]
+    return found
+
+
 def _write_marker(entry_dir: Path, record: dict[str, Any]) -> None:
-    """Write (or atomically replace) an entry's marker."""
+    """Write (or atomically replace) an entry's marker, with its current :func:`manifest`."""
+    record = {**record, "files": manifest(entry_dir)}
     for stale in entry_dir.glob(f"{tmp_prefix('*')}{ENTRY_MARKER}"):
         stale.unlink()  # left by a run killed while adding bytecode (we hold the lock)
     tmp = entry_dir / f"{tmp_prefix()}{ENTRY_MARKER}"

@@ -23,6 +23,7 @@ class Reporter:
         self.stream = stream if stream is not None else sys.stderr
         self._interactive = verbosity > 0 or (verbosity == 0 and self.stream.isatty())
         self._started = time.monotonic()
+        self._repaired = False
 
     def step(self, message: str) -> None:
         """A progress line (``pyrun: resolving ...``), shown on a terminal or with ``-v``."""
@@ -33,6 +34,16 @@ class Reporter:
         """A warning, shown unless quiet."""
         if self.verbosity >= 0:
             self._write(message if "warning" in message else f"warning: {message}")
+
+    def repair(self, message: str) -> None:
+        """Something broken was found and will be rebuilt. The first such message of a run is a
+        warning (one line says what was found); later ones, usually the same damage seen from
+        another side, are diagnostics."""
+        if self._repaired:
+            self.debug(message)
+        else:
+            self._repaired = True
+            self.warn(message)
 
     def debug(self, message: str) -> None:
         """A diagnostic line, shown with ``-v`` only, with the seconds since start."""

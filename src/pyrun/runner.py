@@ -7,6 +7,7 @@ This is the slow path, taken when the fast path (:mod:`pyrun.fastpath`) finds no
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from pyrun import fastpath, metadata
 from pyrun.cache import Cache, remove_leftovers
 from pyrun.composition import LINK_MODES
 from pyrun.environment import Environment, ensure_environment
-from pyrun.errors import UsageError
+from pyrun.errors import CacheError, UsageError
 from pyrun.faults import point
 from pyrun.interpreters import InterpreterFinder
 from pyrun.launch import exec_script
@@ -100,7 +101,31 @@ def prepare(
         if python is not None:
             return Environment(Path(python).parent.parent)
         if why:
-            reporter.warn(f"{script}: {why}; building its environment again")
+            reporter.repair(f"{script}: {why}; building its environment again")
+    try:
+        return _build(script, meta, key, options, reporter, cache)
+    except OSError as exc:
+        if exc.errno in _CACHE_ERRNOS:
+            raise CacheError(
+                f"cannot write to pyrun's cache at {cache.root}: {exc.strerror} "
+                f"({exc.filename}); free space or set PYRUN_CACHE_DIR to a writable directory"
+            ) from exc
+        raise
+
+
+#: Write failures that mean the cache's file system, not pyrun, is the problem.
+_CACHE_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT})
+
+
+def _build(
+    script: str | os.PathLike[str],
+    meta: metadata.ScriptMetadata,
+    key: str,
+    options: RunOptions,
+    reporter: Reporter,
+    cache: Cache,
+) -> Environment:
+    """The slow path of :func:`prepare`: interpreter, resolution, pool, environment, index."""
     requirements = list(meta.dependencies)
     for text in options.with_requirements:
         try:

@@ -123,3 +123,143 @@ def test_killed_at_a_random_moment_recovers(pyrun: Runner, tmp_path: Path, delay
     assert again.stdout.split() == ["pygments", "six"]
     assert leftovers(cache) == []
     assert_no_lock_held(cache)
+
+
+# Corruption and drift -----------------------------------------------------------------------
+
+
+def cold(pyrun: Runner, cache: Path, script: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    out = pyrun(*args, str(script), PYRUN_CACHE_DIR=str(cache))
+    assert out.returncode == 0, out.stderr
+    return out
+
+
+def entry_of(cache: Path, name: str) -> Path:
+    (entry,) = [p for p in (cache / "pool").iterdir() if p.name.startswith(f"{name}-")]
+    return entry
+
+
+def env_of(cache: Path) -> Path:
+    (env,) = [p for p in (cache / "envs").iterdir() if not p.name.startswith(".")]
+    return env
+
+
+def writable(path: Path) -> None:
+    for dirpath, _d, _f in os.walk(path):
+        os.chmod(dirpath, 0o755)
+
+
+def test_pool_entry_deleted_by_hand(pyrun: Runner, tmp_path: Path) -> None:
+    cache, script = tmp_path / "cache", write(tmp_path / "d.py", body("six", "idna"))
+    cold(pyrun, cache, script)
+    entry = entry_of(cache, "six")
+    writable(entry)
+    subprocess.run(["rm", "-rf", str(entry)], check=True)
+    out = cold(pyrun, cache, script)
+    assert out.stdout.split() == ["idna", "six"]
+    assert f"{entry}/pyrun-entry.json is missing; building its environment again" in out.stderr
+    assert (entry / "pyrun-entry.json").is_file()
+
+
+def test_pool_entry_altered_by_hand(pyrun: Runner, tmp_path: Path) -> None:
+    """A warm run checks that each entry is there; a build (here -U) also checks every file."""
+    cache, script = tmp_path / "cache", write(tmp_path / "a.py", body("six", "idna"))
+    cold(pyrun, cache, script)
+    entry = entry_of(cache, "idna")
+    writable(entry)
+    target = entry / "site-packages" / "idna" / "core.py"
+    target.unlink()  # a new file, not the inode shared with uv's cache
+    target.write_text("raise ImportError('altered by hand')\n")
+    out = cold(pyrun, cache, script, "-U")
+    assert out.stdout.split() == ["idna", "six"]
+    said = "site-packages/idna/core.py was modified since it was installed; installing it again"
+    assert said in out.stderr
+    assert "altered" not in target.read_text()
+
+
+@pytest.mark.parametrize("damage", ["marker", "pth"])
+def test_environment_missing_marker_or_activation(
+    pyrun: Runner, tmp_path: Path, damage: str
+) -> None:
+    cache, script = tmp_path / "cache", write(tmp_path / "e.py", body("six"))
+    cold(pyrun, cache, script)
+    env = env_of(cache)
+    pth = next(env.glob("lib/*/site-packages/_pyrun_pool.pth"))
+    victim = env / "pyrun-env.json" if damage == "marker" else pth
+    victim.unlink()
+    out = cold(pyrun, cache, script)
+    assert out.stdout.split() == ["six"]
+    said = "has no completion marker" if damage == "marker" else "_pyrun_pool.pth is missing"
+    assert said in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert victim.exists()
+
+
+@pytest.fixture
+def private_python(tmp_path: Path) -> Path:
+    """A copy of an installed CPython that a test may change and remove: the tree hardlinked,
+    the interpreter binary itself copied."""
+    base = Path(os.path.realpath(sys.executable))
+    home = base.parent.parent
+    if not (home / "lib").is_dir() or not (home / "bin").is_dir():
+        pytest.skip("needs an interpreter installed in its own prefix (pyenv, python.org)")
+    copy = tmp_path / "python-copy"
+    subprocess.run(["cp", "-al", str(home), str(copy)], check=True)
+    exe = copy / "bin" / base.name
+    exe.unlink()
+    subprocess.run(["cp", "-p", str(base), str(exe)], check=True)
+    if subprocess.run([str(exe), "-c", "pass"], capture_output=True).returncode != 0:
+        pytest.skip("the interpreter does not run from a copied prefix")
+    return exe
+
+
+def test_base_interpreter_upgraded_then_removed(
+    pyrun: Runner, tmp_path: Path, private_python: Path
+) -> None:
+    cache, script = tmp_path / "cache", write(tmp_path / "p.py", body("six"))
+    cold(pyrun, cache, script, "--python", str(private_python))
+    os.utime(private_python, None)  # reinstalled in place: a new stamp
+    time.sleep(0.01)
+    out = cold(pyrun, cache, script, "--python", str(private_python))
+    assert "changed (upgraded or reinstalled); building its environment again" in out.stderr
+    assert "pyrun: warm:" in pyrun("-v", "--python", str(private_python), str(script),
+                                   PYRUN_CACHE_DIR=str(cache)).stderr
+    subprocess.run(["rm", "-rf", str(private_python.parent.parent)], check=True)
+    gone = pyrun("--python", str(private_python), str(script), PYRUN_CACHE_DIR=str(cache))
+    assert gone.returncode == 68, gone.stderr
+    assert f"its interpreter {private_python} is gone" in gone.stderr
+    assert "Traceback" not in gone.stderr
+
+
+def test_cache_directory_moved(pyrun: Runner, tmp_path: Path) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    script = write(tmp_path / "m.py", body("six"))
+    cold(pyrun, old, script)
+    old.rename(new)
+    out = cold(pyrun, new, script)
+    assert out.stdout.split() == ["six"]
+    assert f"the environment {old}" in out.stderr and "is gone; building its" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert "into the pool" not in pyrun("-v", str(script), PYRUN_CACHE_DIR=str(new)).stderr
+    marker = (env_of(new) / "pyrun-env.json").read_text()
+    assert str(new) in marker and str(old) not in marker
+
+
+def test_cache_on_a_read_only_file_system(pyrun: Runner, tmp_path: Path) -> None:
+    """A warm script still runs; one that needs building says why it cannot (exit 73)."""
+    unshare = subprocess.run(["unshare", "-rm", "true"], capture_output=True)
+    if unshare.returncode != 0:
+        pytest.skip("needs unshare -rm (user and mount namespaces)")
+    cache = tmp_path / "cache"
+    warm, new = write(tmp_path / "w.py", body("six")), write(tmp_path / "n.py", body("idna"))
+    cold(pyrun, cache, warm)
+    inner = (
+        f"mount --bind {cache} {cache} && mount -o remount,ro,bind {cache} && "
+        f"{sys.executable} -m pyrun {warm}; echo warm=$?; "
+        f"{sys.executable} -m pyrun {new}; echo new=$?"
+    )
+    out = subprocess.run(["unshare", "-rm", "sh", "-c", inner], capture_output=True, text=True,
+                         env=pyrun.env(PYRUN_CACHE_DIR=str(cache)), timeout=300)
+    lines = out.stdout.split()
+    assert lines == ["six", "warm=0", "new=73"], out.stdout + out.stderr
+    assert "cannot write to pyrun's cache" in out.stderr and "Read-only file system" in out.stderr
+    assert "Traceback" not in out.stderr
