@@ -97,9 +97,15 @@ class ResolutionError(CommandError):
 
 
 class NetworkError(CommandError):
-    """The index could not be reached, or ``--offline`` forbids reaching it."""
+    """The index could not be reached, or ``--offline`` forbids reaching it.
+
+    Attributes:
+        unreachable: there is no network at all (no DNS, no route, refused), so retrying now
+            would not help.
+    """
 
     exit_code = ExitCode.NETWORK
+    unreachable = False
 
 
 class InstallError(CommandError):

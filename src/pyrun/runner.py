@@ -19,14 +19,14 @@ from pyrun import fastpath, metadata
 from pyrun.cache import Cache, remove_leftovers
 from pyrun.composition import LINK_MODES
 from pyrun.environment import Environment, ensure_environment
-from pyrun.errors import CacheError, UsageError
+from pyrun.errors import CacheError, NetworkError, UsageError
 from pyrun.faults import point
-from pyrun.interpreters import InterpreterFinder
+from pyrun.interpreters import Interpreter, InterpreterFinder
 from pyrun.launch import exec_script
 from pyrun.pool import ENTRY_MARKER, Pool
 from pyrun.progress import Reporter
-from pyrun.resolution import resolve
-from pyrun.uvtool import Uv
+from pyrun.resolution import Resolution, resolve
+from pyrun.uvtool import Uv, uncached
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,13 @@ def _build(
     uv = Uv(reporter, offline=options.offline) if requirements else None
     if uv is not None:
         reporter.step(f"resolving {len(requirements)} requirement(s) for Python {interpreter.version}")
-        resolution = resolve(requirements, interpreter, uv)
+        try:
+            resolution = resolve(requirements, interpreter, uv)
+        except NetworkError as exc:
+            if not exc.unreachable:
+                raise
+            uv = _resolve_offline_instead(exc, script, reporter)
+            resolution = resolve_from_cache(requirements, interpreter, uv, exc, script)
         point("resolved")
         pins = ", ".join(f"{d.name}=={d.version}" for d in resolution.distributions)
         reporter.debug(f"resolved: {pins}")
@@ -155,6 +161,40 @@ def _build(
     cache.record_index(key, env.path, interpreter.executable, required)
     reporter.debug(f"environment: {env.path}")
     return env
+
+
+def _resolve_offline_instead(
+    exc: NetworkError, script: str | os.PathLike[str], reporter: Reporter
+) -> Uv:
+    reporter.warn(f"{script}: the package index cannot be reached; resolving from uv's cache")
+    reporter.debug(str(exc))
+    return Uv(reporter, offline=True)
+
+
+def resolve_from_cache(
+    requirements: list[Requirement],
+    interpreter: Interpreter,
+    uv: Uv,
+    cause: NetworkError,
+    script: str | os.PathLike[str],
+) -> Resolution:
+    """Resolve with ``uv --offline`` after the network proved unreachable.
+
+    Raises:
+        NetworkError: uv's cache lacks something; the message names it and what to do.
+    """
+    try:
+        return resolve(requirements, interpreter, uv)
+    except NetworkError as exc:
+        missing = uncached(exc.output) or "a distribution it needs"
+        raise NetworkError(
+            f"{script}: the package index cannot be reached, and {missing} is not in the "
+            "cache; connect to the network and run again (pyrun --offline works once "
+            "everything is cached)",
+            exc.argv,
+            exc.returncode,
+            exc.output + "\n" + cause.output,
+        ) from None
 
 
 def run(

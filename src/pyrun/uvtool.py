@@ -16,6 +16,15 @@ from pyrun.commands import run_command
 from pyrun.errors import CommandError, NetworkError, ResolutionError, ToolNotFoundError
 from pyrun.progress import Reporter
 
+#: uv output that means there is no network at all (as opposed to a slow or failing index):
+#: no name resolution, no route, nobody listening. Retrying would only wait.
+_UNREACHABLE_SIGNS = (
+    "dns error",
+    "failed to lookup address",
+    "Network is unreachable",
+    "Connection refused",
+)
+
 _NETWORK_SIGNS = (
     "Failed to fetch",
     "error sending request",
@@ -81,6 +90,19 @@ class Uv:
         if self.reporter.verbosity <= 0:
             argv.append("--quiet")
         env = {"UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
+        # Fail fast without a network: the first try makes no retries (uv's default of 3 takes
+        # 12 s to give up when DNS fails). A failure that is not plain unreachability is tried
+        # again with uv's own retry policy. A UV_HTTP_RETRIES the user set is kept.
+        fast = not self.offline and "UV_HTTP_RETRIES" not in os.environ
+        try:
+            return run_command(
+                argv, self.reporter, input=input,
+                env={**env, "UV_HTTP_RETRIES": "0"} if fast else env, what=what,
+            )
+        except CommandError as exc:
+            error = classify(exc, what, offline=self.offline)
+            if not fast or not isinstance(error, NetworkError) or error.unreachable:
+                raise error from None
         try:
             return run_command(argv, self.reporter, input=input, env=env, what=what)
         except CommandError as exc:
@@ -93,25 +115,39 @@ def _said(output: str) -> str:
     return "\n".join("    " + ln for ln in lines)
 
 
+def uncached(output: str) -> str | None:
+    """The distribution uv's offline output says is missing from its cache, if it names one."""
+    import re
+
+    m = re.search(r"Because (\S+?)(?:\[[^\]]*\])? was not found in the cache", output)
+    if m is None:
+        m = re.search(r"Failed to (?:download|fetch)(?: and build)?:? `?([A-Za-z0-9._-]+)", output)
+    return m.group(1) if m else None
+
+
 def classify(exc: CommandError, what: str, *, offline: bool) -> CommandError:
     """Turn a failed uv call into the error a user should see."""
     out = exc.output
     if "network was disabled" in out or (offline and "not found in the cache" in out):
+        missing = uncached(out)
         return NetworkError(
-            f"{what}: a distribution is not in the cache and --offline forbids the network; "
-            f"run once without --offline (connected) to fetch it. uv said:\n{_said(out)}",
+            f"{what}: {missing or 'a distribution'} is not in the cache and --offline forbids "
+            f"the network; run once without --offline (connected) to fetch it. "
+            f"uv said:\n{_said(out)}",
             exc.argv,
             exc.returncode,
             out,
         )
     if any(sign in out for sign in _NETWORK_SIGNS):
-        return NetworkError(
+        error = NetworkError(
             f"{what}: the package index cannot be reached; check the network connection (or "
             f"use --offline to work from the cache only). uv said:\n{_said(out)}",
             exc.argv,
             exc.returncode,
             out,
         )
+        error.unreachable = any(sign in out for sign in _UNREACHABLE_SIGNS)
+        return error
     if "No solution found" in out:
         return ResolutionError(
             f"{what}: the requirements cannot be satisfied; check each requirement's name and "

@@ -263,3 +263,71 @@ def test_cache_on_a_read_only_file_system(pyrun: Runner, tmp_path: Path) -> None
     assert lines == ["six", "warm=0", "new=73"], out.stdout + out.stderr
     assert "cannot write to pyrun's cache" in out.stderr and "Read-only file system" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+# Offline ------------------------------------------------------------------------------------
+
+
+def no_network(pyrun: Runner, script: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run pyrun in a network namespace of its own: no interfaces, no DNS."""
+    if subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode != 0:
+        pytest.skip("needs unshare -rn (user and network namespaces)")
+    return subprocess.run(["unshare", "-rn", sys.executable, "-m", "pyrun", *args, str(script)],
+                          capture_output=True, text=True, env=pyrun.env(**env), timeout=120)
+
+
+def test_offline_warm_and_pooled_scripts_run(pyrun: Runner, tmp_path: Path) -> None:
+    cache = str(tmp_path / "cache")
+    first = write(tmp_path / "first.py", body("six", "idna"))
+    cold(pyrun, Path(cache), first)
+    warm = no_network(pyrun, first, PYRUN_CACHE_DIR=cache)
+    assert warm.returncode == 0 and warm.stdout.split() == ["idna", "six"], warm.stderr
+    subset = write(tmp_path / "subset.py", body("idna"))  # a new script, all in the pool
+    out = no_network(pyrun, subset, "-v", PYRUN_CACHE_DIR=cache)
+    assert out.returncode == 0 and out.stdout.split() == ["idna"], out.stderr
+    assert "cannot be reached; resolving from uv's cache" in out.stderr
+    assert "into the pool" not in out.stderr
+
+
+def test_offline_missing_distribution_fails_fast(pyrun: Runner, tmp_path: Path) -> None:
+    script = write(tmp_path / "new.py", body("text-unidecode"))
+    started = time.monotonic()
+    out = no_network(pyrun, script, UV_CACHE_DIR=str(tmp_path / "empty-uv-cache"),
+                     PYRUN_CACHE_DIR=str(tmp_path / "cache"))
+    elapsed = time.monotonic() - started
+    assert out.returncode == 69, out.stderr
+    assert "cannot be reached, and text-unidecode is not in the cache" in out.stderr
+    assert "--offline" in out.stderr and "Traceback" not in out.stderr
+    assert elapsed < 10, elapsed  # uv's default retries alone take 12 s to give up
+
+
+def test_offline_flag_never_touches_the_network(pyrun: Runner, tmp_path: Path) -> None:
+    """An index on 127.0.0.1 that counts connections: --offline makes none."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    connections = []
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            connections.append(1)
+            conn.close()
+
+    threading.Thread(target=accept, daemon=True).start()
+    index = f"http://127.0.0.1:{server.getsockname()[1]}/simple"
+    script = write(tmp_path / "o.py", body("text-unidecode"))
+    env = dict(UV_INDEX_URL=index, UV_CACHE_DIR=str(tmp_path / "uvc"),
+               PYRUN_CACHE_DIR=str(tmp_path / "cache"))
+    offline = pyrun("--offline", str(script), **env)
+    assert offline.returncode == 69 and "--offline" in offline.stderr, offline.stderr
+    assert connections == []
+    online = pyrun(str(script), **env)  # the same without --offline does reach the index
+    server.close()
+    assert online.returncode != 0 and connections, online.stderr
