@@ -166,7 +166,7 @@ def _build(
 def _resolve_offline_instead(
     exc: NetworkError, script: str | os.PathLike[str], reporter: Reporter
 ) -> Uv:
-    reporter.warn(f"{script}: the package index cannot be reached; resolving from uv's cache")
+    reporter.step(f"{script}: the package index cannot be reached; trying uv's cache")
     reporter.debug(str(exc))
     return Uv(reporter, offline=True)
 
@@ -184,7 +184,7 @@ def resolve_from_cache(
         NetworkError: uv's cache lacks something; the message names it and what to do.
     """
     try:
-        return resolve(requirements, interpreter, uv)
+        resolution = resolve(requirements, interpreter, uv)
     except NetworkError as exc:
         missing = uncached(exc.output) or "a distribution it needs"
         raise NetworkError(
@@ -195,6 +195,11 @@ def resolve_from_cache(
             exc.returncode,
             exc.output + "\n" + cause.output,
         ) from None
+    uv.reporter.warn(
+        f"{script}: the package index cannot be reached; resolved from uv's cache (newer "
+        "releases, if any, are not seen)"
+    )
+    return resolution
 
 
 def run(

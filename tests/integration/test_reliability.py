@@ -285,7 +285,7 @@ def test_offline_warm_and_pooled_scripts_run(pyrun: Runner, tmp_path: Path) -> N
     subset = write(tmp_path / "subset.py", body("idna"))  # a new script, all in the pool
     out = no_network(pyrun, subset, "-v", PYRUN_CACHE_DIR=cache)
     assert out.returncode == 0 and out.stdout.split() == ["idna"], out.stderr
-    assert "cannot be reached; resolving from uv's cache" in out.stderr
+    assert "cannot be reached; resolved from uv's cache" in out.stderr
     assert "into the pool" not in out.stderr
 
 
