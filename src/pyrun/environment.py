@@ -149,8 +149,8 @@ def ensure_environment(
         if _usable(final, reporter):
             return env
         missing = [e.key for e in entries if not e.is_complete()]
-        if missing:  # removed meanwhile (by hand, or a prune that started earlier)
-            raise CacheError(f"pool entries vanished while composing an environment: {missing}")
+        if missing:  # removed meanwhile (by hand, or by a prune)
+            raise EntriesVanished(f"pool entries vanished while composing an environment: {missing}")
         reporter.step(f"creating an environment for Python {interpreter.version}")
         for overlap in plan.overlaps:
             reporter.warn(overlap.message())
@@ -167,6 +167,10 @@ def ensure_environment(
             remove_tree(tmp)
             raise
     return env
+
+
+class EntriesVanished(CacheError):
+    """Pool entries were removed (a prune, or by hand) between installing and composing."""
 
 
 def _usable(env_dir: Path, reporter: Reporter | None) -> bool:

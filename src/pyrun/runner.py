@@ -18,7 +18,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from pyrun import fastpath, metadata
 from pyrun.cache import Cache, remove_leftovers
 from pyrun.composition import LINK_MODES
-from pyrun.environment import Environment, ensure_environment
+from pyrun.environment import Environment, EntriesVanished, ensure_environment
 from pyrun.errors import CacheError, NetworkError, UsageError
 from pyrun.faults import point
 from pyrun.interpreters import Interpreter, InterpreterFinder
@@ -150,10 +150,17 @@ def _build(
         point("resolved")
         pins = ", ".join(f"{d.name}=={d.version}" for d in resolution.distributions)
         reporter.debug(f"resolved: {pins}")
-        entries = Pool(cache, reporter).ensure(resolution.distributions, interpreter, uv)
-    else:
-        entries = []
-    env = ensure_environment(cache, interpreter, entries, reporter, options.link_mode)
+    for attempt in (1, 2):
+        if uv is not None:
+            entries = Pool(cache, reporter).ensure(resolution.distributions, interpreter, uv)
+        else:
+            entries = []
+        try:
+            env = ensure_environment(cache, interpreter, entries, reporter, options.link_mode)
+            break
+        except EntriesVanished:  # a concurrent prune removed some: install them again
+            if attempt == 2:
+                raise
     point("env-placed")
     required = [str(env.activation)]
     if env.mode == "pth":  # a link farm holds its own links to the pool's files

@@ -64,6 +64,7 @@ def test_warm_path_imports_nothing_heavy() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = set(out.stdout.split())
     heavy = {"re", "dataclasses", "json", "hashlib", "subprocess", "tomllib", "tomli",
-             "packaging", "filelock", "platformdirs", "pathlib", "argparse", "pyrun.runner"}
+             "packaging", "filelock", "platformdirs", "pathlib", "argparse", "pyrun.runner",
+             "typing"}
     assert loaded & heavy == set(), loaded & heavy
     assert "pyrun.fastpath" in loaded

@@ -1,0 +1,274 @@
+"""Cache management: what the cache holds (``info``), removing what is unused (``prune``), and
+removing everything (``clean``), safely while other runs go on.
+
+Last use is the mtime of an environment's completion marker, which every run touches (the warm
+path too: one ``utime``). An environment is *unused* when that is older than the cut-off; a
+pool entry is *unreferenced* when no environment lists it in its marker.
+
+What is never removed: anything whose file lock another run holds (a build in progress), an
+environment a running process was started from (its ``bin/python`` is that process's
+``argv[0]``, as ``/proc`` shows; Linux), and an environment whose marker is touched between
+the decision and the removal (re-checked under the lock). Removal renames into a temporary
+name first, so no run ever sees half of a removed environment or entry.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from pyrun.cache import Cache, remove_leftovers, remove_tree, tmp_prefix
+from pyrun.fastpath import ENV_MARKER
+from pyrun.pool import ENTRY_MARKER
+
+#: Default age (days) after which an environment nobody ran is pruned.
+DEFAULT_MAX_AGE_DAYS = 30.0
+
+
+@dataclass(frozen=True)
+class EnvironmentInfo:
+    """One environment.
+
+    Attributes:
+        path: its directory.
+        last_used: seconds since the epoch (its marker's mtime); 0 for an incomplete one.
+        entries: the pool keys it uses.
+    """
+
+    path: Path
+    last_used: float
+    entries: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    """What the cache holds.
+
+    Attributes:
+        root: the cache directory.
+        environments: every environment (complete or not).
+        entries: every finished pool entry's key.
+        unused: environments not used for ``max_age_days``.
+        unreferenced: pool entries no environment uses.
+        size_bytes: disk use of the cache, each inode counted once (files shared with uv's
+            cache by hardlinks are counted here too).
+        max_age_days: the cut-off used for ``unused``.
+    """
+
+    root: Path
+    environments: tuple[EnvironmentInfo, ...]
+    entries: tuple[str, ...]
+    unused: tuple[EnvironmentInfo, ...]
+    unreferenced: tuple[str, ...]
+    size_bytes: int
+    max_age_days: float
+
+
+@dataclass
+class PruneResult:
+    """What a prune (or clean) did.
+
+    Attributes:
+        environments: removed environment directories.
+        entries: removed pool entry keys.
+        skipped: ``(path, reason)`` for each thing left because it was locked or in use.
+    """
+
+    environments: list[Path] = field(default_factory=list)
+    entries: list[str] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def environments(cache: Cache) -> list[EnvironmentInfo]:
+    """Every environment directory in the cache (temporary build directories excluded)."""
+    found = []
+    for path in sorted(_children(cache.envs)):
+        try:
+            with open(path / ENV_MARKER, encoding="utf-8") as f:
+                marker = json.load(f)
+            last_used = os.stat(path / ENV_MARKER).st_mtime
+            entries = tuple(str(k) for k in marker.get("entries", []))
+        except (OSError, ValueError, AttributeError):
+            last_used, entries = 0.0, ()
+        found.append(EnvironmentInfo(path, last_used, entries))
+    return found
+
+
+def info(cache: Cache, max_age_days: float = DEFAULT_MAX_AGE_DAYS) -> CacheInfo:
+    """Describe ``cache`` (see :class:`CacheInfo`). Reads only; never raises for a missing
+    cache (it is then empty)."""
+    envs = environments(cache)
+    entries = sorted(p.name for p in _children(cache.pool) if (p / ENTRY_MARKER).is_file())
+    cutoff = time.time() - max_age_days * 86400
+    used = {k for e in envs for k in e.entries}
+    return CacheInfo(
+        root=cache.root,
+        environments=tuple(envs),
+        entries=tuple(entries),
+        unused=tuple(e for e in envs if e.last_used < cutoff),
+        unreferenced=tuple(k for k in entries if k not in used),
+        size_bytes=disk_usage([cache.root]),
+        max_age_days=max_age_days,
+    )
+
+
+def prune(
+    cache: Cache, max_age_days: float = DEFAULT_MAX_AGE_DAYS, *, now: float | None = None
+) -> PruneResult:
+    """Remove environments unused for ``max_age_days``, then pool entries no environment
+    uses, then index entries that point nowhere, then leftovers of dead runs.
+
+    Safe while other runs go on (see the module docstring).
+    """
+    result = PruneResult()
+    remove_leftovers(cache)
+    cutoff = (time.time() if now is None else now) - max_age_days * 86400
+    running = _running_environments(cache)
+    for env in environments(cache):
+        if env.last_used >= cutoff:
+            continue
+        if env.path in running:
+            result.skipped.append((env.path, "a running process uses it"))
+            continue
+        _remove_environment(cache, env.path, cutoff, result)
+    _remove_unreferenced_entries(cache, result)
+    _remove_dangling_index(cache)
+    return result
+
+
+def clean(cache: Cache) -> PruneResult:
+    """Remove every environment and pool entry (and the fast-path index), except what is
+    locked by a build in progress or used by a running process."""
+    result = PruneResult()
+    remove_leftovers(cache)
+    running = _running_environments(cache)
+    for env in environments(cache):
+        if env.path in running:
+            result.skipped.append((env.path, "a running process uses it"))
+        else:
+            _remove_environment(cache, env.path, None, result)
+    _remove_unreferenced_entries(cache, result)
+    _remove_dangling_index(cache)
+    return result
+
+
+def disk_usage(paths: Iterable[Path]) -> int:
+    """Bytes allocated to the files and directories under ``paths``, each inode once."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for top in paths:
+        for dirpath, dirnames, filenames in os.walk(top):
+            for name in (*dirnames, *filenames, ""):
+                p = os.path.join(dirpath, name) if name else dirpath
+                try:
+                    st = os.lstat(p)
+                except OSError:
+                    continue
+                ident = (st.st_dev, st.st_ino)
+                if ident not in seen:
+                    seen.add(ident)
+                    total += st.st_blocks * 512
+    return total
+
+
+def _children(d: Path) -> list[Path]:
+    try:
+        return [d / n for n in os.listdir(d) if not n.startswith(".")]
+    except OSError:
+        return []
+
+
+def _try_lock(cache: Cache, key: str) -> FileLock | None:
+    lock = FileLock(str(cache.locks / f"{key}.lock"), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        return None
+    return lock
+
+
+def _discard(path: Path) -> None:
+    """Rename ``path`` out of the way (atomic: nothing sees half of it), then delete it."""
+    trash = path.with_name(f"{tmp_prefix()}trash-{path.name}")
+    os.rename(path, trash)
+    remove_tree(trash)
+
+
+def _remove_environment(cache: Cache, path: Path, cutoff: float | None, result: PruneResult) -> None:
+    lock = _try_lock(cache, f"env-{path.name}")
+    if lock is None:
+        result.skipped.append((path, "locked by a run that is building it"))
+        return
+    try:
+        if cutoff is not None:
+            try:  # a run may have used it since the list was made
+                if os.stat(path / ENV_MARKER).st_mtime >= cutoff:
+                    return
+            except OSError:
+                pass  # incomplete: no marker
+        _discard(path)
+        result.environments.append(path)
+    finally:
+        lock.release()
+
+
+def _remove_unreferenced_entries(cache: Cache, result: PruneResult) -> None:
+    candidates = [p for p in _children(cache.pool)]
+    used = {k for e in environments(cache) for k in e.entries}
+    locks = []
+    try:
+        held = []
+        for entry in sorted(p for p in candidates if p.name not in used):
+            lock = _try_lock(cache, entry.name)
+            if lock is None:
+                result.skipped.append((entry, "locked by a run that is using or building it"))
+                continue
+            locks.append(lock)
+            held.append(entry)
+        # Under the locks, no run can be composing an environment from these entries (it
+        # holds their locks while it does): look again at what the environments use.
+        used = {k for e in environments(cache) for k in e.entries}
+        for entry in held:
+            if entry.name not in used:
+                _discard(entry)
+                result.entries.append(entry.name)
+    finally:
+        for lock in locks:
+            lock.release()
+
+
+def _remove_dangling_index(cache: Cache) -> None:
+    for d in _children(cache.root / "index"):
+        for f in _children(d):
+            try:
+                with open(f, encoding="utf-8") as fh:
+                    target = fh.readline().strip()
+            except OSError:
+                continue
+            if not os.path.isdir(target):
+                try:
+                    f.unlink()
+                except OSError:
+                    pass
+
+
+def _running_environments(cache: Cache) -> set[Path]:
+    """Environments whose interpreter some running process was started as (Linux ``/proc``)."""
+    envs = str(cache.envs) + os.sep
+    found = set()
+    for pid in _children(Path("/proc")) if os.path.isdir("/proc") else []:
+        if not pid.name.isdigit():
+            continue
+        try:
+            argv0 = (pid / "cmdline").read_bytes().split(b"\0", 1)[0].decode(errors="replace")
+        except OSError:
+            continue
+        if argv0.startswith(envs):
+            found.add(Path(envs) / argv0[len(envs):].split(os.sep, 1)[0])
+    return found
