@@ -25,6 +25,9 @@ USAGE = """\
 usage: pyrun [OPTIONS] SCRIPT [ARGS...]
        pyrun run [OPTIONS] SCRIPT [ARGS...]
        pyrun cache dir|info|prune|clean [--unused-for DAYS] [--json]
+       pyrun python SCRIPT          print the interpreter of SCRIPT's environment
+       pyrun env SCRIPT --record    add SCRIPT's environment to .python-envs beside it
+       pyrun wsp ...                the workflow server protocol (pyrun wsp --help)
 
 Run a Python script in an environment with the dependencies its inline script metadata
 (PEP 723 `# /// script` block) declares. Everything after SCRIPT is passed to the script.
@@ -47,7 +50,7 @@ exit codes: the script's own; or pyrun's: 64 usage, 65 bad metadata, 66 no scrip
 71 install failure, 73 cache unusable, 130 interrupted. See docs/reference.md.
 """
 
-SUBCOMMANDS = ("run", "cache")
+SUBCOMMANDS = ("run", "cache", "wsp", "python", "env")
 
 CACHE_USAGE = """\
 usage: pyrun cache dir                          print the cache directory
@@ -262,11 +265,54 @@ def _cache_command(command: str, cache: Cache, days: float, as_json: bool) -> in
     return 0
 
 
+def editor_main(command: str, argv: list[str]) -> int:
+    """``pyrun python SCRIPT`` (print the environment's interpreter, building it if needed) and
+    ``pyrun env SCRIPT --record`` (append the environment to ``.python-envs`` beside SCRIPT):
+    how an editor finds the interpreter of a script with inline metadata."""
+    record = "--record" in argv
+    rest = [a for a in argv if a != "--record"]
+    if len(rest) != 1 or (record and command != "env") or (command == "env" and not record):
+        usage = "pyrun python SCRIPT" if command == "python" else "pyrun env SCRIPT --record"
+        print(f"pyrun: error: usage: {usage}", file=sys.stderr)
+        return 64
+    from pyrun.errors import PyrunError
+    from pyrun.progress import Reporter
+    from pyrun.runner import prepare
+
+    script = rest[0]
+    try:
+        env = prepare(script, reporter=Reporter(0))
+    except PyrunError as exc:
+        print(f"pyrun: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if command == "python":
+        print(env.python)
+        return 0
+    from pathlib import Path
+
+    from pyrun.wsp import pythonenvs
+
+    directory = os.path.dirname(os.path.abspath(script))
+    try:
+        pythonenvs.append(Path(directory), env.path)
+    except (pythonenvs.PythonEnvsError, OSError) as exc:
+        print(f"pyrun: error: cannot record the environment: {exc}", file=sys.stderr)
+        return 73
+    print(env.path)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``pyrun`` command. Returns the exit code (the script's, or pyrun's)."""
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "cache":
         return cache_main(argv[1:])
+    if argv and argv[0] == "wsp":
+        from pyrun.wsp.cli import main as wsp_main
+
+        return wsp_main(argv[1:])
+    if argv and argv[0] in ("python", "env"):
+        return editor_main(argv[0], argv[1:])
     args = parse_args(argv)
     if args.help:
         print(USAGE, end="")

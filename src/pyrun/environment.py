@@ -218,23 +218,10 @@ def _build(tmp: Path, final: Path, key: str, interpreter: Interpreter, plan: Com
     os.symlink(base, bin_dir / "python")
     for alias in ("python3", f"python{interpreter.short_version}"):
         os.symlink("python", bin_dir / alias)
-    site = site_packages(tmp, interpreter)
-    site.mkdir(parents=True)
+    site_packages(tmp, interpreter).mkdir(parents=True)
     if sys.maxsize > 2**32 and sys.platform != "darwin":
         os.symlink("lib", tmp / "lib64")
-    if plan.mode == "farm":
-        hidden = plan.hidden_names()
-        for entry in plan.entries:
-            _link_site_packages(entry, site, hidden.get(entry.key, frozenset()))
-        write_activation(site, [])
-    else:
-        write_activation(site, plan.entries)
-    python = env_python(str(final))
-    headers = tmp / "include" / "site" / f"python{interpreter.short_version}"
-    for entry in plan.entries:
-        _write_entry_scripts(entry, bin_dir, python)
-        link_tree(entry.path / "data", tmp)
-        link_tree(entry.path / "headers", headers)
+    populate(tmp, final, interpreter, plan)
     marker = {
         "format": CACHE_FORMAT,
         "key": key,
@@ -245,6 +232,35 @@ def _build(tmp: Path, final: Path, key: str, interpreter: Interpreter, plan: Com
         "created": time.time(),
     }
     (tmp / ENV_MARKER).write_text(json.dumps(marker, indent=1), encoding="utf-8")
+
+
+def populate(prefix: Path, final: Path, interpreter: Interpreter, plan: Composition) -> None:
+    """Put ``plan``'s distributions into the venv at ``prefix``: the activation (or the link
+    farm) in its site-packages, entry-point wrappers and ``.data/scripts`` in ``bin/``,
+    ``.data/data`` under the prefix, ``.data/headers`` in ``include/site/pythonX.Y``.
+
+    Args:
+        prefix: an existing venv directory (pyrun's own, or one made by ``python -m venv``).
+        final: where that venv will live when scripts run (shebangs name its interpreter).
+        interpreter: the venv's base interpreter.
+        plan: from :func:`pyrun.composition.compose`.
+    """
+    site = site_packages(prefix, interpreter)
+    site.mkdir(parents=True, exist_ok=True)
+    if plan.mode == "farm":
+        hidden = plan.hidden_names()
+        for entry in plan.entries:
+            _link_site_packages(entry, site, hidden.get(entry.key, frozenset()))
+        write_activation(site, [])
+    else:
+        write_activation(site, plan.entries)
+    python = env_python(str(final))
+    bin_dir = prefix / "bin"
+    headers = prefix / "include" / "site" / f"python{interpreter.short_version}"
+    for entry in plan.entries:
+        _write_entry_scripts(entry, bin_dir, python)
+        link_tree(entry.path / "data", prefix)
+        link_tree(entry.path / "headers", headers)
 
 
 def write_activation(site: Path, entries: Sequence[PoolEntry]) -> None:

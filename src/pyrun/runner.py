@@ -117,6 +117,36 @@ def prepare(
 _CACHE_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT})
 
 
+def prepare_requirements(
+    requirements: list[str],
+    options: RunOptions = RunOptions(),
+    reporter: Reporter | None = None,
+    cache: Cache | None = None,
+) -> Environment:
+    """The environment for a list of requirements (PEP 508 strings), built like a script's:
+    for a tool's ``requires`` (a ``[workflow] wsp`` ``cmd`` declaration), say. Warm when the
+    same list was prepared before.
+
+    Raises:
+        UsageError: an invalid requirement; and the errors of :func:`prepare`.
+    """
+    reporter = reporter or Reporter()
+    cache = (cache or Cache()).create()
+    try:
+        deps = tuple(Requirement(r) for r in requirements)
+    except InvalidRequirement as exc:
+        raise UsageError(f"invalid requirement: {exc}") from None
+    span = b"requires\0" + "\n".join(requirements).encode()
+    key = fastpath.fast_key(span, options.python or "", list(options.with_requirements),
+                            sys.executable, options.link_mode)
+    if not options.upgrade:
+        python, _why = fastpath.check(str(cache.root), key)
+        if python is not None:
+            return Environment(Path(python).parent.parent)
+    meta = metadata.ScriptMetadata(path="<requires>", dependencies=deps, has_block=True)
+    return _build("<requires>", meta, key, options, reporter, cache)
+
+
 def _build(
     script: str | os.PathLike[str],
     meta: metadata.ScriptMetadata,

@@ -1,0 +1,153 @@
+"""A WSP client: start a server process, talk JSON-RPC to it over its stdio, stop it.
+
+Used by ``pyrun wsp <method>`` and by the tests; works with any WSP server (pyrun's own, a
+single-file workflow script, a tool's ``cmd``).
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import subprocess
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from pyrun.wsp import PROTOCOL_VERSION
+from pyrun.wsp.framing import FramingError, read_frame, write_frame
+from pyrun.wsp.jsonrpc import RpcError
+
+
+class ProtocolError(Exception):
+    """The server broke the protocol: it exited, or wrote something that is not a frame."""
+
+
+class CallTimeout(Exception):
+    """The server did not answer in time."""
+
+
+_EOF = object()
+
+
+class Client:
+    """A running WSP server and the client end of its stdio.
+
+    Args:
+        argv: the server's command line.
+        cwd: its working directory.
+        env: its environment (default: this process's).
+        stderr: where its stderr goes (default: inherited, so its logs reach the user).
+
+    Use as a context manager: ``with Client(argv) as c: c.initialize(); c.request(...)``;
+    leaving it sends ``shutdown`` and ``exit`` (when the server is still up) and reaps it.
+    """
+
+    def __init__(self, argv: Sequence[str], cwd: str | None = None,
+                 env: dict[str, str] | None = None, stderr: Any = None) -> None:
+        self.proc = subprocess.Popen(
+            list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+            cwd=cwd, env=env,
+        )
+        self._inbox: queue.Queue[Any] = queue.Queue()
+        self._next_id = 0
+        self._closed = False
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        while True:
+            try:
+                body = read_frame(self.proc.stdout)  # type: ignore[arg-type]
+            except (FramingError, EOFError, ValueError, OSError) as exc:
+                self._inbox.put(ProtocolError(f"the server wrote something that is not a frame: {exc}"))
+                return
+            if body is None:
+                self._inbox.put(_EOF)
+                return
+            try:
+                self._inbox.put(json.loads(body))
+            except ValueError as exc:
+                self._inbox.put(ProtocolError(f"the server sent invalid JSON: {exc}"))
+                return
+
+    def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
+        """Send a notification (no answer expected)."""
+        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+        if params is not None:
+            message["params"] = params
+        self._send(message)
+
+    def _send(self, message: Any) -> None:
+        assert self.proc.stdin is not None
+        try:
+            write_frame(self.proc.stdin, message)  # type: ignore[arg-type]
+        except (BrokenPipeError, ValueError) as exc:
+            raise ProtocolError(f"the server stopped reading its input ({exc})") from None
+
+    def request(self, method: str, params: dict[str, Any] | None = None,
+                timeout: float | None = 60.0) -> Any:
+        """Send a request and return its result.
+
+        Raises:
+            RpcError: the server answered with an error.
+            CallTimeout: no answer within ``timeout`` seconds.
+            ProtocolError: the server exited or wrote garbage.
+        """
+        self._next_id += 1
+        my_id = self._next_id
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": my_id, "method": method}
+        if params is not None:
+            message["params"] = params
+        self._send(message)
+        while True:
+            try:
+                reply = self._inbox.get(timeout=timeout)
+            except queue.Empty:
+                raise CallTimeout(f"{method}: no answer in {timeout} s") from None
+            if reply is _EOF:
+                code = self.proc.wait()
+                raise ProtocolError(f"{method}: the server exited (status {code}) without answering")
+            if isinstance(reply, ProtocolError):
+                raise reply
+            if isinstance(reply, dict) and reply.get("id") == my_id:
+                if "error" in reply:
+                    err = reply["error"] if isinstance(reply["error"], dict) else {}
+                    raise RpcError(int(err.get("code", -32603)), str(err.get("message", "")),
+                                   err.get("data"))
+                return reply.get("result")
+            # anything else (a server notification, a stale answer) is not ours: skip it
+
+    def initialize(self, timeout: float | None = 30.0) -> Any:
+        """Send ``initialize`` as pyrun; returns the server's result."""
+        return self.request("initialize", {"client_name": "pyrun",
+                                           "client_protocol_version": PROTOCOL_VERSION}, timeout)
+
+    def close(self, timeout: float = 10.0) -> int:
+        """``shutdown``, then ``exit``; wait for the process (kill it after ``timeout``).
+        Returns its exit status."""
+        if not self._closed and self.proc.poll() is None:
+            self._closed = True
+            try:
+                self.request("shutdown", None, timeout)
+                self.notify("exit")
+            except (RpcError, CallTimeout, ProtocolError):
+                pass
+        try:
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+        finally:
+            if self.proc.stdout is not None:
+                self.proc.stdout.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

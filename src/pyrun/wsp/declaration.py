@@ -1,0 +1,246 @@
+"""Which WSP server a project uses: its ``[workflow] wsp`` declaration, a user setting, or
+pyrun's built-in server; how to launch it; and whether the user trusts it.
+
+Declarations (in ``pyproject.toml``)::
+
+    [workflow]
+    wsp = {script = "./tools/workflow.py"}            # run through pyrun (inline metadata)
+    wsp = {requires = ["hatch"], cmd = ["hatch", "wsp"]}  # requires from the pool, then cmd
+    wsp = {cmd = ["my-wsp-server"]}                   # a program already on PATH
+
+The project is found by walking up from the working directory to the first ``pyproject.toml``
+with a ``[workflow] wsp`` table, stopping at a repository root (a directory with ``.git``) or
+the home directory. The user setting lives in ``$PYRUN_CONFIG_DIR/config.toml`` (default: the
+user config directory, ``~/.config/pyrun`` on Linux)::
+
+    [workflow]
+    wsp = {script = "~/bin/my-workflow.py"}   # where a project declares none
+    override = true                            # ... and where one does
+
+A project's declaration is code from the repository: the first time, the user is asked (or
+passes ``--trust``), and the answer is remembered in ``trusted.json`` beside the setting, per
+``pyproject.toml``, declaration and (for a script) the script's content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+
+class DeclarationError(Exception):
+    """A ``[workflow] wsp`` value pyrun cannot use; the message names the file."""
+
+
+class NotTrusted(Exception):
+    """The user has not (yet) agreed to run a project-declared server."""
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """A WSP server to run.
+
+    Attributes:
+        kind: ``script``, ``cmd`` or ``builtin``.
+        project: the project directory the server works on.
+        origin: the file that declared it (``pyproject.toml`` or the user setting), or None for
+            the built-in server.
+        script: for ``script``: the script's path.
+        cmd: for ``cmd``: the command line.
+        requires: for ``cmd``: requirements to install (through the pool) first.
+        from_project: whether the project (not the user) declared it: it needs trust.
+    """
+
+    kind: str
+    project: Path
+    origin: Path | None = None
+    script: Path | None = None
+    cmd: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
+    from_project: bool = False
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def describe(self) -> str:
+        """One line for a person."""
+        if self.kind == "script":
+            return f"the script {self.script} (run by pyrun with its inline dependencies)"
+        if self.kind == "cmd":
+            req = f" with {', '.join(self.requires)} installed" if self.requires else ""
+            return f"the command {' '.join(self.cmd)}{req}"
+        return "pyrun's built-in server"
+
+
+def config_dir() -> Path:
+    """pyrun's user config directory: ``$PYRUN_CONFIG_DIR``, else the platform's."""
+    explicit = os.environ.get("PYRUN_CONFIG_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("pyrun", appauthor=False))
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise DeclarationError(f"{path}: invalid TOML: {exc}") from None
+
+
+def find_project(start: Path) -> tuple[Path, Path | None, dict[str, Any] | None]:
+    """``(project directory, pyproject.toml, its [workflow] wsp value)`` for ``start``.
+
+    Without a declaration, the project is the nearest directory with a ``pyproject.toml``
+    (or ``start`` itself), and the last two are None.
+    """
+    start = Path(os.path.abspath(start))
+    home = Path.home()
+    nearest: Path | None = None
+    for d in (start, *start.parents):
+        pyproject = d / "pyproject.toml"
+        if pyproject.is_file():
+            nearest = nearest or d
+            wsp = _load_toml(pyproject).get("workflow", {}).get("wsp")
+            if wsp is not None:
+                return d, pyproject, wsp
+        if (d / ".git").exists() or d == home:
+            break
+    return nearest or start, None, None
+
+
+def _parse(value: Any, origin: Path, project: Path, from_project: bool) -> Declaration:
+    if not isinstance(value, dict):
+        raise DeclarationError(f"{origin}: [workflow] wsp must be a table such as "
+                               '{script = "./wf.py"} or {cmd = ["tool", "wsp"]}')
+    base = origin.parent
+    if "script" in value:
+        script = value["script"]
+        if not isinstance(script, str):
+            raise DeclarationError(f"{origin}: [workflow] wsp.script must be a path string")
+        path = Path(os.path.expanduser(script))
+        path = path if path.is_absolute() else base / path
+        return Declaration("script", project, origin, script=Path(os.path.normpath(path)),
+                           from_project=from_project, raw=value)
+    if "cmd" in value:
+        cmd, requires = value["cmd"], value.get("requires", [])
+        if isinstance(requires, str):
+            requires = [requires]
+        if (not isinstance(cmd, list) or not cmd or not all(isinstance(c, str) for c in cmd)
+                or not isinstance(requires, list)
+                or not all(isinstance(r, str) for r in requires)):
+            raise DeclarationError(f"{origin}: [workflow] wsp.cmd must be a list of strings "
+                                   "and wsp.requires a string or a list of strings")
+        return Declaration("cmd", project, origin, cmd=tuple(cmd), requires=tuple(requires),
+                           from_project=from_project, raw=value)
+    raise DeclarationError(f"{origin}: [workflow] wsp needs a `script` or a `cmd`")
+
+
+def resolve(start: Path) -> Declaration:
+    """The server for the project around ``start`` (see the module docstring for the order).
+
+    Raises:
+        DeclarationError: a declaration or the user setting is malformed.
+    """
+    project, pyproject, value = find_project(start)
+    setting_file = config_dir() / "config.toml"
+    setting: dict[str, Any] = {}
+    if setting_file.is_file():
+        setting = _load_toml(setting_file).get("workflow", {})
+    user_value = setting.get("wsp")
+    if user_value is not None and (setting.get("override") is True or value is None):
+        return _parse(user_value, setting_file, project, from_project=False)
+    if value is not None and pyproject is not None:
+        return _parse(value, pyproject, project, from_project=True)
+    return Declaration("builtin", project)
+
+
+# -- trust -----------------------------------------------------------------------------------
+
+
+def trust_key(decl: Declaration) -> str:
+    """What a remembered answer is for: the declaring file, the declaration, and for a script
+    its content (so an edited script is asked about again)."""
+    parts: dict[str, Any] = {"origin": str(decl.origin), "declaration": decl.raw}
+    if decl.script is not None:
+        try:
+            parts["script_sha256"] = hashlib.sha256(decl.script.read_bytes()).hexdigest()
+        except OSError:
+            parts["script_sha256"] = None
+    blob = json.dumps(parts, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def _trust_file() -> Path:
+    return config_dir() / "trusted.json"
+
+
+def remembered(decl: Declaration) -> bool | None:
+    """The remembered answer for ``decl``: True, False, or None when never asked."""
+    try:
+        data = json.loads(_trust_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    answer = data.get(trust_key(decl)) if isinstance(data, dict) else None
+    return answer.get("trusted") if isinstance(answer, dict) else None
+
+
+def remember(decl: Declaration, trusted: bool) -> None:
+    """Record the user's answer for ``decl`` (atomic replace)."""
+    path = _trust_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            data = {}
+    except (OSError, ValueError):
+        data = {}
+    data[trust_key(decl)] = {"trusted": trusted, "origin": str(decl.origin),
+                             "server": decl.describe()}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def ensure_trusted(decl: Declaration, *, trust: bool, stdin: TextIO, stderr: TextIO) -> None:
+    """Return if ``decl`` may run; ask on a terminal the first time.
+
+    ``--trust`` (``trust=True``) agrees and remembers. A user-declared or built-in server needs
+    no trust.
+
+    Raises:
+        NotTrusted: the user said no (now or before), or cannot be asked (no terminal).
+    """
+    if not decl.from_project:
+        return
+    if trust:
+        remember(decl, True)
+        return
+    answer = remembered(decl)
+    if answer is True:
+        return
+    if answer is False:
+        raise NotTrusted(f"you declined to run the workflow server {decl.origin} declares "
+                         f"({decl.describe()}); pass --trust to run it anyway")
+    if not stdin.isatty():
+        raise NotTrusted(f"{decl.origin} declares a workflow server ({decl.describe()}), and "
+                         "pyrun runs project code only once you agree: run this in a terminal "
+                         "to be asked, or pass --trust")
+    print(f"pyrun: {decl.origin} declares a workflow server: {decl.describe()}.\n"
+          "It is code from this project and will run with your permissions.\n"
+          "Run it (your answer is remembered until the declaration changes)? [y/N] ",
+          end="", file=stderr, flush=True)
+    reply = stdin.readline().strip().lower()
+    agreed = reply in ("y", "yes")
+    remember(decl, agreed)
+    if not agreed:
+        raise NotTrusted(f"not running the workflow server {decl.origin} declares")

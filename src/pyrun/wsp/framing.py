@@ -1,0 +1,73 @@
+"""Content-Length framing of JSON-RPC messages over a byte stream (the LSP base protocol).
+
+A frame is ``Content-Length: N\\r\\n``, optionally other header lines (read and ignored),
+``\\r\\n``, then N bytes of UTF-8 JSON. Bare ``\\n`` line ends in headers are accepted too.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, BinaryIO
+
+#: Largest frame accepted (bytes): a guard against a garbage length eating memory.
+MAX_FRAME = 64 * 1024 * 1024
+
+
+class FramingError(Exception):
+    """A frame's header is malformed (no or a bad ``Content-Length``); the frame is skipped."""
+
+
+def read_frame(stream: BinaryIO) -> bytes | None:
+    """Read one frame's body from ``stream``; None at a clean end of input.
+
+    Works however the bytes arrive (``read`` may return fewer bytes than asked).
+
+    Raises:
+        FramingError: the header had no valid ``Content-Length`` (the header block has been
+            consumed, so the caller can report it and read on).
+        EOFError: the input ended inside a frame.
+    """
+    length: int | None = None
+    bad: str | None = None
+    seen_any = False
+    while True:
+        line = stream.readline(65536)
+        if not line:
+            if seen_any:
+                raise EOFError("the input ended inside a frame header")
+            return None
+        if line in (b"\r\n", b"\n"):
+            if not seen_any:
+                continue  # stray blank lines between frames
+            break
+        seen_any = True
+        name, sep, value = line.decode("ascii", errors="replace").partition(":")
+        if not sep:
+            bad = f"malformed header line {line[:80]!r}"
+            continue
+        if name.strip().lower() == "content-length":
+            try:
+                length = int(value.strip())
+            except ValueError:
+                bad = f"Content-Length is not a number: {value.strip()[:40]!r}"
+    if length is None or length < 0 or length > MAX_FRAME:
+        raise FramingError(bad or f"no usable Content-Length header (got {length})")
+    body = b""
+    while len(body) < length:
+        chunk = stream.read(length - len(body))
+        if not chunk:
+            raise EOFError(f"the input ended after {len(body)} of {length} bytes of a frame")
+        body += chunk
+    return body
+
+
+def encode_frame(message: Any) -> bytes:
+    """The frame for ``message`` (any JSON value): header and compact UTF-8 JSON body."""
+    body = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+def write_frame(stream: BinaryIO, message: Any) -> None:
+    """Write ``message`` as one frame and flush."""
+    stream.write(encode_frame(message))
+    stream.flush()

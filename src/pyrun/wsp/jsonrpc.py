@@ -1,0 +1,170 @@
+"""JSON-RPC 2.0 messages, errors and the LSP-style lifecycle of a WSP server.
+
+:class:`Endpoint` turns one received frame body into the response to send (or None); it knows
+nothing of streams. :func:`serve` runs an endpoint over a pair of byte streams.
+
+Lifecycle (docs/wsp.md, "Lifecycle"): before ``initialize`` every request gets -32002; a second
+``initialize`` gets -32600; after ``shutdown`` everything but ``exit`` gets -32600; ``exit``
+ends the process with status 0 after ``shutdown``, else 1. Notifications never get a response.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+from pyrun.wsp.framing import FramingError, read_frame, write_frame
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+SERVER_NOT_INITIALIZED = -32002
+#: WSP's own codes.
+ENVIRONMENT_NOT_FOUND = -31001
+ENVIRONMENT_NAME_CONFLICT = -31002
+PYTHON_VERSION_UNAVAILABLE = -31003
+EXECUTION_FAILED = -31004
+
+Handler = Callable[[dict[str, Any]], Any]
+
+
+class RpcError(Exception):
+    """An error response: ``{"code", "message", "data"?}`` (JSON-RPC 2.0, section 5.1).
+
+    Args:
+        code: one of the codes above.
+        message: one sentence for a person.
+        data: optional structured detail (``{"id": ...}``, ``{"reason": ...}``).
+    """
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``error`` member of a response."""
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.data is not None:
+            error["data"] = self.data
+        return error
+
+
+def _response(id_: Any, *, result: Any = None, error: RpcError | None = None) -> dict[str, Any]:
+    if error is not None:
+        return {"jsonrpc": "2.0", "id": id_, "error": error.to_json()}
+    return {"jsonrpc": "2.0", "id": id_, "result": result}
+
+
+class Endpoint:
+    """The server side of the protocol: lifecycle state, dispatch, errors.
+
+    Args:
+        methods: ``{method name: handler}``; a handler takes the params object (``{}`` when
+            absent) and returns the result, or raises :class:`RpcError`. ``initialize``,
+            ``shutdown`` and ``exit`` are handled here; an ``initialize`` handler, if given,
+            supplies the result of ``initialize``.
+        log: where unexpected handler failures are described (default stderr).
+
+    Attributes:
+        state: ``"new"``, ``"running"`` or ``"shutdown"``.
+        exit_code: set when ``exit`` arrives: 0 after ``shutdown``, else 1.
+    """
+
+    def __init__(self, methods: dict[str, Handler], log: Any = None) -> None:
+        self.methods = methods
+        self.log = log if log is not None else sys.stderr
+        self.state = "new"
+        self.exit_code: int | None = None
+
+    def handle(self, body: bytes) -> Any:
+        """The response to one frame body: a response object, a list (for a batch), or None
+        when nothing is to be sent (notifications only)."""
+        try:
+            message = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            return _response(None, error=RpcError(PARSE_ERROR, f"parse error: {exc}"))
+        if isinstance(message, list):
+            if not message:
+                return _response(None, error=RpcError(INVALID_REQUEST, "empty batch"))
+            out = [r for r in (self._one(m) for m in message) if r is not None]
+            return out or None
+        return self._one(message)
+
+    def _one(self, message: Any) -> dict[str, Any] | None:
+        if not isinstance(message, dict):
+            return _response(None, error=RpcError(INVALID_REQUEST, "a request must be an object"))
+        has_id = "id" in message
+        id_ = message.get("id")
+        if has_id and not (id_ is None or isinstance(id_, (str, int))) or isinstance(id_, bool):
+            return _response(None, error=RpcError(INVALID_REQUEST, "id must be a string or integer"))
+        method = message.get("method")
+        if message.get("jsonrpc") != "2.0" or not isinstance(method, str):
+            return _response(id_, error=RpcError(INVALID_REQUEST, 'not a JSON-RPC 2.0 request'))
+        params = message.get("params", {})
+        if params is None:
+            params = {}
+        try:
+            result = self._dispatch(method, params)
+        except RpcError as exc:
+            return _response(id_, error=exc) if has_id else None
+        except Exception as exc:  # a bug in a handler: answer, keep serving
+            print(f"wsp: internal error in {method}: {exc!r}", file=self.log, flush=True)
+            err = RpcError(INTERNAL_ERROR, f"internal error in {method}", {"reason": repr(exc)})
+            return _response(id_, error=err) if has_id else None
+        return _response(id_, result=result) if has_id else None
+
+    def _dispatch(self, method: str, params: Any) -> Any:
+        if method == "exit":
+            self.exit_code = 0 if self.state == "shutdown" else 1
+            return None
+        if self.state == "new" and method != "initialize":
+            raise RpcError(SERVER_NOT_INITIALIZED, "the server is not initialized yet")
+        if method == "initialize":
+            if self.state != "new":
+                raise RpcError(INVALID_REQUEST, "initialize was already received")
+        elif self.state == "shutdown":
+            raise RpcError(INVALID_REQUEST, "the server is shut down; only exit is accepted")
+        if not isinstance(params, dict):
+            raise RpcError(INVALID_PARAMS, "params must be an object")
+        if method == "shutdown":
+            self.state = "shutdown"
+            return None
+        handler = self.methods.get(method)
+        if handler is None:
+            if method == "initialize":
+                self.state = "running"
+                return {"protocol_version": "0.1.0", "methods": sorted(self.methods)}
+            raise RpcError(METHOD_NOT_FOUND, f"method not found: {method}")
+        result = handler(params)
+        if method == "initialize":
+            self.state = "running"
+        return result
+
+
+def serve(endpoint: Endpoint, stdin: BinaryIO, stdout: BinaryIO) -> int:
+    """Answer frames from ``stdin`` on ``stdout`` until ``exit`` or the end of input.
+
+    Returns the process's exit status: ``endpoint.exit_code`` after ``exit``, 0 at a clean end
+    of input, 1 when the input ends inside a frame.
+    """
+    while True:
+        try:
+            body = read_frame(stdin)
+        except FramingError as exc:
+            write_frame(stdout, _response(None, error=RpcError(PARSE_ERROR, f"bad frame: {exc}")))
+            continue
+        except EOFError:
+            return 1
+        if body is None:
+            return 0
+        reply = endpoint.handle(body)
+        if reply is not None:
+            write_frame(stdout, reply)
+        if endpoint.exit_code is not None:
+            return endpoint.exit_code

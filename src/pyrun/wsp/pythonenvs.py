@@ -1,0 +1,177 @@
+"""The ``.python-envs`` file (PEP 832 draft): which environments a project has, and its default.
+
+Rules (docs/wsp.md, "The .python-envs file"): UTF-8, one path per line, ``\\n`` or ``\\r\\n``
+line ends, a trailing newline ignored; relative paths are relative to the file's directory; a
+virtual environment is recorded as the directory holding ``pyvenv.cfg``; lines a tool does not
+understand are kept and skipped; duplicates are allowed; the last line is the default, and a
+``.venv`` beside the file is an implicit last line. Writers take ``.python-envs.lock``, write a
+temporary file and rename it, never add ``.venv``, refuse a symlinked ``.python-envs`` and
+reject paths that contain a line break.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+FILE_NAME = ".python-envs"
+LOCK_NAME = ".python-envs.lock"
+VENV = ".venv"
+
+
+class PythonEnvsError(Exception):
+    """A ``.python-envs`` file cannot be written as asked (symlinked, a bad path)."""
+
+
+@dataclass(frozen=True)
+class EnvLine:
+    """One line of the file.
+
+    Attributes:
+        text: the line as written (without its line end).
+        path: the absolute path it names (relative lines resolved against the file's directory).
+        number: 1-based line number; 0 for the implicit ``.venv``.
+    """
+
+    text: str
+    path: Path
+    number: int
+
+
+@dataclass(frozen=True)
+class PythonEnvs:
+    """A project directory's environments as ``.python-envs`` and ``.venv`` declare them.
+
+    Attributes:
+        directory: the directory holding the file.
+        lines: every non-blank line, in file order (duplicates and unknown kinds included).
+        venv: the ``.venv`` beside the file, when it exists.
+    """
+
+    directory: Path
+    lines: tuple[EnvLine, ...]
+    venv: Path | None
+
+    @property
+    def default(self) -> EnvLine | None:
+        """The default: ``.venv`` when it exists (the implicit last line), else the last line."""
+        if self.venv is not None:
+            return EnvLine(VENV, self.venv, 0)
+        return self.lines[-1] if self.lines else None
+
+    def unique(self) -> list[EnvLine]:
+        """Each path once (its last occurrence, so the default stays the same), in file order,
+        then ``.venv``."""
+        last = {ln.path: ln for ln in self.lines}
+        out = [ln for ln in self.lines if last[ln.path] is ln]
+        if self.venv is not None and self.venv not in last:
+            out.append(EnvLine(VENV, self.venv, 0))
+        return out
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines split on ``\\n`` with a ``\\r`` before it removed; a final line end adds no line.
+    (Not ``str.splitlines``: that also splits on form feeds and other characters.)"""
+    parts = text.split("\n")
+    if parts and parts[-1] == "":
+        parts.pop()
+    return [p[:-1] if p.endswith("\r") else p for p in parts]
+
+
+def read(directory: Path) -> PythonEnvs:
+    """Read ``directory/.python-envs`` (absent is empty) and look for ``directory/.venv``.
+
+    Raises:
+        UnicodeDecodeError: the file is not UTF-8.
+    """
+    directory = Path(os.path.abspath(directory))
+    lines = []
+    try:
+        text = (directory / FILE_NAME).read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        text = ""
+    for number, line in enumerate(split_lines(text.removeprefix("\ufeff")), 1):
+        if line.strip():
+            path = Path(os.path.normpath(directory / os.path.expanduser(line)))
+            lines.append(EnvLine(line, path, number))
+    venv = directory / VENV
+    return PythonEnvs(directory, tuple(lines), venv if (venv / "pyvenv.cfg").is_file() else None)
+
+
+def record_text(directory: Path, env: Path) -> str:
+    """How ``env`` is written in ``directory``'s file: relative when it is inside the
+    directory, else absolute.
+
+    Raises:
+        PythonEnvsError: the path contains a line break.
+    """
+    env = Path(os.path.abspath(env))
+    text = str(env)
+    if "\n" in text or "\r" in text:
+        raise PythonEnvsError(f"a path with a line break cannot be recorded: {text!r}")
+    try:
+        return env.relative_to(Path(os.path.abspath(directory))).as_posix()
+    except ValueError:
+        return text
+
+
+def append(directory: Path, env: Path) -> bool:
+    """Append ``env`` to ``directory/.python-envs`` as its new last line (the default).
+
+    Returns False (and writes nothing) when ``env`` is the ``.venv`` beside the file (never
+    written: it is implicit) or already the last line.
+
+    Raises:
+        PythonEnvsError: the file is a symlink, or the path has a line break.
+    """
+    line = record_text(directory, env)
+    if os.path.abspath(env) == os.path.abspath(Path(directory) / VENV):
+        return False
+
+    def change(lines: list[str]) -> list[str] | None:
+        return None if lines and lines[-1] == line else [*lines, line]
+
+    return _rewrite(Path(directory), change)
+
+
+def remove(directory: Path, env: Path) -> bool:
+    """Remove every line naming ``env``. Returns whether the file changed.
+
+    Raises:
+        PythonEnvsError: the file is a symlink.
+    """
+    target = os.path.normpath(os.path.abspath(env))
+
+    def change(lines: list[str]) -> list[str] | None:
+        kept = [ln for ln in lines if not ln.strip() or os.path.normpath(
+            Path(directory) / os.path.expanduser(ln)) != target]
+        return None if kept == lines else kept
+
+    return _rewrite(Path(directory), change)
+
+
+def _rewrite(directory: Path, change: Callable[[list[str]], list[str] | None]) -> bool:
+    """Apply ``change(lines) -> new lines | None`` under the lock, writing atomically and
+    keeping the file's line ends (``\\r\\n`` when its first line end is one)."""
+    from filelock import FileLock
+
+    path = directory / FILE_NAME
+    if path.is_symlink():
+        raise PythonEnvsError(f"{path} is a symbolic link; pyrun does not write through it")
+    with FileLock(str(directory / LOCK_NAME)):
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except FileNotFoundError:
+            text = ""
+        first, has_end, _ = text.partition("\n")
+        newline = "\r\n" if has_end and first.endswith("\r") else "\n"
+        lines = split_lines(text)
+        new = change(lines)
+        if new is None:
+            return False
+        tmp = directory / f".{FILE_NAME}.{os.getpid()}.tmp"
+        tmp.write_bytes("".join(f"{ln}{newline}" for ln in new).encode("utf-8"))
+        os.replace(tmp, path)
+    return True

@@ -1,0 +1,359 @@
+"""pyrun's own WSP server for a project directory (``pyrun wsp serve``).
+
+The project's environments are the ``.venv`` at its root (made with the standard library's
+``venv``) and those listed in its ``.python-envs`` (see :mod:`pyrun.wsp.pythonenvs`), plus the
+activated one (``VIRTUAL_ENV``) when there is one. An environment's ``id`` is its path as the
+project records it: ``.venv``, the ``.python-envs`` line, or the absolute path of the activated
+environment.
+
+Methods: the WSP v0.1 set (``initialize``, ``shutdown``, ``exit``, ``environment/list``,
+``environment/create``, ``environment/get``, ``environment/delete``,
+``environment/execute``), plus ``pyrun/default_environment``. pyrun's extra fields on an
+environment (``prefix``, ``kind``, ``source``, ``is_default``, ``error``) and its extra params
+(``requirements`` on create; ``stdin`` and ``timeout`` on execute) are optional; ``initialize``
+advertises them under ``capabilities.pyrun``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from pyrun import __version__
+from pyrun.wsp import PROTOCOL_VERSION, pythonenvs
+from pyrun.wsp.jsonrpc import (
+    ENVIRONMENT_NAME_CONFLICT,
+    ENVIRONMENT_NOT_FOUND,
+    EXECUTION_FAILED,
+    INVALID_PARAMS,
+    Endpoint,
+    RpcError,
+    serve,
+)
+
+#: Where ``environment/create`` puts environments other than ``.venv``, under the project.
+CREATED_DIR = ".venvs"
+
+EXTRA_FIELDS = ("prefix", "kind", "source", "is_default", "error")
+
+
+@dataclass(frozen=True)
+class ProjectEnv:
+    """One environment of the project.
+
+    Attributes:
+        id: its id (see the module docstring).
+        prefix: its directory.
+        source: ``.venv``, ``.python-envs`` or ``activated``.
+        is_default: whether it is the project's default.
+    """
+
+    id: str
+    prefix: Path
+    source: str
+    is_default: bool
+
+    @property
+    def name(self) -> str:
+        """The directory's name (``.venv`` for the default venv)."""
+        return self.prefix.name
+
+    @property
+    def interpreter(self) -> Path:
+        """Its interpreter (``bin/python``)."""
+        return self.prefix / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+    def config(self) -> dict[str, str]:
+        """Its ``pyvenv.cfg`` as a dict; empty when there is none."""
+        try:
+            text = (self.prefix / "pyvenv.cfg").read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return {}
+        out = {}
+        for line in text.splitlines():
+            key, sep, value = line.partition("=")
+            if sep:
+                out[key.strip()] = value.strip()
+        return out
+
+    def problem(self) -> str | None:
+        """Why it cannot be used, or None (pyrun's ``error`` field)."""
+        if not self.prefix.exists():
+            return "the directory does not exist"
+        if not (self.prefix / "pyvenv.cfg").is_file():
+            return "not a virtual environment (no pyvenv.cfg): not supported by this server"
+        if not self.interpreter.exists():
+            return f"its interpreter {self.interpreter} is missing"
+        return None
+
+    def summary(self) -> dict[str, Any]:
+        """The ``environment/list`` item: ``id``, ``name``, ``python_version`` and pyrun's
+        optional fields."""
+        cfg = self.config()
+        version = cfg.get("version_info") or cfg.get("version") or ""
+        item: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "python_version": ".".join(version.split(".")[:3]),
+            "prefix": str(self.prefix),
+            "kind": "pyrun" if "pyrun" in cfg else "venv",
+            "source": self.source,
+            "is_default": self.is_default,
+        }
+        problem = self.problem()
+        if problem:
+            item["error"] = problem
+        return item
+
+    def details(self) -> dict[str, Any]:
+        """The ``environment/get`` result."""
+        out = self.summary()
+        out["interpreter_path"] = str(self.interpreter)
+        out["installed_packages"] = installed_packages(self.prefix)
+        out["extra"] = {}
+        return out
+
+
+def installed_packages(prefix: Path) -> list[dict[str, str]]:
+    """``[{name, version}]`` of the distributions an environment sees: its site-packages, and
+    the pool directories its ``.pth`` files name. Read from ``.dist-info`` metadata, no
+    subprocess."""
+    sites = sorted(prefix.glob("lib/python*/site-packages")) + sorted(
+        prefix.glob("Lib/site-packages")
+    )
+    dirs: list[Path] = []
+    for site in sites:
+        dirs.append(site)
+        for pth in sorted(site.glob("*.pth")):
+            try:
+                lines = pth.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError):
+                continue
+            dirs += [Path(ln.strip()) for ln in lines if ln.strip() and not ln.startswith(("#", "import"))]
+    found: dict[str, dict[str, str]] = {}
+    for d in dirs:
+        for info in sorted(d.glob("*.dist-info")):
+            meta = _metadata_fields(info / "METADATA")
+            name = meta.get("name") or info.name.rsplit("-", 1)[0]
+            version = meta.get("version") or info.name[: -len(".dist-info")].rsplit("-", 1)[-1]
+            found.setdefault(name.lower(), {"name": name, "version": version})
+    return [found[k] for k in sorted(found)]
+
+
+def _metadata_fields(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if not line.strip():
+                    break
+                key, sep, value = line.partition(":")
+                if sep and key.lower() in ("name", "version"):
+                    out[key.lower()] = value.strip()
+    except OSError:
+        pass
+    return out
+
+
+class ProjectServer:
+    """The methods of pyrun's WSP server for ``project``.
+
+    Args:
+        project: the project directory (holding ``pyproject.toml``, ``.venv``, ``.python-envs``).
+        log: where diagnostics go (stderr; never stdout, which carries the protocol).
+    """
+
+    def __init__(self, project: Path, log: Any = None) -> None:
+        self.project = Path(os.path.abspath(project))
+        self.log = log if log is not None else sys.stderr
+
+    def methods(self) -> dict[str, Any]:
+        """``{method: handler}`` for :class:`~pyrun.wsp.jsonrpc.Endpoint`."""
+        return {
+            "initialize": self.initialize,
+            "environment/list": self.list,
+            "environment/create": self.create,
+            "environment/get": self.get,
+            "environment/delete": self.delete,
+            "environment/execute": self.execute,
+            "pyrun/default_environment": self.default_environment,
+        }
+
+    # -- the environments ---------------------------------------------------------------
+    def environments(self) -> list[ProjectEnv]:
+        """The project's environments, sorted by id (each path once)."""
+        envs = pythonenvs.read(self.project)
+        default = envs.default
+        active = os.environ.get("VIRTUAL_ENV")
+        found: dict[Path, ProjectEnv] = {}
+        for line in envs.unique():
+            source = ".venv" if line.number == 0 else ".python-envs"
+            found[line.path] = ProjectEnv(line.text, line.path, source, False)
+        default_path = default.path if default else None
+        if active:
+            active_path = Path(os.path.abspath(active))
+            if active_path not in found:
+                found[active_path] = ProjectEnv(str(active_path), active_path, "activated", False)
+            default_path = active_path  # an activated environment wins (PEP 832 draft)
+        out = [
+            ProjectEnv(e.id, e.prefix, e.source, e.prefix == default_path)
+            for e in found.values()
+        ]
+        return sorted(out, key=lambda e: e.id)
+
+    def find(self, params: dict[str, Any]) -> ProjectEnv:
+        """The environment ``params["id"]`` names.
+
+        Raises:
+            RpcError: -32602 without a string ``id``; -31001 when there is no such environment.
+        """
+        env_id = params.get("id")
+        if not isinstance(env_id, str):
+            raise RpcError(INVALID_PARAMS, "params.id must be a string")
+        for env in self.environments():
+            if env.id == env_id:
+                return env
+        raise RpcError(ENVIRONMENT_NOT_FOUND, f"no environment {env_id!r}", {"id": env_id})
+
+    # -- methods --------------------------------------------------------------------------
+    def initialize(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "protocol_version": PROTOCOL_VERSION,
+            "methods": sorted(set(self.methods()) | {"initialize", "shutdown", "exit"}),
+            "server_name": "pyrun",
+            "server_version": __version__,
+            "capabilities": {
+                "pyrun": {
+                    "environment_fields": list(EXTRA_FIELDS),
+                    "create_params": ["requirements"],
+                    "execute_params": ["stdin", "timeout"],
+                    "methods": ["pyrun/default_environment"],
+                }
+            },
+        }
+
+    def list(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return [e.summary() for e in self.environments()]
+
+    def get(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self.find(params).details()
+
+    def default_environment(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The default environment's details; -31001 when there is none, and -31001 with
+        ``data.reason = "unsupported"`` when the default cannot be used (never a guess)."""
+        for env in self.environments():
+            if env.is_default:
+                problem = env.problem()
+                if problem:
+                    raise RpcError(ENVIRONMENT_NOT_FOUND, f"the default environment {env.id!r} "
+                                   f"cannot be used: {problem}",
+                                   {"id": env.id, "reason": "unsupported"})
+                return env.details()
+        raise RpcError(ENVIRONMENT_NOT_FOUND, "the project has no default environment",
+                       {"id": None, "reason": "none"})
+
+    def create(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = params.get("name")
+        if not isinstance(name, str) or not name or name in (".", "..") or any(
+            c in name for c in "/\\\n\r\0"
+        ):
+            raise RpcError(INVALID_PARAMS, "params.name must be a plain directory name")
+        version = params.get("python_version")
+        if version is not None and not isinstance(version, str):
+            raise RpcError(INVALID_PARAMS, "params.python_version must be a string")
+        requirements = params.get("requirements", [])
+        if not isinstance(requirements, list) or not all(isinstance(r, str) for r in requirements):
+            raise RpcError(INVALID_PARAMS, "params.requirements must be a list of strings")
+        if any(e.name == name for e in self.environments()):
+            raise RpcError(ENVIRONMENT_NAME_CONFLICT, f"an environment named {name!r} exists",
+                           {"name": name})
+        prefix = self.project / (name if name == pythonenvs.VENV else f"{CREATED_DIR}/{name}")
+        if prefix.exists():
+            raise RpcError(ENVIRONMENT_NAME_CONFLICT, f"{prefix} already exists", {"name": name})
+        from pyrun.wsp.provision import provision
+
+        provision(prefix, version, requirements, self.log)
+        if name != pythonenvs.VENV:
+            pythonenvs.append(self.project, prefix)
+        return self.find({"id": pythonenvs.record_text(self.project, prefix)
+                          if name != pythonenvs.VENV else pythonenvs.VENV}).details()
+
+    def delete(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Remove the environment's lines from ``.python-envs``; remove its directory only when
+        it lies inside the project (a line may name an environment another tool owns)."""
+        env = self.find(params)
+        pythonenvs.remove(self.project, env.prefix)
+        inside = os.path.abspath(env.prefix).startswith(str(self.project) + os.sep)
+        if inside and env.prefix.exists():
+            shutil.rmtree(env.prefix)
+        return {"id": env.id}
+
+    def execute(self, params: dict[str, Any]) -> dict[str, Any]:
+        env = self.find(params)
+        argv = params.get("argv")
+        if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+            raise RpcError(INVALID_PARAMS, "params.argv must be a non-empty list of strings")
+        cwd = params.get("cwd", str(self.project))
+        extra_env = params.get("env") or {}
+        stdin = params.get("stdin")
+        timeout = params.get("timeout")
+        if not isinstance(cwd, str) or not isinstance(extra_env, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in extra_env.items()
+        ):
+            raise RpcError(INVALID_PARAMS, "params.cwd must be a string, params.env an object "
+                           "of strings")
+        if stdin is not None and not isinstance(stdin, str):
+            raise RpcError(INVALID_PARAMS, "params.stdin must be a string")
+        if timeout is not None and not isinstance(timeout, (int, float)):
+            raise RpcError(INVALID_PARAMS, "params.timeout must be a number of seconds")
+        problem = env.problem()
+        if problem:
+            raise RpcError(EXECUTION_FAILED, f"{env.id}: {problem}",
+                           {"id": env.id, "reason": "unusable environment"})
+        child_env = environment_variables(env.prefix, extra_env)
+        program = str(env.interpreter) if argv[0] in ("python", "python3") else argv[0]
+        try:
+            proc = subprocess.run(
+                [program, *argv[1:]],
+                input=(stdin or "").encode("utf-8"),  # never the server's stdin: the protocol
+                capture_output=True,
+                cwd=cwd,
+                env=child_env,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            raise RpcError(EXECUTION_FAILED, f"{argv[0]} did not finish in {timeout} s",
+                           {"reason": "timeout"}) from None
+        except OSError as exc:
+            raise RpcError(EXECUTION_FAILED, f"cannot run {argv[0]}: {exc.strerror}",
+                           {"reason": "not found" if isinstance(exc, FileNotFoundError)
+                            else "cannot start"}) from None
+        return {
+            "exit_code": proc.returncode,
+            "stdout": proc.stdout.decode("utf-8", errors="replace"),
+            "stderr": proc.stderr.decode("utf-8", errors="replace"),
+        }
+
+
+def environment_variables(prefix: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a command run in the environment at ``prefix``: its ``bin`` first on
+    ``PATH`` and ``VIRTUAL_ENV`` set (as activation would), then ``extra``."""
+    env = dict(os.environ)
+    bin_dir = str(prefix / ("Scripts" if os.name == "nt" else "bin"))
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    env["VIRTUAL_ENV"] = str(prefix)
+    env.pop("PYTHONHOME", None)
+    env.update(extra or {})
+    return env
+
+
+def run_server(project: Path, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
+    """Serve ``project`` over stdio until ``exit`` or the end of input; returns the exit status."""
+    server = ProjectServer(project)
+    endpoint = Endpoint(server.methods())
+    return serve(endpoint, stdin or sys.stdin.buffer, stdout or sys.stdout.buffer)
