@@ -51,6 +51,7 @@ class Client:
         self._inbox: queue.Queue[Any] = queue.Queue()
         self._next_id = 0
         self._closed = False
+        self._broken = False  # a call timed out or the protocol broke: no polite goodbye
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -82,7 +83,13 @@ class Client:
         try:
             write_frame(self.proc.stdin, message)  # type: ignore[arg-type]
         except (BrokenPipeError, ValueError) as exc:
-            raise ProtocolError(f"the server stopped reading its input ({exc})") from None
+            self._broken = True
+            try:
+                code = self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                raise ProtocolError(f"the server stopped reading its input ({exc})") from None
+            raise ProtocolError(f"the server exited (status {code}) before reading its "
+                                "input") from None
 
     def request(self, method: str, params: dict[str, Any] | None = None,
                 timeout: float | None = 60.0) -> Any:
@@ -103,11 +110,14 @@ class Client:
             try:
                 reply = self._inbox.get(timeout=timeout)
             except queue.Empty:
+                self._broken = True
                 raise CallTimeout(f"{method}: no answer in {timeout} s") from None
             if reply is _EOF:
+                self._broken = True
                 code = self.proc.wait()
                 raise ProtocolError(f"{method}: the server exited (status {code}) without answering")
             if isinstance(reply, ProtocolError):
+                self._broken = True
                 raise reply
             if isinstance(reply, dict) and reply.get("id") == my_id:
                 if "error" in reply:
@@ -123,8 +133,10 @@ class Client:
                                            "client_protocol_version": PROTOCOL_VERSION}, timeout)
 
     def close(self, timeout: float = 10.0) -> int:
-        """``shutdown``, then ``exit``; wait for the process (kill it after ``timeout``).
-        Returns its exit status."""
+        """``shutdown``, then ``exit``; wait for the process (kill it after ``timeout``, or at
+        once when a call timed out or the protocol broke). Returns its exit status."""
+        if self._broken and self.proc.poll() is None:
+            self.proc.kill()
         if not self._closed and self.proc.poll() is None:
             self._closed = True
             try:

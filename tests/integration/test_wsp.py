@@ -1,0 +1,216 @@
+"""WSP end to end: pyrun's server over real stdio, the `pyrun wsp` client against pyrun's own
+server, the example single-file workflow script and a `cmd` server, the trust prompt, and the
+editor commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pyrun.interpreters import Interpreter
+from pyrun.wsp.client import Client
+from pyrun.wsp.jsonrpc import RpcError
+from tests.conftest import Runner, write
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "scripts-examples" / "workflow"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    d = tmp_path / "proj"
+    d.mkdir()
+    (d / ".git").mkdir()  # the walk up for a declaration stops here
+    (d / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
+    return d
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    d = tmp_path / "config"
+    d.mkdir()
+    return d
+
+
+def wsp(pyrun: Runner, project: Path, config: Path, *args: str,
+        **env: str) -> subprocess.CompletedProcess[str]:
+    return pyrun("wsp", *args, cwd=project, PYRUN_CONFIG_DIR=str(config), **env)
+
+
+def served(pyrun: Runner, project: Path) -> Client:
+    return Client([sys.executable, "-m", "pyrun", "wsp", "serve", "--project", str(project)],
+                  env=pyrun.env(), stderr=subprocess.DEVNULL)
+
+
+def error_of(call: Any) -> RpcError:
+    with pytest.raises(RpcError) as exc:
+        call()
+    return exc.value
+
+
+def test_server_methods(pyrun: Runner, project: Path, other_python: Interpreter) -> None:
+    outside = project.parent / "outside-env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(outside)], check=True)
+    with served(pyrun, project) as c:
+        init = c.initialize()
+        assert init["protocol_version"] == "0.1.0" and "environment/execute" in init["methods"]
+        assert "is_default" in init["capabilities"]["pyrun"]["environment_fields"]
+        assert c.request("environment/list") == []
+        venv = c.request("environment/create", {"name": ".venv", "requirements": ["six"]})
+        assert venv["id"] == ".venv" and venv["is_default"] and venv["kind"] == "venv"
+        assert {"name": "six"}.items() <= venv["installed_packages"][0].items()
+        dev = c.request("environment/create", {"name": "dev",
+                                                "python_version": other_python.short_version})
+        assert dev["id"] == ".venvs/dev" and dev["python_version"] == str(other_python.version)
+        assert (project / ".python-envs").read_text() == ".venvs/dev\n"
+        assert error_of(lambda: c.request("environment/create", {"name": "dev"})).code == -31002
+        e = error_of(lambda: c.request("environment/create", {"name": "x", "python_version": "2.1"}))
+        assert e.code == -31003 and e.data == {"python_version": "2.1"}
+        e = error_of(lambda: c.request("environment/get", {"id": "nope"}))
+        assert e.code == -31001 and e.data == {"id": "nope"}
+        assert error_of(lambda: c.request("environment/get", {})).code == -32602
+        listed = c.request("environment/list")
+        assert [x["id"] for x in listed] == [".venv", ".venvs/dev"]
+        run = c.request("environment/execute", {
+            "id": ".venv", "argv": ["python", "-c",
+                                    "import sys, six; print(sys.stdin.read() or 'EOF'); sys.exit(4)"]})
+        assert run == {"exit_code": 4, "stdout": "EOF\n", "stderr": ""}  # never the server's stdin
+        fed = c.request("environment/execute", {"id": ".venv", "stdin": "fed",
+                                                 "argv": ["python", "-c", "print(input())"],
+                                                 "env": {"X": "1"}, "cwd": str(project)})
+        assert fed["stdout"] == "fed\n"
+        e = error_of(lambda: c.request("environment/execute", {
+            "id": ".venv", "argv": ["python", "-c", "import time; time.sleep(5)"], "timeout": 0.5}))
+        assert e.code == -31004 and e.data == {"reason": "timeout"}
+        e = error_of(lambda: c.request("environment/execute", {"id": ".venv",
+                                                                "argv": ["no-such-program-x"]}))
+        assert e.code == -31004 and e.data["reason"] == "not found"
+        assert c.request("environment/delete", {"id": ".venvs/dev"}) == {"id": ".venvs/dev"}
+        assert not (project / ".venvs" / "dev").exists()
+        (project / ".python-envs").write_text(f"{outside}\n")
+        assert c.request("environment/delete", {"id": str(outside)}) == {"id": str(outside)}
+        assert outside.exists()  # outside the project: only the line goes
+        assert [x["id"] for x in c.request("environment/list")] == [".venv"]
+    assert c.proc.returncode == 0
+
+
+def test_client_against_the_builtin_server(pyrun: Runner, project: Path, config: Path) -> None:
+    out = wsp(pyrun, project, config, "environment/list")
+    assert out.returncode == 0 and json.loads(out.stdout) == [], out.stderr
+    made = wsp(pyrun, project, config, "environment/create", '{"name": ".venv"}')
+    assert made.returncode == 0, made.stderr
+    run = wsp(pyrun, project, config, "run", "--", "python", "-c",
+              "import sys; print(sys.prefix); sys.exit(7)")
+    assert run.returncode == 7 and run.stdout.strip() == str(project / ".venv")
+    missing = wsp(pyrun, project, config, "environment/get", '{"id": "x"}')
+    assert missing.returncode == 1 and "error -31001" in missing.stderr
+    assert wsp(pyrun, project, config, "environment/get", "[1]").returncode == 65
+    assert wsp(pyrun, project, config, "--bogus").returncode == 64
+
+
+def test_client_against_the_example_script_server(pyrun: Runner, tmp_path: Path,
+                                                  config: Path) -> None:
+    proj = tmp_path / "example"
+    shutil.copytree(EXAMPLE, proj, ignore=shutil.ignore_patterns("envs"))
+    (proj / ".git").mkdir()
+    listed = wsp(pyrun, proj, config, "--trust", "environment/list")
+    assert listed.returncode == 0 and json.loads(listed.stdout) == [], listed.stderr
+    made = wsp(pyrun, proj, config, "environment/create", '{"name": "dev"}')
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["interpreter_path"] == str(proj / "envs" / "dev" / "bin" / "python")
+    ran = wsp(pyrun, proj, config, "environment/execute",
+              '{"id": "dev", "argv": ["python", "-c", "import sys; print(sys.prefix)"]}')
+    assert json.loads(ran.stdout)["stdout"].strip() == str(proj / "envs" / "dev")
+    bad = wsp(pyrun, proj, config, "environment/create", '{"name": "x", "python_version": "2.7"}')
+    assert bad.returncode == 1 and "-31003" in bad.stderr
+
+
+def test_client_against_a_cmd_server_with_requires(pyrun: Runner, project: Path,
+                                                   config: Path) -> None:
+    """`cmd` runs with its `requires` environment's bin first on PATH: `python` there has
+    packaging (from the pool), which the example server imports."""
+    (project / "pyproject.toml").write_text(
+        '[workflow]\nwsp = {requires = ["packaging>=23"], '
+        f'cmd = ["python", {json.dumps(str(EXAMPLE / "workflow.py"))}]}}\n')
+    out = wsp(pyrun, project, config, "--trust", "environment/list")
+    assert out.returncode == 0 and json.loads(out.stdout) == [], out.stderr
+
+
+def test_user_setting_supplies_and_overrides(pyrun: Runner, project: Path, config: Path) -> None:
+    sentinel = write(project / "mine.py", "import sys; sys.exit(3)\n")
+    (config / "config.toml").write_text(
+        f'[workflow]\nwsp = {{cmd = ["{sys.executable}", "{sentinel}"]}}\n')
+    out = wsp(pyrun, project, config, "environment/list")  # the project declares none
+    assert out.returncode == 76 and "exited (status 3)" in out.stderr
+    (project / "pyproject.toml").write_text('[workflow]\nwsp = {cmd = ["false"]}\n')
+    assert "status 1" in wsp(pyrun, project, config, "--trust", "environment/list").stderr
+    (config / "config.toml").write_text(
+        f'[workflow]\noverride = true\nwsp = {{cmd = ["{sys.executable}", "{sentinel}"]}}\n')
+    assert "status 3" in wsp(pyrun, project, config, "environment/list").stderr
+
+
+def test_timeouts_and_protocol_errors(pyrun: Runner, project: Path, config: Path) -> None:
+    (project / "pyproject.toml").write_text(
+        f'[workflow]\nwsp = {{cmd = ["{sys.executable}", "-c", "import time; time.sleep(20)"]}}\n')
+    started = time.monotonic()
+    out = wsp(pyrun, project, config, "--trust", "--start-timeout", "1", "environment/list")
+    assert out.returncode == 75 and time.monotonic() - started < 15, out.stderr
+    (project / "pyproject.toml").write_text(
+        f'[workflow]\nwsp = {{cmd = ["{sys.executable}", "-c", "print(42)"]}}\n')
+    out = wsp(pyrun, project, config, "--trust", "environment/list")
+    assert out.returncode == 76 and "not a frame" in out.stderr, out.stderr
+    (project / "pyproject.toml").write_text("[workflow]\nwsp = 3\n")
+    assert wsp(pyrun, project, config, "environment/list").returncode == 78
+
+
+def test_trust_prompt(pyrun: Runner, project: Path, config: Path) -> None:
+    server = write(project / "wf.py", (EXAMPLE / "workflow.py").read_text())
+    (project / "pyproject.toml").write_text('[workflow]\nwsp = {script = "./wf.py"}\n')
+    refused = wsp(pyrun, project, config, "environment/list")
+    assert refused.returncode == 77 and "--trust" in refused.stderr  # no terminal: no guess
+
+    def on_terminal(answer: bytes) -> tuple[int, str]:
+        main, child = pty.openpty()
+        proc = subprocess.Popen([sys.executable, "-m", "pyrun", "wsp", "environment/list"],
+                                stdin=child, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                cwd=project, env=pyrun.env(PYRUN_CONFIG_DIR=str(config)))
+        os.close(child)
+        os.write(main, answer)
+        out, err = proc.communicate(timeout=120)
+        os.close(main)
+        return proc.returncode, err.decode()
+
+    code, err = on_terminal(b"n\n")
+    assert code == 77 and "declares a workflow server" in err and "[y/N]" in err
+    again = wsp(pyrun, project, config, "environment/list")
+    assert again.returncode == 77 and "you declined" in again.stderr  # remembered
+    code, err = on_terminal(b"y\n")
+    assert code == 77  # a remembered "no" is not asked again: --trust overrides it
+    assert wsp(pyrun, project, config, "--trust", "environment/list").returncode == 0
+    assert wsp(pyrun, project, config, "environment/list").returncode == 0  # remembered yes
+    server.write_text(server.read_text() + "\n# changed\n")
+    assert wsp(pyrun, project, config, "environment/list").returncode == 77  # asked again
+    code, err = on_terminal(b"y\n")
+    assert code == 0 and "[y/N]" in err
+
+
+def test_editor_commands(pyrun: Runner, project: Path) -> None:
+    script = write(project / "tool.py", '# /// script\n# dependencies = ["six"]\n# ///\nimport six\n')
+    out = pyrun("python", str(script))
+    assert out.returncode == 0, out.stderr
+    python = Path(out.stdout.strip())
+    assert python.name == "python" and subprocess.run([python, "-c", "import six"]).returncode == 0
+    rec = pyrun("env", str(script), "--record")
+    assert rec.returncode == 0 and (project / ".python-envs").read_text() == f"{python.parent.parent}\n"
+    with served(pyrun, project) as c:
+        c.initialize()
+        assert [e["is_default"] for e in c.request("environment/list")] == [True]
+    assert pyrun("env", str(script)).returncode == 64
