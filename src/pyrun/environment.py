@@ -36,8 +36,8 @@ from pyrun import CACHE_FORMAT, __version__
 from pyrun.cache import Cache, remove_tree, tmp_prefix
 from pyrun.composition import Composition, compose, top_level_name
 from pyrun.errors import CacheError
-from pyrun.faults import point
 from pyrun.fastpath import ENV_MARKER, env_python, is_whole
+from pyrun.faults import point
 from pyrun.interpreters import Interpreter
 from pyrun.pool import PoolEntry, script_entry_points
 from pyrun.progress import Reporter

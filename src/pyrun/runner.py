@@ -18,7 +18,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from pyrun import fastpath, metadata
 from pyrun.cache import Cache, remove_leftovers
 from pyrun.composition import LINK_MODES
-from pyrun.environment import Environment, EntriesVanished, ensure_environment
+from pyrun.environment import EntriesVanished, Environment, ensure_environment
 from pyrun.errors import CacheError, NetworkError, UsageError
 from pyrun.faults import point
 from pyrun.interpreters import Interpreter, InterpreterFinder

@@ -110,6 +110,10 @@ def test_client_against_the_builtin_server(pyrun: Runner, project: Path, config:
     run = wsp(pyrun, project, config, "run", "--", "python", "-c",
               "import sys; print(sys.prefix); sys.exit(7)")
     assert run.returncode == 7 and run.stdout.strip() == str(project / ".venv")
+    by_id = wsp(pyrun, project, config, "run", "--env", ".venv", "--", "python", "-c",
+                "import os; print(os.environ['VIRTUAL_ENV'])")
+    assert by_id.returncode == 0 and by_id.stdout.strip() == str(project / ".venv")
+    assert wsp(pyrun, project, config, "run", "--env", "nope", "--", "true").returncode == 1
     missing = wsp(pyrun, project, config, "environment/get", '{"id": "x"}')
     assert missing.returncode == 1 and "error -31001" in missing.stderr
     assert wsp(pyrun, project, config, "environment/get", "[1]").returncode == 65
@@ -184,7 +188,7 @@ def test_trust_prompt(pyrun: Runner, project: Path, config: Path) -> None:
                                 cwd=project, env=pyrun.env(PYRUN_CONFIG_DIR=str(config)))
         os.close(child)
         os.write(main, answer)
-        out, err = proc.communicate(timeout=120)
+        _out, err = proc.communicate(timeout=120)
         os.close(main)
         return proc.returncode, err.decode()
 
