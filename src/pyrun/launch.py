@@ -1,12 +1,27 @@
 """Start a script the way ``python x.py`` would, in an environment's interpreter.
 
-Imports only ``os`` and ``sys``: the warm path uses it.
+Imports only ``os``, ``sys`` and ``collections.abc`` (already loaded at start-up): the warm
+path uses it.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
+
+
+def activated(env_dir: str, base: Mapping[str, str]) -> dict[str, str]:
+    """``base`` (a process environment) as activating the environment at ``env_dir`` makes it:
+    its ``bin`` (``Scripts`` on Windows) first on ``PATH``, ``VIRTUAL_ENV`` naming it, and no
+    ``PYTHONHOME``."""
+    bin_dir = os.path.join(env_dir, "Scripts" if os.name == "nt" else "bin")
+    env = dict(base)
+    path = env.get("PATH")
+    env["PATH"] = bin_dir + os.pathsep + path if path else bin_dir
+    env["VIRTUAL_ENV"] = env_dir
+    env.pop("PYTHONHOME", None)
+    return env
 
 
 def exec_script(python: str, script: str, args: list[str]) -> int:
@@ -23,15 +38,12 @@ def exec_script(python: str, script: str, args: list[str]) -> int:
         OSError: the interpreter cannot be executed.
     """
     argv = [python, script, *args]
-    bin_dir = os.path.dirname(python)
-    path = os.environ.get("PATH")
-    os.environ["PATH"] = bin_dir + os.pathsep + path if path else bin_dir
-    os.environ["VIRTUAL_ENV"] = os.path.dirname(bin_dir)
+    env = activated(os.path.dirname(os.path.dirname(python)), os.environ)
     sys.stdout.flush()
     sys.stderr.flush()
     if os.name == "posix":
-        os.execv(python, argv)
+        os.execve(python, argv, env)
     import subprocess  # pragma: no cover - Windows
 
-    code = subprocess.call(argv)  # pragma: no cover
+    code = subprocess.call(argv, env=env)  # pragma: no cover
     return 128 - code if code < 0 else code  # pragma: no cover

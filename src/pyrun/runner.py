@@ -85,6 +85,41 @@ def prepare(
         NetworkError, InstallError, ToolNotFoundError, CacheError: see :mod:`pyrun.errors`.
     """
     reporter = reporter or Reporter()
+    cache = _open_cache(options, reporter, cache)
+    meta = metadata.load(script)
+    for warning in meta.warnings:
+        reporter.warn(warning)
+    return _find_or_build(script, meta, fast_key_for(script, options), options, reporter, cache)
+
+
+def prepare_requirements(
+    requirements: list[str],
+    options: RunOptions = RunOptions(),
+    reporter: Reporter | None = None,
+    cache: Cache | None = None,
+) -> Environment:
+    """The environment for a list of requirements (PEP 508 strings), built like a script's:
+    for a tool's ``requires`` (a ``[workflow] wsp`` ``cmd`` declaration), say. Warm when the
+    same list was prepared before.
+
+    Raises:
+        UsageError: an invalid requirement; and the errors of :func:`prepare`.
+    """
+    reporter = reporter or Reporter()
+    cache = _open_cache(options, reporter, cache)
+    try:
+        deps = tuple(Requirement(r) for r in requirements)
+    except InvalidRequirement as exc:
+        raise UsageError(f"invalid requirement: {exc}") from None
+    span = b"requires\0" + "\n".join(requirements).encode()
+    key = fastpath.fast_key(span, options.python or "", list(options.with_requirements),
+                            sys.executable, options.link_mode)
+    meta = metadata.ScriptMetadata(path="<requires>", dependencies=deps, has_block=True)
+    return _find_or_build("<requires>", meta, key, options, reporter, cache)
+
+
+def _open_cache(options: RunOptions, reporter: Reporter, cache: Cache | None) -> Cache:
+    """Check the options that need no cache, create the cache, remove dead runs' leftovers."""
     if options.link_mode not in LINK_MODES:
         raise UsageError(
             f"--link-mode must be one of {', '.join(LINK_MODES)}, not {options.link_mode!r}"
@@ -92,10 +127,19 @@ def prepare(
     cache = (cache or Cache()).create()
     for leftover in remove_leftovers(cache):
         reporter.debug(f"removed {leftover}, left by a run that died")
-    meta = metadata.load(script)
-    for warning in meta.warnings:
-        reporter.warn(warning)
-    key = fast_key_for(script, options)
+    return cache
+
+
+def _find_or_build(
+    script: str | os.PathLike[str],
+    meta: metadata.ScriptMetadata,
+    key: str,
+    options: RunOptions,
+    reporter: Reporter,
+    cache: Cache,
+) -> Environment:
+    """The recorded environment for ``key`` when it is usable, else :func:`_build`; a cache
+    that cannot be written becomes :class:`CacheError`."""
     if not options.upgrade:
         python, why = fastpath.check(str(cache.root), key)
         if python is not None:
@@ -115,36 +159,6 @@ def prepare(
 
 #: Write failures that mean the cache's file system, not pyrun, is the problem.
 _CACHE_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT})
-
-
-def prepare_requirements(
-    requirements: list[str],
-    options: RunOptions = RunOptions(),
-    reporter: Reporter | None = None,
-    cache: Cache | None = None,
-) -> Environment:
-    """The environment for a list of requirements (PEP 508 strings), built like a script's:
-    for a tool's ``requires`` (a ``[workflow] wsp`` ``cmd`` declaration), say. Warm when the
-    same list was prepared before.
-
-    Raises:
-        UsageError: an invalid requirement; and the errors of :func:`prepare`.
-    """
-    reporter = reporter or Reporter()
-    cache = (cache or Cache()).create()
-    try:
-        deps = tuple(Requirement(r) for r in requirements)
-    except InvalidRequirement as exc:
-        raise UsageError(f"invalid requirement: {exc}") from None
-    span = b"requires\0" + "\n".join(requirements).encode()
-    key = fastpath.fast_key(span, options.python or "", list(options.with_requirements),
-                            sys.executable, options.link_mode)
-    if not options.upgrade:
-        python, _why = fastpath.check(str(cache.root), key)
-        if python is not None:
-            return Environment(Path(python).parent.parent)
-    meta = metadata.ScriptMetadata(path="<requires>", dependencies=deps, has_block=True)
-    return _build("<requires>", meta, key, options, reporter, cache)
 
 
 def _build(

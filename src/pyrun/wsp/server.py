@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from pyrun import __version__
+from pyrun.launch import activated
 from pyrun.wsp import PROTOCOL_VERSION, pythonenvs
 from pyrun.wsp.jsonrpc import (
     ENVIRONMENT_NAME_CONFLICT,
@@ -341,13 +342,9 @@ class ProjectServer:
 
 
 def environment_variables(prefix: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of a command run in the environment at ``prefix``: its ``bin`` first on
-    ``PATH`` and ``VIRTUAL_ENV`` set (as activation would), then ``extra``."""
-    env = dict(os.environ)
-    bin_dir = str(prefix / ("Scripts" if os.name == "nt" else "bin"))
-    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
-    env["VIRTUAL_ENV"] = str(prefix)
-    env.pop("PYTHONHOME", None)
+    """The environment of a command run in the environment at ``prefix``: this process's, as
+    activation changes it (:func:`pyrun.launch.activated`), then ``extra``."""
+    env = activated(str(prefix), os.environ)
     env.update(extra or {})
     return env
 
