@@ -23,7 +23,7 @@ class ExitCode:
     NO_INTERPRETER = 68  #: no installed interpreter satisfies the request
     NETWORK = 69  #: the network is needed and unavailable (or ``--offline`` forbids it)
     INTERNAL = 70  #: a bug in pyrun
-    INSTALL = 71  #: a distribution failed to build or install, or uv is missing
+    INSTALL = 71  #: a distribution failed to build or install, or neither uv nor pip is there
     CACHE = 73  #: the cache directory cannot be created or written
     INTERRUPTED = 130  #: interrupted by Ctrl-C while pyrun itself was working
 

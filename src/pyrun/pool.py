@@ -15,8 +15,8 @@ Entry layout::
     pyrun-entry.json    what the entry holds (name, version, artifact URL and hash, and the
                         cache tags of the interpreters its ``.pyc`` files are for)
 
-Missing entries are installed in one uv call into a staging directory (uv hardlinks from its
-own cache), split per distribution by each wheel's RECORD, byte-compiled for the interpreter
+Missing entries are installed in one uv call (or one pip call, where uv cannot be had) into a
+staging prefix (uv hardlinks from its own cache), split per distribution by each wheel's RECORD, byte-compiled for the interpreter
 (``compileall``, unchecked-hash ``.pyc`` so nothing ever needs rewriting; packages' own test
 suites are skipped, see :data:`SKIP_COMPILE`), made read-only and
 renamed into place under per-entry file locks. A finished entry is never written again, with
@@ -44,8 +44,8 @@ from pyrun.errors import CommandError, InstallError
 from pyrun.faults import point
 from pyrun.interpreters import Interpreter
 from pyrun.progress import Reporter
-from pyrun.resolution import LockedDistribution, write_pylock
-from pyrun.uvtool import Uv
+from pyrun.resolution import Installer, LockedDistribution, pip_requirements, write_pylock
+from pyrun.piptool import Pip
 
 ENTRY_MARKER = "pyrun-entry.json"
 
@@ -153,7 +153,7 @@ class Pool:
         return out
 
     def ensure(
-        self, distributions: Sequence[LockedDistribution], interpreter: Interpreter, uv: Uv
+        self, distributions: Sequence[LockedDistribution], interpreter: Interpreter, uv: Installer
     ) -> list[PoolEntry]:
         """Return the entries for ``distributions``, installing the missing ones.
 
@@ -192,28 +192,31 @@ class Pool:
         self._compile_for([e for e in entries if e not in missing], interpreter)
         return entries
 
-    def _install(self, missing: list[PoolEntry], interpreter: Interpreter, uv: Uv) -> None:
+    def _install(
+        self, missing: list[PoolEntry], interpreter: Interpreter, uv: Installer
+    ) -> None:
         names = ", ".join(f"{e.distribution.name}=={e.distribution.version}" for e in missing)
         self.reporter.step(f"installing {len(missing)} distribution(s) into the pool: {names}")
         stage = Path(tempfile.mkdtemp(prefix=f"{tmp_prefix()}stage-", dir=self.cache.pool))
         try:
-            lock = stage / "pylock.toml"
-            lock.write_text(write_pylock([e.distribution for e in missing]), encoding="utf-8")
             prefix = stage / "prefix"
-            uv.run(
-                [
-                    "pip",
-                    "install",
-                    "--no-deps",
-                    "--prefix",
-                    str(prefix),
-                    "--python",
-                    interpreter.executable,
-                    "-r",
-                    str(lock),
-                ],
-                what=f"installing {names}",
-            )
+            if isinstance(uv, Pip):
+                req = stage / "requirements.txt"
+                req.write_text(pip_requirements([e.distribution for e in missing]), "utf-8")
+                uv.run(  # --ignore-installed: the target's own site-packages do not count
+                    ["--python", interpreter.executable, "install", "--no-deps",
+                     "--ignore-installed", "--no-compile", "--no-warn-script-location",
+                     "--prefix", str(prefix), "-r", str(req)],
+                    what=f"installing {names}",
+                )
+            else:
+                lock = stage / "pylock.toml"
+                lock.write_text(write_pylock([e.distribution for e in missing]), "utf-8")
+                uv.run(
+                    ["pip", "install", "--no-deps", "--prefix", str(prefix),
+                     "--python", interpreter.executable, "-r", str(lock)],
+                    what=f"installing {names}",
+                )
             point("staged")
             built = [self._split(e, prefix, stage, interpreter) for e in missing]
             point("split")
@@ -257,7 +260,7 @@ class Pool:
         found = _find_dist_info(prefix, entry.distribution.name)
         if found is None:
             raise InstallError(
-                f"uv installed no {entry.distribution.name} into {prefix}", [], 0, ""
+                f"the installer put no {entry.distribution.name} into {prefix}", [], 0, ""
             )
         site_root, dist_info = found
         tmp = stage / entry.key
@@ -281,8 +284,10 @@ class Pool:
                     (tmp / "bin").mkdir(exist_ok=True)
                     _neutral_script(Path(src), tmp / "bin" / parts[1], interpreter.executable)
                     continue
-                if parts[:2] == ("include", "site") and len(parts) > 3:
+                if parts[:2] == ("include", "site") and len(parts) > 3:  # uv: a venv's scheme
                     dest = tmp.joinpath("headers", *parts[3:])
+                elif parts[0] == "include" and parts[1].startswith("python") and len(parts) > 2:
+                    dest = tmp.joinpath("headers", *parts[2:])  # pip: the prefix scheme
                 else:
                     dest = tmp.joinpath("data", *parts)
             dest.parent.mkdir(parents=True, exist_ok=True)

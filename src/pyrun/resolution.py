@@ -3,21 +3,29 @@
 uv resolves (``uv pip compile --format pylock.toml``) for the chosen interpreter and platform; the
 answer is a PEP 751 lock (``pylock.toml``) in which each package names the one artifact uv would
 install here, with its URL and sha256. That artifact's hash is the distribution's pool key.
+Where uv cannot be had, pip resolves instead (``pip install --dry-run --report``, whose report
+names the same artifact URL and sha256), so both installers share pool entries.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Union
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from pyrun.interpreters import Interpreter
+from pyrun.piptool import Pip
 from pyrun.uvtool import Uv
+
+#: The installers pyrun drives: uv, or pip as the fallback.
+Installer = Union[Uv, Pip]
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -59,17 +67,22 @@ class Resolution:
     distributions: tuple[LockedDistribution, ...]
 
 
-def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, uv: Uv) -> Resolution:
-    """Resolve ``requirements`` for ``interpreter`` with uv.
+def resolve(
+    requirements: Sequence[Requirement], interpreter: Interpreter, uv: Installer
+) -> Resolution:
+    """Resolve ``requirements`` for ``interpreter`` with uv (or pip, when that is what
+    ``uv`` is).
 
     Raises:
         ResolutionError: no set of versions satisfies the requirements.
         NetworkError: the index is unreachable (or ``--offline`` lacks what is needed).
-        CommandError: uv failed otherwise.
+        CommandError: the installer failed otherwise.
     """
     lines = tuple(str(r) for r in requirements)
     if not lines:
         return Resolution((), ())
+    if isinstance(uv, Pip):
+        return Resolution(lines, _resolve_with_pip(lines, interpreter, uv))
     proc = uv.run(
         [
             "pip",
@@ -85,6 +98,53 @@ def resolve(requirements: Sequence[Requirement], interpreter: Interpreter, uv: U
         what=f"resolving {', '.join(lines)}",
     )
     return Resolution(lines, parse_pylock(proc.stdout))
+
+
+def _resolve_with_pip(
+    lines: Sequence[str], interpreter: Interpreter, pip: Pip
+) -> tuple[LockedDistribution, ...]:
+    with tempfile.TemporaryDirectory(prefix="pyrun-pip-") as tmp:
+        req, report = Path(tmp, "requirements.txt"), Path(tmp, "report.json")
+        req.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        pip.run(
+            ["--python", interpreter.executable, "install", "--dry-run", "--ignore-installed",
+             "--report", str(report), "-r", str(req)],
+            what=f"resolving {', '.join(lines)}",
+        )
+        return parse_pip_report(report.read_text(encoding="utf-8"))
+
+
+def parse_pip_report(text: str) -> tuple[LockedDistribution, ...]:
+    """Read the ``install`` items of a pip installation report (pip's ``--report`` format,
+    version 1): name, version and the artifact's URL, kind and sha256."""
+    found = []
+    for item in json.loads(text).get("install", []):
+        meta, info = item.get("metadata", {}), item.get("download_info", {})
+        url = str(info.get("url", ""))
+        if "dir_info" in info:
+            kind = "directory"
+        elif "vcs_info" in info:
+            kind = "vcs"
+        else:
+            kind = "wheel" if url.split("?")[0].split("#")[0].endswith(".whl") else "sdist"
+        hashes = info.get("archive_info", {}).get("hashes") or {}
+        found.append(LockedDistribution(
+            name=canonicalize_name(str(meta.get("name", ""))), version=str(meta.get("version", "")),
+            kind=kind, url=url, sha256=str(hashes.get("sha256", "")), package={},
+        ))
+    return tuple(sorted(found, key=lambda d: d.name))
+
+
+def pip_requirements(distributions: Sequence[LockedDistribution]) -> str:
+    """A requirements file that makes pip install exactly ``distributions``' artifacts, with
+    ``--hash`` on every line when every artifact has a sha256 (pip's hash-checking mode)."""
+    hashed = all(d.sha256 for d in distributions)
+    lines = []
+    for d in distributions:
+        line = f"{d.name} @ {d.url}" if d.kind in ("wheel", "sdist") and d.url else (
+            f"{d.name}=={d.version}")
+        lines.append(f"{line} --hash=sha256:{d.sha256}" if hashed else line)
+    return "\n".join(lines) + "\n"
 
 
 def parse_pylock(text: str) -> tuple[LockedDistribution, ...]:

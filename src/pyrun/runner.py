@@ -2,7 +2,7 @@
 
 This is the slow path, taken when the fast path (:mod:`pyrun.fastpath`) finds nothing::
 
-    metadata -> interpreter -> resolution (uv) -> pool entries -> environment -> index -> exec
+    metadata -> interpreter -> resolution (uv, or pip) -> pool entries -> environment -> index -> exec
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ from pyrun import fastpath, metadata
 from pyrun.cache import Cache, remove_leftovers
 from pyrun.composition import LINK_MODES
 from pyrun.environment import EntriesVanished, Environment, ensure_environment
-from pyrun.errors import CacheError, NetworkError, UsageError
+from pyrun.errors import CacheError, NetworkError, ToolNotFoundError, UsageError
 from pyrun.faults import point
 from pyrun.interpreters import Interpreter, InterpreterFinder
 from pyrun.launch import exec_script
 from pyrun.pool import ENTRY_MARKER, Pool
 from pyrun.progress import Reporter
-from pyrun.resolution import Resolution, resolve
+from pyrun.resolution import Installer, Resolution, resolve
+from pyrun.piptool import Pip
 from pyrun.uvtool import Uv, uncached
 
 
@@ -181,13 +182,13 @@ def _build(
         options.python, meta.requires_python, str(script)
     )
     reporter.debug(f"interpreter: {interpreter.executable} ({interpreter.version})")
-    uv = Uv(reporter, offline=options.offline) if requirements else None
+    uv = installer(reporter, options.offline) if requirements else None
     if uv is not None:
         reporter.step(f"resolving {len(requirements)} requirement(s) for Python {interpreter.version}")
         try:
             resolution = resolve(requirements, interpreter, uv)
         except NetworkError as exc:
-            if not exc.unreachable:
+            if not exc.unreachable or isinstance(uv, Pip):  # pip has no cache-only mode
                 raise
             uv = _resolve_offline_instead(exc, script, reporter)
             resolution = resolve_from_cache(requirements, interpreter, uv, exc, script)
@@ -214,6 +215,19 @@ def _build(
     return env
 
 
+def installer(reporter: Reporter, offline: bool) -> Installer:
+    """uv, or pip where uv cannot be had (the brief's fallback installer).
+
+    Raises:
+        ToolNotFoundError: neither is available.
+    """
+    try:
+        return Uv(reporter, offline=offline)
+    except ToolNotFoundError:
+        reporter.debug("uv was not found: resolving and installing with pip")
+        return Pip(reporter, offline=offline)
+
+
 def _resolve_offline_instead(
     exc: NetworkError, script: str | os.PathLike[str], reporter: Reporter
 ) -> Uv:
@@ -225,7 +239,7 @@ def _resolve_offline_instead(
 def resolve_from_cache(
     requirements: list[Requirement],
     interpreter: Interpreter,
-    uv: Uv,
+    uv: Installer,
     cause: NetworkError,
     script: str | os.PathLike[str],
 ) -> Resolution:

@@ -56,8 +56,9 @@ def test_cold_then_warm_run(pyrun: Runner, tmp_path: Path) -> None:
         assert "resolving" in out.stderr or attempt == "warm"
 
 
-def test_warm_run_without_uv(pyrun: Runner, tmp_path: Path) -> None:
-    """With uv neither importable, nor in $UV, nor on PATH, a warm run still works."""
+def test_warm_run_without_uv_and_pip_as_the_fallback(pyrun: Runner, tmp_path: Path) -> None:
+    """With uv neither importable, nor in $UV, nor on PATH, a warm run still works; a cold run
+    resolves and installs with pip; with no pip either, the error says what to install."""
     script = write(tmp_path / "warm.py", RICH)
     assert pyrun(str(script)).returncode == 0
     # A pyrun whose sys.path holds pyrun and its libraries but not the uv package.
@@ -81,9 +82,31 @@ def test_warm_run_without_uv(pyrun: Runner, tmp_path: Path) -> None:
     warm = subprocess.run([*cmd, str(script)], capture_output=True, text=True, env=env, input="")
     assert warm.returncode == 0, warm.stderr
     assert "rich says hi" in warm.stdout
-    cold = write(tmp_path / "cold.py", RICH.replace("rich>=13", "rich>=13.0.1"))
-    failed = subprocess.run([*cmd, str(cold)], capture_output=True, text=True, env=env, input="")
-    assert failed.returncode == 71 and "uv is needed" in failed.stderr, failed.stderr
+    cold = write(tmp_path / "cold.py", DATA_SCRIPTS)
+    env["PYRUN_CACHE_DIR"] = str(tmp_path / "pip-cache")  # nothing from uv's runs
+    built = subprocess.run([*cmd, "-v", str(cold)], capture_output=True, text=True, env=env,
+                           input="")
+    assert built.returncode == 0, built.stderr
+    assert "resolving and installing with pip" in built.stderr
+    assert built.stdout.split() == ["rst2html.py", "1.17.0"]
+    (entry,) = (tmp_path / "pip-cache" / "pool").glob("docutils-*")
+    assert (entry / "bin" / "rst2html.py").read_text().startswith("#!python\n")
+    nopip = tmp_path / "nopip"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(nopip)], check=True)
+    other = write(tmp_path / "other.py", RICH.replace("rich>=13", "rich>=13.0.1"))
+    failed = subprocess.run([str(nopip / "bin" / "python"), *cmd[1:], str(other)],
+                            capture_output=True, text=True, env=env, input="")
+    assert failed.returncode == 71 and "neither uv nor pip" in failed.stderr, failed.stderr
+
+
+DATA_SCRIPTS = """\
+# /// script
+# dependencies = ["docutils==0.20.1", "six==1.17.0"]
+# ///
+import subprocess, six
+out = subprocess.run(["rst2html.py", "--version"], capture_output=True, text=True).stdout
+print(out.split()[0], six.__version__)
+"""
 
 
 def test_same_set_shares_one_environment(pyrun: Runner, tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ def provision(prefix: Path, python_version: str | None, requirements: list[str],
     from pyrun.pool import Pool
     from pyrun.progress import Reporter
     from pyrun.resolution import resolve
-    from pyrun.uvtool import Uv
+    from pyrun.runner import installer
 
     try:
         reqs = [Requirement(r) for r in requirements]
@@ -59,7 +59,7 @@ def provision(prefix: Path, python_version: str | None, requirements: list[str],
             check=True, capture_output=True, stdin=subprocess.DEVNULL,
         )
         if reqs:
-            uv = Uv(reporter)
+            uv = installer(reporter, False)
             resolution = resolve(reqs, interpreter, uv)
             entries = Pool(cache, reporter).ensure(resolution.distributions, interpreter, uv)
             populate(prefix, prefix, interpreter, compose(entries))
