@@ -22,6 +22,9 @@ class Runner:
     def env(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ)
         env.update(PYRUN_CACHE_DIR=str(self.cache), UV_CACHE_DIR=str(self.uv_cache))
+        # Bytecode before the script starts, so that what a test inspects afterwards is
+        # settled; the background mode users get has tests of its own (test_bytecode.py).
+        env.setdefault("PYRUN_COMPILE", "foreground")
         env.update(extra)
         return env
 

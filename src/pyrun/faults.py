@@ -15,11 +15,11 @@ import time
 POINTS = (
     "resolved",  # uv has resolved; nothing installed yet
     "staged",  # uv has installed into the staging prefix
-    "split",  # the staging prefix is split into entry directories
-    "compiled",  # the new entries are byte-compiled, none renamed into place yet
+    "split",  # the staging prefix is split into entry directories, none renamed into place yet
     "entry-placed",  # the first new entry is renamed into place, others not yet
     "env-written",  # the environment's files are written, no marker yet
     "env-placed",  # the environment is renamed into place, the index not written yet
+    "compiling",  # new entries are writable again, their bytecode not yet written
 )
 
 

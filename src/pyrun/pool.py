@@ -8,7 +8,7 @@ covers the interpreter's ``soabi``.
 
 Entry layout::
 
-    site-packages/      the wheel's purelib and platlib content, byte-compiled
+    site-packages/      the wheel's purelib and platlib content (and, once compiled, .pyc)
     bin/                ``.data/scripts`` (``#!python`` kept as is; not entry-point wrappers)
     headers/            ``.data/headers`` (an environment puts them in include/site/pythonX.Y/)
     data/               ``.data/data`` (merged under an environment's prefix: share/, etc/)
@@ -16,12 +16,10 @@ Entry layout::
                         cache tags of the interpreters its ``.pyc`` files are for)
 
 Missing entries are installed in one uv call (or one pip call, where uv cannot be had) into a
-staging prefix (uv hardlinks from its own cache), split per distribution by each wheel's RECORD, byte-compiled for the interpreter
-(``compileall``, unchecked-hash ``.pyc`` so nothing ever needs rewriting; packages' own test
-suites are skipped, see :data:`SKIP_COMPILE`), made read-only and
-renamed into place under per-entry file locks. A finished entry is never written again, with
-one exception: a second interpreter version that uses it adds its own ``.pyc`` files, once,
-under the entry's lock (:meth:`Pool._compile_for`).
+staging prefix (uv hardlinks from its own cache), split per distribution by each wheel's
+RECORD, made read-only and renamed into place under per-entry file locks. A finished entry is
+never written again, with one exception: each interpreter version that uses it adds its own
+``.pyc`` files, once, under the entry's lock (:mod:`pyrun.bytecode`).
 """
 
 from __future__ import annotations
@@ -38,9 +36,8 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from pyrun.cache import Cache, make_readonly, make_writable, remove_tree, tmp_prefix
-from pyrun.commands import run_command
-from pyrun.errors import CommandError, InstallError
+from pyrun.cache import Cache, make_readonly, remove_tree, tmp_prefix
+from pyrun.errors import InstallError
 from pyrun.faults import point
 from pyrun.interpreters import Interpreter
 from pyrun.progress import Reporter
@@ -48,13 +45,6 @@ from pyrun.resolution import Installer, LockedDistribution, pip_requirements, wr
 from pyrun.piptool import Pip
 
 ENTRY_MARKER = "pyrun-entry.json"
-
-#: Files not byte-compiled into the pool: the test suites packages ship inside themselves
-#: (``pandas/tests``, ``numpy/_core/tests``, ...). Scripts almost never import them, and they
-#: are about half the files and the ``.pyc`` bytes of a numpy+pandas+matplotlib set; an import
-#: of one still works, compiling in memory.
-SKIP_COMPILE = r"site-packages/(?:[^/]+/)+tests?/"
-
 
 @dataclass(frozen=True)
 class PoolEntry:
@@ -162,16 +152,9 @@ class Pool:
             NetworkError, CommandError: uv could not fetch or install an artifact.
         """
         entries = self.entries_for(distributions, interpreter)
-        damaged = set()
-        for e in entries:
-            why = e.altered() if e.is_complete() else None
-            if why:
-                self.reporter.repair(f"pool entry {e.key}: {why} since it was installed; "
-                                   "installing it again")
-                damaged.add(e.key)
-        missing = [e for e in entries if e.key in damaged or not e.is_complete()]
+        suspect = {e.key for e in entries if e.is_complete() and e.altered()}
+        missing = [e for e in entries if e.key in suspect or not e.is_complete()]
         if not missing:
-            self._compile_for(entries, interpreter)
             return entries
         for e in missing:
             if e.distribution.kind == "directory":
@@ -183,13 +166,15 @@ class Pool:
                     "",
                 )
         with self.cache.locked([e.key for e in missing]):
-            for e in missing:
-                if e.key in damaged and e.is_complete() and e.altered():
+            for e in missing:  # under the lock: not a compile in progress, really changed
+                why = e.altered() if e.key in suspect and e.is_complete() else None
+                if why:
+                    self.reporter.repair(f"pool entry {e.key}: {why} since it was installed; "
+                                         "installing it again")
                     remove_tree(e.path)
             missing = [e for e in missing if not e.is_complete()]  # another run may have won
             if missing:
                 self._install(missing, interpreter, uv)
-        self._compile_for([e for e in entries if e not in missing], interpreter)
         return entries
 
     def _install(
@@ -220,9 +205,6 @@ class Pool:
             point("staged")
             built = [self._split(e, prefix, stage, interpreter) for e in missing]
             point("split")
-            self.reporter.step(f"byte-compiling {len(built)} new pool entries")
-            self._compile([b / "site-packages" for b in built], interpreter)
-            point("compiled")
             for i, (entry, tmp) in enumerate(zip(missing, built)):
                 if i == 1:
                     point("entry-placed")
@@ -233,9 +215,9 @@ class Pool:
                     "url": entry.distribution.url,
                     "sha256": entry.distribution.sha256,
                     "installed-with": interpreter.identity(),
-                    "compiled-for": [interpreter.cache_tag],
+                    "compiled-for": [],  # pyrun.bytecode adds each interpreter's tag
                 }
-                _write_marker(tmp, record)
+                write_marker(tmp, record)
                 make_readonly(tmp)
                 if entry.path.exists():  # an incomplete leftover of a killed run
                     remove_tree(entry.path)
@@ -294,58 +276,6 @@ class Pool:
             os.rename(src, dest)
         return tmp
 
-    def _compile(self, dirs: list[Path], interpreter: Interpreter) -> None:
-        """Byte-compile ``dirs`` for ``interpreter`` (failures in odd files are not fatal)."""
-        argv = [
-            interpreter.executable,
-            "-m",
-            "compileall",
-            "-q",
-            "-j",
-            "0",
-            "--invalidation-mode",
-            "unchecked-hash",
-            "-x",
-            SKIP_COMPILE,
-            *map(str, dirs),
-        ]
-        try:
-            run_command(argv, self.reporter, what="byte-compiling")
-        except CommandError as exc:  # compileall exits 1 when some file has a syntax error
-            self.reporter.debug(f"byte-compiling reported problems: {exc}")
-
-    def _compile_for(self, entries: list[PoolEntry], interpreter: Interpreter) -> None:
-        """Add ``interpreter``'s ``.pyc`` files to finished entries built for another one.
-
-        A pure wheel (or a ``py3-none-<platform>`` wheel) is one entry for every interpreter
-        version, but ``.pyc`` files are per version (``__pycache__/x.cpython-312.pyc``). This is
-        the one write into a finished entry: under the entry's lock, only new ``.pyc`` files
-        (written atomically by ``compileall``) and an atomically replaced marker, so a run using
-        the entry meanwhile sees either no ``.pyc`` for this interpreter or a whole one.
-        """
-        tag = interpreter.cache_tag
-        stale = [e for e in entries if tag not in e.compiled_for()]
-        if not stale:
-            return
-        with self.cache.locked([e.key for e in stale]):
-            stale = [e for e in stale if tag not in e.compiled_for()]
-            if not stale:
-                return
-            names = ", ".join(e.distribution.name for e in stale)
-            self.reporter.step(f"byte-compiling {names} for Python {interpreter.short_version}")
-            for e in stale:
-                make_writable(e.path)
-            try:
-                self._compile([e.site_packages for e in stale], interpreter)
-                for e in stale:
-                    record = e.record()
-                    record["compiled-for"] = sorted({*record.get("compiled-for", []), tag})
-                    _write_marker(e.path, record)
-            finally:
-                for e in stale:
-                    make_readonly(e.path)
-                    os.chmod(e.path, 0o555)
-
 
 def manifest(entry_dir: Path) -> dict[str, list[int]]:
     """``{relative path: [size, mtime_ns]}`` of every file in an entry but its marker."""
@@ -362,7 +292,22 @@ def manifest(entry_dir: Path) -> dict[str, list[int]]:
     return found
 
 
-def _write_marker(entry_dir: Path, record: dict[str, Any]) -> None:
+def entry_from_key(cache: Cache, key: str) -> PoolEntry | None:
+    """The finished entry ``key`` as its marker describes it, or None."""
+    path = cache.pool / key
+    probe = PoolEntry(key, path, LockedDistribution("", "", "", "", "", {}))
+    record = probe.record()
+    if not record:
+        return None
+    dist = LockedDistribution(
+        name=str(record.get("name", "")), version=str(record.get("version", "")),
+        kind=str(record.get("kind", "")), url=str(record.get("url", "")),
+        sha256=str(record.get("sha256", "")), package={},
+    )
+    return PoolEntry(key, path, dist)
+
+
+def write_marker(entry_dir: Path, record: dict[str, Any]) -> None:
     """Write (or atomically replace) an entry's marker, with its current :func:`manifest`."""
     record = {**record, "files": manifest(entry_dir)}
     for stale in entry_dir.glob(f"{tmp_prefix('*')}{ENTRY_MARKER}"):

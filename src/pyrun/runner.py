@@ -15,7 +15,7 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from pyrun import fastpath, metadata
+from pyrun import bytecode, fastpath, metadata
 from pyrun.cache import Cache, remove_leftovers
 from pyrun.composition import LINK_MODES
 from pyrun.environment import EntriesVanished, Environment, ensure_environment
@@ -207,6 +207,7 @@ def _build(
             if attempt == 2:
                 raise
     point("env-placed")
+    bytecode.schedule(cache, entries, interpreter, reporter)
     required = [str(env.activation)]
     if env.mode == "pth":  # a link farm holds its own links to the pool's files
         required += [str(e.path / ENTRY_MARKER) for e in entries]

@@ -103,6 +103,8 @@ def test_killed_at_a_named_point_recovers(pyrun: Runner, tmp_path: Path, point: 
     assert leftovers(cache) == []
     for entry in (cache / "pool").iterdir():
         assert (entry / "pyrun-entry.json").is_file(), entry  # only finished entries remain
+        assert entry.stat().st_mode & 0o222 == 0, entry  # read-only, even after "compiling"
+        assert (entry / "site-packages").stat().st_mode & 0o222 == 0, entry
     assert_no_lock_held(cache)
     warm = pyrun("-v", str(script), PYRUN_CACHE_DIR=str(cache))
     assert warm.returncode == 0 and "pyrun: warm:" in warm.stderr

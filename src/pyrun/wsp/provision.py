@@ -29,6 +29,7 @@ def provision(prefix: Path, python_version: str | None, requirements: list[str],
     """
     from packaging.requirements import InvalidRequirement, Requirement
 
+    from pyrun import bytecode
     from pyrun.cache import Cache
     from pyrun.composition import compose
     from pyrun.environment import populate
@@ -63,6 +64,7 @@ def provision(prefix: Path, python_version: str | None, requirements: list[str],
             resolution = resolve(reqs, interpreter, uv)
             entries = Pool(cache, reporter).ensure(resolution.distributions, interpreter, uv)
             populate(prefix, prefix, interpreter, compose(entries))
+            bytecode.schedule(cache, entries, interpreter, reporter)
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(prefix, ignore_errors=True)
         raise RpcError(REQUIREMENTS_FAILED, f"python -m venv failed: {exc.stderr.decode()[-400:]}",

@@ -1,0 +1,127 @@
+"""Bytecode for pool entries: compiled once per interpreter version, after the first run starts.
+
+A new pool entry is placed without ``.pyc`` files. Once the environment is ready, one detached
+process (``python -m pyrun.bytecode``) compiles the entries that lack this interpreter's
+``.pyc`` (``compileall``, unchecked-hash ``.pyc``: the pool never changes, so no source is
+ever stat'ed, and ``PYTHONDONTWRITEBYTECODE`` does not matter), under each entry's lock, then
+records the interpreter's cache tag in the entry's marker. Meanwhile the first run imports
+from source, compiling in memory as any interpreter does without bytecode; it writes nothing
+(the activation turns bytecode writes off). So a cold run does not wait for compiling modules it
+never imports, and every later run, in every environment that shares the entry, gets them.
+
+``PYRUN_COMPILE=foreground`` compiles before the script starts instead (for building images, or
+tests that look at the ``.pyc`` files at once); so does every platform but POSIX.
+
+This is the one write into a finished entry: new ``.pyc`` files (written atomically by
+``compileall``) and an atomically replaced marker, under the entry's lock, so a run using the
+entry meanwhile sees either no ``.pyc`` for this interpreter or a whole one.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pyrun.cache import Cache, make_readonly, make_writable
+from pyrun.commands import run_command
+from pyrun.errors import CommandError
+from pyrun.faults import point
+from pyrun.interpreters import Interpreter
+from pyrun.pool import PoolEntry, write_marker
+from pyrun.progress import Reporter
+
+#: Files not byte-compiled into the pool: the test suites packages ship inside themselves
+#: (``pandas/tests``, ``numpy/_core/tests``, ...). Scripts almost never import them, and they
+#: are about half the files and the ``.pyc`` bytes of a numpy+pandas+matplotlib set; an import
+#: of one still works, compiling in memory.
+SKIP_COMPILE = r"site-packages/(?:[^/]+/)+tests?/"
+
+
+def stale(entries: Sequence[PoolEntry], interpreter: Interpreter) -> list[PoolEntry]:
+    """The entries without ``interpreter``'s ``.pyc`` files."""
+    return [e for e in entries if interpreter.cache_tag not in e.compiled_for()]
+
+
+def schedule(
+    cache: Cache, entries: Sequence[PoolEntry], interpreter: Interpreter, reporter: Reporter
+) -> None:
+    """Make sure ``entries`` get ``interpreter``'s bytecode: now (``PYRUN_COMPILE=foreground``,
+    or off POSIX) or in a detached, low-priority process that outlives this one."""
+    todo = stale(entries, interpreter)
+    if not todo:
+        return
+    if os.environ.get("PYRUN_COMPILE") == "foreground" or os.name != "posix":
+        compile_entries(cache, todo, interpreter, reporter)
+        return
+    here = str(Path(__file__).resolve().parent.parent)  # pyrun may run from a bare sys.path
+    code = f"import sys; sys.path.insert(0, {here!r}); from pyrun.bytecode import main; main()"
+    argv = [sys.executable, "-c", code, str(cache.root), interpreter.executable,
+            *(e.key for e in todo)]
+    reporter.debug(f"byte-compiling {len(todo)} pool entries in the background")
+    subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True, close_fds=True, preexec_fn=lambda: os.nice(10),
+    )
+
+
+def compile_entries(
+    cache: Cache, entries: Sequence[PoolEntry], interpreter: Interpreter, reporter: Reporter
+) -> None:
+    """Compile the ``entries`` that still lack ``interpreter``'s bytecode, under their locks,
+    and record it in their markers."""
+    with cache.locked([e.key for e in entries]):
+        todo = [e for e in stale(entries, interpreter) if e.is_complete()]
+        if not todo:
+            return
+        names = ", ".join(e.distribution.name for e in todo)
+        reporter.step(f"byte-compiling {names} for Python {interpreter.short_version}")
+        for e in todo:
+            make_writable(e.path)
+        point("compiling")
+        try:
+            compile_dirs([e.site_packages for e in todo], interpreter, reporter)
+            for e in todo:
+                record = e.record()
+                tags = record.get("compiled-for", [])
+                record["compiled-for"] = sorted({*tags, interpreter.cache_tag})
+                write_marker(e.path, record)
+        finally:
+            for e in todo:
+                make_readonly(e.path)
+                os.chmod(e.path, 0o555)
+
+
+def compile_dirs(dirs: Sequence[Path], interpreter: Interpreter, reporter: Reporter) -> None:
+    """Byte-compile ``dirs`` with ``interpreter`` (failures in odd files are not fatal)."""
+    argv = [
+        interpreter.executable, "-m", "compileall", "-q", "-j", "0",
+        "--invalidation-mode", "unchecked-hash", "-x", SKIP_COMPILE, *map(str, dirs),
+    ]
+    try:
+        run_command(argv, reporter, what="byte-compiling")
+    except CommandError as exc:  # compileall exits 1 when some file has a syntax error
+        reporter.debug(f"byte-compiling reported problems: {exc}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The detached compiler: ``CACHE_ROOT INTERPRETER KEY...``."""
+    from pyrun.interpreters import InterpreterFinder
+    from pyrun.pool import entry_from_key
+
+    args = sys.argv[1:] if argv is None else argv
+    root, executable, keys = Path(args[0]), args[1], args[2:]
+    reporter = Reporter(-1)
+    cache = Cache(root)
+    interpreter = InterpreterFinder(root, reporter).query(executable)
+    if interpreter is None:
+        return 1
+    entries = [e for e in (entry_from_key(cache, k) for k in keys) if e is not None]
+    compile_entries(cache, entries, interpreter, reporter)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
