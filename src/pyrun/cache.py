@@ -59,7 +59,14 @@ class Cache:
                 stack.enter_context(FileLock(str(self.locks / f"{key}.lock")))
             yield
 
-    def record_index(self, fast_key: str, env_dir: Path, base: str, required: list[str]) -> None:
+    def record_index(
+        self,
+        fast_key: str,
+        env_dir: Path,
+        base: str,
+        required: list[str],
+        pending: tuple[str, ...] = (),
+    ) -> None:
         """Point the fast-path index entry ``fast_key`` at ``env_dir`` (atomic replace).
 
         Args:
@@ -67,11 +74,12 @@ class Cache:
             env_dir: the whole environment.
             base: the real path of its base interpreter.
             required: paths a warm run checks exist (see :func:`pyrun.fastpath.index_text`).
+            pending: paths whose absence means bytecode is still to come.
         """
         path = Path(index_path(str(self.root), fast_key))
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = path.with_name(f"{tmp_prefix()}{path.name}")
-        tmp.write_text(index_text(str(env_dir), base, required), encoding="utf-8")
+        tmp.write_text(index_text(str(env_dir), base, required, pending), encoding="utf-8")
         os.replace(tmp, path)
 
 

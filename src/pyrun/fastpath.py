@@ -149,22 +149,32 @@ def stamp(path: str) -> str:
     return f"{st.st_size}:{st.st_mtime_ns}"
 
 
-def index_text(env_dir: str, base: str, required: list[str]) -> str:
+#: What :func:`check` says when the environment works but some of its pool entries still wait
+#: for their bytecode (a background compiler that has not finished, or died).
+PENDING = "bytecode pending"
+
+
+def index_text(
+    env_dir: str, base: str, required: list[str], pending: tuple[str, ...] = ()
+) -> str:
     """The text of an index entry (written by the slow path, read by :func:`check`).
 
     Line 1: the environment's directory. Line 2: its base interpreter's real path and
     :func:`stamp`, tab-separated. Then one path per line that must exist for the environment
-    to work: its activation ``.pth`` and each pool entry's marker.
+    to work (its activation ``.pth``, each pool entry's marker), and ``?``-prefixed paths whose
+    absence means only that bytecode is still pending (the compiled stamps of its entries).
     """
-    return "\n".join([env_dir, f"{base}\t{stamp(base)}", *required]) + "\n"
+    lines = [env_dir, f"{base}\t{stamp(base)}", *required, *(f"?{p}" for p in pending)]
+    return "\n".join(lines) + "\n"
 
 
 def check(root: str, key: str) -> tuple[str | None, str]:
     """Look ``key`` up and check the environment it maps to, cheaply (a few ``stat`` calls).
 
-    Returns ``(interpreter, "")`` for a usable environment, else ``(None, why)``: ``why`` is
-    ``""`` when there is no index entry at all, else one line saying what was found (for the
-    slow path to tell the user before it rebuilds).
+    Returns ``(interpreter, "")`` for a usable environment, ``(interpreter, PENDING)`` for one
+    whose bytecode is still pending, else ``(None, why)``: ``why`` is ``""`` when there is no
+    index entry at all, else one line saying what was found (for the slow path to tell the user
+    before it rebuilds).
     """
     try:
         with open(index_path(root, key), encoding="utf-8") as f:
@@ -184,22 +194,26 @@ def check(root: str, key: str) -> tuple[str | None, str]:
         return None, f"its interpreter {base} is gone"
     if current != expected:
         return None, f"its interpreter {base} changed (upgraded or reinstalled)"
+    pending = ""
     for path in lines[2:]:
-        if path and not os.path.exists(path):
+        if path.startswith("?"):
+            if not pending and not os.path.exists(path[1:]):
+                pending = PENDING
+        elif path and not os.path.exists(path):
             return None, f"{path} is missing"
-    return env_python(env_dir), ""
+    return env_python(env_dir), pending
 
 
 def lookup(root: str, key: str) -> str | None:
     """The interpreter of the usable environment that ``key`` maps to, or None.
 
-    None when there is no index entry or :func:`check` finds the environment unusable (no
+    None when there is no index entry, when :func:`check` finds the environment unusable (no
     completion marker, its base interpreter gone or changed, its activation file or a pool
-    entry missing). Records the use by touching the marker (best effort: a read-only cache
+    entry missing), or when its bytecode is pending. Records the use by touching the marker (best effort: a read-only cache
     still runs).
     """
-    python, _why = check(root, key)
-    if python is None:
+    python, why = check(root, key)
+    if python is None or why:  # pending bytecode: the slow path sees to it, then runs
         return None
     try:
         os.utime(os.path.join(os.path.dirname(os.path.dirname(python)), ENV_MARKER))

@@ -144,7 +144,10 @@ def _find_or_build(
     if not options.upgrade:
         python, why = fastpath.check(str(cache.root), key)
         if python is not None:
-            return Environment(Path(python).parent.parent)
+            env_dir = Path(python).parent.parent
+            if why == fastpath.PENDING:
+                bytecode.resume(cache, env_dir, reporter)
+            return Environment(env_dir)
         if why:
             reporter.repair(f"{script}: {why}; building its environment again")
     try:
@@ -211,7 +214,9 @@ def _build(
     required = [str(env.activation)]
     if env.mode == "pth":  # a link farm holds its own links to the pool's files
         required += [str(e.path / ENTRY_MARKER) for e in entries]
-    cache.record_index(key, env.path, interpreter.executable, required)
+    pending = tuple(str(bytecode.stamp_path(e, interpreter))
+                    for e in bytecode.stale(entries, interpreter))
+    cache.record_index(key, env.path, interpreter.executable, required, pending)
     reporter.debug(f"environment: {env.path}")
     return env
 

@@ -43,3 +43,50 @@ def test_background_compile(pyrun: Runner, tmp_path: Path) -> None:
     other = write(tmp_path / "bg2.py", body("six"))
     again = pyrun("-v", str(other), PYRUN_CACHE_DIR=str(cache), PYRUN_COMPILE="background")
     assert again.returncode == 0 and "in the background" not in again.stderr
+
+
+def compilers_of(cache: Path) -> list[int]:
+    """Pids of background compilers working on ``cache``."""
+    found = []
+    for pid in Path("/proc").iterdir():
+        try:
+            cmd = (pid / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"pyrun.bytecode" in cmd and str(cache).encode() in cmd:
+            found.append(int(pid.name))
+    return found
+
+
+def test_a_compiler_that_died_is_replaced(pyrun: Runner, tmp_path: Path) -> None:
+    """The compiler is stopped for good (a container ending, a reboot): the next run sees the
+    bytecode is still pending, starts another compiler and runs; once it is done, runs are warm."""
+    import os
+    import signal
+
+    cache = tmp_path / "cache"
+    script = write(tmp_path / "d.py", body("six"))
+    first = pyrun(str(script), PYRUN_CACHE_DIR=str(cache), PYRUN_COMPILE="background",
+                  PYRUN_PAUSE_AT="compiling")  # the compiler inherits this and stops there
+    assert first.returncode == 0, first.stderr
+    deadline = time.monotonic() + 60
+    while not compilers_of(cache):
+        assert time.monotonic() < deadline, "no background compiler started"
+        time.sleep(0.05)
+    time.sleep(0.5)  # let it reach the pause
+    for pid in compilers_of(cache):
+        os.kill(pid, signal.SIGKILL)
+    entry = entry_of(cache, "six")
+    assert json.loads((entry / "pyrun-entry.json").read_text())["compiled-for"] == []
+    pending_lines = [ln for f in (cache / "index").rglob("*") if f.is_file()
+                     for ln in f.read_text().splitlines() if ln.startswith("?")]
+    assert pending_lines == [f"?{entry}/pyrun-compiled-{TAG}"], pending_lines
+    second = pyrun("-v", str(script), PYRUN_CACHE_DIR=str(cache), PYRUN_COMPILE="background")
+    assert second.returncode == 0 and second.stdout.split() == ["six"], second.stderr
+    assert "pyrun: warm:" not in second.stderr  # pending: the slow path started a compiler
+    assert "byte-compiling 1 pool entries in the background" in second.stderr
+    assert "resolving" not in second.stderr  # ... without resolving anything again
+    wait_compiled(entry)
+    assert (entry / f"pyrun-compiled-{TAG}").is_file() and entry.stat().st_mode & 0o222 == 0
+    third = pyrun("-v", str(script), PYRUN_CACHE_DIR=str(cache), PYRUN_COMPILE="background")
+    assert third.returncode == 0 and "pyrun: warm:" in third.stderr
