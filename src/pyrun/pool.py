@@ -12,8 +12,9 @@ Entry layout::
     bin/                ``.data/scripts`` (``#!python`` kept as is; not entry-point wrappers)
     headers/            ``.data/headers`` (an environment puts them in include/site/pythonX.Y/)
     data/               ``.data/data`` (merged under an environment's prefix: share/, etc/)
-    pyrun-entry.json    what the entry holds (name, version, artifact URL and hash, and the
-                        cache tags of the interpreters its ``.pyc`` files are for)
+    pyrun-compiled-<tag>  one empty stamp per interpreter whose ``.pyc`` files are in place
+    pyrun-entry.json    what the entry holds (name, version, artifact URL and hash, the cache
+                        tags of the interpreters its ``.pyc`` files are for, a file manifest)
 
 Missing entries are installed in one uv call (or one pip call, where uv cannot be had) into a
 staging prefix (uv hardlinks from its own cache), split per distribution by each wheel's
@@ -40,9 +41,9 @@ from pyrun.cache import Cache, make_readonly, remove_tree, tmp_prefix
 from pyrun.errors import InstallError
 from pyrun.faults import point
 from pyrun.interpreters import Interpreter
+from pyrun.piptool import Pip
 from pyrun.progress import Reporter
 from pyrun.resolution import Installer, LockedDistribution, pip_requirements, write_pylock
-from pyrun.piptool import Pip
 
 ENTRY_MARKER = "pyrun-entry.json"
 

@@ -23,10 +23,10 @@ from pyrun.errors import CacheError, NetworkError, ToolNotFoundError, UsageError
 from pyrun.faults import point
 from pyrun.interpreters import Interpreter, InterpreterFinder
 from pyrun.launch import exec_script
+from pyrun.piptool import Pip
 from pyrun.pool import ENTRY_MARKER, Pool
 from pyrun.progress import Reporter
 from pyrun.resolution import Installer, Resolution, resolve
-from pyrun.piptool import Pip
 from pyrun.uvtool import Uv, uncached
 
 
