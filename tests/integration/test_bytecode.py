@@ -90,3 +90,18 @@ def test_a_compiler_that_died_is_replaced(pyrun: Runner, tmp_path: Path) -> None
     assert (entry / f"pyrun-compiled-{TAG}").is_file() and entry.stat().st_mode & 0o222 == 0
     third = pyrun("-v", str(script), PYRUN_CACHE_DIR=str(cache), PYRUN_COMPILE="background")
     assert third.returncode == 0 and "pyrun: warm:" in third.stderr
+
+
+def test_a_link_farm_gets_bytecode_before_it_is_built(pyrun: Runner, tmp_path: Path) -> None:
+    """A link farm hardlinks the files an entry has when the farm is built, so its entries are
+    compiled first even in background mode: the farm holds the .pyc files at once."""
+    cache = tmp_path / "cache"
+    script = write(tmp_path / "f.py", body("six"))
+    out = pyrun("-v", "--link-mode", "farm", str(script), PYRUN_CACHE_DIR=str(cache),
+                PYRUN_COMPILE="background")
+    assert out.returncode == 0, out.stderr
+    assert "in the background" not in out.stderr
+    (site,) = (cache / "envs").glob("*/lib/python*/site-packages")
+    assert (site / "__pycache__" / f"six.{TAG}.pyc").is_file()
+    assert TAG in json.loads((entry_of(cache, "six") / "pyrun-entry.json").read_text())[
+        "compiled-for"]
