@@ -95,6 +95,15 @@ def schedule(
     )
 
 
+def before_link_farm(
+    cache: Cache, entries: Sequence[PoolEntry], interpreter: Interpreter, reporter: Reporter
+) -> None:
+    """Compile ``entries`` now, before a link farm is built from them: a farm hardlinks the
+    files an entry has at that moment, so ``.pyc`` files added later would never reach it.
+    Call it without holding the entries' locks (it takes them)."""
+    compile_entries(cache, stale(entries, interpreter), interpreter, reporter)
+
+
 def compile_entries(
     cache: Cache, entries: Sequence[PoolEntry], interpreter: Interpreter, reporter: Reporter
 ) -> None:

@@ -145,10 +145,10 @@ def ensure_environment(
     env = Environment(final, plan.mode)
     if _usable(final, None):
         return env
-    if plan.mode == "farm":  # a farm links the files there are now, so bytecode comes first
-        from pyrun.bytecode import compile_entries, stale
+    if plan.mode == "farm":
+        from pyrun.bytecode import before_link_farm
 
-        compile_entries(cache, stale(entries, interpreter), interpreter, reporter)
+        before_link_farm(cache, entries, interpreter, reporter)
     with cache.locked([f"env-{key}", *(e.key for e in entries)]):
         if _usable(final, reporter):
             return env

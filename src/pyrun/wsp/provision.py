@@ -63,7 +63,10 @@ def provision(prefix: Path, python_version: str | None, requirements: list[str],
             uv = installer(reporter, False)
             resolution = resolve(reqs, interpreter, uv)
             entries = Pool(cache, reporter).ensure(resolution.distributions, interpreter, uv)
-            populate(prefix, prefix, interpreter, compose(entries))
+            plan = compose(entries)
+            if plan.mode == "farm":
+                bytecode.before_link_farm(cache, entries, interpreter, reporter)
+            populate(prefix, prefix, interpreter, plan)
             bytecode.schedule(cache, entries, interpreter, reporter)
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(prefix, ignore_errors=True)
