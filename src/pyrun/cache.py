@@ -4,6 +4,7 @@ Layout under the root (``PYRUN_CACHE_DIR`` or the platform's user cache director
 
     pool/<name>-<version>-<digest>/   one installed distribution artifact (read-only)
     envs/<key>/                       one environment (a tiny venv)
+    refs/<hash>.json                  an environment elsewhere (a project venv) using pool entries
     index/<xx>/<fast key>             fast-path index: a file holding an environment's path
     locks/<key>.lock                  per-key file locks
     interpreters.json                 answers of interpreter queries
@@ -58,6 +59,25 @@ class Cache:
             for key in sorted(set(keys)):
                 stack.enter_context(FileLock(str(self.locks / f"{key}.lock")))
             yield
+
+    @property
+    def refs(self) -> Path:
+        """Where environments outside the cache that use pool entries are recorded."""
+        return self.root / "refs"
+
+    def record_reference(self, prefix: Path, keys: Sequence[str]) -> None:
+        """Record that the environment at ``prefix`` (outside the cache: a project venv made by
+        the WSP server) uses the pool entries ``keys``, so that a prune keeps them while it
+        exists. One JSON file per prefix, replaced atomically."""
+        import hashlib
+        import json
+
+        self.refs.mkdir(mode=0o700, parents=True, exist_ok=True)
+        name = hashlib.sha256(str(prefix).encode()).hexdigest()[:32]
+        path = self.refs / f"{name}.json"
+        tmp = path.with_name(f"{tmp_prefix()}{path.name}")
+        tmp.write_text(json.dumps({"prefix": str(prefix), "entries": list(keys)}), "utf-8")
+        os.replace(tmp, path)
 
     def record_index(
         self,

@@ -3,7 +3,9 @@ removing everything (``clean``), safely while other runs go on.
 
 Last use is the mtime of an environment's completion marker, which every run touches (the warm
 path too: one ``utime``). An environment is *unused* when that is older than the cut-off; a
-pool entry is *unreferenced* when no environment lists it in its marker.
+pool entry is *unreferenced* when no environment lists it in its marker, and no environment
+outside the cache (a project venv the WSP server composed from the pool, recorded in
+``refs/``) that still exists uses it.
 
 What is never removed: anything whose file lock another run holds (a build in progress), an
 environment a running process was started from (its ``bin/python`` is that process's
@@ -100,13 +102,34 @@ def environments(cache: Cache) -> list[EnvironmentInfo]:
     return found
 
 
+def used_entries(cache: Cache) -> set[str]:
+    """The pool keys some environment uses: pyrun's own environments, and environments
+    elsewhere recorded in ``refs/`` (project venvs the WSP server composed from the pool) whose
+    directory still exists; records of ones that are gone are removed."""
+    used = {k for e in environments(cache) for k in e.entries}
+    for ref in _children(cache.refs):
+        try:
+            data = json.loads(ref.read_text(encoding="utf-8"))
+            prefix, keys = Path(str(data["prefix"])), [str(k) for k in data["entries"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if (prefix / "pyvenv.cfg").is_file():
+            used.update(keys)
+        else:
+            try:
+                ref.unlink()
+            except OSError:
+                pass
+    return used
+
+
 def info(cache: Cache, max_age_days: float = DEFAULT_MAX_AGE_DAYS) -> CacheInfo:
     """Describe ``cache`` (see :class:`CacheInfo`). Reads only; never raises for a missing
     cache (it is then empty)."""
     envs = environments(cache)
     entries = sorted(p.name for p in _children(cache.pool) if (p / ENTRY_MARKER).is_file())
     cutoff = time.time() - max_age_days * 86400
-    used = {k for e in envs for k in e.entries}
+    used = used_entries(cache)
     return CacheInfo(
         root=cache.root,
         environments=tuple(envs),
@@ -220,7 +243,7 @@ def _remove_environment(cache: Cache, path: Path, cutoff: float | None, result: 
 
 def _remove_unreferenced_entries(cache: Cache, result: PruneResult) -> None:
     candidates = [p for p in _children(cache.pool)]
-    used = {k for e in environments(cache) for k in e.entries}
+    used = used_entries(cache)
     locks = []
     try:
         held = []
@@ -233,7 +256,7 @@ def _remove_unreferenced_entries(cache: Cache, result: PruneResult) -> None:
             held.append(entry)
         # Under the locks, no run can be composing an environment from these entries (it
         # holds their locks while it does): look again at what the environments use.
-        used = {k for e in environments(cache) for k in e.entries}
+        used = used_entries(cache)
         for entry in held:
             if entry.name not in used:
                 _discard(entry)

@@ -129,3 +129,25 @@ def test_cache_usage_errors(pyrun: Runner, tmp_path: Path) -> None:
     assert bad.returncode == 64 and "number of days" in bad.stderr
     assert pyrun("cache", "frobnicate").returncode == 64
     assert "pyrun cache dir" in pyrun("cache", "--help").stdout
+
+
+def test_prune_keeps_entries_a_project_venv_uses(pyrun: Runner, tmp_path: Path) -> None:
+    """A venv the WSP server composed from the pool lives in the project, not in the cache:
+    its entries survive a prune while it exists, and go once it is gone."""
+    from pyrun.wsp.client import Client
+
+    cache, project = tmp_path / "cache", tmp_path / "proj"
+    project.mkdir()
+    env = pyrun.env(PYRUN_CACHE_DIR=str(cache))
+    with Client([sys.executable, "-m", "pyrun", "wsp", "serve", "--project", str(project)],
+                env=env) as c:
+        c.initialize()
+        c.request("environment/create", {"name": ".venv", "requirements": ["six"]})
+    out = cache_cmd(pyrun, cache, "prune", "--unused-for", "0")
+    assert "and 0 pool entries" in out.stdout
+    venv_python = project / ".venv" / "bin" / "python"
+    assert subprocess.run([venv_python, "-c", "import six"]).returncode == 0
+    subprocess.run(["rm", "-rf", str(project / ".venv")], check=True)
+    out = cache_cmd(pyrun, cache, "prune", "--unused-for", "0")
+    assert "and 1 pool entry" in out.stdout
+    assert list((cache / "refs").iterdir()) == []

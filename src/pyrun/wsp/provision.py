@@ -66,7 +66,9 @@ def provision(prefix: Path, python_version: str | None, requirements: list[str],
             plan = compose(entries)
             if plan.mode == "farm":
                 bytecode.before_link_farm(cache, entries, interpreter, reporter)
-            populate(prefix, prefix, interpreter, plan)
+            with cache.locked([e.key for e in entries]):  # no prune between these two
+                populate(prefix, prefix, interpreter, plan)
+                cache.record_reference(prefix, [e.key for e in entries])
             bytecode.schedule(cache, entries, interpreter, reporter)
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(prefix, ignore_errors=True)
