@@ -65,10 +65,13 @@ class Cache:
         """Where environments outside the cache that use pool entries are recorded."""
         return self.root / "refs"
 
-    def record_reference(self, prefix: Path, keys: Sequence[str]) -> None:
-        """Record that the environment at ``prefix`` (outside the cache: a project venv made by
-        the WSP server) uses the pool entries ``keys``, so that a prune keeps them while it
-        exists. One JSON file per prefix, replaced atomically."""
+    def record_reference(
+        self, prefix: Path, keys: Sequence[str], listed_in: Path | None = None
+    ) -> None:
+        """Record that the environment at ``prefix`` is used from outside the cache, so that a
+        prune keeps it: a project venv made by the WSP server, which uses the pool entries
+        ``keys``; or one of pyrun's own environments that ``listed_in`` (a ``.python-envs``
+        file) names, for an editor. One JSON file per prefix, replaced atomically."""
         import hashlib
         import json
 
@@ -76,7 +79,9 @@ class Cache:
         name = hashlib.sha256(str(prefix).encode()).hexdigest()[:32]
         path = self.refs / f"{name}.json"
         tmp = path.with_name(f"{tmp_prefix()}{path.name}")
-        tmp.write_text(json.dumps({"prefix": str(prefix), "entries": list(keys)}), "utf-8")
+        record = {"prefix": str(prefix), "entries": list(keys),
+                  "listed_in": str(listed_in) if listed_in else None}
+        tmp.write_text(json.dumps(record), "utf-8")
         os.replace(tmp, path)
 
     def record_index(

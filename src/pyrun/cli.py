@@ -295,6 +295,10 @@ def editor_main(command: str, argv: list[str]) -> int:
     directory = os.path.dirname(os.path.abspath(script))
     try:
         pythonenvs.append(Path(directory), env.path)
+        from pyrun.cache import Cache
+
+        listing = Path(directory) / pythonenvs.FILE_NAME
+        Cache().record_reference(env.path, [], listed_in=listing)  # a prune keeps it
     except (pythonenvs.PythonEnvsError, OSError) as exc:
         print(f"pyrun: error: cannot record the environment: {exc}", file=sys.stderr)
         return 73

@@ -8,7 +8,9 @@ outside the cache (a project venv the WSP server composed from the pool, recorde
 ``refs/``) that still exists uses it.
 
 What is never removed: anything whose file lock another run holds (a build in progress), an
-environment a running process was started from (its ``bin/python`` is that process's
+environment that ``pyrun env x.py --record`` wrote into a ``.python-envs`` file that still
+lists it (an editor uses it without running pyrun), an environment a running process was
+started from (its ``bin/python`` is that process's
 ``argv[0]``, as ``/proc`` shows; Linux), and an environment whose marker is touched between
 the decision and the removal (re-checked under the lock). Removal renames into a temporary
 name first, so no run ever sees half of a removed environment or entry.
@@ -102,24 +104,39 @@ def environments(cache: Cache) -> list[EnvironmentInfo]:
     return found
 
 
-def used_entries(cache: Cache) -> set[str]:
-    """The pool keys some environment uses: pyrun's own environments, and environments
-    elsewhere recorded in ``refs/`` (project venvs the WSP server composed from the pool) whose
-    directory still exists; records of ones that are gone are removed."""
-    used = {k for e in environments(cache) for k in e.entries}
+def references(cache: Cache) -> list[tuple[Path, list[str]]]:
+    """``(prefix, pool keys)`` of each environment used from outside the cache (``refs/``):
+    project venvs composed from the pool while they exist, and pyrun environments while the
+    ``.python-envs`` file that recorded them still lists them. Stale records are removed."""
+    from pyrun.wsp import pythonenvs
+
+    found = []
     for ref in _children(cache.refs):
         try:
             data = json.loads(ref.read_text(encoding="utf-8"))
             prefix, keys = Path(str(data["prefix"])), [str(k) for k in data["entries"]]
-        except (OSError, ValueError, KeyError, TypeError):
+            listed_in = data.get("listed_in")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
-        if (prefix / "pyvenv.cfg").is_file():
-            used.update(keys)
+        alive = (prefix / "pyvenv.cfg").is_file()
+        if alive and listed_in:
+            listing = Path(str(listed_in))
+            alive = any(ln.path == prefix for ln in pythonenvs.read(listing.parent).lines)
+        if alive:
+            found.append((prefix, keys))
         else:
             try:
                 ref.unlink()
             except OSError:
                 pass
+    return found
+
+
+def used_entries(cache: Cache) -> set[str]:
+    """The pool keys some environment uses: pyrun's own, and those of :func:`references`."""
+    used = {k for e in environments(cache) for k in e.entries}
+    for _prefix, keys in references(cache):
+        used.update(keys)
     return used
 
 
@@ -153,11 +170,15 @@ def prune(
     remove_leftovers(cache)
     cutoff = (time.time() if now is None else now) - max_age_days * 86400
     running = _running_environments(cache)
+    recorded = {prefix for prefix, _keys in references(cache)}
     for env in environments(cache):
         if env.last_used >= cutoff:
             continue
         if env.path in running:
             result.skipped.append((env.path, "a running process uses it"))
+            continue
+        if env.path in recorded:
+            result.skipped.append((env.path, "a .python-envs file lists it"))
             continue
         _remove_environment(cache, env.path, cutoff, result)
     _remove_unreferenced_entries(cache, result)

@@ -151,3 +151,19 @@ def test_prune_keeps_entries_a_project_venv_uses(pyrun: Runner, tmp_path: Path) 
     out = cache_cmd(pyrun, cache, "prune", "--unused-for", "0")
     assert "and 1 pool entry" in out.stdout
     assert list((cache / "refs").iterdir()) == []
+
+
+def test_prune_keeps_an_environment_a_python_envs_file_lists(pyrun: Runner, tmp_path: Path) -> None:
+    """`pyrun env x.py --record` hands an environment to editors, which use it without running
+    pyrun: a prune keeps it while the .python-envs file lists it."""
+    cache = tmp_path / "cache"
+    script = write(tmp_path / "ed.py", body("six"))
+    rec = pyrun("env", str(script), "--record", PYRUN_CACHE_DIR=str(cache))
+    assert rec.returncode == 0, rec.stderr
+    env_dir = Path(rec.stdout.strip())
+    age(env_dir, 90)
+    out = cache_cmd(pyrun, cache, "prune")
+    assert f"skipped {env_dir}: a .python-envs file lists it" in out.stdout and env_dir.exists()
+    (tmp_path / ".python-envs").write_text("")
+    out = cache_cmd(pyrun, cache, "prune")
+    assert "removed 1 environment(s) and 1 pool entry" in out.stdout and not env_dir.exists()
