@@ -44,7 +44,9 @@ options:
   -V, --version        print pyrun's version
   -h, --help           print this help
 
-environment: PYRUN_CACHE_DIR (cache location), UV (the uv binary to use).
+environment: PYRUN_CACHE_DIR (cache location), UV (the uv binary to use; pip stands in when
+there is no uv), PYRUN_COMPILE=foreground (byte-compile new pool entries before the script
+starts, not in the background), PYRUN_CONFIG_DIR (pyrun wsp's settings and trust answers).
 exit codes: the script's own; or pyrun's: 64 usage, 65 bad metadata, 66 no script,
 67 unresolvable requirement, 68 no matching Python, 69 no network, 70 internal error,
 71 install failure, 73 cache unusable, 130 interrupted. See docs/reference.md.
