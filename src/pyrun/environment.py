@@ -299,25 +299,19 @@ def write_activation(site: Path, entries: Sequence[PoolEntry]) -> None:
     (site / PTH_NAME).write_text("\n".join([*dirs, call]) + "\n", encoding="utf-8")
 
 
-def link_tree(src: Path, dest: Path) -> list[str]:
+def link_tree(src: Path, dest: Path) -> None:
     """Hardlink every file under ``src`` to the same place under ``dest`` (copy where a hardlink
-    is refused). Files already in ``dest`` are kept: the first writer wins.
-
-    Returns the relative paths that were skipped because they existed. A missing ``src`` is
-    an empty tree.
+    is refused). Files already in ``dest`` are kept: the first writer wins. A missing ``src``
+    is an empty tree.
     """
-    skipped = []
     for dirpath, _dirnames, filenames in os.walk(src):
         rel = os.path.relpath(dirpath, src)
         out = dest if rel == "." else dest / rel
         out.mkdir(parents=True, exist_ok=True)
         for name in filenames:
             target = out / name
-            if os.path.lexists(target):
-                skipped.append(os.path.normpath(os.path.join(rel, name)))
-                continue
-            _link_file(Path(dirpath, name), target)
-    return skipped
+            if not os.path.lexists(target):
+                _link_file(Path(dirpath, name), target)
 
 
 def _link_site_packages(entry: PoolEntry, site: Path, hidden: frozenset[str]) -> None:

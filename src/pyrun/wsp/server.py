@@ -223,6 +223,9 @@ class ProjectServer:
 
     # -- methods --------------------------------------------------------------------------
     def initialize(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``initialize``: ``{protocol_version, methods, server_name, server_version,
+        capabilities}``; ``capabilities.pyrun`` lists pyrun's optional fields, params and
+        methods (WSP v0.1, docs/wsp.md). The client's params are not needed."""
         return {
             "protocol_version": PROTOCOL_VERSION,
             "methods": sorted(set(self.methods()) | {"initialize", "shutdown", "exit"}),
@@ -239,9 +242,15 @@ class ProjectServer:
         }
 
     def list(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """``environment/list``: one :meth:`ProjectEnv.summary` per environment, sorted by id."""
         return [e.summary() for e in self.environments()]
 
     def get(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``environment/get`` ``{id}``: :meth:`ProjectEnv.details`.
+
+        Raises:
+            RpcError: -32602 without a string id; -31001 for an unknown one.
+        """
         return self.find(params).details()
 
     def default_environment(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -259,6 +268,15 @@ class ProjectServer:
                        {"id": None, "reason": "none"})
 
     def create(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``environment/create`` ``{name, python_version?, requirements?}``: a venv at
+        ``.venv`` (name ``.venv``) or ``.venvs/<name>`` (appended to ``.python-envs``), its
+        requirements composed from the pool; returns its details.
+
+        Raises:
+            RpcError: -32602 for bad params or an invalid requirement; -31002 when the name is
+                taken; -31003 when no installed Python matches; -31900 when the requirements
+                cannot be resolved or installed (see :mod:`pyrun.wsp.provision`).
+        """
         name = params.get("name")
         if not isinstance(name, str) or not name or name in (".", "..") or any(
             c in name for c in "/\\\n\r\0"
@@ -295,6 +313,16 @@ class ProjectServer:
         return {"id": env.id}
 
     def execute(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``environment/execute`` ``{id, argv, cwd?, env?, stdin?, timeout?}`` (timeout in
+        seconds): runs ``argv`` in the environment (``python`` is its interpreter) with the
+        ``stdin`` text as input, never the server's stdin; returns ``{exit_code, stdout,
+        stderr}``, a non-zero exit included.
+
+        Raises:
+            RpcError: -32602 for bad params; -31001 for an unknown id; -31004 with
+                ``data.reason`` ``timeout``, ``not found``, ``cannot start`` or
+                ``unusable environment``.
+        """
         env = self.find(params)
         argv = params.get("argv")
         if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
