@@ -20,19 +20,17 @@ entry meanwhile sees either no ``.pyc`` for this interpreter or a whole one.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from pyrun.cache import Cache, make_readonly, make_writable
-from pyrun.commands import run_command
 from pyrun.errors import CommandError
-from pyrun.fastpath import ENV_MARKER
 from pyrun.faults import point
 from pyrun.interpreters import Interpreter
-from pyrun.pool import PoolEntry, write_marker
+from pyrun.pool import PoolEntry, entry_from_key, write_marker
 from pyrun.progress import Reporter
+from pyrun.subprocesses import run_command, spawn_detached
 
 #: Files not byte-compiled into the pool: the test suites packages ship inside themselves
 #: (``pandas/tests``, ``numpy/_core/tests``, ...). Scripts almost never import them, and they
@@ -44,33 +42,6 @@ SKIP_COMPILE = r"site-packages/(?:[^/]+/)+tests?/"
 def stale(entries: Sequence[PoolEntry], interpreter: Interpreter) -> list[PoolEntry]:
     """The entries without ``interpreter``'s ``.pyc`` files."""
     return [e for e in entries if interpreter.cache_tag not in e.compiled_for()]
-
-
-def stamp_path(entry: PoolEntry, interpreter: Interpreter) -> Path:
-    """The file whose presence tells a warm run that ``entry`` holds ``interpreter``'s bytecode
-    (one ``stat``; the marker's ``compiled-for`` says the same, but reading it costs JSON)."""
-    return entry.path / f"pyrun-compiled-{interpreter.cache_tag}"
-
-
-def resume(cache: Cache, env_dir: Path, reporter: Reporter) -> None:
-    """Schedule the bytecode an environment's entries still lack (a warm run found it pending:
-    the compiler has not finished, or died with its machine or container)."""
-    import json
-
-    from pyrun.interpreters import InterpreterFinder
-    from pyrun.pool import entry_from_key
-
-    try:
-        marker = json.loads((env_dir / ENV_MARKER).read_text(encoding="utf-8"))
-        executable = str(marker["interpreter"]["executable"])
-        keys = [str(k) for k in marker.get("entries", [])]
-    except (OSError, ValueError, KeyError, TypeError):
-        return
-    interpreter = InterpreterFinder(cache.root, reporter).query(executable)
-    if interpreter is None:
-        return
-    entries = [e for e in (entry_from_key(cache, k) for k in keys) if e is not None]
-    schedule(cache, entries, interpreter, reporter)
 
 
 def schedule(
@@ -89,10 +60,7 @@ def schedule(
     argv = [sys.executable, "-c", code, str(cache.root), interpreter.executable,
             *(e.key for e in todo)]
     reporter.debug(f"byte-compiling {len(todo)} pool entries in the background")
-    subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True, close_fds=True, preexec_fn=lambda: os.nice(10),
-    )
+    spawn_detached(argv)
 
 
 def before_link_farm(
@@ -121,7 +89,7 @@ def compile_entries(
         try:
             compile_dirs([e.site_packages for e in todo], interpreter, reporter)
             for e in todo:
-                stamp_path(e, interpreter).touch()
+                e.compiled_flag(interpreter.cache_tag).touch()
                 record = e.record()
                 tags = record.get("compiled-for", [])
                 record["compiled-for"] = sorted({*tags, interpreter.cache_tag})
@@ -147,7 +115,6 @@ def compile_dirs(dirs: Sequence[Path], interpreter: Interpreter, reporter: Repor
 def main(argv: list[str] | None = None) -> int:
     """The detached compiler: ``CACHE_ROOT INTERPRETER KEY...``."""
     from pyrun.interpreters import InterpreterFinder
-    from pyrun.pool import entry_from_key
 
     args = sys.argv[1:] if argv is None else argv
     root, executable, keys = Path(args[0]), args[1], args[2:]

@@ -1,15 +1,8 @@
-"""The cache directory's layout, its locks, and safe removal of read-only trees.
+"""The cache as an object: its directories, its file locks, the records it writes (index
+entries, references from outside), removal of dead runs' leftovers and of read-only trees.
 
-Layout under the root (``PYRUN_CACHE_DIR`` or the platform's user cache directory)::
-
-    pool/<name>-<version>-<digest>/   one installed distribution artifact (read-only)
-    envs/<key>/                       one environment (a tiny venv)
-    refs/<hash>.json                  an environment elsewhere (a project venv) using pool entries
-    index/<xx>/<fast key>             fast-path index: a file holding an environment's path
-    locks/<key>.lock                  per-key file locks
-    interpreters.json                 answers of interpreter queries
-
-Builds happen in ``.tmp-*`` directories beside their final place and are renamed into it.
+Where things live and how their files are named is :mod:`pyrun.layout`'s business; this module
+adds what needs more than the standard library (``filelock``) or more than one file.
 """
 
 from __future__ import annotations
@@ -23,32 +16,41 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from pyrun import layout
 from pyrun.errors import CacheError
-from pyrun.fastpath import cache_root, index_path, index_text
 
 
 class Cache:
-    """pyrun's cache at ``root`` (default :func:`pyrun.fastpath.cache_root`).
+    """pyrun's cache at ``root`` (default :func:`pyrun.layout.cache_root`).
 
-    Raises:
-        CacheError: (from :meth:`create`) the directories cannot be made.
+    Attributes:
+        root, pool, envs, index, locks, refs: its directories (see :mod:`pyrun.layout`).
+        interpreters: the file of cached interpreter queries.
     """
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
-        self.root = Path(root) if root is not None else Path(cache_root())
-        self.pool = self.root / "pool"
-        self.envs = self.root / "envs"
-        self.locks = self.root / "locks"
+        self.root = Path(root) if root is not None else Path(layout.cache_root())
+        self.pool = self.root / layout.POOL
+        self.envs = self.root / layout.ENVS
+        self.index = self.root / layout.INDEX
+        self.locks = self.root / layout.LOCKS
+        self.refs = self.root / layout.REFS
+        self.interpreters = self.root / layout.INTERPRETERS
 
     def create(self) -> Cache:
-        """Create the directories, private to the user (mode 0700). Returns self."""
+        """Create the directories, private to the user (mode 0700). Returns self.
+
+        Raises:
+            CacheError: they cannot be made.
+        """
         try:
-            for d in (self.root, self.pool, self.envs, self.locks, self.root / "index"):
+            for d in (self.root, self.pool, self.envs, self.locks, self.index, self.refs):
                 d.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
             raise CacheError(
+                str(self.root),
                 f"cannot create pyrun's cache at {self.root}: {exc.strerror}; set "
-                "PYRUN_CACHE_DIR to a writable directory"
+                "PYRUN_CACHE_DIR to a writable directory",
             ) from None
         return self
 
@@ -60,29 +62,21 @@ class Cache:
                 stack.enter_context(FileLock(str(self.locks / f"{key}.lock")))
             yield
 
-    @property
-    def refs(self) -> Path:
-        """Where environments outside the cache that use pool entries are recorded."""
-        return self.root / "refs"
-
     def record_reference(
         self, prefix: Path, keys: Sequence[str], listed_in: Path | None = None
     ) -> None:
         """Record that the environment at ``prefix`` is used from outside the cache, so that a
-        prune keeps it: a project venv made by the WSP server, which uses the pool entries
+        prune keeps it: a project venv composed from the pool, which uses the pool entries
         ``keys``; or one of pyrun's own environments that ``listed_in`` (a ``.python-envs``
         file) names, for an editor. One JSON file per prefix, replaced atomically."""
         import hashlib
         import json
 
-        self.refs.mkdir(mode=0o700, parents=True, exist_ok=True)
         name = hashlib.sha256(str(prefix).encode()).hexdigest()[:32]
-        path = self.refs / f"{name}.json"
-        tmp = path.with_name(f"{tmp_prefix()}{path.name}")
         record = {"prefix": str(prefix), "entries": list(keys),
                   "listed_in": str(listed_in) if listed_in else None}
-        tmp.write_text(json.dumps(record), "utf-8")
-        os.replace(tmp, path)
+        self.refs.mkdir(mode=0o700, parents=True, exist_ok=True)
+        layout.write_atomic(str(self.refs / f"{name}.json"), json.dumps(record))
 
     def record_index(
         self,
@@ -98,20 +92,12 @@ class Cache:
             fast_key: :func:`pyrun.fastpath.fast_key` of the script and options.
             env_dir: the whole environment.
             base: the real path of its base interpreter.
-            required: paths a warm run checks exist (see :func:`pyrun.fastpath.index_text`).
+            required: paths a warm run checks exist (see :func:`pyrun.layout.index_text`).
             pending: paths whose absence means bytecode is still to come.
         """
-        path = Path(index_path(str(self.root), fast_key))
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = path.with_name(f"{tmp_prefix()}{path.name}")
-        tmp.write_text(index_text(str(env_dir), base, required, pending), encoding="utf-8")
-        os.replace(tmp, path)
-
-
-def tmp_prefix(pid: int | str | None = None) -> str:
-    """The name prefix of a temporary file or directory made by process ``pid`` (default:
-    this one): ``.tmp-<pid>-``. A later run removes those whose process is gone."""
-    return f".tmp-{os.getpid() if pid is None else pid}-"
+        path = layout.index_path(str(self.root), fast_key)
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        layout.write_atomic(path, layout.index_text(str(env_dir), base, required, pending))
 
 
 def _alive(pid: int) -> bool:
@@ -126,21 +112,19 @@ def _alive(pid: int) -> bool:
 
 def remove_leftovers(cache: Cache) -> list[Path]:
     """Remove the temporary files and directories of runs that died (killed, crashed, power
-    lost) from ``pool/``, ``envs/`` and ``index/``: those named by :func:`tmp_prefix` whose
-    process no longer exists. Returns what was removed.
+    lost) from ``pool/``, ``envs/``, ``refs/`` and ``index/``: those named by
+    :func:`pyrun.layout.tmp_prefix` whose process no longer exists. Returns what was removed.
     """
     removed = []
-    dirs = [cache.pool, cache.envs, *sorted((cache.root / "index").glob("??"))]
+    dirs = [cache.pool, cache.envs, cache.refs, *sorted(cache.index.glob("??"))]
     for d in dirs:
         try:
             names = os.listdir(d)
         except OSError:
             continue
         for name in names:
-            if not name.startswith(".tmp-"):
-                continue
-            pid = name[len(".tmp-"):].partition("-")[0]
-            if pid.isdigit() and not _alive(int(pid)):
+            pid = layout.tmp_owner(name)
+            if pid is not None and not _alive(pid):
                 remove_tree(d / name)
                 removed.append(d / name)
     return removed
@@ -166,7 +150,8 @@ def make_writable(top: Path) -> None:
 
 
 def remove_tree(path: Path) -> None:
-    """Delete ``path`` even where read-only directories are inside it; missing is fine."""
+    """Delete ``path`` even where read-only directories are inside it; missing is fine. A
+    symbolic link is removed itself, never followed."""
     if not path.exists() and not path.is_symlink():
         return
     if path.is_dir() and not path.is_symlink():

@@ -1,13 +1,18 @@
-"""The ``pyrun`` command: a thin shell over :mod:`pyrun.runner`, and the only place that exits.
+"""The ``pyrun`` command: a thin front end over :mod:`pyrun.engine`, and the only place (with
+``pyrun wsp``'s :mod:`pyrun.wsp.cli`) that prints errors and exits.
 
 Usage::
 
     pyrun [OPTIONS] SCRIPT [ARGS...]
     pyrun run [OPTIONS] SCRIPT [ARGS...]     (for a script named like a subcommand)
+    pyrun cache|python|env|wsp ...
 
-Everything after SCRIPT goes to the script unchanged. The options are parsed by hand (not with
-argparse) because the warm path must start the script within a few milliseconds: a warm run
-imports only :mod:`pyrun.fastpath` and :mod:`pyrun.launch`.
+Everything after SCRIPT goes to the script unchanged. A run first tries the warm path: a small
+hand scan of the options (:func:`warm_options`, no ``argparse``: a warm run must start the
+script within a few milliseconds and imports only :mod:`pyrun.fastpath` and
+:mod:`pyrun.launch`). Anything the scan does not take as plainly warm goes to ``argparse``
+(:func:`run_parser`), which parses every subcommand; every error goes through
+:func:`pyrun.errors.report`.
 """
 
 from __future__ import annotations
@@ -19,75 +24,53 @@ from pyrun import __version__
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs a warm run 3 ms
 if TYPE_CHECKING:
-    from pyrun.cache import Cache
+    import argparse
+    from pathlib import Path
 
-USAGE = """\
-usage: pyrun [OPTIONS] SCRIPT [ARGS...]
-       pyrun run [OPTIONS] SCRIPT [ARGS...]
-       pyrun cache dir|info|prune|clean [--unused-for DAYS] [--json]
-       pyrun python SCRIPT          print the interpreter of SCRIPT's environment
-       pyrun env SCRIPT --record    add SCRIPT's environment to .python-envs beside it
-       pyrun wsp ...                the workflow server protocol (pyrun wsp --help)
+    from pyrun.engine import RunOptions
 
-Run a Python script in an environment with the dependencies its inline script metadata
-(PEP 723 `# /// script` block) declares. Everything after SCRIPT is passed to the script.
+SUBCOMMANDS = ("run", "cache", "wsp", "python", "env")
 
-options:
-  -p, --python PYTHON  interpreter: a version (3.12), a specifier (>=3.11), a command or a path
-  -w, --with REQ       an extra requirement for this run (repeatable)
-  -U, --upgrade        resolve the requirements again instead of reusing the environment
-      --offline        never touch the network; use only what is cached
-      --link-mode MODE auto (default), pth (pooled: pool directories on sys.path) or farm
-                       (the pool's files hardlinked into one site-packages)
-  -q, --quiet          print nothing but errors
-  -v, --verbose        print each step and command, and tracebacks on errors
-  -V, --version        print pyrun's version
-  -h, --help           print this help
+#: The deprecated ``--link-mode`` values and the ``--composition`` each means (for one release).
+LINK_MODE_ALIASES = {"auto": "auto", "pth": "pooled", "farm": "link-farm"}
+
+EPILOG = """\
+subcommands:
+  pyrun cache dir|info|prune|clean   manage the cache (pyrun cache --help)
+  pyrun python SCRIPT                print the interpreter of SCRIPT's environment
+  pyrun env SCRIPT --record          add SCRIPT's environment to .python-envs beside it
+  pyrun wsp ...                      the workflow server protocol (pyrun wsp --help)
 
 environment: PYRUN_CACHE_DIR (cache location), UV (the uv binary to use; pip stands in when
 there is no uv), PYRUN_COMPILE=foreground (byte-compile new pool entries before the script
 starts, not in the background), PYRUN_CONFIG_DIR (pyrun wsp's settings and trust answers).
 exit codes: the script's own; or pyrun's: 64 usage, 65 bad metadata, 66 no script,
 67 unresolvable requirement, 68 no matching Python, 69 no network, 70 internal error,
-71 install failure, 73 cache unusable, 130 interrupted. See docs/reference.md.
-"""
-
-SUBCOMMANDS = ("run", "cache", "wsp", "python", "env")
-
-CACHE_USAGE = """\
-usage: pyrun cache dir                          print the cache directory
-       pyrun cache info [--unused-for DAYS] [--json]
-                                                environments, pool entries, sizes, what is unused
-       pyrun cache prune [--unused-for DAYS]    remove environments unused for DAYS (default 30),
-                                                then pool entries no environment uses
-       pyrun cache clean                        remove every environment and pool entry
-Locked (being built) and running environments are always left alone.
+71 install failure, 73 cache unusable, 78 bad project file, 130 interrupted.
+See docs/reference.md.
 """
 
 
-class Args:
-    """The parsed command line (a plain class: ``dataclasses`` costs a warm run 12 ms)."""
+class WarmOptions:
+    """What the warm path needs from the command line (a plain class: ``dataclasses`` costs a
+    warm run 12 ms)."""
 
     def __init__(self) -> None:
-        self.script: str | None = None
+        self.script = ""
         self.script_args: list[str] = []
-        self.python: str | None = None
+        self.python = ""
         self.with_requirements: list[str] = []
-        self.upgrade = False
-        self.offline = False
-        self.link_mode = "auto"
-        self.verbosity = 0
-        self.help = False
-        self.version = False
-        self.error: str | None = None
+        self.composition = "auto"
+        self.verbose = False
 
 
-def parse_args(argv: list[str]) -> Args:
-    """Parse ``argv`` (without the program name). Problems are reported in ``Args.error``."""
-    args = Args()
-    i = 0
-    if argv and argv[0] == "run":
-        i = 1
+def warm_options(argv: list[str]) -> WarmOptions | None:
+    """The options of a run that may take the warm path, or None when it may not: it asks for
+    ``--upgrade``, help or the version, uses the deprecated ``--link-mode`` (the slow path
+    warns), or holds anything this scan does not know (combined short options); ``argparse``
+    then decides (:func:`run_parser`)."""
+    found = WarmOptions()
+    i = 1 if argv[:1] == ["run"] else 0
     while i < len(argv):
         arg = argv[i]
         if arg == "--":
@@ -95,171 +78,242 @@ def parse_args(argv: list[str]) -> Args:
             break
         if not arg.startswith("-") or arg == "-":
             break
-        name, eq, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
-        if name in ("-p", "--python", "-w", "--with", "--link-mode"):
-            if eq:
-                value = inline
-            elif i + 1 < len(argv):
+        name, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if name in ("-p", "--python", "-w", "--with", "--composition"):
+            if not eq:
+                if i + 1 >= len(argv):
+                    return None
                 i += 1
                 value = argv[i]
-            else:
-                args.error = f"{name} needs a value"
-                return args
             if name in ("-p", "--python"):
-                args.python = value
-            elif name == "--link-mode":
-                args.link_mode = value
+                found.python = value
+            elif name in ("-w", "--with"):
+                found.with_requirements.append(value)
             else:
-                args.with_requirements.append(value)
-        elif eq:
-            args.error = f"{name} takes no value"
-            return args
-        elif name in ("-U", "--upgrade"):
-            args.upgrade = True
-        elif name == "--offline":
-            args.offline = True
-        elif name in ("-q", "--quiet"):
-            args.verbosity = -1
+                found.composition = value
+        elif eq or name not in ("--offline", "-q", "--quiet", "-v", "--verbose"):
+            return None
         elif name in ("-v", "--verbose"):
-            args.verbosity = max(args.verbosity, 0) + 1
-        elif name in ("-V", "--version"):
-            args.version = True
-        elif name in ("-h", "--help"):
-            args.help = True
-        else:
-            args.error = f"unknown option {arg}"
-            return args
+            found.verbose = True
         i += 1
-    if i < len(argv):
-        args.script = argv[i]
-        args.script_args = argv[i + 1 :]
-    elif not (args.help or args.version):
-        args.error = "missing SCRIPT"
-    return args
+    if i >= len(argv):
+        return None
+    found.script = argv[i]
+    found.script_args = argv[i + 1 :]
+    return found
 
 
-def _fast(args: Args) -> None:
-    """Exec the script if its environment is recorded and whole; return otherwise."""
-    from pyrun import fastpath
+def _warm(options: WarmOptions) -> bytes | None:
+    """Exec the script if its environment is recorded and whole; else return the script's
+    bytes (None when it cannot be read: the engine explains why)."""
+    from pyrun import fastpath, layout
     from pyrun.launch import exec_script
 
-    assert args.script is not None
     try:
-        with open(args.script, "rb") as f:
-            span = fastpath.block_span(f.read())
+        with open(options.script, "rb") as f:
+            data = f.read()
     except OSError:
-        return  # the slow path explains what is wrong with the script
-    key = fastpath.fast_key(
-        span, args.python or "", args.with_requirements, sys.executable, args.link_mode
-    )
-    python = fastpath.lookup(fastpath.cache_root(), key)
+        return None
+    key = fastpath.fast_key(fastpath.block_span(data), options.python,
+                            options.with_requirements, sys.executable, options.composition)
+    python = fastpath.lookup(layout.cache_root(), key)
     if python is not None:
-        if args.verbosity > 0:
+        if options.verbose:
             print(f"pyrun: warm: {python}", file=sys.stderr)
-        exec_script(python, args.script, args.script_args)
+        exec_script(python, options.script, options.script_args)
         sys.exit(0)  # pragma: no cover - exec_script returns only off POSIX
+    return data
 
 
-def _slow(args: Args) -> int:
-    from pyrun.errors import ExitCode, PyrunError
-    from pyrun.progress import Reporter
+# -- argparse ---------------------------------------------------------------------------------
 
-    reporter = Reporter(args.verbosity)
+
+def _parser(prog: str, description: str, **kwargs: object) -> argparse.ArgumentParser:
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        """Usage errors raise :class:`~pyrun.errors.UsageError` (one line and where to look)
+        instead of printing the whole usage and exiting."""
+
+        def error(self, message: str) -> None:  # type: ignore[override]
+            from pyrun.errors import UsageError
+
+            raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+    return Parser(prog=prog, description=description,
+                  formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)  # type: ignore[arg-type]
+
+
+def _environment_options(parser: argparse.ArgumentParser) -> None:
+    """The options that choose a script's environment, shared by run, python and env."""
+    parser.add_argument("-p", "--python", metavar="PYTHON",
+                        help="interpreter: a version (3.12), a specifier (>=3.11), a command or a path")
+    parser.add_argument("-w", "--with", dest="with_requirements", metavar="REQ", action="append",
+                        default=[], help="an extra requirement for this run (repeatable)")
+    parser.add_argument("-U", "--upgrade", action="store_true",
+                        help="resolve the requirements again instead of reusing the environment")
+    parser.add_argument("--offline", action="store_true",
+                        help="never touch the network; use only what is cached")
+    parser.add_argument("--composition", choices=("auto", "pooled", "link-farm"),
+                        help="auto (default), pooled (pool directories on sys.path) or "
+                        "link-farm (the pool's files hardlinked into one site-packages)")
+    parser.add_argument("--link-mode", choices=tuple(LINK_MODE_ALIASES),
+                        help="deprecated spelling of --composition (pth: pooled, farm: link-farm)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="print each step and command, and tracebacks on errors")
+
+
+def run_parser() -> argparse.ArgumentParser:
+    """The parser of ``pyrun [run] [OPTIONS] SCRIPT [ARGS...]``."""
+    import argparse
+
+    parser = _parser(
+        "pyrun",
+        "Run a Python script in an environment with the dependencies its inline script "
+        "metadata (PEP 723 `# /// script` block) declares. Everything after SCRIPT is passed "
+        "to the script.",
+        usage="pyrun [OPTIONS] SCRIPT [ARGS...]\n       pyrun run [OPTIONS] SCRIPT [ARGS...]",
+        epilog=EPILOG,
+    )
+    _environment_options(parser)
+    parser.add_argument("-V", "--version", action="version", version=f"pyrun {__version__}")
+    parser.add_argument("script", metavar="SCRIPT", help="the script (use -- before a name "
+                        "that starts with -)")
+    parser.add_argument("args", metavar="ARGS", nargs=argparse.REMAINDER,
+                        help="passed to the script unchanged")
+    return parser
+
+
+def _run_options(ns: argparse.Namespace) -> tuple[RunOptions, int]:
+    """``(RunOptions, verbosity)`` from parsed environment options; warns about
+    ``--link-mode``."""
+    from pyrun.engine import RunOptions
+
+    verbosity = -1 if ns.quiet else ns.verbose
+    composition = ns.composition or "auto"
+    if ns.link_mode is not None:
+        if verbosity >= 0:
+            print("pyrun: warning: --link-mode is deprecated and will be removed in the next "
+                  "release; use --composition " + LINK_MODE_ALIASES[ns.link_mode],
+                  file=sys.stderr)
+        if ns.composition is None:
+            composition = LINK_MODE_ALIASES[ns.link_mode]
+    options = RunOptions(python=ns.python, with_requirements=tuple(ns.with_requirements),
+                         upgrade=ns.upgrade, offline=ns.offline, composition=composition)
+    return options, verbosity
+
+
+class Edge:
+    """What the one error edge (:func:`main`) needs to know of a command: its verbosity, once
+    its options are parsed."""
+
+    def __init__(self) -> None:
+        self.verbosity = 0
+
+
+def run_main(argv: list[str], edge: Edge, data: bytes | None = None,
+             warm_script: str = "") -> int:
+    """``pyrun [run] [OPTIONS] SCRIPT [ARGS...]`` on the slow path: parse with ``argparse``,
+    then :func:`pyrun.engine.run` (``data``: the script's bytes when the warm path read them
+    for ``warm_script``)."""
+    from pyrun.engine import Reporter, run
+
+    ns = run_parser().parse_args(argv[1:] if argv[:1] == ["run"] else argv)
+    options, edge.verbosity = _run_options(ns)
+    reuse = data if ns.script == warm_script else None
+    return run(ns.script, ns.args, options, Reporter(edge.verbosity), data=reuse)
+
+
+# -- pyrun cache ------------------------------------------------------------------------------
+
+
+def cache_parser() -> argparse.ArgumentParser:
+    """The parser of ``pyrun cache dir|info|prune|clean``."""
+    parser = _parser("pyrun cache", "Manage pyrun's cache. Locked (being built) and running "
+                     "environments are always left alone.", usage=(
+                         "pyrun cache dir | info [--unused-for DAYS] [--json] | "
+                         "prune [--unused-for DAYS] | clean"))
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                     prog="pyrun cache",
+                                     parser_class=type(parser))
+    commands.add_parser("dir", help="print the cache directory",
+                        description="Print the cache directory.")
+    for name, text in (
+        ("info", "environments, pool entries, sizes, and what is unused"),
+        ("prune", "remove environments unused for DAYS (default 30), then pool entries no "
+                  "environment uses"),
+    ):
+        sub = commands.add_parser(name, help=text, description=text[:1].upper() + text[1:] + ".")
+        sub.add_argument("--unused-for", metavar="DAYS", type=_days, default=30.0,
+                         help="the age in days after which an environment is unused (default 30)")
+        if name == "info":
+            sub.add_argument("--json", action="store_true", help="print JSON")
+    commands.add_parser("clean", help="remove every environment and pool entry",
+                        description="Remove every environment and pool entry.")
+    return parser
+
+
+def _days(text: str) -> float:
+    """``--unused-for``'s value: a number of days, 0 or more."""
+    import argparse
+
     try:
-        from pyrun.runner import RunOptions, run
-
-        assert args.script is not None
-        options = RunOptions(
-            python=args.python,
-            with_requirements=tuple(args.with_requirements),
-            upgrade=args.upgrade,
-            offline=args.offline,
-            link_mode=args.link_mode,
-        )
-        return run(args.script, args.script_args, options, reporter)
-    except PyrunError as exc:
-        if args.verbosity > 0:
-            import traceback
-
-            traceback.print_exc()
-        print(f"pyrun: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("pyrun: interrupted", file=sys.stderr)
-        return ExitCode.INTERRUPTED
-    except Exception as exc:  # a bug: say so, with the traceback
-        import traceback
-
-        traceback.print_exc()
-        print(f"pyrun: internal error (please report it): {exc!r}", file=sys.stderr)
-        return ExitCode.INTERNAL
+        days = float(text)
+    except ValueError:
+        days = -1.0
+    if not days >= 0:  # also NaN
+        raise argparse.ArgumentTypeError(f"needs a number of days, not {text!r}")
+    return days
 
 
 def cache_main(argv: list[str]) -> int:
-    """``pyrun cache ...``: see :data:`CACHE_USAGE` and :mod:`pyrun.maintenance`."""
-    from pyrun import maintenance
-    from pyrun.cache import Cache
+    """``pyrun cache ...``: see :func:`cache_parser` and :mod:`pyrun.maintenance`.
 
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in ("dir", "info", "prune", "clean"):
-        stream = sys.stdout if argv and argv[0] in ("-h", "--help") else sys.stderr
-        print(CACHE_USAGE, end="", file=stream)
-        return 0 if stream is sys.stdout else 64
-    command, rest = argv[0], argv[1:]
-    days, as_json = maintenance.DEFAULT_MAX_AGE_DAYS, False
-    while rest:
-        opt = rest.pop(0)
-        name, eq, value = opt.partition("=")
-        if name == "--unused-for" and command in ("info", "prune"):
-            value = value if eq else (rest.pop(0) if rest else "")
-            try:
-                days = float(value)
-            except ValueError:
-                print(f"pyrun: error: --unused-for needs a number of days, not {value!r}",
-                      file=sys.stderr)
-                return 64
-        elif opt == "--json" and command == "info":
-            as_json = True
-        else:
-            print(f"pyrun: error: unknown option {opt} for cache {command}\n\n{CACHE_USAGE}",
-                  end="", file=sys.stderr)
-            return 64
-    cache = Cache()
-    if command == "dir":
-        print(cache.root)
-        return 0
-    try:
-        return _cache_command(command, cache, days, as_json)
-    except OSError as exc:
-        print(f"pyrun: error: cannot {command} the cache at {cache.root}: {exc}", file=sys.stderr)
-        return 73
-
-
-def _cache_command(command: str, cache: Cache, days: float, as_json: bool) -> int:
+    Raises:
+        UsageError: a bad command line. CacheError: the cache cannot be read or changed.
+    """
     import json
 
     from pyrun import maintenance
+    from pyrun.cache import Cache
+    from pyrun.errors import CacheError
 
-    if command == "info":
-        found = maintenance.info(cache, days)
-        if as_json:
-            print(json.dumps({
-                "root": str(found.root),
-                "size_bytes": found.size_bytes,
-                "environments": [{"path": str(e.path), "last_used": e.last_used,
-                                  "entries": list(e.entries)} for e in found.environments],
-                "entries": list(found.entries),
-                "unused_environments": [str(e.path) for e in found.unused],
-                "unreferenced_entries": list(found.unreferenced),
-                "unused_for_days": days,
-            }, indent=1))
-        else:
-            print(f"cache: {found.root} ({found.size_bytes / 2**20:.1f} MiB)")
-            print(f"environments: {len(found.environments)} "
-                  f"({len(found.unused)} unused for {days:g} days)")
-            print(f"pool entries: {len(found.entries)} "
-                  f"({len(found.unreferenced)} used by no environment)")
+    ns = cache_parser().parse_args(argv)
+    cache = Cache()
+    if ns.command == "dir":
+        print(cache.root)
         return 0
-    result = maintenance.prune(cache, days) if command == "prune" else maintenance.clean(cache)
+    try:
+        if ns.command == "info":
+            found = maintenance.info(cache, ns.unused_for)
+            for warning in maintenance.warnings(cache):
+                print(f"pyrun: warning: {warning}", file=sys.stderr)
+            if ns.json:
+                print(json.dumps({
+                    "root": str(found.root),
+                    "size_bytes": found.size_bytes,
+                    "environments": [{"path": str(e.path), "last_used": e.last_used,
+                                      "entries": list(e.entries)} for e in found.environments],
+                    "entries": list(found.entries),
+                    "unused_environments": [str(e.path) for e in found.unused],
+                    "unreferenced_entries": list(found.unreferenced),
+                    "unused_for_days": ns.unused_for,
+                }, indent=1))
+            else:
+                print(f"cache: {found.root} ({found.size_bytes / 2**20:.1f} MiB)")
+                print(f"environments: {len(found.environments)} "
+                      f"({len(found.unused)} unused for {ns.unused_for:g} days)")
+                print(f"pool entries: {len(found.entries)} "
+                      f"({len(found.unreferenced)} used by no environment)")
+            return 0
+        if ns.command == "prune":
+            result = maintenance.prune(cache, ns.unused_for)
+        else:
+            result = maintenance.clean(cache)
+    except OSError as exc:
+        raise CacheError(str(cache.root), f"cannot {ns.command} the cache at {cache.root}: "
+                         f"{exc.strerror or exc}") from exc
     print(f"removed {len(result.environments)} environment(s) and "
           f"{len(result.entries)} pool entr{'y' if len(result.entries) == 1 else 'ies'}")
     for path, why in result.skipped:
@@ -267,68 +321,97 @@ def _cache_command(command: str, cache: Cache, days: float, as_json: bool) -> in
     return 0
 
 
-def editor_main(command: str, argv: list[str]) -> int:
+# -- pyrun python, pyrun env ------------------------------------------------------------------
+
+
+def editor_parser(command: str) -> argparse.ArgumentParser:
+    """The parser of ``pyrun python SCRIPT`` or ``pyrun env SCRIPT --record``."""
+    if command == "python":
+        parser = _parser("pyrun python", "Print the interpreter of SCRIPT's environment "
+                         "(building the environment if needed): for an editor.")
+    else:
+        parser = _parser("pyrun env", "Append SCRIPT's environment (built if needed) to the "
+                         ".python-envs file beside SCRIPT, so that editors find it; a "
+                         "prune keeps it while the file lists it.")
+        parser.add_argument("--record", action="store_true", required=True,
+                            help="append the environment to .python-envs")
+    _environment_options(parser)
+    parser.add_argument("script", metavar="SCRIPT")
+    return parser
+
+
+def editor_main(command: str, argv: list[str], edge: Edge) -> int:
     """``pyrun python SCRIPT`` (print the environment's interpreter, building it if needed) and
     ``pyrun env SCRIPT --record`` (append the environment to ``.python-envs`` beside SCRIPT):
-    how an editor finds the interpreter of a script with inline metadata."""
-    record = "--record" in argv
-    rest = [a for a in argv if a != "--record"]
-    if len(rest) != 1 or (record and command != "env") or (command == "env" and not record):
-        usage = "pyrun python SCRIPT" if command == "python" else "pyrun env SCRIPT --record"
-        print(f"pyrun: error: usage: {usage}", file=sys.stderr)
-        return 64
-    from pyrun.errors import PyrunError
-    from pyrun.progress import Reporter
-    from pyrun.runner import prepare
+    how an editor finds the interpreter of a script with inline metadata.
 
-    script = rest[0]
-    try:
-        env = prepare(script, reporter=Reporter(0))
-    except PyrunError as exc:
-        print(f"pyrun: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    Raises:
+        The errors of :func:`pyrun.engine.prepare`, and of :func:`_record`.
+    """
+    from pyrun.engine import Reporter, prepare
+
+    ns = editor_parser(command).parse_args(argv)
+    options, edge.verbosity = _run_options(ns)
+    env = prepare(ns.script, options, Reporter(edge.verbosity))
     if command == "python":
         print(env.python)
         return 0
-    from pathlib import Path
-
-    from pyrun.wsp import pythonenvs
-
-    directory = os.path.dirname(os.path.abspath(script))
-    try:
-        pythonenvs.append(Path(directory), env.path)
-        from pyrun.cache import Cache
-
-        listing = Path(directory) / pythonenvs.FILE_NAME
-        Cache().record_reference(env.path, [], listed_in=listing)  # a prune keeps it
-    except (pythonenvs.PythonEnvsError, OSError) as exc:
-        print(f"pyrun: error: cannot record the environment: {exc}", file=sys.stderr)
-        return 73
+    _record(ns.script, env.path)
     print(env.path)
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``pyrun`` command. Returns the exit code (the script's, or pyrun's)."""
-    argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "cache":
-        return cache_main(argv[1:])
-    if argv and argv[0] == "wsp":
-        from pyrun.wsp.cli import main as wsp_main
+def _record(script: str, env_path: Path) -> None:
+    """Append ``env_path`` to ``.python-envs`` beside ``script`` and tell the cache, so that a
+    prune keeps the environment while the file lists it.
 
-        return wsp_main(argv[1:])
-    if argv and argv[0] in ("python", "env"):
-        return editor_main(argv[0], argv[1:])
-    args = parse_args(argv)
-    if args.help:
-        print(USAGE, end="")
-        return 0
-    if args.version:
-        print(f"pyrun {__version__}")
-        return 0
-    if args.error:
-        print(f"pyrun: error: {args.error}\n\n{USAGE}", end="", file=sys.stderr)
-        return 64
-    if not args.upgrade and os.name == "posix":
-        _fast(args)
-    return _slow(args)
+    Raises:
+        PythonEnvsError: the file cannot be read or written (exit 78).
+        CacheError: the cache cannot record it.
+    """
+    from pathlib import Path
+
+    from pyrun import pythonenvs
+    from pyrun.cache import Cache
+    from pyrun.errors import CacheError
+
+    directory = Path(os.path.dirname(os.path.abspath(script)))
+    pythonenvs.append(directory, env_path)
+    try:
+        Cache().record_reference(env_path, [], listed_in=directory / pythonenvs.FILE_NAME)
+    except OSError as exc:
+        raise CacheError(str(env_path), f"cannot record {env_path} in pyrun's cache: "
+                         f"{exc.strerror}") from exc
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``pyrun`` command. Returns the exit code (the script's, or pyrun's).
+
+    The warm path first; else the subcommand, inside the one error edge: whatever any
+    subcommand raises becomes one message and an exit code here (:func:`pyrun.errors.report`).
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    first = argv[0] if argv else ""
+    data, warm_script = None, ""
+    if first not in SUBCOMMANDS[1:] and os.name == "posix":
+        warm = warm_options(argv)
+        if warm is not None:
+            data = _warm(warm)
+            warm_script = warm.script
+    edge = Edge()
+    try:
+        if first == "cache":
+            return cache_main(argv[1:])
+        if first == "wsp":
+            from pyrun.wsp.cli import main as wsp_main
+
+            return wsp_main(argv[1:])
+        if first in ("python", "env"):
+            return editor_main(first, argv[1:], edge)
+        return run_main(argv, edge, data, warm_script)
+    except SystemExit as exc:  # --help, --version
+        return exc.code if isinstance(exc.code, int) else 0
+    except BaseException as exc:
+        from pyrun.errors import report
+
+        return report(exc, edge.verbosity)

@@ -1,7 +1,7 @@
 """How a set of pool entries becomes one environment: their order, the top-level names two of
 them both provide, and whether the set only works merged into one site-packages.
 
-Pooled environments (``pth`` mode) put each entry's ``site-packages`` on ``sys.path``. Python's
+Pooled environments (``pooled`` composition) put each entry's ``site-packages`` on ``sys.path``. Python's
 import system merges namespace packages across such directories (PEP 420, and ``pkgutil``-style
 ``extend_path`` packages), but three things only work in one flat directory:
 
@@ -12,9 +12,9 @@ import system merges namespace packages across such directories (PEP 420, and ``
 * code that looks for packages under ``site.getsitepackages()`` instead of ``sys.path``
   (:data:`SITE_PACKAGES_SEARCHERS`).
 
-Those sets are built as a *link farm* (``farm`` mode): every entry's files hardlinked into the
-environment's own ``site-packages``. Everything else stays pooled. A user can ask for either
-mode (``--link-mode``).
+Those sets are built as a *link farm* (``link-farm`` composition): every entry's files
+hardlinked into the environment's own ``site-packages``. Everything else stays pooled. A user
+can ask for either (``--composition``; ``--link-mode pth|farm`` is its deprecated spelling).
 
 Precedence: entries are ordered by canonical distribution name, then pool key. When two
 distributions provide the same top-level module or regular package as rivals (opencv-python
@@ -32,11 +32,18 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from pyrun.errors import UsageError
 from pyrun.pool import PoolEntry
 
-#: The values ``--link-mode`` accepts. ``auto`` picks ``farm`` when :func:`compose` finds a
-#: reason to, else ``pth``.
-LINK_MODES = ("auto", "pth", "farm")
+POOLED = "pooled"
+LINK_FARM = "link-farm"
+
+#: The values ``--composition`` accepts. ``auto`` picks ``link-farm`` when :func:`compose`
+#: finds a reason to, else ``pooled``.
+COMPOSITIONS = ("auto", POOLED, LINK_FARM)
+
+#: The values of the deprecated ``--link-mode`` option, and what they mean now.
+DEPRECATED = {"pth": POOLED, "farm": LINK_FARM, "auto": "auto"}
 
 #: Distributions known to search ``site.getsitepackages()`` (not ``sys.path``) for the files of
 #: other distributions: with them in a set, it is built as a link farm.
@@ -77,8 +84,8 @@ class Composition:
 
     Attributes:
         entries: the entries in precedence order (canonical name, then key).
-        mode: ``"pth"`` (pooled) or ``"farm"`` (hardlinked into one site-packages).
-        reasons: why ``auto`` chose ``farm`` (empty when it did not, or was not asked).
+        mode: :data:`POOLED` or :data:`LINK_FARM` (hardlinked into one site-packages).
+        reasons: why ``auto`` chose a link farm (empty when it did not, or was not asked).
         overlaps: rival top-level names, see :class:`Overlap`.
     """
 
@@ -103,18 +110,19 @@ def ordered(entries: Iterable[PoolEntry]) -> list[PoolEntry]:
     return sorted(entries, key=lambda e: (canonicalize_name(e.distribution.name), e.key))
 
 
-def compose(entries: Sequence[PoolEntry], link_mode: str = "auto") -> Composition:
+def compose(entries: Sequence[PoolEntry], composition: str = "auto") -> Composition:
     """Decide how ``entries`` (finished pool entries) make one environment.
 
     Args:
         entries: the pool entries of a resolution, in any order.
-        link_mode: one of :data:`LINK_MODES`.
+        composition: one of :data:`COMPOSITIONS`.
 
     Raises:
-        ValueError: ``link_mode`` is not one of :data:`LINK_MODES`.
+        UsageError: ``composition`` is not one of :data:`COMPOSITIONS`.
     """
-    if link_mode not in LINK_MODES:
-        raise ValueError(f"link mode must be one of {', '.join(LINK_MODES)}, not {link_mode!r}")
+    if composition not in COMPOSITIONS:
+        raise UsageError(f"--composition must be one of {', '.join(COMPOSITIONS)}, "
+                         f"not {composition!r}")
     order = ordered(entries)
     providers: dict[str, list[tuple[PoolEntry, str]]] = {}
     for entry in order:
@@ -140,10 +148,10 @@ def compose(entries: Sequence[PoolEntry], link_mode: str = "auto") -> Compositio
             reasons.append(f"package {name} is split across {shared}")
         else:
             overlaps.append(Overlap(name, dists[0], tuple(dists[1:])))
-    if link_mode == "auto":
-        mode = "farm" if reasons else "pth"
+    if composition == "auto":
+        mode = LINK_FARM if reasons else POOLED
     else:
-        mode, reasons = link_mode, []
+        mode, reasons = composition, []
     return Composition(tuple(order), mode, tuple(reasons), tuple(overlaps))
 
 

@@ -1,7 +1,7 @@
 """Environments: a tiny venv that sees its pool entries as one flat install would.
 
 An environment is keyed by the interpreter's identity, the sorted pool keys it holds and its
-composition mode (:func:`environment_key`), so scripts whose requirements resolve to the same
+composition (:func:`environment_key`), so scripts whose requirements resolve to the same
 set share one, however they spell their requirements. Its layout (POSIX)::
 
     pyvenv.cfg                              a real venv (PEP 405): own sys.prefix, no user site
@@ -9,7 +9,7 @@ set share one, however they spell their requirements. Its layout (POSIX)::
     bin/<console and gui scripts>           entry-point wrappers using bin/python
     bin/<.data/scripts>                     the wheels' own scripts, ``#!python`` made bin/python
     lib/pythonX.Y/site-packages/            the activation files (pooled), or every entry's
-                                            files hardlinked (link farm)
+                                            files hardlinked (link-farm)
     include/site/pythonX.Y/                 the wheels' ``.data/headers``
     share/, etc/, ...                       the wheels' ``.data/data``, merged (hardlinks)
     pyrun-env.json                          the completion marker, written last
@@ -32,11 +32,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyrun import CACHE_FORMAT, __version__
-from pyrun.cache import Cache, remove_tree, tmp_prefix
-from pyrun.composition import Composition, compose, top_level_name
-from pyrun.errors import CacheError
-from pyrun.fastpath import ENV_MARKER, env_python, is_whole
+from pyrun import __version__, layout
+from pyrun.cache import Cache, remove_tree
+from pyrun.composition import LINK_FARM, POOLED, Composition, top_level_name
+from pyrun.errors import EntriesVanished
 from pyrun.faults import point
 from pyrun.interpreters import Interpreter
 from pyrun.pool import PoolEntry, script_entry_points
@@ -77,18 +76,18 @@ class Environment:
 
     Attributes:
         path: its directory.
-        mode: ``"pth"`` (pooled) or ``"farm"`` (link farm); see :mod:`pyrun.composition`.
+        mode: ``"pooled"`` or ``"link-farm"``; see :mod:`pyrun.composition`.
         python: its interpreter (``bin/python``), the one scripts run with.
         activation: its ``_pyrun_pool.pth``.
     """
 
     path: Path
-    mode: str = "pth"
+    mode: str = POOLED
 
     @property
     def python(self) -> Path:
         """The environment's interpreter."""
-        return Path(env_python(str(self.path)))
+        return Path(layout.env_python(str(self.path)))
 
     @property
     def activation(self) -> Path:
@@ -97,16 +96,56 @@ class Environment:
         return found[0] if found else self.path / "lib" / PTH_NAME
 
 
+@dataclass(frozen=True)
+class EnvMarker:
+    """What an environment's completion marker says.
+
+    Attributes:
+        path: where the environment was built (a moved cache has another).
+        executable: its base interpreter's real path.
+        mode: its composition.
+        entries: the pool keys it uses.
+    """
+
+    path: str
+    executable: str
+    mode: str
+    entries: tuple[str, ...]
+
+
+def read_env_marker(env_dir: Path) -> EnvMarker | None:
+    """The completion marker of the environment at ``env_dir``; None when it is missing or
+    damaged (any damage: the environment is then not whole)."""
+    data = layout.read_marker(str(env_dir / layout.ENV_MARKER))
+    if data is None:
+        return None
+    interpreter, entries = data.get("interpreter"), data.get("entries")
+    if not isinstance(interpreter, dict) or not isinstance(entries, list):
+        return None
+    return EnvMarker(str(data.get("path", "")), str(interpreter.get("executable", "")),
+                     str(data.get("mode", "")), tuple(str(k) for k in entries))
+
+
 def environment_key(
-    interpreter: Interpreter, entries: Sequence[PoolEntry], mode: str = "pth"
+    interpreter: Interpreter, entries: Sequence[PoolEntry], mode: str = POOLED
 ) -> str:
     """The environment key: sha256 over the interpreter's identity, the sorted pool keys and
-    the composition mode (``pth`` or ``farm``, see :mod:`pyrun.composition`).
+    the composition (``pooled`` or ``link-farm``, see :mod:`pyrun.composition`). Returns 32
+    hex digits. The order of the entries does not matter, so scripts whose requirements
+    resolve to the same set share one environment however they spell or order them:
 
-    Returns 32 hex digits.
+    >>> from types import SimpleNamespace as Fake
+    >>> python = Fake(identity=lambda: {"executable": "/usr/bin/python3.12"})
+    >>> rich, six = Fake(key="rich-14.0.0-1f2e"), Fake(key="six-1.17.0-4c1d")
+    >>> environment_key(python, [rich, six]) == environment_key(python, [six, rich])
+    True
+    >>> environment_key(python, [rich, six]) == environment_key(python, [rich])
+    False
+    >>> environment_key(python, [rich], "link-farm") == environment_key(python, [rich])
+    False
     """
     payload = {
-        "format": CACHE_FORMAT,
+        "format": layout.CACHE_FORMAT,
         "interpreter": interpreter.identity(),
         "entries": sorted(e.key for e in entries),
         "mode": mode,
@@ -116,51 +155,43 @@ def environment_key(
 
 
 def ensure_environment(
-    cache: Cache,
-    interpreter: Interpreter,
-    entries: Sequence[PoolEntry],
-    reporter: Reporter,
-    link_mode: str = "auto",
+    cache: Cache, interpreter: Interpreter, plan: Composition, reporter: Reporter
 ) -> Environment:
-    """Return the environment for ``entries`` on ``interpreter``, building it if needed.
+    """Return the environment ``plan`` describes on ``interpreter``, building it if needed.
 
     Args:
         cache: the cache whose ``envs/`` holds environments.
         interpreter: the base interpreter.
-        entries: finished pool entries (any order; see :func:`pyrun.composition.ordered`).
+        plan: from :func:`pyrun.composition.compose`; for a link farm, its entries' bytecode
+            must already be in place (:func:`pyrun.bytecode.before_link_farm`).
         reporter: progress, and the warnings about overlapping top-level names.
-        link_mode: one of :data:`pyrun.composition.LINK_MODES`.
 
     The build happens in a temporary directory under the environment's lock; the completion
     marker is written last and the directory renamed into place, so no run ever sees half an
     environment.
 
     Raises:
-        ValueError: an unknown ``link_mode``.
+        EntriesVanished: some of the entries were removed meanwhile (a prune).
         OSError: the environment cannot be written.
     """
-    plan = compose(entries, link_mode)
+    entries = plan.entries
     key = environment_key(interpreter, entries, plan.mode)
     final = cache.envs / key
     env = Environment(final, plan.mode)
     if _usable(final, None):
         return env
-    if plan.mode == "farm":
-        from pyrun.bytecode import before_link_farm
-
-        before_link_farm(cache, entries, interpreter, reporter)
     with cache.locked([f"env-{key}", *(e.key for e in entries)]):
         if _usable(final, reporter):
             return env
         missing = [e.key for e in entries if not e.is_complete()]
         if missing:  # removed meanwhile (by hand, or by a prune)
-            raise EntriesVanished(f"pool entries vanished while composing an environment: {missing}")
+            raise EntriesVanished(str(cache.pool), missing)
         reporter.step(f"creating an environment for Python {interpreter.version}")
         for overlap in plan.overlaps:
             reporter.warn(overlap.message())
         for reason in plan.reasons:
             reporter.step(f"building a link farm: {reason}")
-        tmp = Path(tempfile.mkdtemp(prefix=f"{tmp_prefix()}{key}-", dir=cache.envs))
+        tmp = Path(tempfile.mkdtemp(prefix=f"{layout.tmp_prefix()}{key}-", dir=cache.envs))
         try:
             _build(tmp, final, key, interpreter, plan)
             point("env-written")
@@ -173,22 +204,15 @@ def ensure_environment(
     return env
 
 
-class EntriesVanished(CacheError):
-    """Pool entries were removed (a prune, or by hand) between installing and composing."""
-
-
 def _usable(env_dir: Path, reporter: Reporter | None) -> bool:
     """Whether ``env_dir`` is whole and was built where it is (a moved cache has absolute paths
     of its old place in its environments). Says what it found through ``reporter``, if any."""
-    if not is_whole(str(env_dir)):
+    marker = read_env_marker(env_dir)
+    if marker is None or not os.path.exists(layout.env_python(str(env_dir))):
         if env_dir.exists() and reporter:
             reporter.repair(f"{env_dir} is incomplete (an interrupted build?); building it again")
         return False
-    try:
-        with open(env_dir / ENV_MARKER, encoding="utf-8") as f:
-            built_at = json.load(f).get("path")
-    except (OSError, ValueError, AttributeError):
-        built_at = None
+    built_at = marker.path
     if not Environment(env_dir).activation.is_file():
         if reporter:
             reporter.repair(f"{env_dir} has lost its {PTH_NAME}; building it again")
@@ -227,7 +251,7 @@ def _build(tmp: Path, final: Path, key: str, interpreter: Interpreter, plan: Com
         os.symlink("lib", tmp / "lib64")
     populate(tmp, final, interpreter, plan)
     marker = {
-        "format": CACHE_FORMAT,
+        "format": layout.CACHE_FORMAT,
         "key": key,
         "path": str(final),
         "interpreter": interpreter.identity(),
@@ -235,7 +259,7 @@ def _build(tmp: Path, final: Path, key: str, interpreter: Interpreter, plan: Com
         "entries": [e.key for e in plan.entries],
         "created": time.time(),
     }
-    (tmp / ENV_MARKER).write_text(json.dumps(marker, indent=1), encoding="utf-8")
+    (tmp / layout.ENV_MARKER).write_text(json.dumps(marker, indent=1), encoding="utf-8")
 
 
 def populate(prefix: Path, final: Path, interpreter: Interpreter, plan: Composition) -> None:
@@ -251,14 +275,14 @@ def populate(prefix: Path, final: Path, interpreter: Interpreter, plan: Composit
     """
     site = site_packages(prefix, interpreter)
     site.mkdir(parents=True, exist_ok=True)
-    if plan.mode == "farm":
+    if plan.mode == LINK_FARM:
         hidden = plan.hidden_names()
         for entry in plan.entries:
             _link_site_packages(entry, site, hidden.get(entry.key, frozenset()))
         write_activation(site, [])
     else:
         write_activation(site, plan.entries)
-    python = env_python(str(final))
+    python = layout.env_python(str(final))
     bin_dir = prefix / "bin"
     headers = prefix / "include" / "site" / f"python{interpreter.short_version}"
     for entry in plan.entries:

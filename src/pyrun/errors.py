@@ -1,53 +1,78 @@
-"""pyrun's exception tree and its documented exit codes.
+"""pyrun's one exception tree, its exit codes, and the one error edge (:func:`report`).
 
-Every error a user can cause is a :class:`PyrunError`. Its ``str()`` is the message the user
-reads (one paragraph: what went wrong, where, and what to do); its ``exit_code`` is what the
-``pyrun`` command exits with. The CLI is the only place that prints these and exits.
+Every error pyrun raises is a :class:`PyrunError`. Its ``str()`` is the message the user reads
+(one paragraph: what went wrong, where, and what to do); its ``exit_code`` is what the
+``pyrun`` command exits with; its other attributes carry the data (path, requirement, command,
+output). Foreign exceptions (``OSError``, ``UnicodeDecodeError``, ``ValueError`` from a parser)
+are wrapped where they enter pyrun, so a front end only ever sees this tree.
 
 The exit codes sit in the range of BSD ``sysexits.h`` so that they rarely collide with a
-script's own codes (scripts mostly use 0, 1 and 2); ``docs/reference.md`` lists them.
+script's own codes (scripts mostly use 0, 1 and 2). :class:`ExitCode` is the one table;
+``docs/reference.md`` states it for users.
+
+Standard library only, and cheap to import: every front end uses it.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
+from typing import Any, TextIO
 
 
 class ExitCode:
     """Exit codes of the ``pyrun`` command (its own failures, not the script's)."""
 
+    SERVER_ERROR = 1  #: ``pyrun wsp METHOD``: the workflow server answered with an error
     USAGE = 64  #: bad command line
-    METADATA = 65  #: invalid inline script metadata
+    METADATA = 65  #: invalid inline script metadata, or ``pyrun wsp`` PARAMS_JSON not an object
     NO_SCRIPT = 66  #: the script is missing, a directory, or unreadable
     RESOLUTION = 67  #: a requirement cannot be resolved (unknown package, no matching version)
     NO_INTERPRETER = 68  #: no installed interpreter satisfies the request
-    NETWORK = 69  #: the network is needed and unavailable (or ``--offline`` forbids it)
+    NETWORK = 69  #: the package index is unreachable or failing, or ``--offline`` lacks something
     INTERNAL = 70  #: a bug in pyrun
     INSTALL = 71  #: a distribution failed to build or install, or neither uv nor pip is there
     CACHE = 73  #: the cache directory cannot be created or written
+    TIMEOUT = 75  #: a workflow server did not answer in time
+    PROTOCOL = 76  #: a workflow server broke the protocol or exited
+    NOT_TRUSTED = 77  #: a project-declared workflow server the user has not agreed to run
+    CONFIG = 78  #: a project file is malformed or unsafe (``[workflow] wsp``, ``.python-envs``)
+    CANNOT_RUN = 127  #: ``pyrun wsp run``: the command cannot be run (as a shell says it)
     INTERRUPTED = 130  #: interrupted by Ctrl-C while pyrun itself was working
 
 
 class PyrunError(Exception):
-    """Base of every error a user can cause; ``str(error)`` is the message to show.
+    """Root of every error pyrun raises; ``str(error)`` is the message to show.
 
     Attributes:
         exit_code: the documented exit code for this kind of error (see :class:`ExitCode`).
+        context: words a front end puts before the message (``"cannot start the workflow
+            server"``); empty by default.
     """
 
     exit_code: int = ExitCode.INTERNAL
+    context: str = ""
 
 
 class UsageError(PyrunError):
-    """The command line is wrong (unknown option, missing script)."""
+    """The command line (or a library call's arguments) is wrong: an unknown option, a missing
+    script, an invalid ``--with`` requirement."""
 
     exit_code = ExitCode.USAGE
 
 
 class ScriptNotFoundError(PyrunError):
-    """The script path does not name a readable file."""
+    """The script path does not name a readable file.
+
+    Attributes:
+        path: the script's path as given.
+    """
 
     exit_code = ExitCode.NO_SCRIPT
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(message)
 
 
 class MetadataError(PyrunError, ValueError):
@@ -67,18 +92,27 @@ class MetadataError(PyrunError, ValueError):
 
 
 class NoInterpreterError(PyrunError):
-    """No installed interpreter satisfies ``--python`` or ``requires-python``."""
+    """No installed interpreter satisfies ``--python`` or ``requires-python``.
+
+    Attributes:
+        request: what was asked for (the ``--python`` value or the ``requires-python``
+            specifier), as text.
+    """
 
     exit_code = ExitCode.NO_INTERPRETER
 
+    def __init__(self, request: str, message: str) -> None:
+        self.request = request
+        super().__init__(message)
+
 
 class CommandError(PyrunError):
-    """A subprocess (uv, an interpreter) failed.
+    """A subprocess (uv, pip, an interpreter, ``compileall``) could not start or exited non-zero.
 
     Attributes:
         argv: the exact command line that was run.
-        returncode: its exit status.
-        output: what it printed on stderr (and stdout), kept for the message.
+        returncode: its exit status (-1 when it could not be started).
+        output: what it printed on stderr, then stdout.
     """
 
     exit_code = ExitCode.INSTALL
@@ -90,37 +124,161 @@ class CommandError(PyrunError):
         super().__init__(message)
 
 
-class ResolutionError(CommandError):
-    """uv could not resolve the requirements (unknown package, conflicting versions)."""
+class InstallerError(PyrunError):
+    """The installer (uv or pip) failed in a way a user can act on; subclasses say how.
+
+    Attributes:
+        command: the failed subprocess, or None when the installer refused before running one
+            (``--offline`` with pip, a local directory requirement).
+    """
+
+    exit_code = ExitCode.INSTALL
+
+    def __init__(self, message: str, command: CommandError | None = None) -> None:
+        self.command = command
+        super().__init__(message)
+
+    @property
+    def output(self) -> str:
+        """What the failed command printed (``""`` when none ran)."""
+        return self.command.output if self.command is not None else ""
+
+
+class ResolutionError(InstallerError):
+    """No set of versions satisfies the requirements (unknown package, conflicting pins)."""
 
     exit_code = ExitCode.RESOLUTION
 
 
-class NetworkError(CommandError):
-    """The index could not be reached, or ``--offline`` forbids reaching it.
+class NetworkError(InstallerError):
+    """The package index could not be reached or failed, or ``--offline`` forbids reaching it.
 
     Attributes:
         unreachable: there is no network at all (no DNS, no route, refused), so retrying now
-            would not help.
+            would not help and uv's cache is worth a try.
     """
 
     exit_code = ExitCode.NETWORK
-    unreachable = False
+
+    def __init__(
+        self, message: str, command: CommandError | None = None, *, unreachable: bool = False
+    ) -> None:
+        super().__init__(message, command)
+        self.unreachable = unreachable
 
 
-class InstallError(CommandError):
-    """A distribution could not be installed or built."""
+class InstallError(InstallerError):
+    """A distribution could not be built or installed.
+
+    Attributes:
+        requirement: the distribution or requirement concerned, when one is known (``""``
+            otherwise).
+    """
 
     exit_code = ExitCode.INSTALL
 
+    def __init__(
+        self, message: str, command: CommandError | None = None, *, requirement: str = ""
+    ) -> None:
+        super().__init__(message, command)
+        self.requirement = requirement
+
+
+class LockError(PyrunError):
+    """A lock (``pylock.toml``, PEP 751) or an installer's report cannot be read.
+
+    Attributes:
+        source: where it came from (a path, or ``uv pip compile``'s output).
+    """
+
+    exit_code = ExitCode.INSTALL
+
+    def __init__(self, source: str, message: str) -> None:
+        self.source = source
+        super().__init__(message)
+
 
 class ToolNotFoundError(PyrunError):
-    """uv cannot be found (the ``uv`` package, ``$UV`` and ``PATH`` were tried)."""
+    """Neither uv (the ``uv`` package, ``$UV``, ``PATH``) nor a usable pip can be found."""
 
     exit_code = ExitCode.INSTALL
 
 
 class CacheError(PyrunError):
-    """The cache directory cannot be created, locked or written."""
+    """The cache directory cannot be created, locked or written.
+
+    Attributes:
+        path: the directory or file concerned.
+    """
 
     exit_code = ExitCode.CACHE
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(message)
+
+
+class EntriesVanished(CacheError):
+    """Pool entries were removed (a prune, or by hand) between installing and composing; the
+    engine installs them again once before giving up.
+
+    Attributes:
+        keys: the pool keys that vanished.
+    """
+
+    def __init__(self, path: str, keys: Sequence[str]) -> None:
+        self.keys = list(keys)
+        super().__init__(path, f"pool entries vanished while composing an environment: "
+                               f"{', '.join(self.keys)}; run again")
+
+
+class ProjectFileError(PyrunError):
+    """A project file pyrun reads or writes is malformed or unsafe: a ``[workflow] wsp``
+    declaration, a ``.python-envs`` file that is not UTF-8 or is a symbolic link.
+
+    Attributes:
+        path: the file.
+    """
+
+    exit_code = ExitCode.CONFIG
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(message)
+
+
+def report(exc: BaseException, verbosity: int = 0, stream: TextIO | None = None) -> int:
+    """The one error edge: print ``exc`` for a person and return the exit code.
+
+    A :class:`PyrunError` prints as one ``pyrun: error: ...`` message (with its traceback
+    only when ``verbosity > 0``); ``KeyboardInterrupt`` as ``pyrun: interrupted`` (130); any
+    other exception is a bug: its traceback, then ``internal error (please report it)`` (70).
+
+    Args:
+        exc: what was raised.
+        verbosity: -1 quiet, 0 normal, 1+ verbose (tracebacks).
+        stream: where to print (default ``sys.stderr``).
+
+    Returns:
+        The exit code from :class:`ExitCode` (or the error's own ``exit_code``).
+    """
+    out = stream if stream is not None else sys.stderr
+    context = getattr(exc, "context", "")
+    prefix = f"{context}: " if context else ""
+    if isinstance(exc, KeyboardInterrupt):
+        print("pyrun: interrupted", file=out, flush=True)
+        return ExitCode.INTERRUPTED
+    if isinstance(exc, PyrunError):
+        if verbosity > 0:
+            _traceback(exc, out)
+        print(f"pyrun: error: {prefix}{exc}", file=out, flush=True)
+        return exc.exit_code
+    _traceback(exc, out)
+    print(f"pyrun: internal error (please report it): {prefix}{exc!r}", file=out, flush=True)
+    return ExitCode.INTERNAL
+
+
+def _traceback(exc: BaseException, out: Any) -> None:
+    import traceback
+
+    traceback.print_exception(type(exc), exc, exc.__traceback__, file=out)

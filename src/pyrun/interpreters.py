@@ -23,8 +23,10 @@ from pathlib import Path
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
+from pyrun import layout
 from pyrun.errors import NoInterpreterError
 from pyrun.progress import Reporter
+from pyrun.subprocesses import DEVNULL, PIPE, start
 
 #: Oldest interpreter pyrun builds environments for.
 MINIMUM = Version("3.8")
@@ -103,38 +105,32 @@ class InterpreterFinder:
     """
 
     def __init__(self, cache_dir: Path, reporter: Reporter) -> None:
-        self._file = cache_dir / "interpreters.json"
+        self._file = cache_dir / layout.INTERPRETERS
         self._reporter = reporter
         self._cache: dict[str, dict[str, object]] | None = None
         self._dirty = False
 
     # -- querying -----------------------------------------------------------------------
     def _load_cache(self) -> dict[str, dict[str, object]]:
+        """The cached answers; a damaged file (any shape but ``{path: {...}}``) is empty."""
         if self._cache is None:
-            try:
-                self._cache = json.loads(self._file.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                self._cache = {}
+            data = layout.read_marker(str(self._file)) or {}
+            self._cache = {k: v for k, v in data.items() if isinstance(v, dict)}
         return self._cache
 
     def _save_cache(self) -> None:
         if not self._dirty or self._cache is None:
             return
-        tmp = self._file.with_name(f"{self._file.name}.{os.getpid()}.tmp")
         try:
-            tmp.write_text(json.dumps(self._cache, sort_keys=True), encoding="utf-8")
-            os.replace(tmp, self._file)
+            layout.write_atomic(str(self._file), json.dumps(self._cache, sort_keys=True))
         except OSError as exc:  # a read-only cache only costs a query next time
             self._reporter.debug(f"cannot save the interpreter cache: {exc}")
         self._dirty = False
 
     @staticmethod
-    def _stamp(path: str) -> str | None:
-        try:
-            st = os.stat(path)
-        except OSError:
-            return None
-        return f"{st.st_size}:{st.st_mtime_ns}"
+    def _signature(path: str) -> str | None:
+        signature = layout.file_signature(path)
+        return None if signature == "-" else signature
 
     def query_many(self, paths: Iterable[str]) -> list[Interpreter]:
         """Query each path (in parallel for the ones not cached); unusable ones are skipped.
@@ -145,18 +141,13 @@ class InterpreterFinder:
         real_paths = list(dict.fromkeys(os.path.realpath(p) for p in paths))
         pending: dict[str, subprocess.Popen[str]] = {}
         for real in real_paths:
-            stamp = self._stamp(real)
+            signature = self._signature(real)
             entry = cache.get(real)
-            if stamp is None or (entry is not None and entry.get("stamp") == stamp):
+            if signature is None or (entry is not None and entry.get("stamp") == signature):
                 continue
             try:
-                pending[real] = subprocess.Popen(
-                    [real, "-I", "-S", "-c", _QUERY],
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL,
-                    text=True,
-                )
+                pending[real] = start([real, "-I", "-S", "-c", _QUERY], stdin=DEVNULL,
+                                      stdout=PIPE, stderr=DEVNULL, text=True)
             except OSError as exc:
                 self._reporter.debug(f"cannot query {real}: {exc}")
         for real, proc in pending.items():
@@ -167,7 +158,7 @@ class InterpreterFinder:
             except (ValueError, KeyError, TypeError):
                 answer = None
             self._reporter.debug(f"queried {real}: {'ok' if answer else 'unusable'}")
-            cache[real] = {"stamp": self._stamp(real), "answer": answer}
+            cache[real] = {"stamp": self._signature(real), "answer": answer}
             self._dirty = True
         self._save_cache()
         found: dict[str, Interpreter] = {}
@@ -175,7 +166,12 @@ class InterpreterFinder:
             entry = cache.get(real)
             answer = entry.get("answer") if entry else None
             if isinstance(answer, dict):
-                interp = _from_answer(answer)
+                try:
+                    interp = _from_answer(answer)
+                except (ValueError, KeyError, TypeError):  # a damaged cache: ask again next time
+                    cache.pop(real, None)
+                    self._dirty = True
+                    continue
                 found.setdefault(interp.executable, interp)
         return list(found.values())
 
@@ -220,7 +216,7 @@ class InterpreterFinder:
         base = getattr(sys, "_base_executable", None) or sys.executable
         interp = self.query(base)
         if interp is None:  # pragma: no cover - pyrun's own interpreter always answers
-            raise NoInterpreterError(f"cannot query pyrun's own interpreter {base}")
+            raise NoInterpreterError(base, f"cannot query pyrun's own interpreter {base}")
         return interp
 
     # -- choice -------------------------------------------------------------------------
@@ -243,6 +239,7 @@ class InterpreterFinder:
                 interp.version, prereleases=True
             ):
                 raise NoInterpreterError(
+                    request,
                     f"{script}: requires-python {str(requires_python)!r}, but --python {request} "
                     f"is Python {interp.version}; choose a matching --python or drop it"
                 )
@@ -254,6 +251,7 @@ class InterpreterFinder:
         matching = [i for i in everything if requires_python.contains(i.version, prereleases=True)]
         if not matching:
             raise NoInterpreterError(
+                str(requires_python),
                 f"{script}: requires-python {str(requires_python)!r}, and no installed Python "
                 f"matches (found {_versions(everything)}); install one (for example "
                 "`uv python install` or `pyenv install`) or pass --python"
@@ -266,6 +264,7 @@ class InterpreterFinder:
             interp = self.query(request) if os.path.exists(request) else None
             if interp is None:
                 raise NoInterpreterError(
+                    request,
                     f"--python {request}: not a Python interpreter that can be run; "
                     "give a version such as 3.12 or the path of a python executable"
                 )
@@ -278,6 +277,7 @@ class InterpreterFinder:
             interp = self.query(found) if found else None
             if interp is None:
                 raise NoInterpreterError(
+                    request,
                     f"--python {request}: not a version, a specifier, a path or a command on "
                     "PATH; give a version such as 3.12"
                 )
@@ -286,6 +286,7 @@ class InterpreterFinder:
         matching = [i for i in everything if spec.contains(i.version, prereleases=True)]
         if not matching:
             raise NoInterpreterError(
+                request,
                 f"--python {request}: no installed Python matches (found {_versions(everything)}); "
                 "install it (for example `uv python install` or `pyenv install`)"
             )

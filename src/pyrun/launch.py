@@ -1,7 +1,8 @@
 """Start a script the way ``python x.py`` would, in an environment's interpreter.
 
 Imports only ``os``, ``sys`` and ``collections.abc`` (already loaded at start-up): the warm
-path uses it.
+path uses it. On POSIX the script replaces this process; elsewhere it runs as a child through
+:mod:`pyrun.subprocesses`.
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ def exec_script(python: str, script: str, args: list[str]) -> int:
     sys.stderr.flush()
     if os.name == "posix":
         os.execve(python, argv, env)
-    import subprocess  # pragma: no cover - Windows
+    from pyrun.subprocesses import run_attached  # pragma: no cover - Windows
 
-    code = subprocess.call(argv, env=env)  # pragma: no cover
-    return 128 - code if code < 0 else code  # pragma: no cover
+    return run_attached(argv, env)  # pragma: no cover

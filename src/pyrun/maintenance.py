@@ -18,7 +18,6 @@ name first, so no run ever sees half of a removed environment or entry.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Iterable
@@ -27,9 +26,10 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from pyrun.cache import Cache, remove_leftovers, remove_tree, tmp_prefix
-from pyrun.fastpath import ENV_MARKER
-from pyrun.pool import ENTRY_MARKER
+from pyrun import layout, pythonenvs
+from pyrun.cache import Cache, remove_leftovers, remove_tree
+from pyrun.environment import read_env_marker
+from pyrun.layout import ENTRY_MARKER, ENV_MARKER, tmp_prefix
 
 #: Default age (days) after which an environment nobody ran is pruned.
 DEFAULT_MAX_AGE_DAYS = 30.0
@@ -89,41 +89,57 @@ class PruneResult:
     skipped: list[tuple[Path, str]] = field(default_factory=list)
 
 
+def warnings(cache: Cache) -> list[str]:
+    """Problems found while reading what the cache's references point at (a ``.python-envs``
+    file that cannot be read, say), one line each; they never stop ``info`` or ``prune``."""
+    found = []
+    for _prefix, _keys, problem in _references(cache):
+        if problem:
+            found.append(problem)
+    return found
+
+
 def environments(cache: Cache) -> list[EnvironmentInfo]:
     """Every environment directory in the cache (temporary build directories excluded)."""
     found = []
     for path in sorted(_children(cache.envs)):
+        marker = read_env_marker(path)
         try:
-            with open(path / ENV_MARKER, encoding="utf-8") as f:
-                marker = json.load(f)
-            last_used = os.stat(path / ENV_MARKER).st_mtime
-            entries = tuple(str(k) for k in marker.get("entries", []))
-        except (OSError, ValueError, AttributeError):
-            last_used, entries = 0.0, ()
-        found.append(EnvironmentInfo(path, last_used, entries))
+            last_used = os.stat(path / ENV_MARKER).st_mtime if marker else 0.0
+        except OSError:
+            last_used = 0.0
+        found.append(EnvironmentInfo(path, last_used, marker.entries if marker else ()))
     return found
 
 
 def references(cache: Cache) -> list[tuple[Path, list[str]]]:
     """``(prefix, pool keys)`` of each environment used from outside the cache (``refs/``):
     project venvs composed from the pool while they exist, and pyrun environments while the
-    ``.python-envs`` file that recorded them still lists them. Stale records are removed."""
-    from pyrun.wsp import pythonenvs
+    ``.python-envs`` file that recorded them still lists them (or cannot be read: then they
+    are kept, see :func:`warnings`). Stale records are removed."""
+    return [(prefix, keys) for prefix, keys, _problem in _references(cache)]
 
+
+def _references(cache: Cache) -> list[tuple[Path, list[str], str]]:
     found = []
     for ref in _children(cache.refs):
-        try:
-            data = json.loads(ref.read_text(encoding="utf-8"))
-            prefix, keys = Path(str(data["prefix"])), [str(k) for k in data["entries"]]
-            listed_in = data.get("listed_in")
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        data = layout.read_marker(str(ref))
+        prefix_text, keys, listed_in = None, None, None
+        if data is not None:
+            prefix_text, keys, listed_in = data.get("prefix"), data.get("entries"), data.get("listed_in")
+        if not isinstance(prefix_text, str) or not isinstance(keys, list):
             continue
+        prefix = Path(prefix_text)
         alive = (prefix / "pyvenv.cfg").is_file()
-        if alive and listed_in:
-            listing = Path(str(listed_in))
-            alive = any(ln.path == prefix for ln in pythonenvs.read(listing.parent).lines)
+        problem = ""
+        if alive and isinstance(listed_in, str):
+            listing = Path(listed_in)
+            try:
+                alive = any(ln.path == prefix for ln in pythonenvs.read(listing.parent).lines)
+            except pythonenvs.PythonEnvsError as exc:
+                problem = f"{exc}; the environments it may list are kept"
         if alive:
-            found.append((prefix, keys))
+            found.append((prefix, [str(k) for k in keys], problem))
         else:
             try:
                 ref.unlink()
@@ -288,14 +304,12 @@ def _remove_unreferenced_entries(cache: Cache, result: PruneResult) -> None:
 
 
 def _remove_dangling_index(cache: Cache) -> None:
-    for d in _children(cache.root / "index"):
+    for d in _children(cache.index):
         for f in _children(d):
-            try:
-                with open(f, encoding="utf-8") as fh:
-                    target = fh.readline().strip()
-            except OSError:
+            entry = layout.read_index(str(cache.root), f.name)
+            if entry is None:
                 continue
-            if not os.path.isdir(target):
+            if isinstance(entry, str) or not os.path.isdir(entry.env_dir):
                 try:
                     f.unlink()
                 except OSError:

@@ -126,37 +126,54 @@ def scan_blocks(text: str) -> BlockScan:
     return BlockScan(tuple(blocks), tuple(unclosed))
 
 
-def read_source(path: str | os.PathLike[str]) -> str:
-    """Read a script as text: UTF-8, an optional BOM skipped, newlines normalised to ``\\n``.
-
-    Bytes that are not UTF-8 are kept as surrogate escapes so that a script in another encoding
-    still runs; :func:`parse` rejects them only inside the metadata block.
+def read_script(path: str | os.PathLike[str]) -> bytes:
+    """The script's bytes, read once per run: the fast-path key and the metadata both come
+    from them, so an edit between two reads cannot bind a key to another block.
 
     Raises:
         ScriptNotFoundError: the path is missing, a directory, or unreadable.
     """
     try:
-        data = Path(path).read_bytes()
+        return Path(path).read_bytes()
     except FileNotFoundError:
-        raise ScriptNotFoundError(f"{path}: no such file; check the script's path") from None
+        raise ScriptNotFoundError(str(path), f"{path}: no such file; check the script's path") from None
     except IsADirectoryError:
-        raise ScriptNotFoundError(f"{path}: is a directory, not a script") from None
+        raise ScriptNotFoundError(str(path), f"{path}: is a directory, not a script") from None
     except OSError as exc:
-        raise ScriptNotFoundError(f"{path}: cannot read the script: {exc.strerror}") from None
+        raise ScriptNotFoundError(
+            str(path), f"{path}: cannot read the script: {exc.strerror}") from None
+
+
+def decode_source(data: bytes) -> str:
+    """A script's bytes as text: UTF-8, an optional BOM skipped, newlines normalised to ``\\n``.
+
+    Bytes that are not UTF-8 are kept as surrogate escapes so that a script in another encoding
+    still runs; :func:`parse` rejects them only inside the metadata block.
+    """
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     text = data.decode("utf-8", errors="surrogateescape")
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def load(path: str | os.PathLike[str]) -> ScriptMetadata:
-    """Read ``path`` and return its validated script metadata (see :func:`parse`).
+def read_source(path: str | os.PathLike[str]) -> str:
+    """Read a script as text (:func:`read_script`, then :func:`decode_source`).
+
+    Raises:
+        ScriptNotFoundError: the path is missing, a directory, or unreadable.
+    """
+    return decode_source(read_script(path))
+
+
+def load(path: str | os.PathLike[str], data: bytes | None = None) -> ScriptMetadata:
+    """Return the validated script metadata of the script at ``path`` (see :func:`parse`),
+    from ``data`` (its bytes, already read) or by reading it.
 
     Raises:
         ScriptNotFoundError: the script cannot be read.
         MetadataError: the ``script`` block is invalid.
     """
-    return parse(read_source(path), str(path))
+    return parse(decode_source(read_script(path) if data is None else data), str(path))
 
 
 def parse(text: str, path: str = "<script>") -> ScriptMetadata:

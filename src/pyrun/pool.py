@@ -12,12 +12,12 @@ Entry layout::
     bin/                ``.data/scripts`` (``#!python`` kept as is; not entry-point wrappers)
     headers/            ``.data/headers`` (an environment puts them in include/site/pythonX.Y/)
     data/               ``.data/data`` (merged under an environment's prefix: share/, etc/)
-    pyrun-compiled-<tag>  one empty stamp per interpreter whose ``.pyc`` files are in place
+    pyrun-compiled-<tag>  one empty flag per interpreter whose ``.pyc`` files are in place
     pyrun-entry.json    what the entry holds (name, version, artifact URL and hash, the cache
                         tags of the interpreters its ``.pyc`` files are for, a file manifest)
 
-Missing entries are installed in one uv call (or one pip call, where uv cannot be had) into a
-staging prefix (uv hardlinks from its own cache), split per distribution by each wheel's
+Missing entries are installed in one installer call (:mod:`pyrun.installers`) into a staging
+prefix (uv hardlinks from its own cache), split per distribution by each wheel's
 RECORD, made read-only and renamed into place under per-entry file locks. A finished entry is
 never written again, with one exception: each interpreter version that uses it adds its own
 ``.pyc`` files, once, under the entry's lock (:mod:`pyrun.bytecode`).
@@ -37,15 +37,16 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from pyrun.cache import Cache, make_readonly, remove_tree, tmp_prefix
+from pyrun import layout
+from pyrun.cache import Cache, make_readonly, remove_tree
 from pyrun.errors import InstallError
 from pyrun.faults import point
+from pyrun.installers.base import Installer
 from pyrun.interpreters import Interpreter
-from pyrun.piptool import Pip
+from pyrun.layout import ENTRY_MARKER, tmp_prefix
 from pyrun.progress import Reporter
-from pyrun.resolution import Installer, LockedDistribution, pip_requirements, write_pylock
+from pyrun.resolution import LockedDistribution
 
-ENTRY_MARKER = "pyrun-entry.json"
 
 @dataclass(frozen=True)
 class PoolEntry:
@@ -71,13 +72,9 @@ class PoolEntry:
         return (self.path / ENTRY_MARKER).is_file()
 
     def record(self) -> dict[str, Any]:
-        """The entry's marker: name, version, kind, url, sha256, installed-with, compiled-for."""
-        try:
-            with open(self.path / ENTRY_MARKER, encoding="utf-8") as f:
-                data = json.load(f)
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
+        """The entry's marker: name, version, kind, url, sha256, installed-with, compiled-for,
+        files; empty when it is missing or damaged."""
+        return dict(layout.read_marker(str(self.path / ENTRY_MARKER)) or {})
 
     def altered(self) -> str | None:
         """What changed in the entry since it was finished, or None.
@@ -99,6 +96,10 @@ class PoolEntry:
         if current:
             return f"{min(current)} was added"
         return None
+
+    def compiled_flag(self, cache_tag: str) -> Path:
+        """The flag file that says the entry holds the ``.pyc`` files of ``cache_tag``."""
+        return Path(layout.compiled_flag(str(self.path), cache_tag))
 
     def compiled_for(self) -> list[str]:
         """The ``cache_tag`` of each interpreter whose ``.pyc`` files the entry holds."""
@@ -144,13 +145,18 @@ class Pool:
         return out
 
     def ensure(
-        self, distributions: Sequence[LockedDistribution], interpreter: Interpreter, uv: Installer
+        self,
+        distributions: Sequence[LockedDistribution],
+        interpreter: Interpreter,
+        installer: Installer,
     ) -> list[PoolEntry]:
-        """Return the entries for ``distributions``, installing the missing ones.
+        """Return the entries for ``distributions``, installing the missing ones with
+        ``installer``.
 
         Raises:
-            InstallError: a distribution is a local directory (not supported yet).
-            NetworkError, CommandError: uv could not fetch or install an artifact.
+            InstallError: a distribution is a local directory (not supported yet), or the
+                installer failed to install one.
+            NetworkError: the installer could not fetch an artifact.
         """
         entries = self.entries_for(distributions, interpreter)
         suspect = {e.key for e in entries if e.is_complete() and e.altered()}
@@ -162,9 +168,7 @@ class Pool:
                 raise InstallError(
                     f"{e.distribution.name} is a local directory ({e.distribution.url}); "
                     "pyrun installs only index, URL and VCS requirements for now",
-                    [],
-                    0,
-                    "",
+                    requirement=e.distribution.name,
                 )
         with self.cache.locked([e.key for e in missing]):
             for e in missing:  # under the lock: not a compile in progress, really changed
@@ -175,34 +179,18 @@ class Pool:
                     remove_tree(e.path)
             missing = [e for e in missing if not e.is_complete()]  # another run may have won
             if missing:
-                self._install(missing, interpreter, uv)
+                self._install(missing, interpreter, installer)
         return entries
 
     def _install(
-        self, missing: list[PoolEntry], interpreter: Interpreter, uv: Installer
+        self, missing: list[PoolEntry], interpreter: Interpreter, installer: Installer
     ) -> None:
         names = ", ".join(f"{e.distribution.name}=={e.distribution.version}" for e in missing)
         self.reporter.step(f"installing {len(missing)} distribution(s) into the pool: {names}")
         stage = Path(tempfile.mkdtemp(prefix=f"{tmp_prefix()}stage-", dir=self.cache.pool))
         try:
             prefix = stage / "prefix"
-            if isinstance(uv, Pip):
-                req = stage / "requirements.txt"
-                req.write_text(pip_requirements([e.distribution for e in missing]), "utf-8")
-                uv.run(  # --ignore-installed: the target's own site-packages do not count
-                    ["--python", interpreter.executable, "install", "--no-deps",
-                     "--ignore-installed", "--no-compile", "--no-warn-script-location",
-                     "--prefix", str(prefix), "-r", str(req)],
-                    what=f"installing {names}",
-                )
-            else:
-                lock = stage / "pylock.toml"
-                lock.write_text(write_pylock([e.distribution for e in missing]), "utf-8")
-                uv.run(
-                    ["pip", "install", "--no-deps", "--prefix", str(prefix),
-                     "--python", interpreter.executable, "-r", str(lock)],
-                    what=f"installing {names}",
-                )
+            installer.install([e.distribution for e in missing], prefix, interpreter, stage)
             point("staged")
             built = [self._split(e, prefix, stage, interpreter) for e in missing]
             point("split")
@@ -243,7 +231,8 @@ class Pool:
         found = _find_dist_info(prefix, entry.distribution.name)
         if found is None:
             raise InstallError(
-                f"the installer put no {entry.distribution.name} into {prefix}", [], 0, ""
+                f"the installer put no {entry.distribution.name} into {prefix}",
+                requirement=entry.distribution.name,
             )
         site_root, dist_info = found
         tmp = stage / entry.key
@@ -286,7 +275,7 @@ def manifest(entry_dir: Path) -> dict[str, list[int]]:
         for name in filenames:
             path = os.path.join(dirpath, name)
             rel = os.path.relpath(path, top)
-            if rel == ENTRY_MARKER or name.startswith(".tmp-"):
+            if rel == ENTRY_MARKER or name.startswith(layout.TMP):
                 continue
             st = os.lstat(path)
             found[rel] = [st.st_size, st.st_mtime_ns]
@@ -309,13 +298,12 @@ def entry_from_key(cache: Cache, key: str) -> PoolEntry | None:
 
 
 def write_marker(entry_dir: Path, record: dict[str, Any]) -> None:
-    """Write (or atomically replace) an entry's marker, with its current :func:`manifest`."""
+    """Write (or atomically replace) an entry's marker, with its current :func:`manifest`.
+    Call it holding the entry's lock."""
     record = {**record, "files": manifest(entry_dir)}
     for stale in entry_dir.glob(f"{tmp_prefix('*')}{ENTRY_MARKER}"):
         stale.unlink()  # left by a run killed while adding bytecode (we hold the lock)
-    tmp = entry_dir / f"{tmp_prefix()}{ENTRY_MARKER}"
-    tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
-    os.replace(tmp, entry_dir / ENTRY_MARKER)
+    layout.write_atomic(str(entry_dir / ENTRY_MARKER), json.dumps(record, indent=1))
 
 
 def _neutral_script(src: Path, dest: Path, executable: str) -> None:

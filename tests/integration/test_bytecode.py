@@ -97,7 +97,7 @@ def test_a_link_farm_gets_bytecode_before_it_is_built(pyrun: Runner, tmp_path: P
     compiled first even in background mode: the farm holds the .pyc files at once."""
     cache = tmp_path / "cache"
     script = write(tmp_path / "f.py", body("six"))
-    out = pyrun("-v", "--link-mode", "farm", str(script), PYRUN_CACHE_DIR=str(cache),
+    out = pyrun("-v", "--composition", "link-farm", str(script), PYRUN_CACHE_DIR=str(cache),
                 PYRUN_COMPILE="background")
     assert out.returncode == 0, out.stderr
     assert "in the background" not in out.stderr

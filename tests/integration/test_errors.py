@@ -47,7 +47,7 @@ def test_no_matching_python(pyrun: Runner, tmp_path: Path) -> None:
 def test_missing_script_and_usage(pyrun: Runner, tmp_path: Path) -> None:
     check(pyrun(str(tmp_path / "nope.py")), 66, "no such file")
     check(pyrun(str(tmp_path)), 66, "is a directory")
-    check(pyrun("--bogus", "x.py"), 64, "unknown option --bogus")
+    check(pyrun("--bogus", "x.py"), 64, "unrecognized arguments: --bogus")
 
 
 def test_no_network(pyrun: Runner, tmp_path: Path) -> None:
@@ -69,3 +69,75 @@ def test_offline_without_cache(pyrun: Runner, tmp_path: Path, flag: str) -> None
     script = write(tmp_path / "off.py", '# /// script\n# dependencies = ["six"]\n# ///\n')
     out = pyrun(flag, str(script), UV_CACHE_DIR=str(tmp_path / "empty-uv-cache"))
     check(out, 69, "--offline")
+
+
+# -- every subcommand's error path: one message, a documented exit code, no traceback ---------
+
+
+def one_error(out: subprocess.CompletedProcess[str], code: int, *needles: str) -> None:
+    """``check``, and the message is the only ``pyrun: error:`` line."""
+    check(out, code, *needles)
+    assert out.stderr.count("pyrun: error:") == 1, out.stderr
+
+
+def non_utf8_listing(directory: Path) -> Path:
+    listing = directory / ".python-envs"
+    listing.write_bytes(b"envs/caf\xe9\n")
+    return listing
+
+
+def test_usage_errors_are_one_line_on_every_subcommand(pyrun: Runner) -> None:
+    for argv in (["--bogus", "x.py"], ["-p"], ["cache", "frobnicate"],
+                 ["cache", "prune", "--unused-for", "soon"], ["python"], ["env", "x.py"],
+                 ["wsp", "--bogus"], ["wsp", "run"]):
+        out = pyrun(*argv)
+        one_error(out, 64, "--help")
+        assert out.stderr.count("\n") == 1, (argv, out.stderr)  # not the whole help
+
+
+def test_help_on_every_subcommand(pyrun: Runner) -> None:
+    for argv in (["--help"], ["run", "--help"], ["cache", "--help"], ["cache", "clean", "--help"],
+                 ["cache", "info", "--help"], ["python", "--help"], ["env", "--help"],
+                 ["wsp", "--help"]):
+        out = pyrun(*argv)
+        assert out.returncode == 0 and out.stdout.startswith("usage: pyrun"), (argv, out.stderr)
+
+
+def test_python_and_env_errors(pyrun: Runner, tmp_path: Path) -> None:
+    one_error(pyrun("python", str(tmp_path / "nope.py")), 66, "no such file")
+    bad = write(tmp_path / "bad.py", '# /// script\n# dependencies = ["rich>>1"]\n# ///\n')
+    one_error(pyrun("env", str(bad), "--record"), 65, "'rich>>1'")
+
+
+def test_a_python_envs_file_that_is_not_utf8(pyrun: Runner, tmp_path: Path) -> None:
+    """The file is someone else's: ``env --record`` refuses to rewrite it (78, naming it);
+    ``cache info`` and ``prune`` go on and keep what it may list; the WSP server answers with
+    an error naming it."""
+    script = write(tmp_path / "s.py", "print('ok')\n")
+    cache = tmp_path / "cache"
+    first = pyrun("env", str(script), "--record", PYRUN_CACHE_DIR=str(cache))
+    assert first.returncode == 0, first.stderr
+    listing = non_utf8_listing(tmp_path)
+    one_error(pyrun("env", str(script), "--record", PYRUN_CACHE_DIR=str(cache)), 78,
+              str(listing), "not UTF-8")
+    for argv in (["cache", "info"], ["cache", "prune", "--unused-for", "0"]):
+        out = pyrun(*argv, PYRUN_CACHE_DIR=str(cache))
+        assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+        if argv[1] == "info":
+            assert f"warning: {listing} is not UTF-8" in out.stderr, out.stderr
+    assert len(list((cache / "envs").iterdir())) == 1  # kept: the file may still list it
+    served = pyrun("wsp", "environment/list", cwd=tmp_path,
+                   PYRUN_CONFIG_DIR=str(tmp_path / "config"))
+    one_error(served, 1, "-32603", str(listing))
+
+
+def test_wsp_params_and_declaration_errors(pyrun: Runner, tmp_path: Path) -> None:
+    config = str(tmp_path / "config")
+    one_error(pyrun("wsp", "environment/get", "[1]", cwd=tmp_path, PYRUN_CONFIG_DIR=config), 65,
+              "PARAMS_JSON")
+    (tmp_path / "pyproject.toml").write_text("[workflow]\nwsp = 3\n", encoding="utf-8")
+    one_error(pyrun("wsp", "environment/list", cwd=tmp_path, PYRUN_CONFIG_DIR=config), 78,
+              "pyproject.toml", "[workflow] wsp must be a table")
+    (tmp_path / "pyproject.toml").write_text("workflow = 3\n", encoding="utf-8")
+    one_error(pyrun("wsp", "environment/list", cwd=tmp_path, PYRUN_CONFIG_DIR=config), 78,
+              "`workflow` must be a table")

@@ -97,7 +97,7 @@ print(cmeel_example.cmeel_add(2, 3), cmeel_example.cmeel_mult(4, 3))
     out = run_ok(pyrun, path)
     assert out.stdout.split() == ["5", "12"]
     marker = json.loads((env_dir(pyrun, path) / "pyrun-env.json").read_text())
-    assert marker["mode"] == "pth"  # one cmeel.prefix: no reason for a link farm
+    assert marker["mode"] == "pooled"  # one cmeel.prefix: no reason for a link farm
 
 
 # 2. Namespace packages split across distributions -------------------------------------------
@@ -436,7 +436,7 @@ print(subprocess.run(["check_urdf", {str(urdf)!r}], capture_output=True, text=Tr
     assert "robot name is: r" in out.stdout
     assert "link farm: cmeel.prefix/ holds native libraries" in out.stderr
     env = env_dir(pyrun, path)
-    assert json.loads((env / "pyrun-env.json").read_text())["mode"] == "farm"
+    assert json.loads((env / "pyrun-env.json").read_text())["mode"] == "link-farm"
     (site,) = env.glob("lib/python*/site-packages")
     assert (site / "_pyrun_pool.pth").read_text().splitlines() == [
         "import sys; sys.dont_write_bytecode = True"
@@ -460,33 +460,38 @@ print(lib.found_via, lib.abs_path.startswith(site.getsitepackages()[0]))
     assert "link farm: cuda-pathfinder searches site.getsitepackages()" in out.stderr
 
 
-def test_link_mode_can_be_asked_for(pyrun: Runner, tmp_path: Path) -> None:
+def test_composition_can_be_asked_for(pyrun: Runner, tmp_path: Path) -> None:
     body = "import attr, site; print(attr.__file__.startswith(site.getsitepackages()[0]))"
     path = write(tmp_path / "lm.py", script(["attrs"], body))
-    assert run_ok(pyrun, path, "--link-mode", "farm").stdout.strip() == "True"
-    assert run_ok(pyrun, path, "--link-mode", "pth").stdout.strip() == "False"
-    bad = pyrun("--link-mode", "copy", str(path))
-    assert bad.returncode == 64 and "--link-mode must be one of" in bad.stderr
+    assert run_ok(pyrun, path, "--composition", "link-farm").stdout.strip() == "True"
+    assert run_ok(pyrun, path, "--composition", "pooled").stdout.strip() == "False"
+    bad = pyrun("--composition", "copy", str(path))
+    assert bad.returncode == 64 and "invalid choice: 'copy'" in bad.stderr
+    assert bad.stderr.count("\n") == 1 and "--help" in bad.stderr  # one line, where to look
+    old = pyrun("--link-mode", "farm", str(path))  # the deprecated spelling, for one release
+    assert old.returncode == 0 and old.stdout.strip() == "True"
+    assert "--link-mode is deprecated" in old.stderr and "--composition link-farm" in old.stderr
 
 
 def test_site_packages_is_in_pooled_paths(pyrun: Runner, tmp_path: Path) -> None:
     """Code such as streamlit's tests ``"site-packages" in __file__``."""
     body = "import attr; print('site-packages' in attr.__file__)"
-    out = run_ok(pyrun, write(tmp_path / "sp.py", script(["attrs"], body)), "--link-mode", "pth")
+    out = run_ok(pyrun, write(tmp_path / "sp.py", script(["attrs"], body)), "--composition",
+                 "pooled")
     assert out.stdout.strip() == "True"
 
 
 # 12. Overlapping top-level names ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", ["pth", "farm"])
+@pytest.mark.parametrize("mode", ["pooled", "link-farm"])
 def test_overlapping_top_level_names(pyrun: Runner, tmp_path: Path, mode: str) -> None:
     """file-magic (a module) and python-magic (a package) both provide ``magic``: file-magic
     wins, first by name, in both modes, and the user is warned once, when the environment is
     built. (Neither is imported: both need the libmagic system library.)"""
     body = "import importlib.util; print(importlib.util.find_spec('magic').origin)"
     path = write(tmp_path / "ov.py", script(["python-magic==0.4.27", "file-magic==0.4.1"], body))
-    out = run_ok(pyrun, path, "--link-mode", mode)
+    out = run_ok(pyrun, path, "--composition", mode)
     assert out.stdout.strip().endswith(os.sep + "magic.py")
     assert "'magic' is provided by file-magic and by python-magic; file-magic's copy" in out.stderr
-    assert "is provided by" not in run_ok(pyrun, path, "--link-mode", mode).stderr
+    assert "is provided by" not in run_ok(pyrun, path, "--composition", mode).stderr

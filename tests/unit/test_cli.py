@@ -1,34 +1,67 @@
-"""Command-line parsing, and the README/CI agreement."""
+"""Command-line parsing: the warm path's hand scan, argparse for everything else, and the
+README/CI agreement."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pyrun.cli import parse_args
+import pytest
+
+from pyrun.cli import cache_parser, run_parser, warm_options
+from pyrun.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_options_before_script_and_args_passed_through() -> None:
-    a = parse_args(["-p", "3.12", "--with=numpy", "-w", "rich", "x.py", "-v", "--python", "z"])
+def test_warm_scan_takes_options_before_script_and_passes_args_through() -> None:
+    a = warm_options(["-p", "3.12", "--with=numpy", "-w", "rich", "x.py", "-v", "--python", "z"])
+    assert a is not None
     assert a.python == "3.12" and a.with_requirements == ["numpy", "rich"]
     assert a.script == "x.py" and a.script_args == ["-v", "--python", "z"]
-    assert a.error is None and a.verbosity == 0
 
 
-def test_run_subcommand_and_double_dash() -> None:
-    a = parse_args(["run", "--offline", "run"])
-    assert a.script == "run" and a.offline and a.script_args == []
-    b = parse_args(["--", "-weird.py", "1"])
-    assert b.script == "-weird.py" and b.script_args == ["1"]
+def test_warm_scan_run_subcommand_double_dash_and_deprecated_link_mode() -> None:
+    a = warm_options(["run", "--offline", "run"])
+    assert a is not None and a.script == "run" and a.script_args == []
+    b = warm_options(["--", "-weird.py", "1"])
+    assert b is not None and b.script == "-weird.py" and b.script_args == ["1"]
+    c = warm_options(["--composition", "link-farm", "x.py"])
+    assert c is not None and c.composition == "link-farm"
+    assert warm_options(["--link-mode", "farm", "x.py"]) is None  # deprecated: the slow path warns
 
 
-def test_errors() -> None:
-    assert parse_args([]).error == "missing SCRIPT"
-    assert parse_args(["--bogus", "x.py"]).error == "unknown option --bogus"
-    assert parse_args(["--python"]).error == "--python needs a value"
-    assert parse_args(["--upgrade=1", "x.py"]).error == "--upgrade takes no value"
-    assert parse_args(["--version"]).error is None
+@pytest.mark.parametrize("argv", [
+    [], ["-U", "x.py"], ["-qU", "x.py"], ["-p3.12", "x.py"], ["--bogus", "x.py"], ["--help"],
+    ["--python"], ["--upgrade=1", "x.py"], ["--link-mode", "copy", "x.py"],
+])
+def test_warm_scan_leaves_everything_else_to_argparse(argv: list[str]) -> None:
+    assert warm_options(argv) is None
+
+
+def test_argparse_takes_combined_short_options_and_leaves_script_args_alone() -> None:
+    ns = run_parser().parse_args(["-qU", "-vv", "-p3.12", "-wrich", "x.py", "-v", "--", "-q"])
+    assert ns.quiet and ns.upgrade and ns.verbose == 2 and ns.python == "3.12"
+    assert ns.with_requirements == ["rich"]
+    assert ns.script == "x.py" and ns.args == ["-v", "--", "-q"]
+
+
+def test_usage_errors_are_one_line_with_where_to_look() -> None:
+    with pytest.raises(UsageError) as caught:
+        run_parser().parse_args(["--bogus", "x.py"])
+    assert "unrecognized arguments: --bogus" in str(caught.value) or "--bogus" in str(caught.value)
+    assert "\n" not in str(caught.value) and "pyrun --help" in str(caught.value)
+    with pytest.raises(UsageError, match="SCRIPT"):
+        run_parser().parse_args([])
+    with pytest.raises(UsageError, match="needs a number of days, not 'soon'"):
+        cache_parser().parse_args(["prune", "--unused-for", "soon"])
+
+
+def test_every_cache_subcommand_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("dir", "info", "prune", "clean"):
+        with pytest.raises(SystemExit) as done:
+            cache_parser().parse_args([command, "--help"])
+        assert done.value.code == 0
+        assert f"pyrun cache {command}" in capsys.readouterr().out
 
 
 def test_ci_runs_exactly_the_readme_commands() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from pyrun.composition import compose, ordered, top_level_name
+from pyrun.errors import UsageError
 from pyrun.environment import _write_wrapper, shebang
 from pyrun.pool import PoolEntry, _neutral_script
 from pyrun.resolution import LockedDistribution
@@ -41,7 +42,7 @@ def test_namespace_portions_are_not_overlaps(tmp_path: Path) -> None:
                                         "backports/y.py": ""}),
     ]
     plan = compose(es)
-    assert plan.mode == "pth" and plan.overlaps == () and plan.reasons == ()
+    assert plan.mode == "pooled" and plan.overlaps == () and plan.reasons == ()
 
 
 def test_rival_modules_warn_and_first_by_name_wins(tmp_path: Path) -> None:
@@ -52,7 +53,7 @@ def test_rival_modules_warn_and_first_by_name_wins(tmp_path: Path) -> None:
         entry(tmp_path, "opencv-python", {"cv2/__init__.py": "", "cv2/data.py": ""}),
     ]
     plan = compose(es)
-    assert plan.mode == "pth"
+    assert plan.mode == "pooled"
     got = {o.name: (o.winner, o.others) for o in plan.overlaps}
     assert got == {"magic": ("file-magic", ("python-magic",)),
                    "cv2": ("opencv-python", ("opencv-python-headless",))}
@@ -67,9 +68,9 @@ def test_shared_native_libraries_need_a_farm(tmp_path: Path) -> None:
         entry(tmp_path, "cmeel-b", {"cmeel.prefix/lib/libb.so": ""}),
     ]
     plan = compose(es)
-    assert plan.mode == "farm"
+    assert plan.mode == "link-farm"
     assert plan.reasons == ("cmeel.prefix/ holds native libraries and is shared by cmeel-a, cmeel-b",)
-    assert compose(es, "pth").mode == "pth"
+    assert compose(es, "pooled").mode == "pooled"
 
 
 def test_extension_modules_are_not_shared_libraries(tmp_path: Path) -> None:
@@ -77,7 +78,7 @@ def test_extension_modules_are_not_shared_libraries(tmp_path: Path) -> None:
         entry(tmp_path, "google-a", {"google/a/_m.cpython-312-x86_64-linux-gnu.so": ""}),
         entry(tmp_path, "google-b", {"google/b/libthing.abi3.so": ""}),
     ]
-    assert compose(es).mode == "pth"
+    assert compose(es).mode == "pooled"
 
 
 def test_split_regular_package_needs_a_farm(tmp_path: Path) -> None:
@@ -87,18 +88,18 @@ def test_split_regular_package_needs_a_farm(tmp_path: Path) -> None:
         entry(tmp_path, "nvidia-cudnn", {"nvidia/__init__.py": "", "nvidia/cudnn/x.py": ""}),
     ]
     plan = compose(es)
-    assert plan.mode == "farm" and plan.overlaps == ()
+    assert plan.mode == "link-farm" and plan.overlaps == ()
     assert "package nvidia is split across nvidia-cublas, nvidia-cudnn" in plan.reasons
 
 
 def test_known_site_packages_searcher_needs_a_farm(tmp_path: Path) -> None:
     es = [entry(tmp_path, "cuda_pathfinder", {"cuda/pathfinder/__init__.py": ""})]
-    assert compose(es).mode == "farm"
-    assert compose(es, "pth").mode == "pth"
+    assert compose(es).mode == "link-farm"
+    assert compose(es, "pooled").mode == "pooled"
 
 
-def test_unknown_link_mode(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="link mode must be one of auto, pth, farm"):
+def test_unknown_composition(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="--composition must be one of auto, pooled, link-farm"):
         compose([], "copy")
 
 

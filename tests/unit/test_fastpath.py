@@ -8,7 +8,7 @@ import sys
 import platformdirs
 import pytest
 
-from pyrun import fastpath
+from pyrun import fastpath, layout
 
 SCRIPT = b'#!/usr/bin/env pyrun\n# /// script\n# dependencies = ["rich"]\n# ///\nprint(1)\n'
 
@@ -50,21 +50,25 @@ def test_cache_root_matches_platformdirs(monkeypatch: pytest.MonkeyPatch) -> Non
             monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
         else:
             monkeypatch.setenv("XDG_CACHE_HOME", xdg)
-        assert fastpath.cache_root() == platformdirs.user_cache_dir("pyrun", appauthor=False)
+        assert layout.cache_root() == platformdirs.user_cache_dir("pyrun", appauthor=False)
     monkeypatch.setenv("PYRUN_CACHE_DIR", "/tmp/elsewhere")
-    assert fastpath.cache_root() == "/tmp/elsewhere"
+    assert layout.cache_root() == "/tmp/elsewhere"
 
 
 def test_warm_path_imports_nothing_heavy() -> None:
     code = (
         "import sys; before = set(sys.modules)\n"
-        "import pyrun.cli, pyrun.fastpath, pyrun.launch\n"
+        "import pyrun.cli, pyrun.fastpath, pyrun.launch, pyrun.layout, pyrun.settings\n"
         "print(' '.join(sorted(set(sys.modules) - before)))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = set(out.stdout.split())
     heavy = {"re", "dataclasses", "json", "hashlib", "subprocess", "tomllib", "tomli",
-             "packaging", "filelock", "platformdirs", "pathlib", "argparse", "pyrun.runner",
+             "packaging", "filelock", "platformdirs", "pathlib", "argparse", "pyrun.engine",
              "typing"}
     assert loaded & heavy == set(), loaded & heavy
     assert "pyrun.fastpath" in loaded
+    # The warm path's whole set of modules: it may shrink, never grow (issue 9's acceptance).
+    pyrun_modules = {m for m in loaded if m.startswith("pyrun")}
+    assert pyrun_modules <= {"pyrun", "pyrun.cli", "pyrun.fastpath", "pyrun.launch",
+                             "pyrun.layout", "pyrun.settings"}, pyrun_modules

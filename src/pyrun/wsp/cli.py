@@ -3,11 +3,14 @@ in one of its environments. The only place in :mod:`pyrun.wsp` that prints or ex
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from pyrun.errors import ExitCode, PyrunError, UsageError
 
 USAGE = """\
 usage: pyrun wsp serve [--project DIR]
@@ -34,150 +37,140 @@ exited; 77 a project-declared server you have not agreed to run; 78 a malformed 
 pyrun's own codes (67, 69, ...) when building the server's environment fails.
 """
 
-EXIT_SERVER_ERROR = 1
-EXIT_USAGE = 64
-EXIT_DATA = 65
-EXIT_TIMEOUT = 75
-EXIT_PROTOCOL = 76
-EXIT_NOT_TRUSTED = 77
-EXIT_CONFIG = 78
+def parser() -> argparse.ArgumentParser:
+    """The parser of ``pyrun wsp ...``: ``serve``, ``run`` or a METHOD."""
+    p = _Parser(prog="pyrun wsp", usage=USAGE.split("\n\n")[0][len("usage: "):],
+                description=USAGE.split("\n\n", 1)[1],
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--trust", action="store_true",
+                   help="run a project-declared server without asking (and remember that)")
+    p.add_argument("--timeout", type=float, default=60.0, metavar="S",
+                   help="seconds to wait for each answer (default 60)")
+    p.add_argument("--start-timeout", type=float, default=30.0, metavar="S",
+                   help="seconds to wait for the server to answer initialize (default 30)")
+    p.add_argument("--env", metavar="ID", help="for run: the environment (default: the default)")
+    p.add_argument("--project", metavar="DIR", help="for serve: the project (default: here)")
+    p.add_argument("method", metavar="serve|run|METHOD")
+    p.add_argument("params", metavar="PARAMS_JSON", nargs="*")
+    return p
 
 
-def _fail(message: str, code: int) -> int:
-    print(f"pyrun: error: {message}", file=sys.stderr)
-    return code
+class _Parser(argparse.ArgumentParser):
+    """A usage error raises :class:`~pyrun.errors.UsageError`: one line and where to look."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message} (see `pyrun wsp --help`)")
 
 
 def main(argv: list[str]) -> int:
-    """Run ``pyrun wsp ARGV``; returns the exit code."""
-    if not argv or argv[0] in ("-h", "--help"):
-        print(USAGE, end="", file=sys.stdout if argv else sys.stderr)
-        return 0 if argv else EXIT_USAGE
-    if argv[0] == "serve":
-        return _serve(argv[1:])
-    opts: dict[str, Any] = {"trust": False, "timeout": 60.0, "start_timeout": 30.0, "env": None}
-    positional: list[str] = []
-    command: list[str] = []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "--":
-            command = argv[i + 1:]
-            break
-        name, eq, value = arg.partition("=")
-        if name in ("--timeout", "--start-timeout", "--env"):
-            if not eq:
-                if i + 1 >= len(argv):
-                    return _fail(f"{name} needs a value", EXIT_USAGE)
-                i += 1
-                value = argv[i]
-            if name == "--env":
-                opts["env"] = value
-            else:
-                try:
-                    opts[name[2:].replace("-", "_")] = float(value)
-                except ValueError:
-                    return _fail(f"{name} needs a number of seconds, not {value!r}", EXIT_USAGE)
-        elif arg == "--trust":
-            opts["trust"] = True
-        elif arg.startswith("--"):
-            return _fail(f"unknown option {arg}\n\n{USAGE}", EXIT_USAGE)
-        else:
-            positional.append(arg)
-        i += 1
-    if not positional:
-        return _fail(f"missing METHOD\n\n{USAGE}", EXIT_USAGE)
-    if positional[0] == "run":
-        if not command:
-            return _fail("pyrun wsp run needs a command after --", EXIT_USAGE)
-        return _run_command(command, opts)
-    method, rest = positional[0], positional[1:]
+    """Run ``pyrun wsp ARGV``; returns the exit code (see :data:`USAGE`).
+
+    Raises:
+        UsageError, ParamsError, DeclarationError, NotTrusted, ProtocolError, CallTimeout:
+        for :func:`pyrun.errors.report`, the one error edge, in :func:`pyrun.cli.main`.
+    """
+    if not argv:
+        raise UsageError("pyrun wsp needs serve, run or a METHOD (see `pyrun wsp --help`)")
+    cut = argv.index("--") if "--" in argv else len(argv)
+    ns = parser().parse_args(argv[:cut])
+    rest, command = list(ns.params), argv[cut + 1:]
+    if ns.method == "serve":
+        if rest or command:
+            raise UsageError("pyrun wsp serve takes only --project DIR (see `pyrun wsp --help`)")
+        from pyrun.wsp.server import run_server
+
+        return run_server(Path(ns.project) if ns.project else Path.cwd())
+    if ns.method == "run":
+        if rest or not command:
+            raise UsageError("pyrun wsp run needs a command after -- (see `pyrun wsp --help`)")
+        return _run_command(command, ns)
     params: Any = None
+    if command:
+        raise UsageError(f"{ns.method} takes no command after -- (see `pyrun wsp --help`)")
     if rest:
         try:
             params = json.loads(rest[0])
         except ValueError as exc:
-            return _fail(f"PARAMS_JSON is not JSON: {exc}", EXIT_DATA)
+            raise ParamsError(f"PARAMS_JSON is not JSON: {exc}") from None
         if not isinstance(params, dict) or len(rest) > 1:
-            return _fail("PARAMS_JSON must be one JSON object", EXIT_DATA)
-    return _call(method, params, opts)
+            raise ParamsError("PARAMS_JSON must be one JSON object")
+    return _call(ns.method, params, ns)
 
 
-def _serve(argv: list[str]) -> int:
-    from pyrun.wsp.server import run_server
+class CannotRun(PyrunError):
+    """``pyrun wsp run``: the command cannot be run (not found, not executable)."""
 
-    project = Path.cwd()
-    if argv[:1] == ["--project"] and len(argv) == 2:
-        project = Path(argv[1])
-    elif argv:
-        return _fail("usage: pyrun wsp serve [--project DIR]", EXIT_USAGE)
-    return run_server(project)
+    exit_code = ExitCode.CANNOT_RUN
 
 
-def _with_server(opts: dict[str, Any], work: Any) -> int:
+class ParamsError(PyrunError):
+    """``pyrun wsp METHOD PARAMS_JSON``: PARAMS_JSON is not one JSON object."""
+
+    exit_code = ExitCode.METADATA
+
+
+def _with_server(opts: argparse.Namespace, work: Any) -> int:
     """Start the project's server, ``initialize`` it, run ``work(client, init_result)``, stop
-    it; turn each failure into its exit code."""
-    from pyrun.errors import PyrunError
+    it. Errors propagate to the one error edge; one raised while building the server's
+    environment, or an error the server answered with, carries its ``context``.
+
+    Raises:
+        DeclarationError, NotTrusted, ProtocolError, CallTimeout, RpcError, and the engine's
+        errors.
+    """
     from pyrun.wsp import declaration
-    from pyrun.wsp.client import CallTimeout, Client, ProtocolError
+    from pyrun.wsp.client import Client, ProtocolError
     from pyrun.wsp.jsonrpc import RpcError
 
+    decl = declaration.resolve(Path.cwd())
+    declaration.ensure_trusted(decl, trust=opts.trust, stdin=sys.stdin, stderr=sys.stderr)
     try:
-        decl = declaration.resolve(Path.cwd())
-        declaration.ensure_trusted(decl, trust=opts["trust"], stdin=sys.stdin, stderr=sys.stderr)
         argv, env = launch(decl)
-    except declaration.DeclarationError as exc:
-        return _fail(str(exc), EXIT_CONFIG)
-    except declaration.NotTrusted as exc:
-        return _fail(str(exc), EXIT_NOT_TRUSTED)
+    except (declaration.DeclarationError, declaration.NotTrusted):
+        raise
     except PyrunError as exc:
-        return _fail(f"cannot start the workflow server: {exc}", exc.exit_code)
+        exc.context = "cannot start the workflow server"
+        raise
     try:
         client = Client(argv, cwd=str(decl.project), env=env)
     except OSError as exc:
-        return _fail(f"cannot start the workflow server {argv[0]}: {exc.strerror}", EXIT_PROTOCOL)
+        raise ProtocolError(f"cannot start the workflow server {argv[0]}: {exc.strerror}") from None
     try:
         with client:
-            init = client.initialize(opts["start_timeout"])
+            init = client.initialize(opts.start_timeout)
             return int(work(client, init))
     except RpcError as exc:
-        detail = f" {json.dumps(exc.data)}" if exc.data is not None else ""
-        return _fail(f"the server answered with error {exc.code}: {exc.message}{detail}",
-                     EXIT_SERVER_ERROR)
-    except CallTimeout as exc:
-        return _fail(f"the workflow server did not answer: {exc}", EXIT_TIMEOUT)
-    except ProtocolError as exc:
-        return _fail(str(exc), EXIT_PROTOCOL)
+        exc.context = f"the server answered with error {exc.code}"
+        raise
 
 
-def _call(method: str, params: dict[str, Any] | None, opts: dict[str, Any]) -> int:
+def _call(method: str, params: dict[str, Any] | None, opts: argparse.Namespace) -> int:
     def work(client: Any, _init: Any) -> int:
-        result = client.request(method, params, opts["timeout"])
+        result = client.request(method, params, opts.timeout)
         print(json.dumps(result, indent=2, ensure_ascii=False))
         return 0
 
     return _with_server(opts, work)
 
 
-def _run_command(command: list[str], opts: dict[str, Any]) -> int:
+def _run_command(command: list[str], opts: argparse.Namespace) -> int:
     """Find the environment's prefix through the server, then exec ``command`` in it."""
     found: dict[str, Any] = {}
 
     def work(client: Any, init: Any) -> int:
-        env_id = opts["env"]
+        env_id = opts.env
         if env_id is None:
             methods = init.get("methods", []) if isinstance(init, dict) else []
             if "pyrun/default_environment" in methods:
-                found.update(client.request("pyrun/default_environment", {}, opts["timeout"]))
+                found.update(client.request("pyrun/default_environment", {}, opts.timeout))
                 return 0
-            items = client.request("environment/list", None, opts["timeout"])
+            items = client.request("environment/list", None, opts.timeout)
             defaults = [e for e in items if e.get("is_default")] or (items if len(items) == 1 else [])
             if len(defaults) != 1:
-                print("pyrun: error: the server names no single default environment; "
-                      "pass --env ID (see `pyrun wsp environment/list`)", file=sys.stderr)
-                return EXIT_USAGE
+                raise UsageError("the server names no single default environment; pass --env "
+                                 "ID (see `pyrun wsp environment/list`)")
             env_id = defaults[0]["id"]
-        found.update(client.request("environment/get", {"id": env_id}, opts["timeout"]))
+        found.update(client.request("environment/get", {"id": env_id}, opts.timeout))
         return 0
 
     code = _with_server(opts, work)
@@ -186,15 +179,17 @@ def _run_command(command: list[str], opts: dict[str, Any]) -> int:
     interpreter = found.get("interpreter_path")
     prefix = found.get("prefix") or (str(Path(interpreter).parent.parent) if interpreter else None)
     if not prefix:
-        return _fail("the server gave no interpreter_path for the environment", EXIT_PROTOCOL)
-    from pyrun.wsp.server import environment_variables
+        from pyrun.wsp.client import ProtocolError
 
-    env = environment_variables(Path(prefix))
+        raise ProtocolError("the server gave no interpreter_path for the environment")
+    from pyrun.engine import command_environ
+
+    env = command_environ(Path(prefix))
     sys.stdout.flush()
     try:
         os.execvpe(command[0], command, env)
     except OSError as exc:
-        return _fail(f"cannot run {command[0]}: {exc.strerror}", 127)
+        raise CannotRun(f"cannot run {command[0]}: {exc.strerror}") from None
     return 0  # pragma: no cover - execvpe does not return
 
 
@@ -208,20 +203,15 @@ def launch(decl: Any) -> tuple[list[str], dict[str, str] | None]:
     Raises:
         PyrunError: building the environment failed.
     """
-    from pyrun.wsp.server import environment_variables
+    from pyrun.engine import Reporter, command_environ, prepare, prepare_requirements
 
     if decl.kind == "builtin":
         return [sys.executable, "-m", "pyrun", "wsp", "serve", "--project", str(decl.project)], None
     if decl.kind == "script":
-        from pyrun.progress import Reporter
-        from pyrun.runner import prepare
-
+        assert decl.script is not None
         env = prepare(decl.script, reporter=Reporter(0))
-        return [str(env.python), str(decl.script)], environment_variables(env.path)
+        return [str(env.python), str(decl.script)], command_environ(env.path)
     if decl.requires:
-        from pyrun.progress import Reporter
-        from pyrun.runner import prepare_requirements
-
         env = prepare_requirements(list(decl.requires), reporter=Reporter(0))
-        return list(decl.cmd), environment_variables(env.path)
+        return list(decl.cmd), command_environ(env.path)
     return list(decl.cmd), None

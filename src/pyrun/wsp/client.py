@@ -13,17 +13,23 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from pyrun.engine import start
+from pyrun.errors import ExitCode, PyrunError
 from pyrun.wsp import PROTOCOL_VERSION
 from pyrun.wsp.framing import FramingError, read_frame, write_frame
 from pyrun.wsp.jsonrpc import RpcError
 
 
-class ProtocolError(Exception):
+class ProtocolError(PyrunError):
     """The server broke the protocol: it exited, or wrote something that is not a frame."""
 
+    exit_code = ExitCode.PROTOCOL
 
-class CallTimeout(Exception):
+
+class CallTimeout(PyrunError):
     """The server did not answer in time."""
+
+    exit_code = ExitCode.TIMEOUT
 
 
 _EOF = object()
@@ -44,10 +50,8 @@ class Client:
 
     def __init__(self, argv: Sequence[str], cwd: str | None = None,
                  env: dict[str, str] | None = None, stderr: Any = None) -> None:
-        self.proc = subprocess.Popen(
-            list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-            cwd=cwd, env=env,
-        )
+        self.proc = start(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                          cwd=cwd, env=env)
         self._inbox: queue.Queue[Any] = queue.Queue()
         self._next_id = 0
         self._closed = False

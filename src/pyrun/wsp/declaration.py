@@ -32,13 +32,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-
-class DeclarationError(Exception):
-    """A ``[workflow] wsp`` value pyrun cannot use; the message names the file."""
+from pyrun.errors import ExitCode, ProjectFileError, PyrunError
 
 
-class NotTrusted(Exception):
+class DeclarationError(ProjectFileError):
+    """A ``[workflow] wsp`` value (or the user setting) pyrun cannot use; ``path`` is the file
+    and the message names it."""
+
+
+class NotTrusted(PyrunError):
     """The user has not (yet) agreed to run a project-declared server."""
+
+    exit_code = ExitCode.NOT_TRUSTED
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,21 @@ def _load_toml(path: Path) -> dict[str, Any]:
         with open(path, "rb") as f:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as exc:
-        raise DeclarationError(f"{path}: invalid TOML: {exc}") from None
+        raise DeclarationError(str(path), f"{path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise DeclarationError(str(path), f"{path}: cannot read it: {exc.strerror}") from None
+
+
+def _workflow(path: Path) -> dict[str, Any]:
+    """The ``[workflow]`` table of the TOML file at ``path`` (empty when absent).
+
+    Raises:
+        DeclarationError: the file is not TOML, or ``workflow`` is not a table.
+    """
+    table = _load_toml(path).get("workflow", {})
+    if not isinstance(table, dict):
+        raise DeclarationError(str(path), f"{path}: `workflow` must be a table")
+    return table
 
 
 def find_project(start: Path) -> tuple[Path, Path | None, dict[str, Any] | None]:
@@ -110,7 +129,7 @@ def find_project(start: Path) -> tuple[Path, Path | None, dict[str, Any] | None]
         pyproject = d / "pyproject.toml"
         if pyproject.is_file():
             nearest = nearest or d
-            wsp = _load_toml(pyproject).get("workflow", {}).get("wsp")
+            wsp = _workflow(pyproject).get("wsp")
             if wsp is not None:
                 return d, pyproject, wsp
         if (d / ".git").exists() or d == home:
@@ -120,13 +139,14 @@ def find_project(start: Path) -> tuple[Path, Path | None, dict[str, Any] | None]
 
 def _parse(value: Any, origin: Path, project: Path, from_project: bool) -> Declaration:
     if not isinstance(value, dict):
-        raise DeclarationError(f"{origin}: [workflow] wsp must be a table such as "
+        raise DeclarationError(str(origin), f"{origin}: [workflow] wsp must be a table such as "
                                '{script = "./wf.py"} or {cmd = ["tool", "wsp"]}')
     base = origin.parent
     if "script" in value:
         script = value["script"]
         if not isinstance(script, str):
-            raise DeclarationError(f"{origin}: [workflow] wsp.script must be a path string")
+            raise DeclarationError(str(origin), f"{origin}: [workflow] wsp.script must be a path "
+                                   "string")
         path = Path(os.path.expanduser(script))
         path = path if path.is_absolute() else base / path
         return Declaration("script", project, origin, script=Path(os.path.normpath(path)),
@@ -138,11 +158,11 @@ def _parse(value: Any, origin: Path, project: Path, from_project: bool) -> Decla
         if (not isinstance(cmd, list) or not cmd or not all(isinstance(c, str) for c in cmd)
                 or not isinstance(requires, list)
                 or not all(isinstance(r, str) for r in requires)):
-            raise DeclarationError(f"{origin}: [workflow] wsp.cmd must be a list of strings "
-                                   "and wsp.requires a string or a list of strings")
+            raise DeclarationError(str(origin), f"{origin}: [workflow] wsp.cmd must be a list of "
+                                   "strings and wsp.requires a string or a list of strings")
         return Declaration("cmd", project, origin, cmd=tuple(cmd), requires=tuple(requires),
                            from_project=from_project, raw=value)
-    raise DeclarationError(f"{origin}: [workflow] wsp needs a `script` or a `cmd`")
+    raise DeclarationError(str(origin), f"{origin}: [workflow] wsp needs a `script` or a `cmd`")
 
 
 def resolve(start: Path) -> Declaration:
@@ -155,7 +175,7 @@ def resolve(start: Path) -> Declaration:
     setting_file = config_dir() / "config.toml"
     setting: dict[str, Any] = {}
     if setting_file.is_file():
-        setting = _load_toml(setting_file).get("workflow", {})
+        setting = _workflow(setting_file)
     user_value = setting.get("wsp")
     if user_value is not None and (setting.get("override") is True or value is None):
         return _parse(user_value, setting_file, project, from_project=False)

@@ -9,12 +9,16 @@ from __future__ import annotations
 import json
 from typing import Any, BinaryIO
 
+from pyrun.errors import ExitCode, PyrunError
+
 #: Largest frame accepted (bytes): a guard against a garbage length eating memory.
 MAX_FRAME = 64 * 1024 * 1024
 
 
-class FramingError(Exception):
+class FramingError(PyrunError):
     """A frame's header is malformed (no or a bad ``Content-Length``); the frame is skipped."""
+
+    exit_code = ExitCode.PROTOCOL
 
 
 def read_frame(stream: BinaryIO) -> bytes | None:

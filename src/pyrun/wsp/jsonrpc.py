@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
+from pyrun.errors import ExitCode, PyrunError
 from pyrun.wsp.framing import FramingError, read_frame, write_frame
 
 PARSE_ERROR = -32700
@@ -32,8 +33,9 @@ EXECUTION_FAILED = -31004
 Handler = Callable[[dict[str, Any]], Any]
 
 
-class RpcError(Exception):
-    """An error response: ``{"code", "message", "data"?}`` (JSON-RPC 2.0, section 5.1).
+class RpcError(PyrunError):
+    """An error response: ``{"code", "message", "data"?}`` (JSON-RPC 2.0, section 5.1). As a
+    :class:`~pyrun.errors.PyrunError` (a client received it), its exit code is 1.
 
     Args:
         code: one of the codes above.
@@ -41,11 +43,17 @@ class RpcError(Exception):
         data: optional structured detail (``{"id": ...}``, ``{"reason": ...}``).
     """
 
+    exit_code = ExitCode.SERVER_ERROR
+
     def __init__(self, code: int, message: str, data: Any = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.data = data
+
+    def __str__(self) -> str:
+        """The message, then the data as JSON when there is some (for a person reading it)."""
+        return self.message if self.data is None else f"{self.message} {json.dumps(self.data)}"
 
     def to_json(self) -> dict[str, Any]:
         """The ``error`` member of a response."""

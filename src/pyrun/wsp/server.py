@@ -24,18 +24,32 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from pyrun import __version__
-from pyrun.launch import activated
-from pyrun.wsp import PROTOCOL_VERSION, pythonenvs
+from pyrun import __version__, engine, pythonenvs
+from pyrun.errors import (
+    CommandError,
+    NetworkError,
+    NoInterpreterError,
+    PyrunError,
+    ResolutionError,
+    UsageError,
+)
+from pyrun.wsp import PROTOCOL_VERSION
 from pyrun.wsp.jsonrpc import (
     ENVIRONMENT_NAME_CONFLICT,
     ENVIRONMENT_NOT_FOUND,
     EXECUTION_FAILED,
+    INTERNAL_ERROR,
     INVALID_PARAMS,
+    PYTHON_VERSION_UNAVAILABLE,
     Endpoint,
     RpcError,
     serve,
 )
+
+#: pyrun's own error code (WSP reserves -31999..-31900 for servers): the requirements could not
+#: be resolved or installed; ``data.reason`` says which (``resolution``, ``network``,
+#: ``install``, ``venv``).
+REQUIREMENTS_FAILED = -31900
 
 #: Where ``environment/create`` puts environments other than ``.venv``, under the project.
 CREATED_DIR = ".venvs"
@@ -187,8 +201,17 @@ class ProjectServer:
 
     # -- the environments ---------------------------------------------------------------
     def environments(self) -> list[ProjectEnv]:
-        """The project's environments, sorted by id (each path once)."""
-        envs = pythonenvs.read(self.project)
+        """The project's environments, sorted by id (each path once).
+
+        Raises:
+            RpcError: -32603 with ``data.reason = "unreadable .python-envs"`` when the
+                project's ``.python-envs`` cannot be read (not UTF-8).
+        """
+        try:
+            envs = pythonenvs.read(self.project)
+        except pythonenvs.PythonEnvsError as exc:
+            raise RpcError(INTERNAL_ERROR, str(exc), {"reason": "unreadable .python-envs",
+                                                      "path": exc.path}) from None
         default = envs.default
         active = os.environ.get("VIRTUAL_ENV")
         found: dict[Path, ProjectEnv] = {}
@@ -275,7 +298,7 @@ class ProjectServer:
         Raises:
             RpcError: -32602 for bad params or an invalid requirement; -31002 when the name is
                 taken; -31003 when no installed Python matches; -31900 when the requirements
-                cannot be resolved or installed (see :mod:`pyrun.wsp.provision`).
+                cannot be resolved or installed (``data.reason`` says why).
         """
         name = params.get("name")
         if not isinstance(name, str) or not name or name in (".", "..") or any(
@@ -294,11 +317,13 @@ class ProjectServer:
         prefix = self.project / (name if name == pythonenvs.VENV else f"{CREATED_DIR}/{name}")
         if prefix.exists():
             raise RpcError(ENVIRONMENT_NAME_CONFLICT, f"{prefix} already exists", {"name": name})
-        from pyrun.wsp.provision import provision
-
-        provision(prefix, version, requirements, self.log)
+        create_venv(prefix, version, requirements, self.log)
         if name != pythonenvs.VENV:
-            pythonenvs.append(self.project, prefix)
+            try:
+                pythonenvs.append(self.project, prefix)
+            except pythonenvs.PythonEnvsError as exc:
+                raise RpcError(INTERNAL_ERROR, str(exc), {"reason": "unwritable .python-envs",
+                                                          "path": exc.path}) from None
         return self.find({"id": pythonenvs.record_text(self.project, prefix)
                           if name != pythonenvs.VENV else pythonenvs.VENV}).details()
 
@@ -306,7 +331,11 @@ class ProjectServer:
         """Remove the environment's lines from ``.python-envs``; remove its directory only when
         it lies inside the project (a line may name an environment another tool owns)."""
         env = self.find(params)
-        pythonenvs.remove(self.project, env.prefix)
+        try:
+            pythonenvs.remove(self.project, env.prefix)
+        except pythonenvs.PythonEnvsError as exc:
+            raise RpcError(INTERNAL_ERROR, str(exc), {"reason": "unwritable .python-envs",
+                                                      "path": exc.path}) from None
         inside = os.path.abspath(env.prefix).startswith(str(self.project) + os.sep)
         if inside and env.prefix.exists():
             shutil.rmtree(env.prefix)
@@ -344,17 +373,18 @@ class ProjectServer:
         if problem:
             raise RpcError(EXECUTION_FAILED, f"{env.id}: {problem}",
                            {"id": env.id, "reason": "unusable environment"})
-        child_env = environment_variables(env.prefix, extra_env)
+        child_env = engine.command_environ(env.prefix, extra_env)
         program = str(env.interpreter) if argv[0] in ("python", "python3") else argv[0]
         try:
-            proc = subprocess.run(
+            proc = engine.run_captured(
                 [program, *argv[1:]],
                 input=(stdin or "").encode("utf-8"),  # never the server's stdin: the protocol
-                capture_output=True,
                 cwd=cwd,
                 env=child_env,
                 timeout=timeout,
             )
+        except UsageError as exc:  # a NUL byte in argv
+            raise RpcError(INVALID_PARAMS, str(exc)) from None
         except subprocess.TimeoutExpired:
             raise RpcError(EXECUTION_FAILED, f"{argv[0]} did not finish in {timeout} s",
                            {"reason": "timeout"}) from None
@@ -369,12 +399,27 @@ class ProjectServer:
         }
 
 
-def environment_variables(prefix: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of a command run in the environment at ``prefix``: this process's, as
-    activation changes it (:func:`pyrun.launch.activated`), then ``extra``."""
-    env = activated(str(prefix), os.environ)
-    env.update(extra or {})
-    return env
+def create_venv(prefix: Path, python_version: str | None, requirements: list[str],
+                log: Any) -> None:
+    """``environment/create``'s work: :func:`pyrun.engine.create_venv`, its errors mapped to
+    WSP's codes.
+
+    Raises:
+        RpcError: -32602 for an invalid requirement, -31003 when no installed Python matches,
+            :data:`REQUIREMENTS_FAILED` when the venv, resolution or installation fails.
+    """
+    try:
+        engine.create_venv(prefix, python_version, requirements, engine.Reporter(0, stream=log))
+    except UsageError as exc:
+        raise RpcError(INVALID_PARAMS, str(exc)) from None
+    except NoInterpreterError as exc:
+        raise RpcError(PYTHON_VERSION_UNAVAILABLE, str(exc),
+                       {"python_version": python_version}) from None
+    except PyrunError as exc:
+        reason = ("resolution" if isinstance(exc, ResolutionError)
+                  else "network" if isinstance(exc, NetworkError)
+                  else "venv" if isinstance(exc, CommandError) else "install")
+        raise RpcError(REQUIREMENTS_FAILED, str(exc), {"reason": reason}) from None
 
 
 def run_server(project: Path, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:

@@ -16,13 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pyrun.errors import ProjectFileError
+
 FILE_NAME = ".python-envs"
 LOCK_NAME = ".python-envs.lock"
 VENV = ".venv"
 
 
-class PythonEnvsError(Exception):
-    """A ``.python-envs`` file cannot be written as asked (symlinked, a bad path)."""
+class PythonEnvsError(ProjectFileError):
+    """A ``.python-envs`` file cannot be read (not UTF-8) or written as asked (symlinked, a path
+    with a line break). Attributes: ``path``, the file."""
 
 
 @dataclass(frozen=True)
@@ -84,20 +87,34 @@ def read(directory: Path) -> PythonEnvs:
     """Read ``directory/.python-envs`` (absent is empty) and look for ``directory/.venv``.
 
     Raises:
-        UnicodeDecodeError: the file is not UTF-8.
+        PythonEnvsError: the file is not UTF-8, or cannot be read.
     """
     directory = Path(os.path.abspath(directory))
     lines = []
-    try:
-        text = (directory / FILE_NAME).read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        text = ""
+    text = _read_text(directory / FILE_NAME)
     for number, line in enumerate(split_lines(text.removeprefix("\ufeff")), 1):
         if line.strip():
             path = Path(os.path.normpath(directory / os.path.expanduser(line)))
             lines.append(EnvLine(line, path, number))
     venv = directory / VENV
     return PythonEnvs(directory, tuple(lines), venv if (venv / "pyvenv.cfg").is_file() else None)
+
+
+def _read_text(path: Path) -> str:
+    """The file's text (``""`` when absent).
+
+    Raises:
+        PythonEnvsError: it is not UTF-8, or cannot be read.
+    """
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return ""
+    except UnicodeDecodeError as exc:
+        raise PythonEnvsError(str(path), f"{path} is not UTF-8 (byte {exc.start}); save it as "
+                              "UTF-8 (one environment path per line)") from None
+    except OSError as exc:
+        raise PythonEnvsError(str(path), f"cannot read {path}: {exc.strerror}") from None
 
 
 def record_text(directory: Path, env: Path) -> str:
@@ -110,7 +127,8 @@ def record_text(directory: Path, env: Path) -> str:
     env = Path(os.path.abspath(env))
     text = str(env)
     if "\n" in text or "\r" in text:
-        raise PythonEnvsError(f"a path with a line break cannot be recorded: {text!r}")
+        raise PythonEnvsError(str(Path(directory) / FILE_NAME),
+                              f"a path with a line break cannot be recorded: {text!r}")
     try:
         return env.relative_to(Path(os.path.abspath(directory))).as_posix()
     except ValueError:
@@ -159,12 +177,10 @@ def _rewrite(directory: Path, change: Callable[[list[str]], list[str] | None]) -
 
     path = directory / FILE_NAME
     if path.is_symlink():
-        raise PythonEnvsError(f"{path} is a symbolic link; pyrun does not write through it")
+        raise PythonEnvsError(str(path), f"{path} is a symbolic link; pyrun does not write "
+                              "through it")
     with FileLock(str(directory / LOCK_NAME)):
-        try:
-            text = path.read_bytes().decode("utf-8")
-        except FileNotFoundError:
-            text = ""
+        text = _read_text(path)
         first, has_end, _ = text.partition("\n")
         newline = "\r\n" if has_end and first.endswith("\r") else "\n"
         lines = split_lines(text)

@@ -1,0 +1,25 @@
+"""The installers behind one interface (:class:`~pyrun.installers.base.Installer`): uv
+(:mod:`~pyrun.installers.uv`), and pip (:mod:`~pyrun.installers.pip`) where uv cannot be had."""
+
+from __future__ import annotations
+
+from pyrun.errors import ToolNotFoundError
+from pyrun.installers.base import Installer
+from pyrun.progress import Reporter
+
+
+def find_installer(reporter: Reporter, *, offline: bool = False) -> Installer:
+    """uv, or pip where uv cannot be had.
+
+    Raises:
+        ToolNotFoundError: neither is available.
+    """
+    from pyrun.installers.uv import Uv
+
+    try:
+        return Uv(reporter, offline=offline)
+    except ToolNotFoundError:
+        reporter.debug("uv was not found: resolving and installing with pip")
+    from pyrun.installers.pip import Pip
+
+    return Pip(reporter, offline=offline)

@@ -1,0 +1,223 @@
+"""uv, the installer pyrun drives: ``uv pip compile --format pylock.toml`` resolves, and
+``uv pip install --no-deps --prefix`` installs a ``pylock.toml`` of exactly the locked artifacts.
+
+uv is looked up as pypa/build does: the ``uv`` package's binary (``uv.find_uv_bin()``), then
+``$UV``, then ``PATH``. Every call pins the interpreter by path and forbids Python downloads, so
+uv never picks another interpreter behind pyrun's back; pool installs pin uv's link mode, so a
+``UV_LINK_MODE=symlink`` in the user's environment cannot make pool files point into uv's cache.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pyrun.errors import (
+    CommandError,
+    InstallerError,
+    InstallError,
+    NetworkError,
+    ResolutionError,
+    ToolNotFoundError,
+)
+from pyrun.installers.base import Installer, Runner
+from pyrun.progress import Reporter
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
+
+    from pyrun.interpreters import Interpreter
+    from pyrun.resolution import LockedDistribution, Resolution
+
+#: The link mode of pool installs: uv's own default on each platform, named explicitly so that
+#: ``UV_LINK_MODE`` cannot change it (``symlink`` would point the pool into uv's cache, which
+#: ``uv cache clean`` removes). uv falls back to copying where linking is refused.
+LINK_MODE = "clone" if sys.platform == "darwin" else "hardlink"
+
+#: uv output that means there is no network at all (as opposed to a slow or failing index):
+#: no name resolution, no route, nobody listening. Retrying would only wait.
+_UNREACHABLE_SIGNS = (
+    "dns error",
+    "failed to lookup address",
+    "Network is unreachable",
+    "Connection refused",
+)
+
+_NETWORK_SIGNS = (
+    "Failed to fetch",
+    "error sending request",
+    "dns error",
+    "Connection refused",
+    "tcp connect error",
+    "Network is unreachable",
+    "timed out",
+)
+
+#: An HTTP status the index answered with: it was reached, and it failed.
+_SERVER_ERROR = re.compile(r"HTTP status server error \((5\d\d)[^)]*\)|status code:? (5\d\d)")
+
+
+def find_uv() -> str:
+    """Path of the uv binary.
+
+    Raises:
+        ToolNotFoundError: neither the ``uv`` package, ``$UV`` nor ``PATH`` provides one.
+    """
+    try:
+        from uv import find_uv_bin
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        pass
+    explicit = os.environ.get("UV")
+    if explicit and os.path.isfile(explicit) and os.access(explicit, os.X_OK):
+        return explicit
+    found = shutil.which("uv")
+    if found:
+        return found
+    raise ToolNotFoundError(
+        "uv is needed to resolve and install this script's requirements and was not found "
+        "(tried the `uv` package, $UV and PATH); install it with `pip install uv`"
+    )
+
+
+class Uv(Installer):
+    """uv and the settings every call shares.
+
+    Args:
+        reporter, offline, runner: see :class:`~pyrun.installers.base.Installer`.
+        binary: path of uv (default: :func:`find_uv`).
+
+    Raises:
+        ToolNotFoundError: no ``binary`` given and :func:`find_uv` finds none.
+    """
+
+    name = "uv"
+
+    def __init__(self, reporter: Reporter, *, offline: bool = False,
+                 runner: Runner | None = None, binary: str | None = None) -> None:
+        super().__init__(reporter, offline=offline, runner=runner)
+        self.binary = binary or find_uv()
+
+    def resolve(
+        self, requirements: Sequence[Requirement], interpreter: Interpreter
+    ) -> Resolution:
+        """``uv pip compile - --format pylock.toml`` for ``interpreter``; see
+        :meth:`Installer.resolve`."""
+        from pyrun.resolution import Resolution, parse_pylock
+
+        lines = tuple(str(r) for r in requirements)
+        if not lines:
+            return Resolution((), ())
+        proc = self._run(
+            ["pip", "compile", "-", "--format", "pylock.toml", "--no-header",
+             "--python", interpreter.executable],
+            input="\n".join(lines) + "\n",
+            what=f"resolving {', '.join(lines)}",
+        )
+        return Resolution(lines, parse_pylock(proc.stdout, "uv pip compile"))
+
+    def install(
+        self,
+        distributions: Sequence[LockedDistribution],
+        prefix: Path,
+        interpreter: Interpreter,
+        workdir: Path,
+    ) -> None:
+        """Write a ``pylock.toml`` of ``distributions`` and ``uv pip install`` it into
+        ``prefix`` with :data:`LINK_MODE`; see :meth:`Installer.install`."""
+        from pyrun.resolution import write_pylock
+
+        lock = workdir / "pylock.toml"
+        lock.write_text(write_pylock(distributions), "utf-8")
+        names = ", ".join(f"{d.name}=={d.version}" for d in distributions)
+        self._run(
+            ["pip", "install", "--no-deps", "--link-mode", LINK_MODE, "--prefix", str(prefix),
+             "--python", interpreter.executable, "-r", str(lock)],
+            what=f"installing {names}",
+        )
+
+    def from_cache(self) -> Uv:
+        """The same uv with ``--offline``."""
+        return Uv(self.reporter, offline=True, runner=self.runner, binary=self.binary)
+
+    def missing_from_cache(self, error: InstallerError) -> str | None:
+        """See :func:`uncached`."""
+        return uncached(error.output)
+
+    def _run(
+        self, args: Sequence[str], *, what: str, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``uv ARGS``; failures are classified (:meth:`classify`).
+
+        Without a network the first try fails fast: it makes no retries (uv's default of 3
+        takes 12 s to give up when DNS fails). A failure that is not plain unreachability is
+        tried again with uv's own retry policy. A ``UV_HTTP_RETRIES`` the user set is kept.
+        """
+        argv = [self.binary, *args]
+        if self.offline:
+            argv.append("--offline")
+        if self.reporter.verbosity <= 0:
+            argv.append("--quiet")
+        env = {"UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
+        fast = not self.offline and "UV_HTTP_RETRIES" not in os.environ
+        try:
+            return self.runner(argv, self.reporter, input=input,
+                               env={**env, "UV_HTTP_RETRIES": "0"} if fast else env, what=what)
+        except CommandError as exc:
+            error = self.classify(exc, what)
+            if not fast or not isinstance(error, NetworkError) or error.unreachable:
+                raise error from None
+        try:
+            return self.runner(argv, self.reporter, input=input, env=env, what=what)
+        except CommandError as exc:
+            raise self.classify(exc, what) from None
+
+    def classify(self, failure: CommandError, what: str) -> InstallerError:
+        """Network (unreachable, failing index, or offline without the cache), resolution, or
+        install; see :meth:`Installer.classify`."""
+        out = failure.output
+        said = _said(out)
+        if "network was disabled" in out or (self.offline and "not found in the cache" in out):
+            missing = uncached(out)
+            return NetworkError(
+                f"{what}: {missing or 'a distribution'} is not in the cache and --offline "
+                f"forbids the network; run once without --offline (connected) to fetch it. "
+                f"uv said:\n{said}", failure)
+        status = _SERVER_ERROR.search(out)
+        if status is not None:
+            code = status.group(1) or status.group(2)
+            return NetworkError(
+                f"{what}: the package index answered with HTTP {code} (a server error, not "
+                f"your connection); try again later, or check the index URL. uv said:\n{said}",
+                failure)
+        if any(sign in out for sign in _NETWORK_SIGNS):
+            return NetworkError(
+                f"{what}: the package index cannot be reached; check the network connection "
+                f"(or use --offline to work from the cache only). uv said:\n{said}",
+                failure, unreachable=any(sign in out for sign in _UNREACHABLE_SIGNS))
+        if "No solution found" in out:
+            return ResolutionError(
+                f"{what}: the requirements cannot be satisfied; check each requirement's name "
+                f"and version. uv said:\n{said}", failure)
+        return InstallError(f"{what} failed. uv said:\n{said}", failure)
+
+
+def _said(output: str) -> str:
+    """uv's own explanation, indented, without blank lines."""
+    lines = [ln.strip() for ln in output.strip().splitlines() if ln.strip()]
+    return "\n".join("    " + ln for ln in lines)
+
+
+def uncached(output: str) -> str | None:
+    """The distribution uv's offline output says is missing from its cache, if it names one."""
+    m = re.search(r"Because (\S+?)(?:\[[^\]]*\])? was not found in the cache", output)
+    if m is None:
+        m = re.search(r"Failed to (?:download|fetch)(?: and build)?:? `?([A-Za-z0-9._-]+)", output)
+    return m.group(1) if m else None

@@ -1,0 +1,198 @@
+"""The cache's on-disk layout, in one place: paths, marker names, the fast-path index format, one
+atomic write and one marker reader. The warm path, the builder, the byte-compiler and cache
+maintenance all use it, and nothing else knows a file name of the cache.
+
+Layout under the root (``PYRUN_CACHE_DIR`` or the platform's user cache directory)::
+
+    pool/<name>-<version>-<digest>/   one installed distribution artifact (read-only)
+        pyrun-entry.json              its marker (ENTRY_MARKER), written last
+        pyrun-compiled-<cache tag>    flag: that interpreter's .pyc files are in place
+    envs/<key>/                       one environment (a tiny venv)
+        pyrun-env.json                its completion marker (ENV_MARKER), written last
+    refs/<hash>.json                  an environment elsewhere using pool entries
+    index/<xx>/<fast key>             the fast-path index: see :func:`index_text`
+    locks/<key>.lock                  per-key file locks
+    interpreters.json                 answers of interpreter queries
+
+Temporary files and directories are named ``.tmp-<pid>-...`` (:func:`tmp_prefix`) beside their
+final place and renamed into it, so a later run can remove those of runs that died.
+
+Standard library only, and only ``os`` and ``sys`` at import: the warm path imports it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+#: Version of the on-disk layout; part of every fast-path and environment key. 2: composition
+#: modes named ``pooled`` and ``link-farm``; resolution inputs gathered by :mod:`pyrun.settings`.
+CACHE_FORMAT = "2"
+
+POOL = "pool"
+ENVS = "envs"
+INDEX = "index"
+LOCKS = "locks"
+REFS = "refs"
+INTERPRETERS = "interpreters.json"
+
+#: An environment's completion marker, written last; its mtime is the environment's last use.
+ENV_MARKER = "pyrun-env.json"
+#: A pool entry's marker, written last (name, version, artifact, compiled-for, file manifest).
+ENTRY_MARKER = "pyrun-entry.json"
+#: Name prefix of the flag files that say an entry holds an interpreter's ``.pyc`` files.
+COMPILED_FLAG = "pyrun-compiled-"
+#: Name prefix of every temporary file or directory.
+TMP = ".tmp-"
+
+
+def cache_root() -> str:
+    """pyrun's cache directory: ``$PYRUN_CACHE_DIR``, else the platform's user cache directory.
+
+    On Linux this is platformdirs' rule (``$XDG_CACHE_HOME/pyrun``, else ``~/.cache/pyrun``),
+    computed here without importing platformdirs (it costs more than a warm run's budget);
+    elsewhere platformdirs itself is asked.
+    """
+    explicit = os.environ.get("PYRUN_CACHE_DIR")
+    if explicit:
+        return os.path.abspath(os.path.expanduser(explicit))
+    if sys.platform.startswith("linux"):
+        xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+        return os.path.join(xdg or os.path.expanduser("~/.cache"), "pyrun")
+    import platformdirs  # pragma: no cover - macOS and Windows
+
+    return platformdirs.user_cache_dir("pyrun", appauthor=False)  # pragma: no cover
+
+
+def tmp_prefix(pid: int | str | None = None) -> str:
+    """The name prefix of a temporary file or directory made by process ``pid`` (default: this
+    one): ``.tmp-<pid>-``."""
+    return f"{TMP}{os.getpid() if pid is None else pid}-"
+
+
+def tmp_owner(name: str) -> int | None:
+    """The pid in a :func:`tmp_prefix` name, or None when ``name`` is not a temporary name."""
+    if not name.startswith(TMP):
+        return None
+    pid = name[len(TMP):].partition("-")[0]
+    return int(pid) if pid.isdigit() else None
+
+
+def index_path(root: str, key: str) -> str:
+    """Path of the fast-path index entry for ``key`` under cache ``root``."""
+    return os.path.join(root, INDEX, key[:2], key)
+
+
+def env_python(env_dir: str) -> str:
+    """Path of an environment's interpreter."""
+    if os.name == "nt":  # pragma: no cover
+        return os.path.join(env_dir, "Scripts", "python.exe")
+    return os.path.join(env_dir, "bin", "python")
+
+
+def compiled_flag(entry_dir: str, cache_tag: str) -> str:
+    """The flag file whose presence says the pool entry at ``entry_dir`` holds the ``.pyc``
+    files of the interpreter whose ``sys.implementation.cache_tag`` is ``cache_tag`` (one
+    ``stat`` for a warm run; the marker's ``compiled-for`` says the same, but costs JSON)."""
+    return os.path.join(entry_dir, f"{COMPILED_FLAG}{cache_tag}")
+
+
+def file_signature(path: str) -> str:
+    """``size:mtime_ns`` of ``path`` (following symlinks), or ``"-"`` when it cannot be read.
+    A file replaced or edited in place (an interpreter upgraded, a config file changed) gets a
+    new signature."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "-"
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def index_text(
+    env_dir: str, base: str, required: list[str], pending: tuple[str, ...] = ()
+) -> str:
+    """The text of an index entry (written by the engine, read by :func:`read_index`).
+
+    Line 1: the environment's directory. Line 2: its base interpreter's real path and
+    :func:`file_signature`, tab-separated. Then one path per line that must exist for the
+    environment to work (its activation ``.pth``, each pool entry's marker), and
+    ``?``-prefixed paths whose absence means only that bytecode is still pending (the
+    compiled flags of its entries).
+    """
+    lines = [env_dir, f"{base}\t{file_signature(base)}", *required, *(f"?{p}" for p in pending)]
+    return "\n".join(lines) + "\n"
+
+
+class IndexEntry:
+    """A parsed index entry (a plain class: ``dataclasses`` costs a warm run milliseconds).
+
+    Attributes:
+        env_dir: the environment's directory.
+        base: its base interpreter's real path.
+        base_signature: that interpreter's :func:`file_signature` when the entry was written.
+        required: paths that must exist.
+        pending: paths whose absence means bytecode is pending.
+    """
+
+    def __init__(self, env_dir: str, base: str, base_signature: str,
+                 required: list[str], pending: list[str]) -> None:
+        self.env_dir = env_dir
+        self.base = base
+        self.base_signature = base_signature
+        self.required = required
+        self.pending = pending
+
+
+def read_index(root: str, key: str) -> IndexEntry | str | None:
+    """The index entry for ``key``: an :class:`IndexEntry`; None when there is none; or a
+    string saying why the file there is damaged (not UTF-8, too short, not absolute paths)."""
+    try:
+        with open(index_path(root, key), "rb") as f:
+            data = f.read(1 << 20)
+    except OSError:
+        return None
+    try:
+        lines = data.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        return "the fast-path index entry is damaged (not UTF-8)"
+    if len(lines) < 2 or "\t" not in lines[1] or not os.path.isabs(lines[0]):
+        return "the fast-path index entry is damaged"
+    base, _, signature = lines[1].partition("\t")
+    required = [p for p in lines[2:] if p and not p.startswith("?")]
+    pending = [p[1:] for p in lines[2:] if p.startswith("?")]
+    return IndexEntry(lines[0], base, signature, required, pending)
+
+
+def write_atomic(path: str, data: bytes | str) -> None:
+    """Write ``data`` (text as UTF-8) to ``path`` by writing a temporary file beside it and
+    renaming it into place: a reader sees the old content or the new, never a part. On failure
+    (a full disk, say) the temporary file is removed and the ``OSError`` raised.
+    """
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    directory, name = os.path.split(path)
+    tmp = os.path.join(directory, f"{tmp_prefix()}{name}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(raw)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def read_marker(path: str) -> dict[str, object] | None:
+    """A marker or record file (``pyrun-env.json``, ``pyrun-entry.json``, ``refs/*.json``) as
+    a dict, or None when it is missing, unreadable, not UTF-8, not JSON or not an object: the
+    one way the cache's JSON files are read, so every kind of damage means "absent"."""
+    import json
+
+    try:
+        with open(path, "rb") as f:
+            data = json.loads(f.read().decode("utf-8"))
+    except (OSError, ValueError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return None
+    return data if isinstance(data, dict) else None

@@ -1,0 +1,163 @@
+"""The one subprocess helper: argument lists only (never a shell), checked arguments, a cleaned
+environment, the command logged, its output kept for the error message.
+
+Every process pyrun starts goes through here: uv and pip (:func:`run_command`), interpreter
+queries (:func:`start`), the background byte-compiler (:func:`spawn_detached`), and for the
+workflow server protocol a server process (:func:`start`) and a command run in an environment
+(:func:`run_captured`). ``tests/unit/test_subprocesses.py`` checks that no other module starts
+one.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from collections.abc import Mapping, Sequence
+from typing import IO, Any
+
+from pyrun.errors import CommandError, UsageError
+from pyrun.progress import Reporter
+
+#: Variables that would leak pyrun's own environment into the tools it runs.
+_SCRUBBED = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "CONDA_PREFIX", "PIP_TARGET")
+
+#: Marks "no stream" for :func:`start`.
+DEVNULL = subprocess.DEVNULL
+PIPE = subprocess.PIPE
+
+
+def clean_environ(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A copy of ``os.environ`` without variables that redirect Python or its installers, with
+    ``extra`` on top."""
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
+    env.update(extra or {})
+    return env
+
+
+def checked_argv(argv: Sequence[str]) -> list[str]:
+    """``argv`` as a list, after checking that it can reach a process unchanged.
+
+    Raises:
+        UsageError: ``argv`` is empty, or an element is not a string or holds a NUL byte
+            (which the operating system would silently cut).
+    """
+    out = list(argv)
+    if not out:
+        raise UsageError("an empty command line cannot be run")
+    for arg in out:
+        if not isinstance(arg, str) or "\0" in arg:
+            raise UsageError(f"a command-line argument holds a NUL byte or is not text: {arg!r}")
+    return out
+
+
+def run_command(
+    argv: Sequence[str],
+    reporter: Reporter,
+    *,
+    input: str | None = None,
+    env: Mapping[str, str] | None = None,
+    what: str = "command",
+) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` to completion and return it, its stdout and stderr captured as text.
+
+    Args:
+        argv: program and arguments (never a shell string).
+        reporter: receives the command line at verbose level.
+        input: text for the command's stdin, or None for no stdin.
+        env: extra environment variables on top of :func:`clean_environ`.
+        what: a few words naming the step, for the error message.
+
+    Raises:
+        CommandError: the command could not be started, or exited non-zero; it carries the
+            command line, the exit status and the output.
+    """
+    args = checked_argv(argv)
+    reporter.debug("running: " + shlex.join(args))
+    try:
+        proc = subprocess.run(
+            args,
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            env=clean_environ(env),
+            check=False,
+        )
+    except OSError as exc:
+        raise CommandError(f"{what} failed: cannot run {args[0]}: {exc}", args, -1, "") from exc
+    if proc.returncode != 0:
+        output = (proc.stderr or "") + (proc.stdout or "")
+        raise CommandError(
+            f"{what} failed (exit {proc.returncode}): {shlex.join(args)}\n{output.strip()}",
+            args,
+            proc.returncode,
+            output,
+        )
+    return proc
+
+
+def start(
+    argv: Sequence[str],
+    *,
+    stdin: int | IO[Any] | None = DEVNULL,
+    stdout: int | IO[Any] | None = PIPE,
+    stderr: int | IO[Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    text: bool = False,
+) -> subprocess.Popen[Any]:
+    """Start ``argv`` and return the running process (the caller reaps it).
+
+    ``env`` is the child's whole environment (default: this process's, unchanged).
+
+    Raises:
+        OSError: the program cannot be started.
+        UsageError: see :func:`checked_argv`.
+    """
+    return subprocess.Popen(
+        checked_argv(argv), stdin=stdin, stdout=stdout, stderr=stderr,
+        env=dict(env) if env is not None else None, cwd=cwd, text=text,
+    )
+
+
+def spawn_detached(argv: Sequence[str], *, niceness: int = 10) -> None:
+    """Start ``argv`` in a new session, at lower priority, with no stdio, and do not wait: it
+    outlives this process (the background byte-compiler)."""
+    subprocess.Popen(
+        checked_argv(argv), stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL,
+        start_new_session=True, close_fds=True, preexec_fn=lambda: os.nice(niceness),
+    )
+
+
+def run_captured(
+    argv: Sequence[str],
+    *,
+    input: bytes,
+    env: Mapping[str, str],
+    cwd: str | None,
+    timeout: float | None,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``argv`` with ``input`` as its stdin and ``env`` as its whole environment; return
+    it with stdout and stderr captured as bytes, whatever its exit status.
+
+    Raises:
+        subprocess.TimeoutExpired: it ran longer than ``timeout`` seconds (it is killed).
+        OSError: it cannot be started.
+        UsageError: see :func:`checked_argv`.
+    """
+    return subprocess.run(
+        checked_argv(argv), input=input, capture_output=True, cwd=cwd, env=dict(env),
+        timeout=timeout, check=False,
+    )
+
+
+def run_attached(argv: Sequence[str], env: Mapping[str, str]) -> int:
+    """Run ``argv`` with this process's stdio and ``env`` as its whole environment; return its
+    exit code, 128+N when signal N ended it (where a script cannot replace this process).
+
+    Raises:
+        OSError: it cannot be started.
+    """
+    code = subprocess.call(checked_argv(argv), env=dict(env))
+    return 128 - code if code < 0 else code

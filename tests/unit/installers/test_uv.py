@@ -1,0 +1,70 @@
+"""uv's failures classified from the recorded outputs of real uv runs, and the settings every
+uv call pins (the interpreter, no Python downloads, the link mode of pool installs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+
+from pyrun.errors import InstallError, NetworkError, ResolutionError
+from pyrun.installers.uv import LINK_MODE, Uv
+from pyrun.progress import Reporter
+from pyrun.resolution import LockedDistribution
+from tests.unit.installers.conftest import Replay, here, recorded
+
+CASES = [
+    ("uv-resolution", ResolutionError, False, "cannot be satisfied"),
+    ("uv-conflict", ResolutionError, False, "cannot be satisfied"),
+    ("uv-not-found-index", ResolutionError, False, "cannot be satisfied"),
+    ("uv-unreachable", NetworkError, True, "cannot be reached"),
+    ("uv-dns", NetworkError, True, "cannot be reached"),
+    ("uv-server-error", NetworkError, False, "HTTP 500 (a server error, not your connection)"),
+    ("uv-server-503", NetworkError, False, "HTTP 503 (a server error, not your connection)"),
+    ("uv-build-failure", InstallError, False, "failed. uv said"),
+]
+
+
+@pytest.mark.parametrize(("name", "kind", "unreachable", "words"), CASES)
+def test_recorded_failures_are_classified(
+    name: str, kind: type, unreachable: bool, words: str
+) -> None:
+    replay = Replay([recorded(name)])
+    uv = Uv(Reporter(-1), runner=replay, binary="uv")
+    with pytest.raises(kind) as caught:
+        uv.resolve([Requirement("idna")], here())
+    error = caught.value
+    assert type(error) is kind, type(error)
+    assert words in str(error), str(error)
+    assert error.command is not None and error.command.output  # the command's data is kept
+    if isinstance(error, NetworkError):
+        assert error.unreachable is unreachable
+        # unreachable: no retry (it would only wait); a failing server: uv's own retries
+        assert len(replay.calls) == (1 if unreachable else 2)
+
+
+def test_offline_without_the_cache_names_the_distribution() -> None:
+    uv = Uv(Reporter(-1), offline=True, runner=Replay([recorded("uv-offline-missing")]),
+            binary="uv")
+    with pytest.raises(NetworkError, match="idna is not in the cache and --offline"):
+        uv.resolve([Requirement("idna")], here())
+
+
+def test_every_call_pins_the_interpreter_and_forbids_downloads() -> None:
+    replay = Replay([{"returncode": 0, "stdout": 'lock-version = "1.0"\n', "stderr": ""}])
+    Uv(Reporter(-1), runner=replay, binary="uv").resolve([Requirement("idna")], here())
+    argv, env = replay.calls[0]
+    assert argv[argv.index("--python") + 1] == here().executable
+    assert env["UV_PYTHON_DOWNLOADS"] == "never"
+
+
+def test_pool_installs_pin_the_link_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UV_LINK_MODE", "symlink")  # a user's setting must not reach the pool
+    replay = Replay([{"returncode": 0, "stdout": "", "stderr": ""}])
+    dist = LockedDistribution("idna", "3.7", "wheel", "https://x.invalid/idna.whl", "aa",
+                              {"name": "idna", "version": "3.7",
+                               "wheels": [{"url": "https://x.invalid/idna.whl"}]})
+    Uv(Reporter(-1), runner=replay, binary="uv").install([dist], tmp_path / "p", here(), tmp_path)
+    argv, _env = replay.calls[0]
+    assert argv[argv.index("--link-mode") + 1] == LINK_MODE != "symlink"

@@ -1,0 +1,68 @@
+"""Every process pyrun starts goes through :mod:`pyrun.subprocesses`: argument lists, never a
+shell, and no other module starts one (the workflow server protocol's included)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import pyrun
+from pyrun.errors import CommandError, UsageError
+from pyrun.progress import Reporter
+from pyrun.subprocesses import checked_argv, run_command
+
+SRC = Path(pyrun.__file__).parent
+SPAWNERS = {"run", "Popen", "call", "check_call", "check_output", "getoutput", "getstatusoutput"}
+
+
+def modules() -> list[Path]:
+    found = sorted(SRC.rglob("*.py"))
+    assert any(p.parent.name == "wsp" for p in found)  # the search reaches into wsp/
+    return found
+
+
+def test_no_process_goes_through_a_shell() -> None:
+    """No ``shell=`` other than False, no ``os.system``, ``os.popen`` or ``os.spawn*``."""
+    offenders = []
+    for path in modules():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.keyword) and node.arg == "shell":
+                if not (isinstance(node.value, ast.Constant) and node.value.value is False):
+                    offenders.append(f"{path.relative_to(SRC)}:{node.lineno}: shell=")
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id == "os"
+                    and (node.attr in ("system", "popen") or node.attr.startswith("spawn"))):
+                offenders.append(f"{path.relative_to(SRC)}:{node.lineno}: os.{node.attr}")
+    assert offenders == []
+
+
+def test_only_the_helper_starts_processes() -> None:
+    offenders = []
+    for path in modules():
+        if path.name == "subprocesses.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id == "subprocess" and node.func.attr in SPAWNERS):
+                offenders.append(f"{path.relative_to(SRC)}:{node.lineno}: subprocess.{node.func.attr}")
+    assert offenders == []
+
+
+def test_arguments_that_cannot_reach_a_process_unchanged_are_refused() -> None:
+    with pytest.raises(UsageError, match="NUL"):
+        checked_argv(["python", "-c", "print(1)\0rm -rf /"])
+    with pytest.raises(UsageError, match="empty"):
+        checked_argv([])
+
+
+def test_a_failed_command_keeps_its_command_line_status_and_output() -> None:
+    import sys
+
+    with pytest.raises(CommandError) as caught:
+        run_command([sys.executable, "-c", "import sys; print('said'); sys.exit(3)"],
+                    Reporter(-1), what="trying")
+    assert caught.value.returncode == 3 and "said" in caught.value.output
+    assert caught.value.argv[0] == sys.executable and "trying failed (exit 3)" in str(caught.value)
