@@ -29,7 +29,7 @@ class Cache:
     """
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
-        self.root = Path(root) if root is not None else Path(layout.cache_root())
+        self.root = Path(os.path.abspath(root if root is not None else layout.cache_root()))
         self.pool = self.root / layout.POOL
         self.envs = self.root / layout.ENVS
         self.index = self.root / layout.INDEX

@@ -15,7 +15,8 @@ script within a few milliseconds and imports only :mod:`pyrun.fastpath` and
 :func:`pyrun.errors.report`.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: importing ``__future__`` costs a warm run a module
+# load. Annotations that Python 3.9 cannot evaluate are written as strings.
 
 import os
 import sys
@@ -64,7 +65,7 @@ class WarmOptions:
         self.verbose = False
 
 
-def warm_options(argv: list[str]) -> WarmOptions | None:
+def warm_options(argv: list[str]) -> "WarmOptions | None":
     """The options of a run that may take the warm path, or None when it may not: it asks for
     ``--upgrade``, help or the version, uses the deprecated ``--link-mode`` (the slow path
     warns), or holds anything this scan does not know (combined short options); ``argparse``
@@ -103,7 +104,7 @@ def warm_options(argv: list[str]) -> WarmOptions | None:
     return found
 
 
-def _warm(options: WarmOptions) -> bytes | None:
+def _warm(options: WarmOptions) -> "bytes | None":
     """Exec the script if its environment is recorded and whole; else return the script's
     bytes (None when it cannot be read: the engine explains why)."""
     from pyrun import fastpath, layout
@@ -128,23 +129,13 @@ def _warm(options: WarmOptions) -> bytes | None:
 # -- argparse ---------------------------------------------------------------------------------
 
 
-def _parser(prog: str, description: str, **kwargs: object) -> argparse.ArgumentParser:
-    import argparse
+def _parser(prog: str, description: str, **kwargs: object) -> "argparse.ArgumentParser":
+    from pyrun.errors import argument_parser
 
-    class Parser(argparse.ArgumentParser):
-        """Usage errors raise :class:`~pyrun.errors.UsageError` (one line and where to look)
-        instead of printing the whole usage and exiting."""
-
-        def error(self, message: str) -> None:  # type: ignore[override]
-            from pyrun.errors import UsageError
-
-            raise UsageError(f"{message} (see `{self.prog} --help`)")
-
-    return Parser(prog=prog, description=description,
-                  formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)  # type: ignore[arg-type]
+    return argument_parser(prog, description=description, **kwargs)
 
 
-def _environment_options(parser: argparse.ArgumentParser) -> None:
+def _environment_options(parser: "argparse.ArgumentParser") -> None:
     """The options that choose a script's environment, shared by run, python and env."""
     parser.add_argument("-p", "--python", metavar="PYTHON",
                         help="interpreter: a version (3.12), a specifier (>=3.11), a command or a path")
@@ -164,7 +155,7 @@ def _environment_options(parser: argparse.ArgumentParser) -> None:
                         help="print each step and command, and tracebacks on errors")
 
 
-def run_parser() -> argparse.ArgumentParser:
+def run_parser() -> "argparse.ArgumentParser":
     """The parser of ``pyrun [run] [OPTIONS] SCRIPT [ARGS...]``."""
     import argparse
 
@@ -185,7 +176,7 @@ def run_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run_options(ns: argparse.Namespace) -> tuple[RunOptions, int]:
+def _run_options(ns: "argparse.Namespace") -> "tuple[RunOptions, int]":
     """``(RunOptions, verbosity)`` from parsed environment options; warns about
     ``--link-mode``."""
     from pyrun.engine import RunOptions
@@ -212,7 +203,7 @@ class Edge:
         self.verbosity = 0
 
 
-def run_main(argv: list[str], edge: Edge, data: bytes | None = None,
+def run_main(argv: list[str], edge: Edge, data: "bytes | None" = None,
              warm_script: str = "") -> int:
     """``pyrun [run] [OPTIONS] SCRIPT [ARGS...]`` on the slow path: parse with ``argparse``,
     then :func:`pyrun.engine.run` (``data``: the script's bytes when the warm path read them
@@ -222,13 +213,23 @@ def run_main(argv: list[str], edge: Edge, data: bytes | None = None,
     ns = run_parser().parse_args(argv[1:] if argv[:1] == ["run"] else argv)
     options, edge.verbosity = _run_options(ns)
     reuse = data if ns.script == warm_script else None
-    return run(ns.script, ns.args, options, Reporter(edge.verbosity), data=reuse)
+    return run(ns.script, script_args(argv, ns.script, ns.args), options,
+               Reporter(edge.verbosity), data=reuse)
+
+
+def script_args(argv: list[str], script: str, parsed: list[str]) -> list[str]:
+    """The arguments after SCRIPT exactly as given: ``argparse`` drops a ``--`` that follows
+    SCRIPT (``pyrun x.py -- a``), which belongs to the script."""
+    for i, arg in enumerate(argv):
+        if arg == script and argv[i + 1:] in (parsed, ["--", *parsed]):
+            return argv[i + 1:]
+    return parsed  # pragma: no cover - argparse took SCRIPT from argv
 
 
 # -- pyrun cache ------------------------------------------------------------------------------
 
 
-def cache_parser() -> argparse.ArgumentParser:
+def cache_parser() -> "argparse.ArgumentParser":
     """The parser of ``pyrun cache dir|info|prune|clean``."""
     parser = _parser("pyrun cache", "Manage pyrun's cache. Locked (being built) and running "
                      "environments are always left alone.", usage=(
@@ -312,8 +313,9 @@ def cache_main(argv: list[str]) -> int:
         else:
             result = maintenance.clean(cache)
     except OSError as exc:
-        raise CacheError(str(cache.root), f"cannot {ns.command} the cache at {cache.root}: "
-                         f"{exc.strerror or exc}") from exc
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise CacheError(str(exc.filename or cache.root), f"cannot {ns.command} the cache at "
+                         f"{cache.root}: {exc.strerror or exc}{where}") from exc
     print(f"removed {len(result.environments)} environment(s) and "
           f"{len(result.entries)} pool entr{'y' if len(result.entries) == 1 else 'ies'}")
     for path, why in result.skipped:
@@ -324,7 +326,7 @@ def cache_main(argv: list[str]) -> int:
 # -- pyrun python, pyrun env ------------------------------------------------------------------
 
 
-def editor_parser(command: str) -> argparse.ArgumentParser:
+def editor_parser(command: str) -> "argparse.ArgumentParser":
     """The parser of ``pyrun python SCRIPT`` or ``pyrun env SCRIPT --record``."""
     if command == "python":
         parser = _parser("pyrun python", "Print the interpreter of SCRIPT's environment "
@@ -361,7 +363,7 @@ def editor_main(command: str, argv: list[str], edge: Edge) -> int:
     return 0
 
 
-def _record(script: str, env_path: Path) -> None:
+def _record(script: str, env_path: "Path") -> None:
     """Append ``env_path`` to ``.python-envs`` beside ``script`` and tell the cache, so that a
     prune keeps the environment while the file lists it.
 
@@ -384,7 +386,7 @@ def _record(script: str, env_path: Path) -> None:
                          f"{exc.strerror}") from exc
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: "list[str] | None" = None) -> int:
     """Entry point of the ``pyrun`` command. Returns the exit code (the script's, or pyrun's).
 
     The warm path first; else the subcommand, inside the one error edge: whatever any

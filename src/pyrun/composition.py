@@ -42,8 +42,6 @@ LINK_FARM = "link-farm"
 #: finds a reason to, else ``pooled``.
 COMPOSITIONS = ("auto", POOLED, LINK_FARM)
 
-#: The values of the deprecated ``--link-mode`` option, and what they mean now.
-DEPRECATED = {"pth": POOLED, "farm": LINK_FARM, "auto": "auto"}
 
 #: Distributions known to search ``site.getsitepackages()`` (not ``sys.path``) for the files of
 #: other distributions: with them in a set, it is built as a link farm.
@@ -110,6 +108,14 @@ def ordered(entries: Iterable[PoolEntry]) -> list[PoolEntry]:
     return sorted(entries, key=lambda e: (canonicalize_name(e.distribution.name), e.key))
 
 
+def check(composition: str) -> None:
+    """Raises :class:`~pyrun.errors.UsageError` unless ``composition`` is one of
+    :data:`COMPOSITIONS`."""
+    if composition not in COMPOSITIONS:
+        raise UsageError(f"--composition must be one of {', '.join(COMPOSITIONS)}, "
+                         f"not {composition!r}")
+
+
 def compose(entries: Sequence[PoolEntry], composition: str = "auto") -> Composition:
     """Decide how ``entries`` (finished pool entries) make one environment.
 
@@ -120,9 +126,7 @@ def compose(entries: Sequence[PoolEntry], composition: str = "auto") -> Composit
     Raises:
         UsageError: ``composition`` is not one of :data:`COMPOSITIONS`.
     """
-    if composition not in COMPOSITIONS:
-        raise UsageError(f"--composition must be one of {', '.join(COMPOSITIONS)}, "
-                         f"not {composition!r}")
+    check(composition)
     order = ordered(entries)
     providers: dict[str, list[tuple[PoolEntry, str]]] = {}
     for entry in order:

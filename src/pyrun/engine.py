@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
     from pyrun.cache import Cache
+    from pyrun.composition import Composition
     from pyrun.environment import Environment
     from pyrun.installers.base import Installer
     from pyrun.interpreters import Interpreter
@@ -153,18 +154,21 @@ def create_venv(
     entries it uses while it exists. Nothing is left at ``prefix`` when this fails.
 
     Raises:
-        UsageError: an invalid requirement. NoInterpreterError: nothing matches ``python``.
-        CommandError: ``venv`` failed. And the installer errors of :func:`prepare`.
+        UsageError: an invalid requirement, or ``prefix`` exists already (it is never
+        replaced). NoInterpreterError: nothing matches ``python``. CommandError: ``venv``
+        failed. CacheError, OSError: the cache or ``prefix`` cannot be written. And the
+        installer errors of :func:`prepare`.
     """
     from pyrun import bytecode
     from pyrun.cache import remove_tree
-    from pyrun.composition import LINK_FARM, compose
     from pyrun.environment import populate
     from pyrun.interpreters import InterpreterFinder
     from pyrun.subprocesses import run_command
 
     reporter = reporter or Reporter()
     deps = _requirements(requirements, "requirement")
+    if os.path.lexists(prefix):
+        raise UsageError(f"{prefix} exists already; choose another place for the new venv")
     cache = _open_cache(RunOptions(), reporter, cache)
     interpreter = InterpreterFinder(cache.root, reporter).choose(python, None, str(prefix))
     prefix.parent.mkdir(parents=True, exist_ok=True)
@@ -173,11 +177,8 @@ def create_venv(
                     reporter, what=f"creating a venv at {prefix}")
         if deps:
             installer = _installer(reporter, offline=False)
-            resolution = _resolve(deps, interpreter, installer, str(prefix), reporter)
-            entries = _pool_entries(cache, resolution, interpreter, installer, reporter)
-            plan = compose(entries)
-            if plan.mode == LINK_FARM:
-                bytecode.before_link_farm(cache, entries, interpreter, reporter)
+            resolution, installer = _resolve(deps, interpreter, installer, str(prefix), reporter)
+            entries, plan = _compose(cache, resolution, interpreter, installer, "auto", reporter)
             with cache.locked([e.key for e in entries]):  # no prune between these two
                 populate(prefix, prefix, interpreter, plan)
                 cache.record_reference(prefix, [e.key for e in entries])
@@ -242,12 +243,10 @@ def _requirements(texts: Sequence[str], what: str) -> list[Requirement]:
 
 def _open_cache(options: RunOptions, reporter: Reporter, cache: Cache | None) -> Cache:
     """Check the options that need no cache, create the cache, remove dead runs' leftovers."""
+    from pyrun import composition
     from pyrun.cache import Cache, remove_leftovers
-    from pyrun.composition import COMPOSITIONS
 
-    if options.composition not in COMPOSITIONS:
-        raise UsageError(f"--composition must be one of {', '.join(COMPOSITIONS)}, "
-                         f"not {options.composition!r}")
+    composition.check(options.composition)  # before any work
     cache = (cache or Cache()).create()
     for leftover in remove_leftovers(cache):
         reporter.debug(f"removed {leftover}, left by a run that died")
@@ -302,12 +301,13 @@ def _build(
 ) -> Environment:
     """The slow path of :func:`prepare`: interpreter, resolution, pool, environment, index."""
     from pyrun import bytecode
-    from pyrun.composition import LINK_FARM, POOLED, compose
+    from pyrun.composition import POOLED
     from pyrun.environment import ensure_environment
     from pyrun.errors import EntriesVanished
     from pyrun.faults import point
     from pyrun.interpreters import InterpreterFinder
     from pyrun.layout import ENTRY_MARKER
+    from pyrun.resolution import Resolution
 
     requirements = [*meta.dependencies, *_requirements(options.with_requirements, "--with")]
     interpreter = InterpreterFinder(cache.root, reporter).choose(
@@ -315,15 +315,12 @@ def _build(
     )
     reporter.debug(f"interpreter: {interpreter.executable} ({interpreter.version})")
     installer = _installer(reporter, options.offline) if requirements else None
-    entries: list[PoolEntry] = []
+    resolution = Resolution((), ())
+    if installer is not None:
+        resolution, installer = _resolve(requirements, interpreter, installer, script, reporter)
     for attempt in (1, 2):
-        if installer is not None:
-            if attempt == 1:
-                resolution = _resolve(requirements, interpreter, installer, script, reporter)
-            entries = _pool_entries(cache, resolution, interpreter, installer, reporter)
-        plan = compose(entries, options.composition)
-        if plan.mode == LINK_FARM:
-            bytecode.before_link_farm(cache, entries, interpreter, reporter)
+        entries, plan = _compose(cache, resolution, interpreter, installer,
+                                 options.composition, reporter)
         try:
             env = ensure_environment(cache, interpreter, plan, reporter)
             break
@@ -354,9 +351,11 @@ def _resolve(
     installer: Installer,
     script: str,
     reporter: Reporter,
-) -> Resolution:
+) -> tuple[Resolution, Installer]:
     """Resolve with ``installer``; when the network proves unreachable, once more from the
     installer's cache (uv's ``--offline``), with a warning that newer releases are not seen.
+    Returns the resolution and the installer to install it with (the cache-only one after
+    that fallback).
 
     Raises:
         NetworkError: unreachable and the cache lacks something; the message names it.
@@ -385,22 +384,35 @@ def _resolve(
             ) from None
         reporter.warn(f"{script}: the package index cannot be reached; resolved from "
                       f"{installer.name}'s cache (newer releases, if any, are not seen)")
+        installer = cached
     point("resolved")
     pins = ", ".join(f"{d.name}=={d.version}" for d in resolution.distributions)
     reporter.debug(f"resolved: {pins}")
-    return resolution
+    return resolution, installer
 
 
-def _pool_entries(
+def _compose(
     cache: Cache,
     resolution: Resolution,
     interpreter: Interpreter,
-    installer: Installer,
+    installer: Installer | None,
+    composition: str,
     reporter: Reporter,
-) -> list[PoolEntry]:
+) -> tuple[list[PoolEntry], Composition]:
+    """The pool entries of ``resolution`` (installing the missing ones with ``installer``;
+    None when there is nothing to install) and how they compose; for a link farm, the
+    entries' bytecode is put in place first (a farm links the files there are)."""
+    from pyrun import bytecode
+    from pyrun.composition import LINK_FARM, compose
     from pyrun.pool import Pool
 
-    return Pool(cache, reporter).ensure(resolution.distributions, interpreter, installer)
+    entries: list[PoolEntry] = []
+    if installer is not None and resolution.distributions:
+        entries = Pool(cache, reporter).ensure(resolution.distributions, interpreter, installer)
+    plan = compose(entries, composition)
+    if plan.mode == LINK_FARM:
+        bytecode.before_link_farm(cache, entries, interpreter, reporter)
+    return entries, plan
 
 
 def _resume_bytecode(cache: Cache, env_dir: Path, reporter: Reporter) -> None:

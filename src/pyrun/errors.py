@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+
+if TYPE_CHECKING:
+    import argparse
 
 
 class ExitCode:
@@ -245,6 +248,22 @@ class ProjectFileError(PyrunError):
     def __init__(self, path: str, message: str) -> None:
         self.path = path
         super().__init__(message)
+
+
+def argument_parser(prog: str, **kwargs: Any) -> argparse.ArgumentParser:
+    """An ``argparse`` parser for a front end whose usage errors raise :class:`UsageError`
+    (one line naming the problem and ``PROG --help``) instead of printing the usage and exiting;
+    options cannot be abbreviated. ``kwargs`` go to :class:`argparse.ArgumentParser`."""
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        """See :func:`argument_parser`."""
+
+        def error(self, message: str) -> NoReturn:
+            raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+    kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+    return Parser(prog=prog, allow_abbrev=False, **kwargs)
 
 
 def report(exc: BaseException, verbosity: int = 0, stream: TextIO | None = None) -> int:

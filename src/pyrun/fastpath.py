@@ -4,23 +4,48 @@ A warm run reads the script, takes the bytes of its metadata block (:func:`block
 hashes them together with every input that can change the result (:func:`fast_key`), reads one
 small index file, checks the environment it names (:func:`check`) and execs its interpreter.
 It parses no TOML, runs no resolver, starts no process other than the script's interpreter, and
-imports only ``os``, ``sys``, a hash and three small stdlib-only pyrun modules
-(:mod:`pyrun.layout`, :mod:`pyrun.settings`, :mod:`pyrun.launch`): this module must stay that
-way (``tests/unit/test_fastpath.py`` checks the imports).
+imports only ``os``, ``sys``, a hash and two small stdlib-only pyrun modules
+(:mod:`pyrun.layout`, :mod:`pyrun.launch`): this module must stay that way
+(``tests/unit/test_fastpath.py`` checks the imports).
+
+The inputs outside the script and the command line that change a resolution are gathered here,
+in one place (:func:`resolution_inputs`):
+
+* every ``UV_*`` and ``PIP_*`` environment variable, except the ones in :data:`OPERATIONAL`
+  (where the cache lives, retries, timeouts, progress: they change how, not what);
+* the signature (size and mtime) of every configuration file uv or pip would read: uv's
+  ``$UV_CONFIG_FILE``, user (``$XDG_CONFIG_HOME/uv/uv.toml``) and system
+  (``$XDG_CONFIG_DIRS/uv/uv.toml``, ``/etc/uv/uv.toml``) files, and the ``uv.toml`` and
+  ``pyproject.toml`` files of the working directory and its parents (uv's project-level
+  configuration); pip's ``$PIP_CONFIG_FILE``, ``/etc/pip.conf``,
+  ``$XDG_CONFIG_DIRS/pip/pip.conf``, ``~/.config/pip/pip.conf``, ``~/.pip/pip.conf`` and the
+  ``pip.conf`` of pyrun's own interpreter's prefix.
+
+uv and pip read the same variables and files when they resolve; since every ``UV_*``/``PIP_*``
+variable is either hashed or listed as one that cannot change a result, the key and the
+resolver cannot disagree (the installers pin the operational ones they depend on, such as
+uv's link mode). Sources: uv's documentation, "Configuration files" and "Environment
+variables" (and ``crates/uv-static/src/env_vars.rs``); pip's documentation, "Configuration".
 
 The index is written by the engine (:mod:`pyrun.engine`) once an environment is whole.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: importing ``__future__`` costs a warm run a module
+# load. Annotations that Python 3.9 cannot evaluate are written as strings.
 
 import os
+import sys
 
 try:  # _blake2 is built into CPython and imports in microseconds; hashlib loads OpenSSL
     from _blake2 import blake2b
 except ImportError:  # pragma: no cover - other implementations
     from hashlib import blake2b
 
-from pyrun import layout, settings
+from pyrun import layout
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs a warm run 3 ms
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 _START = b"# /// script"
 _BOM = b"\xef\xbb\xbf"
@@ -79,14 +104,13 @@ def fast_key(
         default_python: the interpreter used when nothing asks for another (pyrun's own).
         composition: the ``--composition`` request (``auto`` when none).
 
-    The installer's settings (:func:`pyrun.settings.resolution_inputs`) are hashed too, so a
-    changed index, ``UV_*``/``PIP_*`` variable or configuration file means a new resolution.
+    The installers' settings (:func:`resolution_inputs`) are hashed too, so a changed index,
+    ``UV_*``/``PIP_*`` variable or configuration file means a new resolution.
     """
     h = blake2b(digest_size=16)
-    parts = [layout.CACHE_FORMAT.encode(), span, python.encode(), default_python.encode(),
-             composition.encode()]
-    parts += [r.encode() for r in with_requirements]
-    parts += [s.encode("utf-8", "surrogateescape") for s in settings.resolution_inputs()]
+    texts = [python, default_python, composition, *with_requirements, *resolution_inputs()]
+    parts = [layout.CACHE_FORMAT.encode(), span]
+    parts += [t.encode("utf-8", "surrogateescape") for t in texts]  # as the OS gave them
     for part in parts:
         h.update(len(part).to_bytes(8, "little"))
         h.update(part)
@@ -98,7 +122,7 @@ def fast_key(
 PENDING = "bytecode pending"
 
 
-def check(root: str, key: str) -> tuple[str | None, str]:
+def check(root: str, key: str) -> "tuple[str | None, str]":
     """Look ``key`` up and check the environment it maps to, cheaply (a few ``stat`` calls).
 
     Returns ``(interpreter, "")`` for a usable environment, ``(interpreter, PENDING)`` for one
@@ -114,6 +138,9 @@ def check(root: str, key: str) -> tuple[str | None, str]:
     env_dir = entry.env_dir
     if not os.path.isdir(env_dir):
         return None, f"the environment {env_dir} is gone"
+    head, name = os.path.split(env_dir)
+    if head != os.path.join(root, layout.ENVS) or not layout.is_key(name):
+        return None, f"the fast-path index entry names {env_dir}, not an environment of this cache"
     if not os.path.isfile(os.path.join(env_dir, layout.ENV_MARKER)):
         return None, f"the environment {env_dir} has no completion marker"
     current = layout.file_signature(entry.base)
@@ -131,7 +158,7 @@ def check(root: str, key: str) -> tuple[str | None, str]:
     return python, ""
 
 
-def lookup(root: str, key: str) -> str | None:
+def lookup(root: str, key: str) -> "str | None":
     """The interpreter of the usable environment that ``key`` maps to, or None.
 
     None when there is no index entry, when :func:`check` finds the environment unusable, or
@@ -146,3 +173,68 @@ def lookup(root: str, key: str) -> str | None:
     except OSError:
         pass
     return python
+
+
+#: ``UV_*``/``PIP_*`` variables that change how uv or pip work, never which distributions they
+#: pick (uv's ``crates/uv-static/src/env_vars.rs`` and CLI bindings; pip reads every
+#: ``PIP_<OPTION>``). Everything else with those prefixes is part of the fast-path key:
+#: ``UV_OFFLINE`` and ``UV_NO_CACHE`` are not here, since an offline resolution can differ.
+OPERATIONAL = frozenset({
+    "UV_CACHE_DIR", "UV_NO_PROGRESS", "UV_HTTP_RETRIES", "UV_HTTP_TIMEOUT",
+    "UV_HTTP_CONNECT_TIMEOUT", "UV_REQUEST_TIMEOUT", "UV_UPLOAD_HTTP_TIMEOUT",
+    "UV_CONCURRENT_DOWNLOADS", "UV_CONCURRENT_BUILDS", "UV_CONCURRENT_INSTALLS",
+    "UV_CONCURRENT_CACHE_READS", "UV_LINK_MODE", "UV_NO_WRAP", "UV_LOG_CONTEXT",
+    "UV_STACK_SIZE", "UV_LOCK_TIMEOUT", "UV_COMPILE_BYTECODE_TIMEOUT", "UV_HIDE_BUILD_OUTPUT",
+    "UV_PYTHON_DOWNLOADS", "UV_NATIVE_TLS", "UV_SYSTEM_CERTS",
+    "PIP_RETRIES", "PIP_TIMEOUT", "PIP_DEFAULT_TIMEOUT", "PIP_DISABLE_PIP_VERSION_CHECK",
+    "PIP_NO_PYTHON_VERSION_WARNING", "PIP_NO_COLOR", "PIP_PROGRESS_BAR", "PIP_QUIET",
+    "PIP_VERBOSE", "PIP_NO_INPUT", "PIP_CACHE_DIR", "PIP_NO_CACHE_DIR", "PIP_ROOT_USER_ACTION",
+    "PIP_NO_WARN_SCRIPT_LOCATION", "PIP_CERT", "PIP_CLIENT_CERT", "PIP_LOG",
+})
+
+_PREFIXES = ("UV_", "PIP_")
+
+
+def resolution_variables(environ: "Mapping[str, str] | None" = None) -> list[str]:
+    """``NAME=value`` of each ``UV_*``/``PIP_*`` variable that can change a resolution, sorted.
+    (Keys first, values only for those: decoding every value of ``os.environ`` costs more.)"""
+    env = os.environ if environ is None else environ
+    return sorted(f"{k}={env[k]}" for k in env if k.startswith(_PREFIXES) and k not in OPERATIONAL)
+
+
+def config_files(environ: "Mapping[str, str] | None" = None, cwd: "str | None" = None) -> list[str]:
+    """The configuration files uv and pip would look for (present or not), in a fixed order."""
+    env = os.environ if environ is None else environ
+    home = os.path.expanduser("~")
+    xdg_config = env.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    xdg_dirs = [d for d in (env.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(os.pathsep) if d]
+    files = [env.get("UV_CONFIG_FILE", ""), os.path.join(xdg_config, "uv", "uv.toml")]
+    files += [os.path.join(d, "uv", "uv.toml") for d in xdg_dirs]
+    files.append("/etc/uv/uv.toml")
+    try:
+        here = os.path.abspath(cwd if cwd is not None else os.getcwd())
+    except OSError:  # the working directory was removed
+        here = ""
+    while here:
+        files += [os.path.join(here, "uv.toml"), os.path.join(here, "pyproject.toml")]
+        parent = os.path.dirname(here)
+        here = "" if parent == here else parent
+    files += [env.get("PIP_CONFIG_FILE", ""), "/etc/pip.conf"]
+    files += [os.path.join(d, "pip", "pip.conf") for d in xdg_dirs]
+    files += [os.path.join(xdg_config, "pip", "pip.conf"), os.path.join(home, ".pip", "pip.conf"),
+              os.path.join(sys.prefix, "pip.conf")]
+    return [f for f in files if f]
+
+
+def resolution_inputs(
+    environ: "Mapping[str, str] | None" = None, cwd: "str | None" = None
+) -> list[str]:
+    """Everything outside the script and the command line that can change a resolution:
+    :func:`resolution_variables`, then ``path<TAB>signature`` of each existing file of
+    :func:`config_files`. Part of every fast-path key."""
+    found = resolution_variables(environ)
+    for path in config_files(environ, cwd):
+        signature = layout.file_signature(path)
+        if signature != "-":
+            found.append(f"{path}\t{signature}")
+    return found

@@ -5,7 +5,8 @@ path uses it. On POSIX the script replaces this process; elsewhere it runs as a 
 :mod:`pyrun.subprocesses`.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: importing ``__future__`` costs a warm run a module
+# load. Annotations that Python 3.9 cannot evaluate are written as strings.
 
 import os
 import sys

@@ -20,13 +20,14 @@ final place and renamed into it, so a later run can remove those of runs that di
 Standard library only, and only ``os`` and ``sys`` at import: the warm path imports it.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: importing ``__future__`` costs a warm run a module
+# load. Annotations that Python 3.9 cannot evaluate are written as strings.
 
 import os
 import sys
 
 #: Version of the on-disk layout; part of every fast-path and environment key. 2: composition
-#: modes named ``pooled`` and ``link-farm``; resolution inputs gathered by :mod:`pyrun.settings`.
+#: modes named ``pooled`` and ``link-farm``; resolution inputs from :func:`pyrun.fastpath.resolution_inputs`.
 CACHE_FORMAT = "2"
 
 POOL = "pool"
@@ -64,13 +65,20 @@ def cache_root() -> str:
     return platformdirs.user_cache_dir("pyrun", appauthor=False)  # pragma: no cover
 
 
-def tmp_prefix(pid: int | str | None = None) -> str:
+def tmp_prefix(pid: "int | str | None" = None) -> str:
     """The name prefix of a temporary file or directory made by process ``pid`` (default: this
     one): ``.tmp-<pid>-``."""
     return f"{TMP}{os.getpid() if pid is None else pid}-"
 
 
-def tmp_owner(name: str) -> int | None:
+def is_key(name: str) -> bool:
+    """Whether ``name`` can be a pool or environment key read back from a file: one plain
+    path component (no separator, not ``.`` or ``..``, not a temporary name)."""
+    return bool(name) and name not in (".", "..") and os.sep not in name and (
+        os.altsep is None or os.altsep not in name) and not name.startswith(".") and "\0" not in name
+
+
+def tmp_owner(name: str) -> "int | None":
     """The pid in a :func:`tmp_prefix` name, or None when ``name`` is not a temporary name."""
     if not name.startswith(TMP):
         return None
@@ -143,7 +151,7 @@ class IndexEntry:
         self.pending = pending
 
 
-def read_index(root: str, key: str) -> IndexEntry | str | None:
+def read_index(root: str, key: str) -> "IndexEntry | str | None":
     """The index entry for ``key``: an :class:`IndexEntry`; None when there is none; or a
     string saying why the file there is damaged (not UTF-8, too short, not absolute paths)."""
     try:
@@ -163,16 +171,19 @@ def read_index(root: str, key: str) -> IndexEntry | str | None:
     return IndexEntry(lines[0], base, signature, required, pending)
 
 
-def write_atomic(path: str, data: bytes | str) -> None:
-    """Write ``data`` (text as UTF-8) to ``path`` by writing a temporary file beside it and
-    renaming it into place: a reader sees the old content or the new, never a part. On failure
-    (a full disk, say) the temporary file is removed and the ``OSError`` raised.
+def write_atomic(path: str, data: "bytes | str", mode: int = 0o600) -> None:
+    """Write ``data`` (text as UTF-8) to ``path`` by writing a new temporary file beside it and
+    renaming it into place: a reader sees the old content or the new, never a part. The
+    temporary file is created exclusively (never through a planted file or symbolic link) with
+    ``mode`` (less the umask). On failure (a full disk, say) it is removed and the ``OSError``
+    raised.
     """
     raw = data.encode("utf-8") if isinstance(data, str) else data
     directory, name = os.path.split(path)
-    tmp = os.path.join(directory, f"{tmp_prefix()}{name}")
+    tmp = os.path.join(directory, f"{tmp_prefix()}{os.urandom(4).hex()}-{name}")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(tmp, flags, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
         os.replace(tmp, path)
@@ -184,7 +195,7 @@ def write_atomic(path: str, data: bytes | str) -> None:
         raise
 
 
-def read_marker(path: str) -> dict[str, object] | None:
+def read_marker(path: str) -> "dict[str, object] | None":
     """A marker or record file (``pyrun-env.json``, ``pyrun-entry.json``, ``refs/*.json``) as
     a dict, or None when it is missing, unreadable, not UTF-8, not JSON or not an object: the
     one way the cache's JSON files are read, so every kind of damage means "absent"."""

@@ -283,7 +283,10 @@ def manifest(entry_dir: Path) -> dict[str, list[int]]:
 
 
 def entry_from_key(cache: Cache, key: str) -> PoolEntry | None:
-    """The finished entry ``key`` as its marker describes it, or None."""
+    """The finished entry ``key`` as its marker describes it, or None (also for a ``key`` that
+    is not one plain name: keys are read back from files)."""
+    if not layout.is_key(key):
+        return None
     path = cache.pool / key
     probe = PoolEntry(key, path, LockedDistribution("", "", "", "", "", {}))
     record = probe.record()

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pyrun import layout
 from pyrun.errors import ProjectFileError
 
 FILE_NAME = ".python-envs"
@@ -179,15 +180,15 @@ def _rewrite(directory: Path, change: Callable[[list[str]], list[str] | None]) -
     if path.is_symlink():
         raise PythonEnvsError(str(path), f"{path} is a symbolic link; pyrun does not write "
                               "through it")
-    with FileLock(str(directory / LOCK_NAME)):
-        text = _read_text(path)
-        first, has_end, _ = text.partition("\n")
-        newline = "\r\n" if has_end and first.endswith("\r") else "\n"
-        lines = split_lines(text)
-        new = change(lines)
-        if new is None:
-            return False
-        tmp = directory / f".{FILE_NAME}.{os.getpid()}.tmp"
-        tmp.write_bytes("".join(f"{ln}{newline}" for ln in new).encode("utf-8"))
-        os.replace(tmp, path)
+    try:
+        with FileLock(str(directory / LOCK_NAME)):
+            text = _read_text(path)
+            first, has_end, _ = text.partition("\n")
+            newline = "\r\n" if has_end and first.endswith("\r") else "\n"
+            new = change(split_lines(text))
+            if new is None:
+                return False
+            layout.write_atomic(str(path), "".join(f"{ln}{newline}" for ln in new), 0o644)
+    except OSError as exc:
+        raise PythonEnvsError(str(path), f"cannot write {path}: {exc.strerror or exc}") from None
     return True

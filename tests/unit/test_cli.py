@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pyrun.cli import cache_parser, run_parser, warm_options
+from pyrun.cli import cache_parser, run_parser, script_args, warm_options
 from pyrun.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,3 +73,22 @@ def test_ci_runs_exactly_the_readme_commands() -> None:
     ci_lines = [ln.strip() for ln in ci.splitlines()]
     for command in commands:
         assert command in ci_lines
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["x.py", "--", "a"], ["--", "a"]),
+    (["-v", "x.py", "--", "-q"], ["--", "-q"]),
+    (["--", "x.py", "--", "a"], ["--", "a"]),
+    (["-w", "x.py", "x.py", "b"], ["b"]),
+    (["x.py"], []),
+])
+def test_the_script_gets_its_arguments_exactly_as_given(argv: list[str], expected: list[str]) -> None:
+    ns = run_parser().parse_args(argv)
+    assert script_args(argv, ns.script, ns.args) == expected
+    warm = warm_options(argv)
+    assert warm is None or warm.script_args == expected  # the warm path agrees
+
+
+def test_options_cannot_be_abbreviated() -> None:
+    with pytest.raises(UsageError):
+        run_parser().parse_args(["--py", "3.12", "x.py"])

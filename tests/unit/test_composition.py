@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from pyrun.composition import compose, ordered, top_level_name
-from pyrun.errors import UsageError
 from pyrun.environment import _write_wrapper, shebang
+from pyrun.errors import UsageError
 from pyrun.pool import PoolEntry, _neutral_script
 from pyrun.resolution import LockedDistribution
 

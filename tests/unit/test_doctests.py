@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["pyrun.environment", "pyrun.fastpath", "pyrun.layout", "pyrun.settings"]
+MODULES = ["pyrun.environment", "pyrun.fastpath", "pyrun.layout"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -58,3 +58,24 @@ def test_temporary_names_carry_their_owner() -> None:
     assert layout.tmp_owner(layout.tmp_prefix(123) + "x") == 123
     assert layout.tmp_owner("pyrun-env.json") is None
     assert layout.tmp_owner(".tmp-abc-x") is None
+
+
+def test_only_plain_names_are_keys() -> None:
+    assert layout.is_key("six-1.17.0-4c1d")
+    for bad in ("", ".", "..", "../six", "a/b", ".tmp-1-x", "a\0b"):
+        assert not layout.is_key(bad), bad
+
+
+def test_an_index_entry_naming_a_directory_outside_the_cache_is_not_used(tmp_path: Path) -> None:
+    from pyrun import fastpath
+
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "bin").mkdir(parents=True)
+    (elsewhere / layout.ENV_MARKER).write_text("{}")
+    os.symlink("/usr/bin/env", elsewhere / "bin" / "python")
+    root = tmp_path / "cache"
+    path = layout.index_path(str(root), "ab" + "3" * 30)
+    os.makedirs(os.path.dirname(path))
+    layout.write_atomic(path, layout.index_text(str(elsewhere), "/usr/bin/env", []))
+    python, why = fastpath.check(str(root), "ab" + "3" * 30)
+    assert python is None and "not an environment of this cache" in why

@@ -99,3 +99,11 @@ def test_server_view_and_unsupported_default(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setenv("VIRTUAL_ENV", os.fspath(tmp_path / "elsewhere"))
     assert [e["id"] for e in server.list({}) if e["source"] == "activated" and e["is_default"]] \
         == [os.fspath(tmp_path / "elsewhere")]
+
+
+def test_a_file_that_cannot_be_written_is_a_python_envs_error(tmp_path: Path) -> None:
+    (tmp_path / pythonenvs.LOCK_NAME).mkdir()  # the lock cannot be taken: an OSError inside
+    with pytest.raises(pythonenvs.PythonEnvsError, match="cannot write") as caught:
+        pythonenvs.append(tmp_path, tmp_path / "envs" / "a")
+    assert caught.value.path == str(tmp_path / pythonenvs.FILE_NAME)
+    assert caught.value.exit_code == 78

@@ -26,6 +26,11 @@ if TYPE_CHECKING:
     from pyrun.resolution import LockedDistribution, Resolution
 
 
+def tool_said(output: str) -> str:
+    """A tool's output for an error message: each non-blank line stripped and indented."""
+    return "\n".join("    " + ln.strip() for ln in output.strip().splitlines() if ln.strip())
+
+
 class Runner(Protocol):
     """Runs a command to completion (see :func:`pyrun.subprocesses.run_command`)."""
 

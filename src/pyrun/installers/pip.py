@@ -27,7 +27,7 @@ from pyrun.errors import (
     ResolutionError,
     ToolNotFoundError,
 )
-from pyrun.installers.base import Installer, Runner
+from pyrun.installers.base import Installer, Runner, tool_said
 from pyrun.progress import Reporter
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ class Pip(Installer):
     def classify(self, failure: CommandError, what: str) -> InstallerError:
         """See :meth:`Installer.classify`."""
         out = failure.output
-        said = "\n".join("    " + ln.strip() for ln in out.strip().splitlines() if ln.strip())
+        said = tool_said(out)
         status = _SERVER_ERROR.search(out)
         if status is not None:
             code = next(g for g in status.groups() if g)

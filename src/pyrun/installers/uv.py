@@ -26,7 +26,7 @@ from pyrun.errors import (
     ResolutionError,
     ToolNotFoundError,
 )
-from pyrun.installers.base import Installer, Runner
+from pyrun.installers.base import Installer, Runner, tool_said
 from pyrun.progress import Reporter
 
 if TYPE_CHECKING:
@@ -183,7 +183,7 @@ class Uv(Installer):
         """Network (unreachable, failing index, or offline without the cache), resolution, or
         install; see :meth:`Installer.classify`."""
         out = failure.output
-        said = _said(out)
+        said = tool_said(out)
         if "network was disabled" in out or (self.offline and "not found in the cache" in out):
             missing = uncached(out)
             return NetworkError(
@@ -207,12 +207,6 @@ class Uv(Installer):
                 f"{what}: the requirements cannot be satisfied; check each requirement's name "
                 f"and version. uv said:\n{said}", failure)
         return InstallError(f"{what} failed. uv said:\n{said}", failure)
-
-
-def _said(output: str) -> str:
-    """uv's own explanation, indented, without blank lines."""
-    lines = [ln.strip() for ln in output.strip().splitlines() if ln.strip()]
-    return "\n".join("    " + ln for ln in lines)
 
 
 def uncached(output: str) -> str | None:

@@ -2,11 +2,10 @@
 agents) and a workflow tool that manages a project's environments.
 
 Modules: :mod:`~pyrun.wsp.framing` (Content-Length frames), :mod:`~pyrun.wsp.jsonrpc`
-(messages, errors, the lifecycle and dispatch), :mod:`~pyrun.wsp.pythonenvs` (the
-``.python-envs`` file, PEP 832 draft), :mod:`~pyrun.wsp.server` (pyrun's own server),
+(messages, errors, the lifecycle and dispatch), :mod:`~pyrun.wsp.server` (pyrun's own server),
 :mod:`~pyrun.wsp.client` (talking to any server), :mod:`~pyrun.wsp.declaration` (finding and
-trusting a project's ``[workflow] wsp``). Standard library only: start-up time matters.
-Protocol notes: docs/wsp.md.
+trusting a project's ``[workflow] wsp``). From pyrun they use only the engine's public API
+(:mod:`pyrun.engine`, :mod:`pyrun.errors`, :mod:`pyrun.pythonenvs`). Protocol notes: docs/wsp.md.
 """
 
 PROTOCOL_VERSION = "0.1.0"

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pyrun.errors import ExitCode, PyrunError, UsageError
+from pyrun.errors import ExitCode, PyrunError, UsageError, argument_parser
 
 USAGE = """\
 usage: pyrun wsp serve [--project DIR]
@@ -39,9 +39,8 @@ pyrun's own codes (67, 69, ...) when building the server's environment fails.
 
 def parser() -> argparse.ArgumentParser:
     """The parser of ``pyrun wsp ...``: ``serve``, ``run`` or a METHOD."""
-    p = _Parser(prog="pyrun wsp", usage=USAGE.split("\n\n")[0][len("usage: "):],
-                description=USAGE.split("\n\n", 1)[1],
-                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argument_parser("pyrun wsp", usage=USAGE.split("\n\n")[0][len("usage: "):],
+                        description=USAGE.split("\n\n", 1)[1])
     p.add_argument("--trust", action="store_true",
                    help="run a project-declared server without asking (and remember that)")
     p.add_argument("--timeout", type=float, default=60.0, metavar="S",
@@ -53,13 +52,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("method", metavar="serve|run|METHOD")
     p.add_argument("params", metavar="PARAMS_JSON", nargs="*")
     return p
-
-
-class _Parser(argparse.ArgumentParser):
-    """A usage error raises :class:`~pyrun.errors.UsageError`: one line and where to look."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{message} (see `pyrun wsp --help`)")
 
 
 def main(argv: list[str]) -> int:
@@ -119,7 +111,7 @@ def _with_server(opts: argparse.Namespace, work: Any) -> int:
         errors.
     """
     from pyrun.wsp import declaration
-    from pyrun.wsp.client import Client, ProtocolError
+    from pyrun.wsp.client import CallTimeout, Client, ProtocolError
     from pyrun.wsp.jsonrpc import RpcError
 
     decl = declaration.resolve(Path.cwd())
@@ -141,6 +133,9 @@ def _with_server(opts: argparse.Namespace, work: Any) -> int:
             return int(work(client, init))
     except RpcError as exc:
         exc.context = f"the server answered with error {exc.code}"
+        raise
+    except CallTimeout as exc:
+        exc.context = "the workflow server did not answer"
         raise
 
 

@@ -1,7 +1,7 @@
 """pyrun's own WSP server for a project directory (``pyrun wsp serve``).
 
 The project's environments are the ``.venv`` at its root (made with the standard library's
-``venv``) and those listed in its ``.python-envs`` (see :mod:`pyrun.wsp.pythonenvs`), plus the
+``venv``) and those listed in its ``.python-envs`` (see :mod:`pyrun.pythonenvs`), plus the
 activated one (``VIRTUAL_ENV``) when there is one. An environment's ``id`` is its path as the
 project records it: ``.venv``, the ``.python-envs`` line, or the absolute path of the activated
 environment.
