@@ -213,9 +213,9 @@ def run(
 def command_environ(prefix: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The process environment of a command run in the environment at ``prefix``: this
     process's, as activation changes it (:func:`pyrun.launch.activated`), then ``extra``."""
-    env = activated(str(prefix), os.environ)
-    env.update(extra or {})
-    return env
+    environ = activated(str(prefix), os.environ)
+    environ.update(extra or {})
+    return environ
 
 
 # -- the stages ------------------------------------------------------------------------------

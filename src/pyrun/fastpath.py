@@ -198,17 +198,18 @@ _PREFIXES = ("UV_", "PIP_")
 def resolution_variables(environ: "Mapping[str, str] | None" = None) -> list[str]:
     """``NAME=value`` of each ``UV_*``/``PIP_*`` variable that can change a resolution, sorted.
     (Keys first, values only for those: decoding every value of ``os.environ`` costs more.)"""
-    env = os.environ if environ is None else environ
-    return sorted(f"{k}={env[k]}" for k in env if k.startswith(_PREFIXES) and k not in OPERATIONAL)
+    environ = os.environ if environ is None else environ
+    return sorted(f"{k}={environ[k]}" for k in environ
+                  if k.startswith(_PREFIXES) and k not in OPERATIONAL)
 
 
 def config_files(environ: "Mapping[str, str] | None" = None, cwd: "str | None" = None) -> list[str]:
     """The configuration files uv and pip would look for (present or not), in a fixed order."""
-    env = os.environ if environ is None else environ
+    environ = os.environ if environ is None else environ
     home = os.path.expanduser("~")
-    xdg_config = env.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
-    xdg_dirs = [d for d in (env.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(os.pathsep) if d]
-    files = [env.get("UV_CONFIG_FILE", ""), os.path.join(xdg_config, "uv", "uv.toml")]
+    xdg_config = environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    xdg_dirs = [d for d in (environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(os.pathsep) if d]
+    files = [environ.get("UV_CONFIG_FILE", ""), os.path.join(xdg_config, "uv", "uv.toml")]
     files += [os.path.join(d, "uv", "uv.toml") for d in xdg_dirs]
     files.append("/etc/uv/uv.toml")
     try:
@@ -219,7 +220,7 @@ def config_files(environ: "Mapping[str, str] | None" = None, cwd: "str | None" =
         files += [os.path.join(here, "uv.toml"), os.path.join(here, "pyproject.toml")]
         parent = os.path.dirname(here)
         here = "" if parent == here else parent
-    files += [env.get("PIP_CONFIG_FILE", ""), "/etc/pip.conf"]
+    files += [environ.get("PIP_CONFIG_FILE", ""), "/etc/pip.conf"]
     files += [os.path.join(d, "pip", "pip.conf") for d in xdg_dirs]
     files += [os.path.join(xdg_config, "pip", "pip.conf"), os.path.join(home, ".pip", "pip.conf"),
               os.path.join(sys.prefix, "pip.conf")]

@@ -18,12 +18,12 @@ def activated(env_dir: str, base: Mapping[str, str]) -> dict[str, str]:
     its ``bin`` (``Scripts`` on Windows) first on ``PATH``, ``VIRTUAL_ENV`` naming it, and no
     ``PYTHONHOME``."""
     bin_dir = os.path.join(env_dir, "Scripts" if os.name == "nt" else "bin")
-    env = dict(base)
-    path = env.get("PATH")
-    env["PATH"] = bin_dir + os.pathsep + path if path else bin_dir
-    env["VIRTUAL_ENV"] = env_dir
-    env.pop("PYTHONHOME", None)
-    return env
+    environ = dict(base)
+    path = environ.get("PATH")
+    environ["PATH"] = bin_dir + os.pathsep + path if path else bin_dir
+    environ["VIRTUAL_ENV"] = env_dir
+    environ.pop("PYTHONHOME", None)
+    return environ
 
 
 def exec_script(python: str, script: str, args: list[str]) -> int:
@@ -40,11 +40,11 @@ def exec_script(python: str, script: str, args: list[str]) -> int:
         OSError: the interpreter cannot be executed.
     """
     argv = [python, script, *args]
-    env = activated(os.path.dirname(os.path.dirname(python)), os.environ)
+    environ = activated(os.path.dirname(os.path.dirname(python)), os.environ)
     sys.stdout.flush()
     sys.stderr.flush()
     if os.name == "posix":
-        os.execve(python, argv, env)
+        os.execve(python, argv, environ)
     from pyrun.subprocesses import run_attached  # pragma: no cover - Windows
 
-    return run_attached(argv, env)  # pragma: no cover
+    return run_attached(argv, environ)  # pragma: no cover

@@ -30,9 +30,9 @@ PIPE = subprocess.PIPE
 def clean_environ(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """A copy of ``os.environ`` without variables that redirect Python or its installers, with
     ``extra`` on top."""
-    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
-    env.update(extra or {})
-    return env
+    environ = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
+    environ.update(extra or {})
+    return environ
 
 
 def checked_argv(argv: Sequence[str]) -> list[str]:
@@ -56,7 +56,7 @@ def run_command(
     reporter: Reporter,
     *,
     input: str | None = None,
-    env: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
     what: str = "command",
 ) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` to completion and return it, its stdout and stderr captured as text.
@@ -65,7 +65,7 @@ def run_command(
         argv: program and arguments (never a shell string).
         reporter: receives the command line at verbose level.
         input: text for the command's stdin, or None for no stdin.
-        env: extra environment variables on top of :func:`clean_environ`.
+        environ: extra variables on top of :func:`clean_environ`.
         what: a few words naming the step, for the error message.
 
     Raises:
@@ -81,7 +81,7 @@ def run_command(
             stdin=None if input is not None else subprocess.DEVNULL,
             capture_output=True,
             text=True,
-            env=clean_environ(env),
+            env=clean_environ(environ),
             check=False,
         )
     except OSError as exc:
@@ -103,13 +103,13 @@ def start(
     stdin: int | IO[Any] | None = DEVNULL,
     stdout: int | IO[Any] | None = PIPE,
     stderr: int | IO[Any] | None = None,
-    env: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
     cwd: str | None = None,
     text: bool = False,
 ) -> subprocess.Popen[Any]:
     """Start ``argv`` and return the running process (the caller reaps it).
 
-    ``env`` is the child's whole environment (default: this process's, unchanged).
+    ``environ`` is the child's whole process environment (default: this process's).
 
     Raises:
         OSError: the program cannot be started.
@@ -117,7 +117,7 @@ def start(
     """
     return subprocess.Popen(
         checked_argv(argv), stdin=stdin, stdout=stdout, stderr=stderr,
-        env=dict(env) if env is not None else None, cwd=cwd, text=text,
+        env=dict(environ) if environ is not None else None, cwd=cwd, text=text,
     )
 
 
@@ -134,11 +134,11 @@ def run_captured(
     argv: Sequence[str],
     *,
     input: bytes,
-    env: Mapping[str, str],
+    environ: Mapping[str, str],
     cwd: str | None,
     timeout: float | None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run ``argv`` with ``input`` as its stdin and ``env`` as its whole environment; return
+    """Run ``argv`` with ``input`` as its stdin and ``environ`` as its process environment; return
     it with stdout and stderr captured as bytes, whatever its exit status.
 
     Raises:
@@ -147,17 +147,17 @@ def run_captured(
         UsageError: see :func:`checked_argv`.
     """
     return subprocess.run(
-        checked_argv(argv), input=input, capture_output=True, cwd=cwd, env=dict(env),
+        checked_argv(argv), input=input, capture_output=True, cwd=cwd, env=dict(environ),
         timeout=timeout, check=False,
     )
 
 
-def run_attached(argv: Sequence[str], env: Mapping[str, str]) -> int:
-    """Run ``argv`` with this process's stdio and ``env`` as its whole environment; return its
+def run_attached(argv: Sequence[str], environ: Mapping[str, str]) -> int:
+    """Run ``argv`` with this process's stdio and ``environ`` as its process environment; return its
     exit code, 128+N when signal N ended it (where a script cannot replace this process).
 
     Raises:
         OSError: it cannot be started.
     """
-    code = subprocess.call(checked_argv(argv), env=dict(env))
+    code = subprocess.call(checked_argv(argv), env=dict(environ))
     return 128 - code if code < 0 else code

@@ -140,7 +140,7 @@ def test_prune_keeps_entries_a_project_venv_uses(pyrun: Runner, tmp_path: Path) 
     project.mkdir()
     env = pyrun.env(PYRUN_CACHE_DIR=str(cache))
     with Client([sys.executable, "-m", "pyrun", "wsp", "serve", "--project", str(project)],
-                env=env) as c:
+                environ=env) as c:
         c.initialize()
         c.request("environment/create", {"name": ".venv", "requirements": ["six"]})
     out = cache_cmd(pyrun, cache, "prune", "--unused-for", "0")

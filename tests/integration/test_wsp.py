@@ -47,7 +47,7 @@ def wsp(pyrun: Runner, project: Path, config: Path, *args: str,
 
 def served(pyrun: Runner, project: Path) -> Client:
     return Client([sys.executable, "-m", "pyrun", "wsp", "serve", "--project", str(project)],
-                  env=pyrun.env(), stderr=subprocess.DEVNULL)
+                  environ=pyrun.env(), stderr=subprocess.DEVNULL)
 
 
 def error_of(call: Any) -> RpcError:

@@ -40,7 +40,7 @@ class Runner(Protocol):
         reporter: Reporter,
         *,
         input: str | None = None,
-        env: Mapping[str, str] | None = None,
+        environ: Mapping[str, str] | None = None,
         what: str = "command",
     ) -> subprocess.CompletedProcess[str]: ...
 

@@ -137,10 +137,10 @@ class Pip(Installer):
         argv = [*self.command, "--disable-pip-version-check", "--no-input", *args]
         if self.reporter.verbosity <= 0:
             argv.append("--quiet")
-        env = {"PIP_NO_PYTHON_VERSION_WARNING": "1",
+        environ = {"PIP_NO_PYTHON_VERSION_WARNING": "1",
                "PIP_RETRIES": os.environ.get("PIP_RETRIES", "1")}
         try:
-            return self.runner(argv, self.reporter, env=env, what=what).stdout
+            return self.runner(argv, self.reporter, environ=environ, what=what).stdout
         except CommandError as exc:
             raise self.classify(exc, what) from None
 

@@ -165,17 +165,18 @@ class Uv(Installer):
             argv.append("--offline")
         if self.reporter.verbosity <= 0:
             argv.append("--quiet")
-        env = {"UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
+        environ = {"UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
         fast = not self.offline and "UV_HTTP_RETRIES" not in os.environ
         try:
             return self.runner(argv, self.reporter, input=input,
-                               env={**env, "UV_HTTP_RETRIES": "0"} if fast else env, what=what)
+                               environ={**environ, "UV_HTTP_RETRIES": "0"} if fast else environ,
+                               what=what)
         except CommandError as exc:
             error = self.classify(exc, what)
             if not fast or not isinstance(error, NetworkError) or error.unreachable:
                 raise error from None
         try:
-            return self.runner(argv, self.reporter, input=input, env=env, what=what)
+            return self.runner(argv, self.reporter, input=input, environ=environ, what=what)
         except CommandError as exc:
             raise self.classify(exc, what) from None
 

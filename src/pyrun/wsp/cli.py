@@ -117,14 +117,14 @@ def _with_server(opts: argparse.Namespace, work: Any) -> int:
     decl = declaration.resolve(Path.cwd())
     declaration.ensure_trusted(decl, trust=opts.trust, stdin=sys.stdin, stderr=sys.stderr)
     try:
-        argv, env = launch(decl)
+        argv, environ = launch(decl)
     except (declaration.DeclarationError, declaration.NotTrusted):
         raise
     except PyrunError as exc:
         exc.context = "cannot start the workflow server"
         raise
     try:
-        client = Client(argv, cwd=str(decl.project), env=env)
+        client = Client(argv, cwd=str(decl.project), environ=environ)
     except OSError as exc:
         raise ProtocolError(f"cannot start the workflow server {argv[0]}: {exc.strerror}") from None
     try:
@@ -179,10 +179,10 @@ def _run_command(command: list[str], opts: argparse.Namespace) -> int:
         raise ProtocolError("the server gave no interpreter_path for the environment")
     from pyrun.engine import command_environ
 
-    env = command_environ(Path(prefix))
+    environ = command_environ(Path(prefix))
     sys.stdout.flush()
     try:
-        os.execvpe(command[0], command, env)
+        os.execvpe(command[0], command, environ)
     except OSError as exc:
         raise CannotRun(f"cannot run {command[0]}: {exc.strerror}") from None
     return 0  # pragma: no cover - execvpe does not return

@@ -41,7 +41,7 @@ class Client:
     Args:
         argv: the server's command line.
         cwd: its working directory.
-        env: its environment (default: this process's).
+        environ: its process environment (default: this process's).
         stderr: where its stderr goes (default: inherited, so its logs reach the user).
 
     Use as a context manager: ``with Client(argv) as c: c.initialize(); c.request(...)``;
@@ -49,9 +49,9 @@ class Client:
     """
 
     def __init__(self, argv: Sequence[str], cwd: str | None = None,
-                 env: dict[str, str] | None = None, stderr: Any = None) -> None:
+                 environ: dict[str, str] | None = None, stderr: Any = None) -> None:
         self.proc = start(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-                          cwd=cwd, env=env)
+                          cwd=cwd, environ=environ)
         self._inbox: queue.Queue[Any] = queue.Queue()
         self._next_id = 0
         self._closed = False

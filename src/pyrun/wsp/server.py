@@ -357,11 +357,11 @@ class ProjectServer:
         if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
             raise RpcError(INVALID_PARAMS, "params.argv must be a non-empty list of strings")
         cwd = params.get("cwd", str(self.project))
-        extra_env = params.get("env") or {}
+        extra_environ = params.get("env") or {}
         stdin = params.get("stdin")
         timeout = params.get("timeout")
-        if not isinstance(cwd, str) or not isinstance(extra_env, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in extra_env.items()
+        if not isinstance(cwd, str) or not isinstance(extra_environ, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in extra_environ.items()
         ):
             raise RpcError(INVALID_PARAMS, "params.cwd must be a string, params.env an object "
                            "of strings")
@@ -373,14 +373,14 @@ class ProjectServer:
         if problem:
             raise RpcError(EXECUTION_FAILED, f"{env.id}: {problem}",
                            {"id": env.id, "reason": "unusable environment"})
-        child_env = engine.command_environ(env.prefix, extra_env)
+        child_environ = engine.command_environ(env.prefix, extra_environ)
         program = str(env.interpreter) if argv[0] in ("python", "python3") else argv[0]
         try:
             proc = engine.run_captured(
                 [program, *argv[1:]],
                 input=(stdin or "").encode("utf-8"),  # never the server's stdin: the protocol
                 cwd=cwd,
-                env=child_env,
+                environ=child_environ,
                 timeout=timeout,
             )
         except UsageError as exc:  # a NUL byte in argv

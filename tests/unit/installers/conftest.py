@@ -33,9 +33,9 @@ class Replay:
     calls: list[tuple[list[str], dict[str, str]]] = field(default_factory=list)
 
     def __call__(self, argv: Sequence[str], reporter: Reporter, *, input: str | None = None,
-                 env: Mapping[str, str] | None = None,
+                 environ: Mapping[str, str] | None = None,
                  what: str = "command") -> subprocess.CompletedProcess[str]:
-        self.calls.append((list(argv), dict(env or {})))
+        self.calls.append((list(argv), dict(environ or {})))
         run = self.runs.pop(0) if len(self.runs) > 1 else self.runs[0]
         code, out, err = int(str(run["returncode"])), str(run["stdout"]), str(run["stderr"])
         if code != 0:
