@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import platformdirs
 import pytest
@@ -57,15 +59,18 @@ def test_cache_root_matches_platformdirs(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_warm_path_imports_nothing_heavy() -> None:
     code = (
-        "import sys; before = set(sys.modules)\n"
+        "import sys, os; before = set(sys.modules)\n"
         "import pyrun.cli, pyrun.fastpath, pyrun.launch, pyrun.layout\n"
         "print(' '.join(sorted(set(sys.modules) - before)))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # -S: no site, so nothing a site-packages .pth imports hides what pyrun imports itself
+    src = str(Path(fastpath.__file__).resolve().parents[1])
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONPATH": src})
     loaded = set(out.stdout.split())
     heavy = {"re", "dataclasses", "json", "hashlib", "subprocess", "tomllib", "tomli",
              "packaging", "filelock", "platformdirs", "pathlib", "argparse", "pyrun.engine",
-             "typing", "__future__"}
+             "typing", "__future__", "collections", "collections.abc"}
     assert loaded & heavy == set(), loaded & heavy
     assert "pyrun.fastpath" in loaded
     # The warm path's whole set of modules may shrink, never grow: pyrun.layout (the cache's
