@@ -375,7 +375,7 @@ def _resolve(
         try:
             resolution = cached.resolve(requirements, interpreter)
         except NetworkError as offline_exc:
-            missing = cached.missing_from_cache(offline_exc) or "a distribution it needs"
+            missing = cached.missing_from_cache(offline_exc.output) or "a distribution it needs"
             raise NetworkError(
                 f"{script}: the package index cannot be reached, and {missing} is not in the "
                 "cache; connect to the network and run again (pyrun --offline works once "

@@ -9,12 +9,19 @@ outputs of real uv and pip runs, to check :meth:`Installer.classify` without a n
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
-from pyrun.errors import CommandError, InstallerError
+from pyrun.errors import (
+    CommandError,
+    InstallerError,
+    InstallError,
+    NetworkError,
+    ResolutionError,
+)
 from pyrun.progress import Reporter
 
 if TYPE_CHECKING:
@@ -55,9 +62,20 @@ class Installer(ABC):
 
     Attributes:
         name: ``"uv"`` or ``"pip"``, for messages.
+
+    A subclass says how its tool's output reads (the class attributes below, taken from
+    recorded outputs of real runs); :meth:`classify` is written once, here.
     """
 
     name = "installer"
+    #: Output that means the index cannot be reached at all (no DNS, no route, refused).
+    UNREACHABLE: ClassVar[tuple[str, ...]] = ()
+    #: Output that means another network failure (a timeout, a reset): worth a retry.
+    NETWORK: ClassVar[tuple[str, ...]] = ()
+    #: Output that means no set of versions satisfies the requirements.
+    UNSATISFIABLE: ClassVar[tuple[str, ...]] = ()
+    #: Output naming the HTTP 5xx status the index answered with (first non-empty group).
+    SERVER_ERROR: ClassVar[re.Pattern[str] | None] = None
 
     def __init__(self, reporter: Reporter, *, offline: bool = False,
                  runner: Runner | None = None) -> None:
@@ -97,16 +115,45 @@ class Installer(ABC):
             NetworkError, InstallError: as for :meth:`resolve`.
         """
 
-    @abstractmethod
     def classify(self, failure: CommandError, what: str) -> InstallerError:
         """The error a user should see for a failed run of this tool (``what`` names the step:
-        ``resolving rich``): network, resolution, or install."""
+        ``resolving rich``), by what its output says, in this order: offline without the
+        cache, an index that answered with HTTP 5xx (reached, and failing: not the user's
+        connection), no network, no solution; anything else is an install error. Each keeps
+        ``failure`` and quotes the tool."""
+        out = failure.output
+        said = f"{self.name} said:\n{tool_said(out)}"
+        if self.offline_miss(out):
+            missing = self.missing_from_cache(out) or "a distribution"
+            return NetworkError(f"{what}: {missing} is not in the cache and --offline forbids "
+                                "the network; run once without --offline (connected) to fetch "
+                                f"it. {said}", failure)
+        status = self.SERVER_ERROR.search(out) if self.SERVER_ERROR is not None else None
+        if status is not None:
+            code = next(g for g in status.groups() if g)
+            return NetworkError(f"{what}: the package index answered with HTTP {code} (a server "
+                                "error, not your connection); try again later, or check the "
+                                f"index URL. {said}", failure)
+        unreachable = any(sign in out for sign in self.UNREACHABLE)
+        if unreachable or any(sign in out for sign in self.NETWORK):
+            return NetworkError(f"{what}: the package index cannot be reached; check the network "
+                                f"connection. {said}", failure, unreachable=unreachable)
+        if any(sign in out for sign in self.UNSATISFIABLE):
+            return ResolutionError(f"{what}: the requirements cannot be satisfied; check each "
+                                   f"requirement's name and version. {said}", failure)
+        return InstallError(f"{what} failed. {said}", failure)
+
+    def offline_miss(self, output: str) -> bool:
+        """Whether ``output`` says a distribution is missing from the cache while the network
+        is off limits."""
+        return False
 
     def from_cache(self) -> Installer | None:
         """An installer like this one that reads only its cache (to resolve once the network
         proved unreachable), or None when the tool has no cache-only mode."""
         return None
 
-    def missing_from_cache(self, error: InstallerError) -> str | None:
-        """The distribution an offline failure says is missing from the cache, when it says."""
+    def missing_from_cache(self, output: str) -> str | None:
+        """The distribution the tool's offline ``output`` says is missing from its cache, when
+        it names one."""
         return None

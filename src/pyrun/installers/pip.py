@@ -20,14 +20,11 @@ from typing import TYPE_CHECKING
 
 from pyrun.errors import (
     CommandError,
-    InstallerError,
-    InstallError,
     LockError,
     NetworkError,
-    ResolutionError,
     ToolNotFoundError,
 )
-from pyrun.installers.base import Installer, Runner, tool_said
+from pyrun.installers.base import Installer, Runner
 from pyrun.progress import Reporter
 
 if TYPE_CHECKING:
@@ -35,18 +32,6 @@ if TYPE_CHECKING:
 
     from pyrun.interpreters import Interpreter
     from pyrun.resolution import LockedDistribution, Resolution
-
-#: pip output that means the index could not be reached at all.
-_UNREACHABLE_SIGNS = (
-    "Temporary failure in name resolution",
-    "Name or service not known",
-    "Network is unreachable",
-    "Connection refused",
-    "Failed to establish a new connection",
-)
-
-#: pip's words for an index that answered with a server error (it retries them, then gives up).
-_SERVER_ERROR = re.compile(r"too many (\d{3}) error responses|HTTP error (5\d\d)|(5\d\d) Server Error")
 
 #: The oldest pip with ``--python`` (working on another interpreter) and ``--report``.
 MINIMUM_PIP = (22, 3)
@@ -67,6 +52,14 @@ class Pip(Installer):
     """
 
     name = "pip"
+    #: pip says why a request failed only in its retry warnings (pyrun keeps one retry);
+    #: without them an unreachable index reads like an unknown package.
+    UNREACHABLE = ("Temporary failure in name resolution", "Name or service not known",
+                   "Network is unreachable", "Connection refused",
+                   "Failed to establish a new connection")
+    UNSATISFIABLE = ("No matching distribution found", "ResolutionImpossible")
+    SERVER_ERROR = re.compile(r"too many (5\d\d) error responses|HTTP error (5\d\d)|"
+                              r"(5\d\d) Server Error")
 
     def __init__(self, reporter: Reporter, *, offline: bool = False,
                  runner: Runner | None = None, command: Sequence[str] | None = None) -> None:
@@ -143,25 +136,6 @@ class Pip(Installer):
             return self.runner(argv, self.reporter, environ=environ, what=what).stdout
         except CommandError as exc:
             raise self.classify(exc, what) from None
-
-    def classify(self, failure: CommandError, what: str) -> InstallerError:
-        """See :meth:`Installer.classify`."""
-        out = failure.output
-        said = tool_said(out)
-        status = _SERVER_ERROR.search(out)
-        if status is not None:
-            code = next(g for g in status.groups() if g)
-            return NetworkError(
-                f"{what}: the package index answered with HTTP {code} (a server error, not "
-                f"your connection); try again later, or check the index URL. pip said:\n{said}",
-                failure)
-        if any(sign in out for sign in _UNREACHABLE_SIGNS):
-            return NetworkError(f"{what}: the package index cannot be reached; check the network "
-                                f"connection. pip said:\n{said}", failure, unreachable=True)
-        if "No matching distribution found" in out or "ResolutionImpossible" in out:
-            return ResolutionError(f"{what}: the requirements cannot be satisfied; check each "
-                                   f"requirement's name and version. pip said:\n{said}", failure)
-        return InstallError(f"{what} failed. pip said:\n{said}", failure)
 
 
 def parse_pip_report(text: str) -> tuple[LockedDistribution, ...]:

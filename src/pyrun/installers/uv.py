@@ -18,15 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pyrun.errors import (
-    CommandError,
-    InstallerError,
-    InstallError,
-    NetworkError,
-    ResolutionError,
-    ToolNotFoundError,
-)
-from pyrun.installers.base import Installer, Runner, tool_said
+from pyrun.errors import CommandError, NetworkError, ToolNotFoundError
+from pyrun.installers.base import Installer, Runner
 from pyrun.progress import Reporter
 
 if TYPE_CHECKING:
@@ -39,29 +32,6 @@ if TYPE_CHECKING:
 #: ``UV_LINK_MODE`` cannot change it (``symlink`` would point the pool into uv's cache, which
 #: ``uv cache clean`` removes). uv falls back to copying where linking is refused.
 LINK_MODE = "clone" if sys.platform == "darwin" else "hardlink"
-
-#: uv output that means there is no network at all (as opposed to a slow or failing index):
-#: no name resolution, no route, nobody listening. Retrying would only wait.
-_UNREACHABLE_SIGNS = (
-    "dns error",
-    "failed to lookup address",
-    "Network is unreachable",
-    "Connection refused",
-)
-
-_NETWORK_SIGNS = (
-    "Failed to fetch",
-    "error sending request",
-    "dns error",
-    "Connection refused",
-    "tcp connect error",
-    "Network is unreachable",
-    "timed out",
-)
-
-#: An HTTP status the index answered with: it was reached, and it failed.
-_SERVER_ERROR = re.compile(r"HTTP status server error \((5\d\d)[^)]*\)|status code:? (5\d\d)")
-
 
 def find_uv() -> str:
     """Path of the uv binary.
@@ -99,6 +69,12 @@ class Uv(Installer):
     """
 
     name = "uv"
+    #: No name resolution, no route, nobody listening: retrying would only wait.
+    UNREACHABLE = ("dns error", "failed to lookup address", "Network is unreachable",
+                   "Connection refused")
+    NETWORK = ("Failed to fetch", "error sending request", "tcp connect error", "timed out")
+    UNSATISFIABLE = ("No solution found",)
+    SERVER_ERROR = re.compile(r"HTTP status server error \((5\d\d)[^)]*\)|status code:? (5\d\d)")
 
     def __init__(self, reporter: Reporter, *, offline: bool = False,
                  runner: Runner | None = None, binary: str | None = None) -> None:
@@ -147,9 +123,15 @@ class Uv(Installer):
         """The same uv with ``--offline``."""
         return Uv(self.reporter, offline=True, runner=self.runner, binary=self.binary)
 
-    def missing_from_cache(self, error: InstallerError) -> str | None:
+    def offline_miss(self, output: str) -> bool:
+        """uv says the network was disabled, or (with ``--offline``) that something is not
+        in its cache."""
+        return "network was disabled" in output or (
+            self.offline and "not found in the cache" in output)
+
+    def missing_from_cache(self, output: str) -> str | None:
         """See :func:`uncached`."""
-        return uncached(error.output)
+        return uncached(output)
 
     def _run(
         self, args: Sequence[str], *, what: str, input: str | None = None
@@ -179,35 +161,6 @@ class Uv(Installer):
             return self.runner(argv, self.reporter, input=input, environ=environ, what=what)
         except CommandError as exc:
             raise self.classify(exc, what) from None
-
-    def classify(self, failure: CommandError, what: str) -> InstallerError:
-        """Network (unreachable, failing index, or offline without the cache), resolution, or
-        install; see :meth:`Installer.classify`."""
-        out = failure.output
-        said = tool_said(out)
-        if "network was disabled" in out or (self.offline and "not found in the cache" in out):
-            missing = uncached(out)
-            return NetworkError(
-                f"{what}: {missing or 'a distribution'} is not in the cache and --offline "
-                f"forbids the network; run once without --offline (connected) to fetch it. "
-                f"uv said:\n{said}", failure)
-        status = _SERVER_ERROR.search(out)
-        if status is not None:
-            code = status.group(1) or status.group(2)
-            return NetworkError(
-                f"{what}: the package index answered with HTTP {code} (a server error, not "
-                f"your connection); try again later, or check the index URL. uv said:\n{said}",
-                failure)
-        if any(sign in out for sign in _NETWORK_SIGNS):
-            return NetworkError(
-                f"{what}: the package index cannot be reached; check the network connection "
-                f"(or use --offline to work from the cache only). uv said:\n{said}",
-                failure, unreachable=any(sign in out for sign in _UNREACHABLE_SIGNS))
-        if "No solution found" in out:
-            return ResolutionError(
-                f"{what}: the requirements cannot be satisfied; check each requirement's name "
-                f"and version. uv said:\n{said}", failure)
-        return InstallError(f"{what} failed. uv said:\n{said}", failure)
 
 
 def uncached(output: str) -> str | None:
