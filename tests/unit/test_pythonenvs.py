@@ -1,8 +1,7 @@
-"""The .python-envs rules (PEP 832 draft), read and written, and the server's view of them."""
+"""The .python-envs rules (PEP 832 draft), read and written."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,8 +9,6 @@ from pathlib import Path
 import pytest
 
 from pyrun import pythonenvs
-from pyrun.wsp.jsonrpc import RpcError
-from pyrun.wsp.server import ProjectServer
 
 
 def fake_venv(path: Path, version: str = "3.12.1") -> Path:
@@ -75,30 +72,6 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
     lines = (tmp_path / ".python-envs").read_text().splitlines()
     assert sorted(lines) == sorted(f"envs/{n}-{i}" for n in range(6) for i in range(15))
     assert not list(tmp_path.glob(".python-envs.*.tmp"))
-
-
-def test_server_view_and_unsupported_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
-    fake_venv(tmp_path / "envs" / "ok", "3.11.7")
-    (tmp_path / "conda-env").mkdir()  # not a venv: this server does not support it
-    (tmp_path / ".python-envs").write_text("envs/ok\nconda-env\n")
-    server = ProjectServer(tmp_path)
-    listed = server.list({})
-    assert [e["id"] for e in listed] == ["conda-env", "envs/ok"]
-    ok = next(e for e in listed if e["id"] == "envs/ok")
-    assert ok["python_version"] == "3.11.7" and ok["is_default"] is False and "error" not in ok
-    conda = next(e for e in listed if e["id"] == "conda-env")
-    assert conda["is_default"] is True and "not a virtual environment" in conda["error"]
-    with pytest.raises(RpcError) as exc:
-        server.default_environment({})
-    assert exc.value.code == -31001 and exc.value.data["reason"] == "unsupported"
-    fake_venv(tmp_path / ".venv")  # .venv wins as the implicit last line
-    assert server.default_environment({})["id"] == ".venv"
-    monkeypatch.setenv("VIRTUAL_ENV", str(tmp_path / "envs" / "ok"))  # an activated env wins
-    assert server.default_environment({})["prefix"] == str(tmp_path / "envs" / "ok")
-    monkeypatch.setenv("VIRTUAL_ENV", os.fspath(tmp_path / "elsewhere"))
-    assert [e["id"] for e in server.list({}) if e["source"] == "activated" and e["is_default"]] \
-        == [os.fspath(tmp_path / "elsewhere")]
 
 
 def test_a_file_that_cannot_be_written_is_a_python_envs_error(tmp_path: Path) -> None:
