@@ -32,7 +32,7 @@ class ExitCode:
     NO_SCRIPT = 66  #: the script is missing, a directory, or unreadable
     RESOLUTION = 67  #: a requirement cannot be resolved (unknown package, no matching version)
     NO_INTERPRETER = 68  #: no installed interpreter satisfies the request
-    NETWORK = 69  #: the package index is unreachable or failing, or ``--offline`` lacks something
+    NETWORK = 69  #: the index is unreachable or answers HTTP 5xx, or ``--offline`` lacks something
     INTERNAL = 70  #: a bug in pyrun
     INSTALL = 71  #: a distribution failed to build or install, or neither uv nor pip is there
     CACHE = 73  #: the cache directory cannot be created or written
@@ -168,6 +168,22 @@ class NetworkError(InstallerError):
     ) -> None:
         super().__init__(message, command)
         self.unreachable = unreachable
+
+
+class IndexServerError(InstallerError):
+    """The package index was reached and answered with a server error (HTTP 5xx): not a
+    network failure (the connection works; retrying later may), and not the user's fault.
+    Exit code 69, sysexits' "service unavailable".
+
+    Attributes:
+        status: the HTTP status (500, 503, ...).
+    """
+
+    exit_code = ExitCode.NETWORK
+
+    def __init__(self, message: str, command: CommandError | None = None, *, status: int) -> None:
+        super().__init__(message, command)
+        self.status = status
 
 
 class InstallError(InstallerError):

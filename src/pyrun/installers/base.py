@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from pyrun.errors import (
     CommandError,
+    IndexServerError,
     InstallerError,
     InstallError,
     NetworkError,
@@ -94,7 +95,8 @@ class Installer(ABC):
 
         Raises:
             ResolutionError: no set of versions satisfies the requirements.
-            NetworkError: the index is unreachable or failing (or ``offline`` lacks something).
+            NetworkError: the index is unreachable (or ``offline`` lacks something).
+            IndexServerError: the index answered with HTTP 5xx.
             InstallError: anything else the tool reported (a build that failed, say).
             LockError: the tool's answer cannot be read.
         """
@@ -112,7 +114,7 @@ class Installer(ABC):
         empty directory for the installer's own files.
 
         Raises:
-            NetworkError, InstallError: as for :meth:`resolve`.
+            NetworkError, IndexServerError, InstallError: as for :meth:`resolve`.
         """
 
     def classify(self, failure: CommandError, what: str) -> InstallerError:
@@ -131,9 +133,9 @@ class Installer(ABC):
         status = self.SERVER_ERROR.search(out) if self.SERVER_ERROR is not None else None
         if status is not None:
             code = next(g for g in status.groups() if g)
-            return NetworkError(f"{what}: the package index answered with HTTP {code} (a server "
-                                "error, not your connection); try again later, or check the "
-                                f"index URL. {said}", failure)
+            return IndexServerError(f"{what}: the package index answered with HTTP {code} (a "
+                                    "server error, not your connection); try again later, or "
+                                    f"check the index URL. {said}", failure, status=int(code))
         unreachable = any(sign in out for sign in self.UNREACHABLE)
         if unreachable or any(sign in out for sign in self.NETWORK):
             return NetworkError(f"{what}: the package index cannot be reached; check the network "

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pyrun.errors import CommandError, NetworkError, ToolNotFoundError
+from pyrun.errors import CommandError, IndexServerError, NetworkError, ToolNotFoundError
 from pyrun.installers.base import Installer, Runner
 from pyrun.progress import Reporter
 
@@ -155,7 +155,9 @@ class Uv(Installer):
                                what=what)
         except CommandError as exc:
             error = self.classify(exc, what)
-            if not fast or not isinstance(error, NetworkError) or error.unreachable:
+            transient = isinstance(error, IndexServerError) or (
+                isinstance(error, NetworkError) and not error.unreachable)
+            if not fast or not transient:
                 raise error from None
         try:
             return self.runner(argv, self.reporter, input=input, environ=environ, what=what)

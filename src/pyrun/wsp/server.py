@@ -27,6 +27,7 @@ from typing import Any, BinaryIO
 from pyrun import __version__, engine, pythonenvs
 from pyrun.errors import (
     CommandError,
+    IndexServerError,
     NetworkError,
     NoInterpreterError,
     PyrunError,
@@ -417,7 +418,7 @@ def create_venv(prefix: Path, python_version: str | None, requirements: list[str
                        {"python_version": python_version}) from None
     except PyrunError as exc:
         reason = ("resolution" if isinstance(exc, ResolutionError)
-                  else "network" if isinstance(exc, NetworkError)
+                  else "network" if isinstance(exc, (NetworkError, IndexServerError))
                   else "venv" if isinstance(exc, CommandError) else "install")
         raise RpcError(REQUIREMENTS_FAILED, str(exc), {"reason": reason}) from None
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from pyrun.errors import InstallError, NetworkError, ResolutionError
+from pyrun.errors import IndexServerError, InstallError, NetworkError, ResolutionError
 from pyrun.installers.uv import LINK_MODE, Uv
 from pyrun.progress import Reporter
 from pyrun.resolution import LockedDistribution
@@ -20,8 +20,8 @@ CASES = [
     ("uv-not-found-index", ResolutionError, False, "cannot be satisfied"),
     ("uv-unreachable", NetworkError, True, "cannot be reached"),
     ("uv-dns", NetworkError, True, "cannot be reached"),
-    ("uv-server-error", NetworkError, False, "HTTP 500 (a server error, not your connection)"),
-    ("uv-server-503", NetworkError, False, "HTTP 503 (a server error, not your connection)"),
+    ("uv-server-error", IndexServerError, False, "HTTP 500 (a server error, not your connection)"),
+    ("uv-server-503", IndexServerError, False, "HTTP 503 (a server error, not your connection)"),
     ("uv-build-failure", InstallError, False, "failed. uv said"),
 ]
 
@@ -40,6 +40,10 @@ def test_recorded_failures_are_classified(
     assert error.command is not None and error.command.output  # the command's data is kept
     if isinstance(error, NetworkError):
         assert error.unreachable is unreachable
+    if isinstance(error, IndexServerError):  # reached and failing: not a network failure
+        assert not isinstance(error, NetworkError) and error.exit_code == 69
+        assert error.status in (500, 503)
+    if isinstance(error, (NetworkError, IndexServerError)):
         # unreachable: no retry (it would only wait); a failing server: uv's own retries
         assert len(replay.calls) == (1 if unreachable else 2)
 
