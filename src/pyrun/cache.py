@@ -41,8 +41,9 @@ class Cache:
         """Create the directories, private to the user (mode 0700). Returns self.
 
         Raises:
-            CacheError: they cannot be made.
+            CacheError: they cannot be made, or see :meth:`check`.
         """
+        self.check()
         try:
             for d in (self.root, self.pool, self.envs, self.locks, self.index, self.refs):
                 d.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -52,6 +53,20 @@ class Cache:
                 f"cannot create pyrun's cache at {self.root}: {exc.strerror}; set "
                 "PYRUN_CACHE_DIR to a writable directory",
             ) from None
+        return self
+
+    def check(self) -> Cache:
+        """Return self if this user may trust the cache (see :func:`pyrun.layout.check_root`).
+
+        Raises:
+            CacheError: it belongs to another user, others can write to it, or its path holds a
+                control character.
+        """
+        why = layout.check_root(str(self.root))
+        if why:
+            raise CacheError(str(self.root), f"pyrun's cache at {self.root!s} cannot be used: "
+                             f"{why}; use a directory only you can write to (set "
+                             "PYRUN_CACHE_DIR, or fix its owner and mode: chmod go-w)")
         return self
 
     @contextlib.contextmanager
@@ -138,15 +153,24 @@ def make_readonly(top: Path) -> None:
     file (and Python from writing ``.pyc`` files) in a finished entry. ``top`` is left for the
     caller, so that it can still be renamed into place first.
     """
+    _refuse_link(top)
     for dirpath, _dirnames, _filenames in os.walk(top):
         if dirpath != str(top):
-            os.chmod(dirpath, stat.S_IMODE(os.stat(dirpath).st_mode) & ~0o222)
+            os.chmod(dirpath, stat.S_IMODE(os.lstat(dirpath).st_mode) & ~0o222)
 
 
 def make_writable(top: Path) -> None:
     """Give the owner write permission on every directory under ``top``, ``top`` included."""
+    _refuse_link(top)
     for dirpath, _dirnames, _filenames in os.walk(top):
-        os.chmod(dirpath, stat.S_IMODE(os.stat(dirpath).st_mode) | 0o200)
+        os.chmod(dirpath, stat.S_IMODE(os.lstat(dirpath).st_mode) | 0o200)
+
+
+def _refuse_link(top: Path) -> None:
+    """Raises ``OSError`` when ``top`` is a symbolic link: permissions are changed only on
+    directories pyrun made, never on what a link points to (``os.walk`` would follow it)."""
+    if os.path.islink(top):
+        raise OSError(f"{top} is a symbolic link; pyrun does not change what it points to")
 
 
 def remove_tree(path: Path) -> None:

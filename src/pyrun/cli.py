@@ -112,16 +112,22 @@ def _warm(options: WarmOptions) -> "bytes | None":
 
     try:
         with open(options.script, "rb") as f:
+            regular = os.fstat(f.fileno()).st_mode & 0o170000 == 0o100000
             data = f.read()
     except OSError:
         return None
+    root = layout.cache_root()
     key = fastpath.fast_key(fastpath.block_span(data), options.python,
                             options.with_requirements, sys.executable, options.composition)
-    python = fastpath.lookup(layout.cache_root(), key)
+    python = fastpath.lookup(root, key)
     if python is not None:
         if options.verbose:
             print(f"pyrun: warm: {python}", file=sys.stderr)
-        exec_script(python, options.script, options.script_args)
+        try:  # a pipe or FIFO was read here: the interpreter gets the bytes from a copy
+            script = options.script if regular else layout.runnable_copy(root, data)
+        except OSError:
+            return data  # the engine says what is wrong with the cache
+        exec_script(python, script, options.script_args)
         sys.exit(0)  # pragma: no cover - exec_script returns only off POSIX
     return data
 
@@ -285,6 +291,7 @@ def cache_main(argv: list[str]) -> int:
     if ns.command == "dir":
         print(cache.root)
         return 0
+    cache.check()
     try:
         if ns.command == "info":
             found = maintenance.info(cache, ns.unused_for)

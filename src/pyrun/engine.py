@@ -199,14 +199,19 @@ def run(
     """Prepare ``script``'s environment and run it as ``python script *args`` would.
 
     On POSIX this replaces the current process and does not return; elsewhere it returns the
-    script's exit code (128+N for signal N).
+    script's exit code (128+N for signal N). A script that is not a regular file (a pipe, a
+    FIFO: ``pyrun <(curl ...)``) is read once and run from a copy in the cache.
 
     Raises:
         The errors of :func:`prepare`.
     """
+    from pyrun import layout, metadata
     from pyrun.launch import exec_script
 
+    data = metadata.read_script(script) if data is None else data
     env = prepare(script, options, reporter, data=data)
+    if not layout.is_regular_file(script):  # a pipe or FIFO, read once: run what was read
+        script = layout.runnable_copy(layout.cache_root(), data)
     return exec_script(str(env.python), script, args)
 
 
@@ -222,21 +227,21 @@ def command_environ(prefix: Path, extra: Mapping[str, str] | None = None) -> dic
 
 
 def _requirements(texts: Sequence[str], what: str) -> list[Requirement]:
-    """Parse PEP 508 strings; a line break inside one is refused (it would reach the
-    installer's input as a second line, an option of its own).
+    """Parse PEP 508 strings (:func:`pyrun.metadata.parse_requirement`: no control
+    characters, so nothing can reach the installer as an option of its own).
 
     Raises:
         UsageError: one is invalid; the message names it.
     """
-    from packaging.requirements import InvalidRequirement, Requirement
+    from pyrun.metadata import parse_requirement
 
     out = []
     for text in texts:
-        if not isinstance(text, str) or "\n" in text or "\r" in text or "\0" in text:
+        if not isinstance(text, str):
             raise UsageError(f"{what} {text!r}: a requirement is one line of PEP 508 text")
         try:
-            out.append(Requirement(text))
-        except InvalidRequirement as exc:
+            out.append(parse_requirement(text))
+        except ValueError as exc:
             raise UsageError(f"{what} {text!r}: invalid requirement: {exc}") from None
     return out
 

@@ -195,7 +195,7 @@ def ensure_environment(
         try:
             _build(tmp, final, key, interpreter, plan)
             point("env-written")
-            if final.exists():  # a leftover without its marker
+            if os.path.lexists(final):  # a leftover without its marker, or a link
                 remove_tree(final)
             os.rename(tmp, final)
         except BaseException:
@@ -207,6 +207,11 @@ def ensure_environment(
 def _usable(env_dir: Path, reporter: Reporter | None) -> bool:
     """Whether ``env_dir`` is whole and was built where it is (a moved cache has absolute paths
     of its old place in its environments). Says what it found through ``reporter``, if any."""
+    if env_dir.is_symlink():
+        if reporter:
+            reporter.repair(f"{env_dir} is a symbolic link, not an environment pyrun made; "
+                            "building it again")
+        return False
     marker = read_env_marker(env_dir)
     if marker is None or not os.path.exists(layout.env_python(str(env_dir))):
         if env_dir.exists() and reporter:

@@ -136,11 +136,15 @@ def check(root: str, key: str) -> "tuple[str | None, str]":
     if isinstance(entry, str):
         return None, entry
     env_dir = entry.env_dir
-    if not os.path.isdir(env_dir):
+    try:
+        st = os.lstat(env_dir)
+    except OSError:
         return None, f"the environment {env_dir} is gone"
     head, name = os.path.split(env_dir)
     if head != os.path.join(root, layout.ENVS) or not layout.is_key(name):
         return None, f"the fast-path index entry names {env_dir}, not an environment of this cache"
+    if not (st.st_mode & 0o170000 == 0o040000) or layout.foreign(st):  # a real directory, ours
+        return None, f"the environment {env_dir} is not a directory of yours"
     if not os.path.isfile(os.path.join(env_dir, layout.ENV_MARKER)):
         return None, f"the environment {env_dir} has no completion marker"
     current = layout.file_signature(entry.base)

@@ -40,9 +40,14 @@ def exec_script(python: str, script: str, args: list[str]) -> int:
     and terminal are its own and this function does not return. Elsewhere the script runs as a
     child and its exit code is returned, 128+N when signal N ended it.
 
+    A script whose name starts with ``-`` is passed as ``./NAME``, so that the interpreter
+    reads it as a file, never as an option (``pyrun -- -c`` runs the file ``-c``).
+
     Raises:
         OSError: the interpreter cannot be executed.
     """
+    if script.startswith("-"):
+        script = os.path.join(os.curdir, script)
     argv = [python, script, *args]
     environ = activated(os.path.dirname(os.path.dirname(python)), os.environ)
     sys.stdout.flush()

@@ -12,6 +12,7 @@ Layout under the root (``PYRUN_CACHE_DIR`` or the platform's user cache director
     refs/<hash>.json                  an environment elsewhere using pool entries
     index/<xx>/<fast key>             the fast-path index: see :func:`index_text`
     locks/<key>.lock                  per-key file locks
+    scripts/<hash>.py                 copies of scripts read from a pipe or FIFO
     interpreters.json                 answers of interpreter queries
 
 Temporary files and directories are named ``.tmp-<pid>-...`` (:func:`tmp_prefix`) beside their
@@ -36,6 +37,8 @@ INDEX = "index"
 LOCKS = "locks"
 REFS = "refs"
 INTERPRETERS = "interpreters.json"
+#: Copies of scripts that came from a pipe or FIFO (read once, run from here).
+SCRIPTS = "scripts"
 
 #: An environment's completion marker, written last; its mtime is the environment's last use.
 ENV_MARKER = "pyrun-env.json"
@@ -84,6 +87,66 @@ def tmp_owner(name: str) -> "int | None":
         return None
     pid = name[len(TMP):].partition("-")[0]
     return int(pid) if pid.isdigit() else None
+
+
+def foreign(st: "os.stat_result") -> "str | None":
+    """Why a file or directory with status ``st`` cannot be trusted by this user, or None: it
+    belongs to another user, or others (group or world) can write to it. Always None where
+    there are no user ids (Windows)."""
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:  # pragma: no cover - Windows
+        return None
+    if st.st_uid != getuid():
+        return f"it belongs to another user (uid {st.st_uid})"
+    if st.st_mode & 0o022:
+        return "others can write to it"
+    return None
+
+
+def check_root(root: str) -> "str | None":
+    """Why the cache directory ``root`` cannot be used, or None: pyrun uses a cache only when
+    the current user owns it and no one else can write to it (another user could plant an
+    index entry or an environment there); a missing directory is fine (it is created)."""
+    if any(c < " " for c in root):
+        return "its path holds a control character (a line break?)"
+    try:
+        st = os.stat(root)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"it cannot be read ({exc.strerror})"
+    why = foreign(st)
+    return why
+
+
+def runnable_copy(root: str, data: bytes) -> str:
+    """The path of a private copy of a script's ``data`` under ``root/scripts/``, named by its
+    content and written once (atomically): for a script that came from a pipe or a FIFO, which
+    pyrun has read and the interpreter could not read again.
+
+    Raises:
+        OSError: the copy cannot be written.
+    """
+    try:
+        from _blake2 import blake2b
+    except ImportError:  # pragma: no cover - other implementations
+        from hashlib import blake2b
+    directory = os.path.join(root, SCRIPTS)
+    path = os.path.join(directory, blake2b(data, digest_size=16).hexdigest() + ".py")
+    try:
+        os.utime(path)  # in use: a prune keeps it
+    except FileNotFoundError:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        write_atomic(path, data)
+    return path
+
+
+def is_regular_file(path: str) -> bool:
+    """Whether ``path`` (followed) is a regular file, as opposed to a pipe, a FIFO, a device."""
+    try:
+        return os.stat(path).st_mode & 0o170000 == 0o100000
+    except OSError:
+        return False
 
 
 def index_path(root: str, key: str) -> str:
@@ -156,9 +219,12 @@ def read_index(root: str, key: str) -> "IndexEntry | str | None":
     string saying why the file there is damaged (not UTF-8, too short, not absolute paths)."""
     try:
         with open(index_path(root, key), "rb") as f:
+            why = foreign(os.fstat(f.fileno()))  # the stat the open made anyway
             data = f.read(1 << 20)
     except OSError:
         return None
+    if why:
+        return f"the fast-path index entry is not trustworthy ({why})"
     try:
         lines = data.decode("utf-8").splitlines()
     except UnicodeDecodeError:

@@ -199,6 +199,7 @@ def prune(
         _remove_environment(cache, env.path, cutoff, result)
     _remove_unreferenced_entries(cache, result)
     _remove_dangling_index(cache)
+    _remove_script_copies(cache, cutoff)
     return result
 
 
@@ -215,6 +216,11 @@ def clean(cache: Cache) -> PruneResult:
             _remove_environment(cache, env.path, None, result)
     _remove_unreferenced_entries(cache, result)
     _remove_dangling_index(cache)
+    _remove_script_copies(cache, None)
+    try:  # answers about interpreters are asked again; a damaged file cannot outlive a clean
+        os.unlink(cache.interpreters)
+    except OSError:
+        pass
     return result
 
 
@@ -314,6 +320,18 @@ def _remove_dangling_index(cache: Cache) -> None:
                     f.unlink()
                 except OSError:
                     pass
+
+
+def _remove_script_copies(cache: Cache, cutoff: float | None) -> None:
+    """Remove the copies of piped scripts (``scripts/``) last used before ``cutoff`` (all of
+    them when it is None)."""
+    directory = cache.root / layout.SCRIPTS
+    for path in _children(directory):
+        try:
+            if cutoff is None or path.stat().st_mtime < cutoff:
+                path.unlink()
+        except OSError:
+            pass
 
 
 def _running_environments(cache: Cache) -> set[Path]:

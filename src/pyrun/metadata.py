@@ -89,6 +89,26 @@ class ScriptMetadata:
     warnings: tuple[str, ...] = ()
 
 
+def parse_requirement(text: str) -> Requirement:
+    """One requirement (PEP 508) from any source: the block, ``--with``, a WSP request.
+
+    Control characters (a line break, a tab, NUL, DEL) are refused before ``packaging`` sees
+    the text: a line break inside a direct URL would reach the installer as a line of its own,
+    an option such as ``--index-url``. A valid requirement cannot start with ``-``, so what
+    passes can never be read as an option.
+
+    Raises:
+        ValueError: the text is not one valid requirement; the message says why.
+    """
+    bad = next((c for c in text if c < " " or c == "\x7f"), None)
+    if bad is not None:
+        raise ValueError(f"it holds a control character ({bad!r}); a requirement is one line")
+    try:
+        return Requirement(text)
+    except InvalidRequirement as exc:
+        raise ValueError(f"{str(exc).splitlines()[0]} (PEP 508)") from None
+
+
 def _is_content(line: str) -> bool:
     return line == "#" or line.startswith("# ")
 
@@ -296,10 +316,9 @@ def _validate(
                 problem("", "dependencies", f"`dependencies` holds {item!r}, which is not a string")
                 continue
             try:
-                requirements.append(Requirement(item))
-            except InvalidRequirement as exc:
-                first = str(exc).splitlines()[0]
-                problem(item, "dependencies", f"invalid requirement {item!r}: {first} (PEP 508)")
+                requirements.append(parse_requirement(item))
+            except ValueError as exc:
+                problem(item, "dependencies", f"invalid requirement {item!r}: {exc}")
 
     specifier: SpecifierSet | None = None
     raw = data.get("requires-python")

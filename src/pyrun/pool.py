@@ -68,8 +68,9 @@ class PoolEntry:
         return self.path / "site-packages"
 
     def is_complete(self) -> bool:
-        """Whether the entry was finished (its marker is written before the final rename)."""
-        return (self.path / ENTRY_MARKER).is_file()
+        """Whether the entry was finished (its marker is written before the final rename). An
+        entry is a real directory: a symbolic link in its place is never followed."""
+        return not self.path.is_symlink() and (self.path / ENTRY_MARKER).is_file()
 
     def record(self) -> dict[str, Any]:
         """The entry's marker: name, version, kind, url, sha256, installed-with, compiled-for,
@@ -208,7 +209,7 @@ class Pool:
                 }
                 write_marker(tmp, record)
                 make_readonly(tmp)
-                if entry.path.exists():  # an incomplete leftover of a killed run
+                if os.path.lexists(entry.path):  # a leftover of a killed run, or a link
                     remove_tree(entry.path)
                 os.rename(tmp, entry.path)
                 os.chmod(entry.path, 0o555)

@@ -161,3 +161,23 @@ def test_missing_and_directory(tmp_path: Path) -> None:
         metadata.load(tmp_path / "nope.py")
     with pytest.raises(ScriptNotFoundError, match="is a directory"):
         metadata.load(tmp_path)
+
+
+@pytest.mark.parametrize("escaped", [
+    "idna @ https://x.invalid/idna-3.7-py3-none-any.whl\\n--find-links /tmp/evil",
+    "idna\\r--index-url http://evil.invalid/simple",
+    "idna\\t",
+    "six\\u007f",
+])
+def test_a_requirement_with_a_control_character_is_refused(escaped: str) -> None:
+    """A line break inside a requirement would reach uv as a line of its own (an option)."""
+    text = f'# /// script\n# dependencies = ["{escaped}"]\n# ///\n'
+    with pytest.raises(MetadataError, match="control character"):
+        metadata.parse(text, "x.py")
+
+
+def test_parse_requirement_is_the_one_validator() -> None:
+    assert str(metadata.parse_requirement("rich>=13")) == "rich>=13"
+    for bad in ("-r other.txt", "--index-url=x", "rich\n", ""):
+        with pytest.raises(ValueError):
+            metadata.parse_requirement(bad)

@@ -1,0 +1,147 @@
+"""Issue 10's promises, tried as an attacker and as an unlucky user would: pyrun runs only what
+the script declared, from a cache only its user controls (docs/reliability.md, threat model)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from pyrun import layout
+from tests.conftest import Runner, write
+from tests.integration.test_reliability import body, cold, entry_of, env_of
+
+ROOT = os.geteuid() == 0 if hasattr(os, "geteuid") else False
+OTHER_UID = 65534  # nobody
+
+
+def owned_by_other(path: Path) -> None:
+    if not ROOT:
+        pytest.skip("needs root to give a file to another user")
+    os.chown(path, OTHER_UID, -1, follow_symlinks=False)
+
+
+# -- class 1: a cache pyrun does not own is not trusted ---------------------------------------
+
+
+def test_a_cache_others_can_write_to_is_refused(pyrun: Runner, tmp_path: Path) -> None:
+    cache = tmp_path / "shared-cache"
+    cache.mkdir()
+    cache.chmod(0o777)
+    script = write(tmp_path / "s.py", body("six"))
+    out = pyrun(str(script), PYRUN_CACHE_DIR=str(cache))
+    assert out.returncode == 73 and "Traceback" not in out.stderr, out.stderr
+    assert f"cache at {cache} cannot be used: others can write to it" in out.stderr
+    assert "PYRUN_CACHE_DIR" in out.stderr
+    assert os.listdir(cache) == []  # nothing was created in it
+    info = pyrun("cache", "info", PYRUN_CACHE_DIR=str(cache))
+    assert info.returncode == 73 and "others can write to it" in info.stderr
+
+
+def test_a_cache_of_another_user_is_refused(pyrun: Runner, tmp_path: Path) -> None:
+    cache = tmp_path / "theirs"
+    cache.mkdir(mode=0o700)
+    owned_by_other(cache)
+    out = pyrun(str(write(tmp_path / "s.py", "print(1)\n")), PYRUN_CACHE_DIR=str(cache))
+    assert out.returncode == 73 and f"uid {OTHER_UID}" in out.stderr, out.stderr
+
+
+def test_a_planted_index_entry_is_never_executed(pyrun: Runner, tmp_path: Path) -> None:
+    """Another user's index file, or one naming an environment outside the cache, is not
+    followed: the script runs in the environment pyrun builds, the planted program never."""
+    cache, script = tmp_path / "cache", write(tmp_path / "p.py", body("six"))
+    cold(pyrun, cache, script)
+    index = next(p for p in (cache / "index").glob("??/*") if not p.name.startswith("."))
+    evil = tmp_path / "evil-env"
+    (evil / "bin").mkdir(parents=True)
+    ran = tmp_path / "planted-program-ran"
+    (evil / "bin" / "python").write_text(f"#!/bin/sh\ntouch {ran}\n")
+    (evil / "bin" / "python").chmod(0o755)
+    (evil / layout.ENV_MARKER).write_text("{}")
+    base = sys.executable
+    index.write_text(layout.index_text(str(evil), base, []))  # names a directory elsewhere
+    out = pyrun(str(script), PYRUN_CACHE_DIR=str(cache))
+    assert out.returncode == 0 and out.stdout.split() == ["six"], out.stderr
+    assert "not an environment of this cache" in out.stderr and not ran.exists()
+    if ROOT:  # the index file itself belongs to another user now
+        index.write_text(layout.index_text(str(env_of(cache)), base, []))
+        owned_by_other(index)
+        out = pyrun(str(script), PYRUN_CACHE_DIR=str(cache))
+        assert out.returncode == 0 and "not trustworthy" in out.stderr, out.stderr
+        assert index.stat().st_uid == os.getuid()  # rewritten by the rebuild, as ours
+
+
+def test_a_pool_entry_replaced_by_a_symlink_is_not_followed(pyrun: Runner, tmp_path: Path) -> None:
+    cache, script = tmp_path / "cache", write(tmp_path / "l.py", body("six"))
+    cold(pyrun, cache, script)
+    entry = entry_of(cache, "six")
+    target = tmp_path / "their-dir"
+    target.mkdir(mode=0o555)
+    before = stat.S_IMODE(target.stat().st_mode)
+    for d, _dirs, _files in os.walk(entry):
+        os.chmod(d, 0o755)
+    import shutil
+
+    shutil.rmtree(entry)
+    entry.symlink_to(target)
+    out = pyrun("-U", str(script), PYRUN_CACHE_DIR=str(cache))
+    assert out.returncode == 0 and out.stdout.split() == ["six"], out.stderr
+    assert entry.is_dir() and not entry.is_symlink()  # a real entry again
+    assert stat.S_IMODE(target.stat().st_mode) == before  # the link's target untouched
+
+
+# -- class 2: requirement strings cannot smuggle options --------------------------------------
+
+
+def test_with_and_block_requirements_holding_a_line_break_are_refused(
+    pyrun: Runner, tmp_path: Path
+) -> None:
+    script = write(tmp_path / "w.py", "print(1)\n")
+    out = pyrun("--with", "idna\n--index-url=http://evil.invalid/simple", str(script))
+    assert out.returncode == 64 and "control character" in out.stderr, out.stderr
+    block = write(tmp_path / "b.py", '# /// script\n# dependencies = '
+                  '["idna @ https://x.invalid/idna-3.7-py3-none-any.whl\\n--find-links /tmp"]\n'
+                  "# ///\n")
+    out = pyrun(str(block))
+    assert out.returncode == 65 and "control character" in out.stderr, out.stderr
+
+
+# -- class 3: a script is whatever `python SCRIPT` would run ----------------------------------
+
+
+def test_a_dash_named_script_runs_as_a_file(pyrun: Runner, tmp_path: Path) -> None:
+    write(tmp_path / "-c", "import sys; print('the file ran', sys.argv[1:])\n")
+    out = pyrun("--", "-c", "print('the argument ran as code')", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("the file ran") and "as code" not in out.stdout.split("[")[0]
+
+
+def test_a_script_from_a_fifo_is_read_once_and_run(pyrun: Runner, tmp_path: Path) -> None:
+    import threading
+
+    fifo = tmp_path / "pipe.py"
+    os.mkfifo(fifo)
+    text = '# /// script\n# dependencies = ["six"]\n# ///\nimport six, sys\nprint("piped", six.__name__, sys.argv[1:])\n'
+
+    def feed() -> None:
+        with open(fifo, "w") as f:
+            f.write(text)
+
+    for _ in range(2):  # cold, then warm
+        writer = threading.Thread(target=feed)
+        writer.start()
+        out = pyrun(str(fifo), "a1")
+        writer.join(timeout=30)
+        assert out.returncode == 0 and out.stdout.strip() == "piped six ['a1']", out.stderr
+
+
+def test_a_bom_script_gets_its_own_dependencies(pyrun: Runner, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cold(pyrun, cache, write(tmp_path / "plain.py", "print('no metadata')\n"))
+    bom = tmp_path / "bom.py"
+    bom.write_bytes(b"\xef\xbb\xbf" + body("six").encode())
+    for _ in range(2):  # cold, then warm
+        assert cold(pyrun, cache, bom).stdout.split() == ["six"]
