@@ -105,12 +105,15 @@ class EnvMarker:
         executable: its base interpreter's real path.
         mode: its composition.
         entries: the pool keys it uses.
+        activation: the sha256 of its activation ``.pth`` as written (``""`` in markers from
+            before it was recorded).
     """
 
     path: str
     executable: str
     mode: str
     entries: tuple[str, ...]
+    activation: str = ""
 
 
 def read_env_marker(env_dir: Path) -> EnvMarker | None:
@@ -123,7 +126,16 @@ def read_env_marker(env_dir: Path) -> EnvMarker | None:
     if not isinstance(interpreter, dict) or not isinstance(entries, list):
         return None
     return EnvMarker(str(data.get("path", "")), str(interpreter.get("executable", "")),
-                     str(data.get("mode", "")), tuple(str(k) for k in entries))
+                     str(data.get("mode", "")), tuple(str(k) for k in entries),
+                     str(data.get("activation", "")))
+
+
+def _digest(path: Path) -> str:
+    """The sha256 of a small file, or ``""`` when it cannot be read."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
 
 
 def environment_key(
@@ -218,9 +230,15 @@ def _usable(env_dir: Path, reporter: Reporter | None) -> bool:
             reporter.repair(f"{env_dir} is incomplete (an interrupted build?); building it again")
         return False
     built_at = marker.path
-    if not Environment(env_dir).activation.is_file():
+    activation = Environment(env_dir).activation
+    if not activation.is_file():
         if reporter:
             reporter.repair(f"{env_dir} has lost its {PTH_NAME}; building it again")
+        return False
+    if marker.activation and _digest(activation) != marker.activation:
+        if reporter:
+            reporter.repair(f"{activation} was changed since it was written; building the "
+                            "environment again")
         return False
     if built_at != str(env_dir):
         if reporter:
@@ -262,6 +280,7 @@ def _build(tmp: Path, final: Path, key: str, interpreter: Interpreter, plan: Com
         "interpreter": interpreter.identity(),
         "mode": plan.mode,
         "entries": [e.key for e in plan.entries],
+        "activation": _digest(Environment(tmp).activation),
         "created": time.time(),
     }
     (tmp / layout.ENV_MARKER).write_text(json.dumps(marker, indent=1), encoding="utf-8")

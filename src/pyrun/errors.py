@@ -186,6 +186,13 @@ class IndexServerError(InstallerError):
         self.status = status
 
 
+class DiskFullError(InstallerError):
+    """The installer could not write: no space left on the device, or a disk quota reached
+    (exit 73, as for any cache pyrun cannot write)."""
+
+    exit_code = ExitCode.CACHE
+
+
 class InstallError(InstallerError):
     """A distribution could not be built or installed.
 

@@ -4,7 +4,9 @@ the script declared, from a cache only its user controls (docs/reliability.md, t
 from __future__ import annotations
 
 import os
+import shutil
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -83,8 +85,6 @@ def test_a_pool_entry_replaced_by_a_symlink_is_not_followed(pyrun: Runner, tmp_p
     before = stat.S_IMODE(target.stat().st_mode)
     for d, _dirs, _files in os.walk(entry):
         os.chmod(d, 0o755)
-    import shutil
-
     shutil.rmtree(entry)
     entry.symlink_to(target)
     out = pyrun("-U", str(script), PYRUN_CACHE_DIR=str(cache))
@@ -124,7 +124,8 @@ def test_a_script_from_a_fifo_is_read_once_and_run(pyrun: Runner, tmp_path: Path
 
     fifo = tmp_path / "pipe.py"
     os.mkfifo(fifo)
-    text = '# /// script\n# dependencies = ["six"]\n# ///\nimport six, sys\nprint("piped", six.__name__, sys.argv[1:])\n'
+    text = ('# /// script\n# dependencies = ["six"]\n# ///\n'
+            'import six, sys\nprint("piped", six.__name__, sys.argv[1:])\n')
 
     def feed() -> None:
         with open(fifo, "w") as f:
@@ -145,3 +146,101 @@ def test_a_bom_script_gets_its_own_dependencies(pyrun: Runner, tmp_path: Path) -
     bom.write_bytes(b"\xef\xbb\xbf" + body("six").encode())
     for _ in range(2):  # cold, then warm
         assert cold(pyrun, cache, bom).stdout.split() == ["six"]
+
+
+# -- class 6: errors that say the right thing -------------------------------------------------
+
+
+def in_tiny_filesystem(pyrun: Runner, cache: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``pyrun ARGS`` with its cache on a 512 KiB tmpfs, mounted in a user and mount namespace
+    of its own (nothing on the machine is changed)."""
+    unshare = shutil.which("unshare")
+    probe = [unshare or "unshare", "-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"]
+    if unshare is None or subprocess.run(probe, capture_output=True).returncode != 0:
+        pytest.skip("needs unshare -rm and tmpfs mounts (user namespaces)")
+    cache.mkdir()
+    shell = 'mount -t tmpfs -o size=512k,mode=0700 tmpfs "$1" && shift && exec "$@"'
+    return subprocess.run(
+        [unshare, "-rm", "sh", "-c", shell, "sh", str(cache), sys.executable, "-m", "pyrun", *args],
+        capture_output=True, text=True, env=pyrun.env(PYRUN_CACHE_DIR=str(cache)), timeout=600,
+    )
+
+
+def test_a_full_disk_is_exit_73_naming_what_to_do(pyrun: Runner, tmp_path: Path) -> None:
+    script = write(tmp_path / "big.py", body("pygments"))
+    out = in_tiny_filesystem(pyrun, tmp_path / "cache", str(script))
+    assert out.returncode == 73, (out.returncode, out.stderr)
+    assert "Traceback" not in out.stderr and out.stderr.count("pyrun: error:") == 1, out.stderr
+    assert "disk is full" in out.stderr or "No space left on device" in out.stderr
+    assert "PYRUN_CACHE_DIR" in out.stderr
+
+
+def test_a_git_source_on_an_unreachable_host_is_a_network_error(
+    pyrun: Runner, tmp_path: Path
+) -> None:
+    script = write(tmp_path / "g.py", '# /// script\n# dependencies = '
+                   '["foo @ git+https://no-such-host.invalid/x.git"]\n# ///\n')
+    out = pyrun(str(script), UV_HTTP_RETRIES="0")
+    assert out.returncode == 69 and "cannot be reached" in out.stderr, out.stderr
+
+
+def test_bad_settings_are_one_line_errors(pyrun: Runner, tmp_path: Path) -> None:
+    script = write(tmp_path / "s.py", "print(1)\n")
+    out = pyrun(str(script), PYRUN_CACHE_DIR=str(tmp_path / "a\nb"))
+    assert out.returncode == 73 and "control character" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+    for value in ("-1", "inf", "nan", "soon"):
+        out = pyrun("wsp", "--timeout", value, "environment/list", cwd=tmp_path)
+        assert out.returncode == 64 and "number of seconds above 0" in out.stderr, out.stderr
+        assert "Traceback" not in out.stderr
+
+
+# -- class 4: damaged state is healed ---------------------------------------------------------
+
+
+def test_a_non_utf8_index_entry_is_rebuilt(pyrun: Runner, tmp_path: Path) -> None:
+    cache, script = tmp_path / "cache", write(tmp_path / "i.py", body("six"))
+    cold(pyrun, cache, script)
+    index = next(p for p in (cache / "index").glob("??/*") if not p.name.startswith("."))
+    index.write_bytes(b"\xff\xfe\x00garbage\n")
+    out = cold(pyrun, cache, script)
+    assert out.stdout.split() == ["six"] and "not UTF-8" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+    assert cold(pyrun, cache, script).stderr == ""  # healed: warm and quiet again
+
+
+@pytest.mark.parametrize("content", [b"[1, 2]", b'{"/usr/bin/python3": {"answer": {"v": 1}}}',
+                                     b"\xff"])
+def test_an_interpreter_cache_of_the_wrong_shape_is_asked_again(
+    pyrun: Runner, tmp_path: Path, content: bytes
+) -> None:
+    cache = tmp_path / "cache"
+    script = write(tmp_path / "q.py",
+                   '# /// script\n# requires-python = ">=3.9"\n# ///\nprint(7)\n')
+    cold(pyrun, cache, script)
+    (cache / "interpreters.json").write_bytes(content)
+    out = cold(pyrun, cache, script, "-U")
+    assert out.stdout.strip() == "7" and "Traceback" not in out.stderr, out.stderr
+    (cache / "interpreters.json").write_bytes(content)
+    assert pyrun("cache", "clean", PYRUN_CACHE_DIR=str(cache)).returncode == 0
+    assert not (cache / "interpreters.json").exists()  # clean leaves nothing damaged behind
+
+
+def test_an_emptied_activation_file_is_repaired_by_upgrade(pyrun: Runner, tmp_path: Path) -> None:
+    cache, script = tmp_path / "cache", write(tmp_path / "a.py", body("six"))
+    cold(pyrun, cache, script)
+    (pth,) = env_of(cache).glob("lib/python*/site-packages/_pyrun_pool.pth")
+    pth.write_text("")
+    out = cold(pyrun, cache, script, "-U")
+    assert out.stdout.split() == ["six"] and "was changed since it was written" in out.stderr
+    (pth,) = env_of(cache).glob("lib/python*/site-packages/_pyrun_pool.pth")
+    assert pth.read_text().strip()
+
+
+def test_dead_runs_leftovers_in_refs_are_removed(pyrun: Runner, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cold(pyrun, cache, write(tmp_path / "r.py", "print(1)\n"))
+    leftover = cache / "refs" / ".tmp-999999999-abc.json"
+    leftover.write_text("{")
+    cold(pyrun, cache, write(tmp_path / "r2.py", "# /// script\n# dependencies = []\n# ///\n"))
+    assert not leftover.exists()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from pyrun.errors import (
     CommandError,
+    DiskFullError,
     IndexServerError,
     InstallerError,
     InstallError,
@@ -77,6 +78,9 @@ class Installer(ABC):
     UNSATISFIABLE: ClassVar[tuple[str, ...]] = ()
     #: Output naming the HTTP 5xx status the index answered with (first non-empty group).
     SERVER_ERROR: ClassVar[re.Pattern[str] | None] = None
+    #: Output that means the disk is full (the operating system's words, whatever the tool).
+    DISK_FULL: ClassVar[tuple[str, ...]] = ("No space left on device", "Disk quota exceeded",
+                                            "os error 28", "os error 122")
 
     def __init__(self, reporter: Reporter, *, offline: bool = False,
                  runner: Runner | None = None) -> None:
@@ -119,12 +123,15 @@ class Installer(ABC):
 
     def classify(self, failure: CommandError, what: str) -> InstallerError:
         """The error a user should see for a failed run of this tool (``what`` names the step:
-        ``resolving rich``), by what its output says, in this order: offline without the
-        cache, an index that answered with HTTP 5xx (reached, and failing: not the user's
+        ``resolving rich``), by what its output says, in this order: a full disk, offline
+        without the cache, an index that answered with HTTP 5xx (reached, and failing: not the user's
         connection), no network, no solution; anything else is an install error. Each keeps
         ``failure`` and quotes the tool."""
         out = failure.output
         said = f"{self.name} said:\n{tool_said(out)}"
+        if any(sign in out for sign in self.DISK_FULL):
+            return DiskFullError(f"{what}: the disk is full; free space, or set PYRUN_CACHE_DIR "
+                                 f"(and UV_CACHE_DIR) to a disk with room. {said}", failure)
         if self.offline_miss(out):
             missing = self.missing_from_cache(out) or "a distribution"
             return NetworkError(f"{what}: {missing} is not in the cache and --offline forbids "

@@ -71,7 +71,7 @@ class Uv(Installer):
     name = "uv"
     #: No name resolution, no route, nobody listening: retrying would only wait.
     UNREACHABLE = ("dns error", "failed to lookup address", "Network is unreachable",
-                   "Connection refused")
+                   "Connection refused", "Could not resolve host", "Failed to connect to")
     NETWORK = ("Failed to fetch", "error sending request", "tcp connect error", "timed out")
     UNSATISFIABLE = ("No solution found",)
     SERVER_ERROR = re.compile(r"HTTP status server error \((5\d\d)[^)]*\)|status code:? (5\d\d)")
@@ -126,8 +126,9 @@ class Uv(Installer):
     def offline_miss(self, output: str) -> bool:
         """uv says the network was disabled, or (with ``--offline``) that something is not
         in its cache."""
-        return "network was disabled" in output or (
-            self.offline and "not found in the cache" in output)
+        said = output.lower()
+        return ("network was disabled" in said or "network connectivity is disabled" in said
+                or (self.offline and "not found in the cache" in said))
 
     def missing_from_cache(self, output: str) -> str | None:
         """See :func:`uncached`."""

@@ -43,15 +43,26 @@ def parser() -> argparse.ArgumentParser:
                         description=USAGE.split("\n\n", 1)[1])
     p.add_argument("--trust", action="store_true",
                    help="run a project-declared server without asking (and remember that)")
-    p.add_argument("--timeout", type=float, default=60.0, metavar="S",
+    p.add_argument("--timeout", type=_seconds, default=60.0, metavar="S",
                    help="seconds to wait for each answer (default 60)")
-    p.add_argument("--start-timeout", type=float, default=30.0, metavar="S",
+    p.add_argument("--start-timeout", type=_seconds, default=30.0, metavar="S",
                    help="seconds to wait for the server to answer initialize (default 30)")
     p.add_argument("--env", metavar="ID", help="for run: the environment (default: the default)")
     p.add_argument("--project", metavar="DIR", help="for serve: the project (default: here)")
     p.add_argument("method", metavar="serve|run|METHOD")
     p.add_argument("params", metavar="PARAMS_JSON", nargs="*")
     return p
+
+
+def _seconds(text: str) -> float:
+    """A timeout's value: a finite number of seconds above 0."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < 1e9:  # also NaN and inf
+        raise argparse.ArgumentTypeError(f"needs a number of seconds above 0, not {text!r}")
+    return seconds
 
 
 def main(argv: list[str]) -> int:

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from pyrun.errors import IndexServerError, InstallError, NetworkError, ResolutionError
+from pyrun.errors import (
+    DiskFullError,
+    IndexServerError,
+    InstallError,
+    NetworkError,
+    ResolutionError,
+)
 from pyrun.installers.uv import LINK_MODE, Uv
 from pyrun.progress import Reporter
 from pyrun.resolution import LockedDistribution
@@ -23,6 +29,8 @@ CASES = [
     ("uv-server-error", IndexServerError, False, "HTTP 500 (a server error, not your connection)"),
     ("uv-server-503", IndexServerError, False, "HTTP 503 (a server error, not your connection)"),
     ("uv-build-failure", InstallError, False, "failed. uv said"),
+    ("uv-git-unreachable", NetworkError, True, "cannot be reached"),
+    ("uv-url-dns", NetworkError, True, "cannot be reached"),
 ]
 
 
@@ -53,6 +61,26 @@ def test_offline_without_the_cache_names_the_distribution() -> None:
             binary="uv")
     with pytest.raises(NetworkError, match="idna is not in the cache and --offline"):
         uv.resolve([Requirement("idna")], here())
+
+
+def test_offline_install_of_a_wheel_not_in_the_cache_is_a_network_error(tmp_path: Path) -> None:
+    uv = Uv(Reporter(-1), offline=True, runner=Replay([recorded("uv-offline-install-missing")]),
+            binary="uv")
+    dist = LockedDistribution("tomli-w", "1.2.0", "wheel", "https://x.invalid/t.whl", "aa", {})
+    with pytest.raises(NetworkError, match="tomli-w is not in the cache and --offline") as caught:
+        uv.install([dist], tmp_path / "p", here(), tmp_path)
+    assert caught.value.exit_code == 69
+
+
+def test_a_full_disk_is_a_cache_error_whatever_the_step() -> None:
+    out = {"returncode": 2, "stdout": "", "stderr": (
+        "error: Failed to install: idna-3.7-py3-none-any.whl (idna==3.7)\n"
+        "  Caused by: failed to write to file `<tmp>/p/lib/python3.11/site-packages/idna/core.py`:"
+        " No space left on device (os error 28)\n")}
+    uv = Uv(Reporter(-1), runner=Replay([out]), binary="uv")
+    with pytest.raises(DiskFullError) as caught:
+        uv.resolve([Requirement("idna")], here())
+    assert caught.value.exit_code == 73 and "the disk is full" in str(caught.value)
 
 
 def test_every_call_pins_the_interpreter_and_forbids_downloads() -> None:
