@@ -89,17 +89,22 @@ def tmp_owner(name: str) -> "int | None":
     return int(pid) if pid.isdigit() else None
 
 
-def foreign(st: "os.stat_result") -> "str | None":
+def foreign(st: "os.stat_result", owner_only: bool = False) -> "str | None":
     """Why a file or directory with status ``st`` cannot be trusted by this user, or None: it
-    belongs to another user, or others (group or world) can write to it. Always None where
-    there are no user ids (Windows)."""
+    belongs to another user; or (unless ``owner_only``) everyone can write to it, or a group
+    other than the user's own can (a private group, the default with a ``002`` umask, is
+    fine). Always None where there are no user ids (Windows)."""
     getuid = getattr(os, "getuid", None)
     if getuid is None:  # pragma: no cover - Windows
         return None
     if st.st_uid != getuid():
         return f"it belongs to another user (uid {st.st_uid})"
-    if st.st_mode & 0o022:
-        return "others can write to it"
+    if owner_only:
+        return None
+    if st.st_mode & 0o002:
+        return "everyone can write to it"
+    if st.st_mode & 0o020 and st.st_gid != os.getgid():
+        return f"its group (gid {st.st_gid}) can write to it"
     return None
 
 

@@ -50,13 +50,17 @@ class PythonEnvs:
 
     Attributes:
         directory: the directory holding the file.
-        lines: every non-blank line, in file order (duplicates and unknown kinds included).
+        lines: every usable non-blank line, in file order (duplicates and unknown kinds
+            included).
         venv: the ``.venv`` beside the file, when it exists.
+        problems: one message per line that cannot name a path (a control character in it),
+            ``".python-envs:LINE: ..."``; such a line is skipped, the others still count.
     """
 
     directory: Path
     lines: tuple[EnvLine, ...]
     venv: Path | None
+    problems: tuple[str, ...] = ()
 
     @property
     def default(self) -> EnvLine | None:
@@ -91,14 +95,21 @@ def read(directory: Path) -> PythonEnvs:
         PythonEnvsError: the file is not UTF-8, or cannot be read.
     """
     directory = Path(os.path.abspath(directory))
-    lines = []
+    lines, problems = [], []
     text = _read_text(directory / FILE_NAME)
     for number, line in enumerate(split_lines(text.removeprefix("\ufeff")), 1):
-        if line.strip():
-            path = Path(os.path.normpath(directory / os.path.expanduser(line)))
-            lines.append(EnvLine(line, path, number))
+        if not line.strip():
+            continue
+        bad = next((c for c in line if c < " " and c != "\t"), None)
+        if bad is not None:
+            problems.append(f"{directory / FILE_NAME}:{number}: skipped: the line holds a control "
+                            f"character ({bad!r}), so it names no path")
+            continue
+        path = Path(os.path.normpath(directory / os.path.expanduser(line)))
+        lines.append(EnvLine(line, path, number))
     venv = directory / VENV
-    return PythonEnvs(directory, tuple(lines), venv if (venv / "pyvenv.cfg").is_file() else None)
+    return PythonEnvs(directory, tuple(lines), venv if (venv / "pyvenv.cfg").is_file() else None,
+                      tuple(problems))
 
 
 def _read_text(path: Path) -> str:
@@ -171,15 +182,26 @@ def remove(directory: Path, env: Path) -> bool:
     return _rewrite(Path(directory), change)
 
 
+def check_writable(directory: Path) -> None:
+    """Check, before anything is created, that ``directory``'s file can be rewritten.
+
+    Raises:
+        PythonEnvsError: it is a symbolic link, not UTF-8, or unreadable.
+    """
+    path = Path(directory) / FILE_NAME
+    if path.is_symlink():
+        raise PythonEnvsError(str(path), f"{path} is a symbolic link; pyrun does not write "
+                              "through it")
+    _read_text(path)
+
+
 def _rewrite(directory: Path, change: Callable[[list[str]], list[str] | None]) -> bool:
     """Apply ``change(lines) -> new lines | None`` under the lock, writing atomically and
     keeping the file's line ends (``\\r\\n`` when its first line end is one)."""
     from filelock import FileLock
 
     path = directory / FILE_NAME
-    if path.is_symlink():
-        raise PythonEnvsError(str(path), f"{path} is a symbolic link; pyrun does not write "
-                              "through it")
+    check_writable(directory)
     try:
         with FileLock(str(directory / LOCK_NAME)):
             text = _read_text(path)

@@ -36,11 +36,11 @@ def test_a_cache_others_can_write_to_is_refused(pyrun: Runner, tmp_path: Path) -
     script = write(tmp_path / "s.py", body("six"))
     out = pyrun(str(script), PYRUN_CACHE_DIR=str(cache))
     assert out.returncode == 73 and "Traceback" not in out.stderr, out.stderr
-    assert f"cache at {cache} cannot be used: others can write to it" in out.stderr
+    assert f"cache at {cache} cannot be used: everyone can write to it" in out.stderr
     assert "PYRUN_CACHE_DIR" in out.stderr
     assert os.listdir(cache) == []  # nothing was created in it
     info = pyrun("cache", "info", PYRUN_CACHE_DIR=str(cache))
-    assert info.returncode == 73 and "others can write to it" in info.stderr
+    assert info.returncode == 73 and "everyone can write to it" in info.stderr
 
 
 def test_a_cache_of_another_user_is_refused(pyrun: Runner, tmp_path: Path) -> None:
@@ -244,3 +244,80 @@ def test_dead_runs_leftovers_in_refs_are_removed(pyrun: Runner, tmp_path: Path) 
     leftover.write_text("{")
     cold(pyrun, cache, write(tmp_path / "r2.py", "# /// script\n# dependencies = []\n# ///\n"))
     assert not leftover.exists()
+
+
+# -- class 7: projects other users control ----------------------------------------------------
+
+
+def wsp_project(tmp_path: Path) -> Path:
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / ".git").mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
+    return project
+
+
+def test_wsp_does_not_adopt_another_users_project(pyrun: Runner, tmp_path: Path) -> None:
+    """Their .venv's python would run as you: refused (77) unless your setting lists it."""
+    project, config = wsp_project(tmp_path), tmp_path / "config"
+    config.mkdir()
+    (project / ".venv" / "bin").mkdir(parents=True)
+    (project / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    ran = tmp_path / "their-python-ran"
+    (project / ".venv" / "bin" / "python").write_text(f"#!/bin/sh\ntouch {ran}\n")
+    (project / ".venv" / "bin" / "python").chmod(0o755)
+    owned_by_other(project)
+    out = pyrun("wsp", "run", "--", "python", "-c", "1", cwd=project, PYRUN_CONFIG_DIR=str(config))
+    assert out.returncode == 77 and "does not adopt it" in out.stderr, out.stderr
+    assert "safe-directories" in out.stderr and not ran.exists()
+    (config / "config.toml").write_text(f'[workflow]\nsafe-directories = ["{project}"]\n')
+    listed = pyrun("wsp", "environment/list", cwd=project, PYRUN_CONFIG_DIR=str(config))
+    assert listed.returncode == 0, listed.stderr
+
+
+def test_wsp_delete_does_not_follow_a_symlink_out_of_the_project(
+    pyrun: Runner, tmp_path: Path
+) -> None:
+    from pyrun.wsp.server import ProjectServer
+
+    project = wsp_project(tmp_path)
+    outside = tmp_path / "precious"
+    (outside / "bin").mkdir(parents=True)
+    (outside / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (outside / "keep").write_text("mine")
+    (project / ".venvs").mkdir()
+    (project / ".venvs" / "link").symlink_to(outside)
+    (project / ".python-envs").write_text(".venvs/link\n")
+    ProjectServer(project).delete({"id": ".venvs/link"})
+    assert (outside / "keep").read_text() == "mine"
+    assert (project / ".python-envs").read_text() == ""
+
+
+def test_wsp_create_refuses_a_symlinked_python_envs_before_creating(
+    pyrun: Runner, tmp_path: Path
+) -> None:
+    from pyrun.wsp.jsonrpc import RpcError
+    from pyrun.wsp.server import ProjectServer
+
+    project = wsp_project(tmp_path)
+    (tmp_path / "elsewhere").write_text("")
+    (project / ".python-envs").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(RpcError, match="symbolic link"):
+        ProjectServer(project).create({"name": "dev"})
+    assert not (project / ".venvs" / "dev").exists()  # no orphan venv
+
+
+def test_one_bad_python_envs_line_costs_only_that_line(pyrun: Runner, tmp_path: Path) -> None:
+    import io
+
+    from pyrun.wsp.server import ProjectServer
+
+    project = wsp_project(tmp_path)
+    good = project / "envs" / "ok"
+    (good / "bin").mkdir(parents=True)
+    (good / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 3.11.7\n")
+    (project / ".python-envs").write_text("envs/bad\x00line\nenvs/ok\n")
+    log = io.StringIO()
+    listed = ProjectServer(project, log=log).list({})
+    assert [e["id"] for e in listed] == ["envs/ok"]
+    assert ".python-envs:1: skipped" in log.getvalue()

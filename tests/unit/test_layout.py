@@ -79,3 +79,15 @@ def test_an_index_entry_naming_a_directory_outside_the_cache_is_not_used(tmp_pat
     layout.write_atomic(path, layout.index_text(str(elsewhere), "/usr/bin/env", []))
     python, why = fastpath.check(str(root), "ab" + "3" * 30)
     assert python is None and "not an environment of this cache" in why
+
+
+def test_who_may_write_a_cache(tmp_path: Path) -> None:
+    d = tmp_path / "c"
+    d.mkdir(mode=0o700)
+    assert layout.check_root(str(d)) is None
+    assert layout.check_root(str(tmp_path / "missing")) is None  # created private
+    d.chmod(0o777)
+    assert layout.check_root(str(d)) == "everyone can write to it"
+    d.chmod(0o770)  # the user's own group (a private group, with a 002 umask): fine
+    assert layout.check_root(str(d)) is None
+    assert "control character" in (layout.check_root(str(tmp_path / "a\nb")) or "")

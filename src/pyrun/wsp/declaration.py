@@ -170,12 +170,15 @@ def resolve(start: Path) -> Declaration:
 
     Raises:
         DeclarationError: a declaration or the user setting is malformed.
+        NotTrusted: the project directory belongs to another user and the user setting does
+            not list it in ``safe-directories``.
     """
     project, pyproject, value = find_project(start)
     setting_file = config_dir() / "config.toml"
     setting: dict[str, Any] = {}
     if setting_file.is_file():
         setting = _workflow(setting_file)
+    check_ownership(project, setting, setting_file)
     user_value = setting.get("wsp")
     if user_value is not None and (setting.get("override") is True or value is None):
         return _parse(user_value, setting_file, project, from_project=False)
@@ -185,6 +188,36 @@ def resolve(start: Path) -> Declaration:
 
 
 # -- trust -----------------------------------------------------------------------------------
+
+
+def check_ownership(project: Path, setting: dict[str, Any], setting_file: Path) -> None:
+    """Adopt ``project`` only when the current user owns it, as git does with
+    ``safe.directory``: another user's directory could hold a ``.venv`` whose
+    ``python`` ``pyrun wsp run`` would run as you. The user setting's
+    ``[workflow] safe-directories = ["/path", ...]`` (or ``["*"]``) lifts this.
+
+    Raises:
+        NotTrusted: the project is another user's and not listed.
+        DeclarationError: ``safe-directories`` is not a list of strings.
+    """
+    safe = setting.get("safe-directories", [])
+    if not isinstance(safe, list) or not all(isinstance(s, str) for s in safe):
+        raise DeclarationError(str(setting_file), f"{setting_file}: [workflow] "
+                               "safe-directories must be a list of paths")
+    listed = {os.path.realpath(os.path.expanduser(s)) for s in safe if s != "*"}
+    if "*" in safe or os.path.realpath(project) in listed:
+        return
+    from pyrun import layout
+
+    try:
+        why = layout.foreign(os.stat(project), owner_only=True)  # as git: its owner
+    except OSError as exc:
+        why = f"it cannot be read ({exc.strerror})"
+    if why:
+        raise NotTrusted(f"{project}: {why}, so pyrun wsp does not adopt it as your project; "
+                         f"if you trust it, add it to safe-directories under [workflow] in "
+                         f"{setting_file}")
+
 
 
 def trust_key(decl: Declaration) -> str:
@@ -198,6 +231,15 @@ def trust_key(decl: Declaration) -> str:
             parts["script_sha256"] = None
     blob = json.dumps(parts, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()
+
+
+def trust_covers(decl: Declaration) -> str:
+    """What a yes to ``decl`` covers, said plainly (part of the question asked)."""
+    if decl.kind == "script":
+        return ("Your answer covers the declaration and this script's content: pyrun asks "
+                "again when either changes.")
+    return ("Your answer covers the declaration and this command line as written, not the "
+            "programs it runs: those can change without pyrun asking again.")
 
 
 def _trust_file() -> Path:
@@ -257,6 +299,7 @@ def ensure_trusted(decl: Declaration, *, trust: bool, stdin: TextIO, stderr: Tex
                          "to be asked, or pass --trust")
     print(f"pyrun: {decl.origin} declares a workflow server: {decl.describe()}.\n"
           "It is code from this project and will run with your permissions.\n"
+          f"{trust_covers(decl)}\n"
           "Run it (your answer is remembered until the declaration changes)? [y/N] ",
           end="", file=stderr, flush=True)
     reply = stdin.readline().strip().lower()

@@ -213,6 +213,8 @@ class ProjectServer:
         except pythonenvs.PythonEnvsError as exc:
             raise RpcError(INTERNAL_ERROR, str(exc), {"reason": "unreadable .python-envs",
                                                       "path": exc.path}) from None
+        for problem in envs.problems:  # one bad line costs that line, not the list
+            print(f"wsp: {problem}", file=self.log, flush=True)
         default = envs.default
         active = os.environ.get("VIRTUAL_ENV")
         found: dict[Path, ProjectEnv] = {}
@@ -316,8 +318,14 @@ class ProjectServer:
             raise RpcError(ENVIRONMENT_NAME_CONFLICT, f"an environment named {name!r} exists",
                            {"name": name})
         prefix = self.project / (name if name == pythonenvs.VENV else f"{CREATED_DIR}/{name}")
-        if prefix.exists():
+        if os.path.lexists(prefix):
             raise RpcError(ENVIRONMENT_NAME_CONFLICT, f"{prefix} already exists", {"name": name})
+        if name != pythonenvs.VENV:
+            try:  # refused before anything is created: no venv is left without its line
+                pythonenvs.check_writable(self.project)
+            except pythonenvs.PythonEnvsError as exc:
+                raise RpcError(INTERNAL_ERROR, str(exc), {"reason": "unwritable .python-envs",
+                                                          "path": exc.path}) from None
         create_venv(prefix, version, requirements, self.log)
         if name != pythonenvs.VENV:
             try:
@@ -337,8 +345,10 @@ class ProjectServer:
         except pythonenvs.PythonEnvsError as exc:
             raise RpcError(INTERNAL_ERROR, str(exc), {"reason": "unwritable .python-envs",
                                                       "path": exc.path}) from None
-        inside = os.path.abspath(env.prefix).startswith(str(self.project) + os.sep)
-        if inside and env.prefix.exists():
+        # Contained by real path: a symlink inside the project may point anywhere.
+        real = os.path.realpath(env.prefix)
+        inside = real.startswith(os.path.realpath(self.project) + os.sep)
+        if inside and not env.prefix.is_symlink() and env.prefix.is_dir():
             shutil.rmtree(env.prefix)
         return {"id": env.id}
 
