@@ -1,9 +1,10 @@
 """How a set of pool entries becomes one environment: their order, the top-level names two of
 them both provide, and whether the set only works merged into one site-packages.
 
-Pooled environments (``pooled`` composition) put each entry's ``site-packages`` on ``sys.path``. Python's
-import system merges namespace packages across such directories (PEP 420, and ``pkgutil``-style
-``extend_path`` packages), but three things only work in one flat directory:
+Pooled environments (the ``pooled`` composition) put each entry's ``site-packages`` on
+``sys.path``. Python's import system merges namespace packages across such directories (PEP
+420, and ``pkgutil``-style ``extend_path`` packages), but three things only work in one flat
+directory:
 
 * a top-level directory that several distributions write into and whose native libraries find
   each other through ``$ORIGIN`` (``cmeel.prefix/lib``, ``nvidia/*/lib``);

@@ -28,7 +28,8 @@ import os
 import sys
 
 #: Version of the on-disk layout; part of every fast-path and environment key. 2: composition
-#: modes named ``pooled`` and ``link-farm``; resolution inputs from :func:`pyrun.fastpath.resolution_inputs`.
+#: modes named ``pooled`` and ``link-farm``; resolution inputs from
+#: :func:`pyrun.fastpath.resolution_inputs`.
 CACHE_FORMAT = "2"
 
 POOL = "pool"
@@ -77,8 +78,8 @@ def tmp_prefix(pid: "int | str | None" = None) -> str:
 def is_key(name: str) -> bool:
     """Whether ``name`` can be a pool or environment key read back from a file: one plain
     path component (no separator, not ``.`` or ``..``, not a temporary name)."""
-    return bool(name) and name not in (".", "..") and os.sep not in name and (
-        os.altsep is None or os.altsep not in name) and not name.startswith(".") and "\0" not in name
+    separators = (os.sep, os.altsep or os.sep, "\0")
+    return bool(name) and not name.startswith(".") and not any(c in name for c in separators)
 
 
 def tmp_owner(name: str) -> "int | None":

@@ -207,12 +207,12 @@ def check_ownership(project: Path, setting: dict[str, Any], setting_file: Path) 
     listed = {os.path.realpath(os.path.expanduser(s)) for s in safe if s != "*"}
     if "*" in safe or os.path.realpath(project) in listed:
         return
-    from pyrun import layout
-
     try:
-        why = layout.foreign(os.stat(project), owner_only=True)  # as git: its owner
+        owner = os.stat(project).st_uid
     except OSError as exc:
-        why = f"it cannot be read ({exc.strerror})"
+        raise NotTrusted(f"{project}: it cannot be read ({exc.strerror})") from None
+    me = os.getuid() if hasattr(os, "getuid") else owner  # no user ids on Windows
+    why = f"it belongs to another user (uid {owner})" if owner != me else ""
     if why:
         raise NotTrusted(f"{project}: {why}, so pyrun wsp does not adopt it as your project; "
                          f"if you trust it, add it to safe-directories under [workflow] in "
