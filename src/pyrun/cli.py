@@ -240,7 +240,7 @@ def cache_parser() -> "argparse.ArgumentParser":
     parser = _parser("pyrun cache", "Manage pyrun's cache. Locked (being built) and running "
                      "environments are always left alone.", usage=(
                          "pyrun cache dir | info [--unused-for DAYS] [--json] | "
-                         "prune [--unused-for DAYS] | clean"))
+                         "prune [--unused-for DAYS] | clean | verify"))
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
                                      prog="pyrun cache",
                                      parser_class=type(parser))
@@ -258,6 +258,11 @@ def cache_parser() -> "argparse.ArgumentParser":
             sub.add_argument("--json", action="store_true", help="print JSON")
     commands.add_parser("clean", help="remove every environment and pool entry",
                         description="Remove every environment and pool entry.")
+    commands.add_parser(
+        "verify", help="check every pool file against its wheel's RECORD hash",
+        description="Check every file of every pool entry against the sha256 its wheel's "
+        "RECORD gives (reads every file; a build only compares sizes and mtimes). A damaged "
+        "entry is removed with the environments that use it; the next run reinstalls it.")
     return parser
 
 
@@ -314,6 +319,17 @@ def cache_main(argv: list[str]) -> int:
                       f"({len(found.unused)} unused for {ns.unused_for:g} days)")
                 print(f"pool entries: {len(found.entries)} "
                       f"({len(found.unreferenced)} used by no environment)")
+            return 0
+        if ns.command == "verify":
+            checked = maintenance.verify(cache)
+            for key, why in checked.damaged:
+                print(f"damaged: {key}: {why}")
+            for path in checked.removed:
+                print(f"removed {path}")
+            for path, why in checked.skipped:
+                print(f"skipped {path}: {why}")
+            print(f"verified {checked.entries} pool entr"
+                  f"{'y' if checked.entries == 1 else 'ies'}: {len(checked.damaged)} damaged")
             return 0
         if ns.command == "prune":
             result = maintenance.prune(cache, ns.unused_for)

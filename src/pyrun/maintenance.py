@@ -89,6 +89,59 @@ class PruneResult:
     skipped: list[tuple[Path, str]] = field(default_factory=list)
 
 
+@dataclass
+class VerifyResult:
+    """What ``pyrun cache verify`` found and did.
+
+    Attributes:
+        entries: how many pool entries were checked.
+        damaged: ``(pool key, what differs)`` for each entry whose files do not match.
+        removed: the damaged entries removed, and the environments that used them (a later run
+            installs and composes them again).
+        skipped: ``(path, reason)`` for what was left because a run holds its lock.
+    """
+
+    entries: int = 0
+    damaged: list[tuple[str, str]] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def verify(cache: Cache) -> VerifyResult:
+    """Check every file of every pool entry against its wheel's ``RECORD`` hashes
+    (:func:`pyrun.pool.record_mismatch`): more than the size-and-mtime check a build makes,
+    for users who need it. A damaged entry is removed, with every environment that uses it
+    (a link farm holds hardlinks to the same damaged files), so the next run reinstalls it."""
+    from pyrun.pool import record_mismatch
+
+    result = VerifyResult()
+    damaged = []
+    for entry in sorted(p for p in _children(cache.pool) if (p / ENTRY_MARKER).is_file()):
+        result.entries += 1
+        why = record_mismatch(entry)
+        if why:
+            result.damaged.append((entry.name, why))
+            damaged.append(entry)
+    keys = {e.name for e in damaged}
+    prune_like = PruneResult()
+    for env in environments(cache):
+        if keys & set(env.entries):
+            _remove_environment(cache, env.path, None, prune_like)
+    for entry in damaged:
+        lock = _try_lock(cache, entry.name)
+        if lock is None:
+            result.skipped.append((entry, "locked by a run that is using or building it"))
+            continue
+        try:
+            _discard(entry)
+            result.removed.append(entry)
+        finally:
+            lock.release()
+    result.removed += prune_like.environments
+    result.skipped += prune_like.skipped
+    return result
+
+
 def warnings(cache: Cache) -> list[str]:
     """Problems found while reading what the cache's references point at (a ``.python-envs``
     file that cannot be read, say), one line each; they never stop ``info`` or ``prune``."""

@@ -268,6 +268,44 @@ class Pool:
         return tmp
 
 
+def record_mismatch(entry_dir: Path) -> str | None:
+    """The first file of the entry's ``site-packages`` whose content differs from the sha256
+    its wheel's ``RECORD`` gives (or that is missing), said in a few words; None when all match.
+
+    This reads every file: it is what ``pyrun cache verify`` runs, not what a build runs (a
+    build compares sizes and mtimes with the entry's manifest, :meth:`PoolEntry.altered`).
+    Files ``RECORD`` lists outside ``site-packages`` (``.data`` scripts, whose shebang pyrun
+    rewrites, headers, data) and files it lists without a hash (``INSTALLER``, ``RECORD``
+    itself) are not covered. Source: the binary distribution format, "The RECORD file".
+    """
+    import base64
+
+    site = entry_dir / "site-packages"
+    top = os.path.realpath(site)
+    for record in sorted(site.glob("*.dist-info/RECORD")):
+        try:
+            with open(record, newline="", encoding="utf-8") as f:
+                rows = [row for row in csv.reader(f) if len(row) >= 2]
+        except (OSError, UnicodeDecodeError, csv.Error):
+            return f"{record.relative_to(entry_dir)} cannot be read"
+        for row in rows:
+            rel, digest = row[0], row[1]
+            path = os.path.normpath(os.path.join(top, rel))
+            if not digest or not path.startswith(top + os.sep):
+                continue
+            algorithm, _, expected = digest.partition("=")
+            if algorithm != "sha256":
+                continue
+            try:
+                with open(path, "rb") as f:
+                    actual = hashlib.sha256(f.read()).digest()
+            except OSError:
+                return f"site-packages/{rel} is missing"
+            if base64.urlsafe_b64encode(actual).rstrip(b"=").decode() != expected:
+                return f"site-packages/{rel} differs from its wheel's RECORD"
+    return None
+
+
 def manifest(entry_dir: Path) -> dict[str, list[int]]:
     """``{relative path: [size, mtime_ns]}`` of every file in an entry but its marker."""
     found = {}

@@ -321,3 +321,32 @@ def test_one_bad_python_envs_line_costs_only_that_line(pyrun: Runner, tmp_path: 
     listed = ProjectServer(project, log=log).list({})
     assert [e["id"] for e in listed] == ["envs/ok"]
     assert ".python-envs:1: skipped" in log.getvalue()
+
+
+# -- class 8: tampering -----------------------------------------------------------------------
+
+
+def test_cache_verify_finds_a_file_changed_with_its_size_and_mtime_kept(
+    pyrun: Runner, tmp_path: Path
+) -> None:
+    cache, script = tmp_path / "cache", write(tmp_path / "v.py", body("six"))
+    cold(pyrun, cache, script)
+    clean = pyrun("cache", "verify", PYRUN_CACHE_DIR=str(cache))
+    assert clean.returncode == 0 and "0 damaged" in clean.stdout, clean.stderr
+    entry = entry_of(cache, "six")
+    target = entry / "site-packages" / "six.py"
+    st = target.stat()
+    data = bytearray(target.read_bytes())
+    data[-2] = ord("#") if data[-2] != ord("#") else ord(" ")  # one byte, same size
+    for d, _dirs, _files in os.walk(entry):
+        os.chmod(d, 0o755)
+    os.unlink(target)  # a new inode: the file is a hardlink shared with uv's cache
+    target.write_bytes(bytes(data))
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert cold(pyrun, cache, script, "-U").stdout.split() == ["six"]  # not noticed: by design
+    out = pyrun("cache", "verify", PYRUN_CACHE_DIR=str(cache))
+    assert out.returncode == 0 and "differs from its wheel's RECORD" in out.stdout, out.stdout
+    assert "1 damaged" in out.stdout and not entry.exists()
+    again = cold(pyrun, cache, script)  # reinstalled
+    assert again.stdout.split() == ["six"]
+    assert "0 damaged" in pyrun("cache", "verify", PYRUN_CACHE_DIR=str(cache)).stdout
