@@ -60,7 +60,7 @@ def schedule(
     argv = [sys.executable, "-c", code, str(cache.root), interpreter.executable,
             *(e.key for e in todo)]
     reporter.debug(f"byte-compiling {len(todo)} pool entries in the background")
-    spawn_detached(argv)
+    spawn_detached(argv, cwd=str(cache.root))  # a stable directory: the script's may go
 
 
 def before_link_farm(
@@ -89,6 +89,9 @@ def compile_entries(
         try:
             compile_dirs([e.site_packages for e in todo], interpreter, reporter)
             for e in todo:
+                if not has_bytecode(e.site_packages, interpreter.cache_tag):
+                    reporter.debug(f"{e.key}: no bytecode was written; not marked compiled")
+                    continue  # a later run tries again
                 e.compiled_flag(interpreter.cache_tag).touch()
                 record = e.record()
                 tags = record.get("compiled-for", [])
@@ -98,6 +101,24 @@ def compile_entries(
             for e in todo:
                 make_readonly(e.path)
                 os.chmod(e.path, 0o555)
+
+
+def has_bytecode(site: Path, cache_tag: str) -> bool:
+    """Whether the ``.pyc`` of the first module under ``site`` that is compiled at all (not a
+    test suite, :data:`SKIP_COMPILE`) exists for ``cache_tag``; True when there is none. An
+    entry is marked compiled only when this holds, never on a compiler's word alone."""
+    import re
+
+    skip = re.compile(SKIP_COMPILE)
+    for dirpath, dirnames, filenames in os.walk(site):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            if not name.endswith(".py") or skip.search(path.replace(os.sep, "/")):
+                continue
+            pyc = os.path.join(dirpath, "__pycache__", f"{name[:-3]}.{cache_tag}.pyc")
+            return os.path.exists(pyc)
+    return True
 
 
 def compile_dirs(dirs: Sequence[Path], interpreter: Interpreter, reporter: Reporter) -> None:

@@ -125,9 +125,9 @@ def _warm(options: WarmOptions) -> "bytes | None":
             print(f"pyrun: warm: {python}", file=sys.stderr)
         try:  # a pipe or FIFO was read here: the interpreter gets the bytes from a copy
             script = options.script if regular else layout.runnable_copy(root, data)
-        except OSError:
-            return data  # the engine says what is wrong with the cache
-        exec_script(python, script, options.script_args)
+            exec_script(python, script, options.script_args)
+        except OSError:  # removed by a clean meanwhile, say: the engine builds it again
+            return data
         sys.exit(0)  # pragma: no cover - exec_script returns only off POSIX
     return data
 

@@ -209,10 +209,17 @@ def run(
     from pyrun.launch import exec_script
 
     data = metadata.read_script(script) if data is None else data
-    env = prepare(script, options, reporter, data=data)
+    runnable = script
     if not layout.is_regular_file(script):  # a pipe or FIFO, read once: run what was read
-        script = layout.runnable_copy(layout.cache_root(), data)
-    return exec_script(str(env.python), script, args)
+        runnable = layout.runnable_copy(layout.cache_root(), data)
+    for attempt in range(3):
+        env = prepare(script, options, reporter, data=data)
+        try:
+            return exec_script(str(env.python), runnable, args)
+        except FileNotFoundError:  # removed by a clean between the build and the exec
+            if attempt == 2 or env.python.exists():
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def command_environ(prefix: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -132,8 +132,12 @@ class InterpreterFinder:
         signature = layout.file_signature(path)
         return None if signature == "-" else signature
 
-    def query_many(self, paths: Iterable[str]) -> list[Interpreter]:
+    def query_many(self, paths: Iterable[str], *, retry: bool = False) -> list[Interpreter]:
         """Query each path (in parallel for the ones not cached); unusable ones are skipped.
+
+        An answer "unusable" is remembered (a file on ``PATH`` that is not Python stays
+        skipped); with ``retry``, it is asked again (an interpreter pyrun needs, whose query
+        may have failed once: a query killed with the run that started it, say).
 
         Returns the interpreters in the order given, deduplicated by base executable.
         """
@@ -143,7 +147,9 @@ class InterpreterFinder:
         for real in real_paths:
             signature = self._signature(real)
             entry = cache.get(real)
-            if signature is None or (entry is not None and entry.get("stamp") == signature):
+            answered = entry is not None and bool(entry.get("answer"))
+            known = entry is not None and entry.get("stamp") == signature
+            if signature is None or (known and (answered or not retry)):
                 continue
             try:
                 pending[real] = start([real, "-I", "-S", "-c", _QUERY], stdin=DEVNULL,
@@ -176,8 +182,9 @@ class InterpreterFinder:
         return list(found.values())
 
     def query(self, path: str) -> Interpreter | None:
-        """Query one interpreter; None when it cannot be run or is not Python."""
-        got = self.query_many([path])
+        """Query one interpreter (again, if it was unusable last time); None when it cannot be
+        run or is not Python."""
+        got = self.query_many([path], retry=True)
         return got[0] if got else None
 
     # -- discovery ----------------------------------------------------------------------

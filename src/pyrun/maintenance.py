@@ -18,9 +18,10 @@ name first, so no run ever sees half of a removed environment or entry.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -331,7 +332,14 @@ def _remove_environment(cache: Cache, path: Path, cutoff: float | None, result: 
                     return
             except OSError:
                 pass  # incomplete: no marker
-        _discard(path)
+        # Every script holds a shared lock on its environment's marker from before its exec
+        # until it ends (pyrun.launch.hold): removal happens only under the exclusive lock, and
+        # a run waiting for it finds the marker unlinked afterwards, and builds again.
+        with _exclusive(path / ENV_MARKER) as free:
+            if not free:
+                result.skipped.append((path, "a running script uses it"))
+                return
+            _discard(path)
         result.environments.append(path)
     finally:
         lock.release()
@@ -385,6 +393,31 @@ def _remove_script_copies(cache: Cache, cutoff: float | None) -> None:
                 path.unlink()
         except OSError:
             pass
+
+
+@contextlib.contextmanager
+def _exclusive(marker: Path) -> Iterator[bool]:
+    """Try the exclusive lock on an environment's marker without waiting; yields whether it
+    was taken (or there is no marker: an incomplete environment nobody runs)."""
+    try:
+        fd = os.open(marker, os.O_RDONLY)
+    except OSError:
+        yield True
+        return
+    try:
+        if os.name != "posix":  # pragma: no cover - no flock
+            yield True
+            return
+        import fcntl
+
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
 
 
 def _running_environments(cache: Cache) -> set[Path]:

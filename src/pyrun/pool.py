@@ -307,7 +307,9 @@ def record_mismatch(entry_dir: Path) -> str | None:
 
 
 def manifest(entry_dir: Path) -> dict[str, list[int]]:
-    """``{relative path: [size, mtime_ns]}`` of every file in an entry but its marker."""
+    """``{relative path: [size, mtime_ns]}`` of every file in an entry but its marker. A file
+    that vanishes while the walk goes on (a background compiler's temporary ``.pyc``) is
+    left out: the walk may run beside a compiler that holds the entry's lock."""
     found = {}
     top = str(entry_dir)
     for dirpath, _dirnames, filenames in os.walk(top):
@@ -316,7 +318,10 @@ def manifest(entry_dir: Path) -> dict[str, list[int]]:
             rel = os.path.relpath(path, top)
             if rel == ENTRY_MARKER or name.startswith(layout.TMP):
                 continue
-            st = os.lstat(path)
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:  # a compiler's temporary .pyc, renamed meanwhile
+                continue
             found[rel] = [st.st_size, st.st_mtime_ns]
     return found
 

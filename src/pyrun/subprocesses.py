@@ -82,6 +82,7 @@ def run_command(
             capture_output=True,
             text=True,
             env=clean_environ(environ),
+            cwd=None if _cwd_exists() else os.sep,  # uv refuses a deleted working directory
             check=False,
         )
     except OSError as exc:
@@ -95,6 +96,14 @@ def run_command(
             output,
         )
     return proc
+
+
+def _cwd_exists() -> bool:
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def start(
@@ -121,11 +130,15 @@ def start(
     )
 
 
-def spawn_detached(argv: Sequence[str], *, niceness: int = 10) -> None:
-    """Start ``argv`` in a new session, at lower priority, with no stdio, and do not wait: it
-    outlives this process (the background byte-compiler)."""
+def spawn_detached(argv: Sequence[str], *, cwd: str, niceness: int = 10) -> None:
+    """Start ``argv`` in ``cwd``, in a new session, at lower priority, with no stdio, and do
+    not wait: it outlives this process (the background byte-compiler).
+
+    Raises:
+        OSError: it cannot be started. UsageError: see :func:`checked_argv`.
+    """
     subprocess.Popen(
-        checked_argv(argv), stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL,
+        checked_argv(argv), stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL, cwd=cwd,
         start_new_session=True, close_fds=True, preexec_fn=lambda: os.nice(niceness),
     )
 

@@ -350,3 +350,41 @@ def test_cache_verify_finds_a_file_changed_with_its_size_and_mtime_kept(
     again = cold(pyrun, cache, script)  # reinstalled
     assert again.stdout.split() == ["six"]
     assert "0 damaged" in pyrun("cache", "verify", PYRUN_CACHE_DIR=str(cache)).stdout
+
+
+# -- class 5: races and crashes (the storm is in test_stress.py) ------------------------------
+
+
+def test_a_deleted_working_directory_never_marks_an_entry_compiled_without_bytecode(
+    pyrun: Runner, tmp_path: Path
+) -> None:
+    """The background compiler works in the cache, not in the script's working directory
+    (compileall's workers fail in a deleted one on Python 3.12+); and an entry is marked
+    compiled only when its .pyc files are there."""
+    import time
+
+    from pyrun.bytecode import has_bytecode
+
+    cache, script = tmp_path / "cache", write(tmp_path / "k.py", body("six", "idna"))
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    shell = f'cd "{gone}" && rmdir "{gone}" && exec "$@"'
+    for python in ("3.12", ""):
+        args = ["--python", python] if python else []
+        out = subprocess.run(["sh", "-c", shell, "sh", sys.executable, "-m", "pyrun", *args,
+                              str(script)], capture_output=True, text=True,
+                             env=pyrun.env(PYRUN_CACHE_DIR=str(cache), PYRUN_COMPILE="background"))
+        assert out.returncode == 0 and out.stdout.split() == ["idna", "six"], out.stderr
+        gone.mkdir()
+    from tests.integration.test_stress import cmdline
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and any(
+            b"pyrun.bytecode" in cmdline(int(p)) for p in os.listdir("/proc") if p.isdigit()):
+        time.sleep(0.2)
+    flagged = 0
+    for entry in (cache / "pool").iterdir():
+        for flag in entry.glob("pyrun-compiled-*"):
+            flagged += 1
+            assert has_bytecode(entry / "site-packages", flag.name[len("pyrun-compiled-"):]), flag
+    assert flagged > 0
