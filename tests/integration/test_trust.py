@@ -388,3 +388,18 @@ def test_a_deleted_working_directory_never_marks_an_entry_compiled_without_bytec
             flagged += 1
             assert has_bytecode(entry / "site-packages", flag.name[len("pyrun-compiled-"):]), flag
     assert flagged > 0
+
+
+def test_offline_with_a_wheel_not_in_the_cache_is_69(pyrun: Runner, tmp_path: Path) -> None:
+    """uv's cache has the index pages and metadata (from a resolution) but not the wheel."""
+    from uv import find_uv_bin
+
+    uv_cache = tmp_path / "uv-cache"
+    subprocess.run([str(find_uv_bin()), "pip", "compile", "-", "-q", "--python", sys.executable],
+                   input="tomli-w\n", text=True, check=True, capture_output=True,
+                   env={**os.environ, "UV_CACHE_DIR": str(uv_cache)})
+    script = write(tmp_path / "o.py", '# /// script\n# dependencies = ["tomli-w"]\n# ///\n')
+    out = pyrun("--offline", str(script), PYRUN_CACHE_DIR=str(tmp_path / "cache"),
+                UV_CACHE_DIR=str(uv_cache))
+    assert out.returncode == 69 and "not in the cache" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr

@@ -42,3 +42,12 @@ def test_an_unreadable_python_envs_is_an_error_naming_it(tmp_path: Path) -> None
     with pytest.raises(RpcError) as caught:
         ProjectServer(tmp_path).list({})
     assert caught.value.code == -32603 and caught.value.data["path"].endswith(".python-envs")
+
+
+def test_the_trust_question_says_what_a_yes_covers(tmp_path: Path) -> None:
+    from pyrun.wsp.declaration import Declaration, trust_covers
+
+    script = Declaration("script", tmp_path, tmp_path / "pyproject.toml", script=tmp_path / "w.py")
+    command = Declaration("cmd", tmp_path, tmp_path / "pyproject.toml", cmd=("tool", "wsp"))
+    assert "script's content" in trust_covers(script)
+    assert "not the programs it runs" in trust_covers(command)
