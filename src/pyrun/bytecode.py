@@ -104,21 +104,25 @@ def compile_entries(
 
 
 def has_bytecode(site: Path, cache_tag: str) -> bool:
-    """Whether the ``.pyc`` of the first module under ``site`` that is compiled at all (not a
-    test suite, :data:`SKIP_COMPILE`) exists for ``cache_tag``; True when there is none. An
-    entry is marked compiled only when this holds, never on a compiler's word alone."""
+    """Whether the compiler wrote ``cache_tag``'s ``.pyc`` files under ``site``: True when
+    one exists, or when there is no module to compile at all (only test suites,
+    :data:`SKIP_COMPILE`, or no ``.py``). An entry is marked compiled only when this holds,
+    never on a compiler's word alone (a compiler that failed wholesale writes none; one file
+    with a syntax error does not count against the rest)."""
     import re
 
     skip = re.compile(SKIP_COMPILE)
-    for dirpath, dirnames, filenames in os.walk(site):
-        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
-        for name in sorted(filenames):
-            path = os.path.join(dirpath, name)
-            if not name.endswith(".py") or skip.search(path.replace(os.sep, "/")):
-                continue
-            pyc = os.path.join(dirpath, "__pycache__", f"{name[:-3]}.{cache_tag}.pyc")
-            return os.path.exists(pyc)
-    return True
+    suffix = f".{cache_tag}.pyc"
+    modules = False
+    for dirpath, _dirnames, filenames in os.walk(site):
+        if os.path.basename(dirpath) == "__pycache__":
+            if any(name.endswith(suffix) for name in filenames):
+                return True
+            continue
+        modules = modules or any(
+            name.endswith(".py") and not skip.search(os.path.join(dirpath, name).replace(
+                os.sep, "/")) for name in filenames)
+    return not modules
 
 
 def compile_dirs(dirs: Sequence[Path], interpreter: Interpreter, reporter: Reporter) -> None:

@@ -209,11 +209,11 @@ def run(
     from pyrun.launch import exec_script
 
     data = metadata.read_script(script) if data is None else data
-    runnable = script
-    if not layout.is_regular_file(script):  # a pipe or FIFO, read once: run what was read
-        runnable = layout.runnable_copy(layout.cache_root(), data)
     for attempt in range(3):
-        env = prepare(script, options, reporter, data=data)
+        env = prepare(script, options, reporter, data=data)  # opens (and checks) the cache
+        runnable = script
+        if not layout.is_regular_file(script):  # a pipe or FIFO, read once: run what was read
+            runnable = layout.runnable_copy(layout.cache_root(), data)
         try:
             return exec_script(str(env.python), runnable, args)
         except FileNotFoundError:  # removed by a clean between the build and the exec

@@ -207,13 +207,33 @@ def ensure_environment(
         try:
             _build(tmp, final, key, interpreter, plan)
             point("env-written")
-            if os.path.lexists(final):  # a leftover without its marker, or a link
-                remove_tree(final)
+            if os.path.lexists(final):  # a leftover, a link, or one being rebuilt (-U)
+                _replace(final)
             os.rename(tmp, final)
         except BaseException:
             remove_tree(tmp)
             raise
     return env
+
+
+def _replace(final: Path) -> None:
+    """Remove the environment at ``final`` to put a new one there, under the exclusive lock
+    that running scripts' shared locks exclude (:func:`pyrun.launch.hold`).
+
+    Raises:
+        CacheError: a running script uses it.
+    """
+    from pyrun.errors import CacheError
+    from pyrun.launch import exclusive, release
+
+    held = exclusive(str(final / layout.ENV_MARKER)) if not final.is_symlink() else -1
+    if held is None:
+        raise CacheError(str(final), f"{final} must be built again, and a running script uses "
+                         "it; run again once that script has ended")
+    try:
+        remove_tree(final)
+    finally:
+        release(held)
 
 
 def _usable(env_dir: Path, reporter: Reporter | None) -> bool:

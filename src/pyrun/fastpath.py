@@ -130,6 +130,12 @@ def check(root: str, key: str) -> "tuple[str | None, str]":
     index entry at all, else one line saying what was found (for the engine to tell the user
     before it rebuilds).
     """
+    try:
+        why = layout.foreign(os.stat(root))  # the cache as a whole: ours, and only ours
+    except OSError:
+        return None, ""
+    if why:
+        return None, f"the cache {root} cannot be trusted ({why})"
     entry = layout.read_index(root, key)
     if entry is None:
         return None, ""

@@ -93,8 +93,8 @@ def tmp_owner(name: str) -> "int | None":
 def foreign(st: "os.stat_result", owner_only: bool = False) -> "str | None":
     """Why a file or directory with status ``st`` cannot be trusted by this user, or None: it
     belongs to another user; or (unless ``owner_only``) everyone can write to it, or a group
-    other than the user's own can (a private group, the default with a ``002`` umask, is
-    fine). Always None where there are no user ids (Windows)."""
+    can that is not the user's private group (one named as the user, with no other members:
+    the default with a ``002`` umask). Always None where there are no user ids (Windows)."""
     getuid = getattr(os, "getuid", None)
     if getuid is None:  # pragma: no cover - Windows
         return None
@@ -104,9 +104,23 @@ def foreign(st: "os.stat_result", owner_only: bool = False) -> "str | None":
         return None
     if st.st_mode & 0o002:
         return "everyone can write to it"
-    if st.st_mode & 0o020 and st.st_gid != os.getgid():
+    if st.st_mode & 0o020 and not _private_group(st.st_gid):
         return f"its group (gid {st.st_gid}) can write to it"
     return None
+
+
+def _private_group(gid: int) -> bool:
+    """Whether group ``gid`` is the user's private group: named as the user and with no other
+    members (the default with a ``002`` umask); not, say, macOS's ``staff``."""
+    try:
+        import grp
+        import pwd
+
+        group = grp.getgrgid(gid)
+        return group.gr_name == pwd.getpwuid(os.getuid()).pw_name and not [
+            m for m in group.gr_mem if m != group.gr_name]
+    except (ImportError, KeyError):
+        return False
 
 
 def check_root(root: str) -> "str | None":

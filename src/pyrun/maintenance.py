@@ -18,10 +18,9 @@ name first, so no run ever sees half of a removed environment or entry.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from filelock import FileLock, Timeout
 from pyrun import layout, pythonenvs
 from pyrun.cache import Cache, remove_leftovers, remove_tree
 from pyrun.environment import read_env_marker
+from pyrun.launch import exclusive, release
 from pyrun.layout import ENTRY_MARKER, ENV_MARKER, tmp_prefix
 
 #: Default age (days) after which an environment nobody ran is pruned.
@@ -112,7 +112,9 @@ def verify(cache: Cache) -> VerifyResult:
     """Check every file of every pool entry against its wheel's ``RECORD`` hashes
     (:func:`pyrun.pool.record_mismatch`): more than the size-and-mtime check a build makes,
     for users who need it. A damaged entry is removed, with every environment that uses it
-    (a link farm holds hardlinks to the same damaged files), so the next run reinstalls it."""
+    (a link farm holds hardlinks to the same damaged files), so the next run reinstalls it;
+    an entry still used (by a running script's environment, or a project venv in ``refs/``)
+    is reported and left."""
     from pyrun.pool import record_mismatch
 
     result = VerifyResult()
@@ -134,6 +136,10 @@ def verify(cache: Cache) -> VerifyResult:
             result.skipped.append((entry, "locked by a run that is using or building it"))
             continue
         try:
+            if entry.name in used_entries(cache):  # a running script's, or a project venv's
+                result.skipped.append((entry, "damaged, but still used (a running script or "
+                                              "a project venv); run verify again when it ends"))
+                continue
             _discard(entry)
             result.removed.append(entry)
         finally:
@@ -270,7 +276,7 @@ def clean(cache: Cache) -> PruneResult:
             _remove_environment(cache, env.path, None, result)
     _remove_unreferenced_entries(cache, result)
     _remove_dangling_index(cache)
-    _remove_script_copies(cache, None)
+    _remove_script_copies(cache, time.time() - 300)  # not one a run is about to start
     try:  # answers about interpreters are asked again; a damaged file cannot outlive a clean
         os.unlink(cache.interpreters)
     except OSError:
@@ -334,12 +340,21 @@ def _remove_environment(cache: Cache, path: Path, cutoff: float | None, result: 
                 pass  # incomplete: no marker
         # Every script holds a shared lock on its environment's marker from before its exec
         # until it ends (pyrun.launch.hold): removal happens only under the exclusive lock, and
-        # a run waiting for it finds the marker unlinked afterwards, and builds again.
-        with _exclusive(path / ENV_MARKER) as free:
-            if not free:
-                result.skipped.append((path, "a running script uses it"))
-                return
+        # a run waiting for it finds the marker gone afterwards, and builds again.
+        held = exclusive(str(path / ENV_MARKER))
+        if held is None:
+            result.skipped.append((path, "a running script uses it"))
+            return
+        try:
+            if cutoff is not None:  # a warm run touches the marker before it takes the lock
+                try:
+                    if os.stat(path / ENV_MARKER).st_mtime >= cutoff:
+                        return
+                except OSError:
+                    pass
             _discard(path)
+        finally:
+            release(held)
         result.environments.append(path)
     finally:
         lock.release()
@@ -383,41 +398,17 @@ def _remove_dangling_index(cache: Cache) -> None:
                     pass
 
 
-def _remove_script_copies(cache: Cache, cutoff: float | None) -> None:
-    """Remove the copies of piped scripts (``scripts/``) last used before ``cutoff`` (all of
-    them when it is None)."""
+def _remove_script_copies(cache: Cache, cutoff: float) -> None:
+    """Remove the copies of piped scripts (``scripts/``) last used before ``cutoff``."""
     directory = cache.root / layout.SCRIPTS
     for path in _children(directory):
         try:
-            if cutoff is None or path.stat().st_mtime < cutoff:
+            if path.stat().st_mtime < cutoff:
                 path.unlink()
         except OSError:
             pass
 
 
-@contextlib.contextmanager
-def _exclusive(marker: Path) -> Iterator[bool]:
-    """Try the exclusive lock on an environment's marker without waiting; yields whether it
-    was taken (or there is no marker: an incomplete environment nobody runs)."""
-    try:
-        fd = os.open(marker, os.O_RDONLY)
-    except OSError:
-        yield True
-        return
-    try:
-        if os.name != "posix":  # pragma: no cover - no flock
-            yield True
-            return
-        import fcntl
-
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)
 
 
 def _running_environments(cache: Cache) -> set[Path]:

@@ -92,7 +92,7 @@ class ScriptMetadata:
 def parse_requirement(text: str) -> Requirement:
     """One requirement (PEP 508) from any source: the block, ``--with``, a WSP request.
 
-    Control characters (a line break, a tab, NUL, DEL) are refused before ``packaging`` sees
+    Control characters (a line break, NUL, DEL; a tab is PEP 508 whitespace) are refused before ``packaging`` sees
     the text: a line break inside a direct URL would reach the installer as a line of its own,
     an option such as ``--index-url``. A valid requirement cannot start with ``-``, so what
     passes can never be read as an option.
@@ -100,7 +100,7 @@ def parse_requirement(text: str) -> Requirement:
     Raises:
         ValueError: the text is not one valid requirement; the message says why.
     """
-    bad = next((c for c in text if c < " " or c == "\x7f"), None)
+    bad = next((c for c in text if (c < " " and c != "\t") or c == "\x7f"), None)
     if bad is not None:
         raise ValueError(f"it holds a control character ({bad!r}); a requirement is one line")
     try:

@@ -82,7 +82,10 @@ class PoolEntry:
 
         Compares every file's size and mtime with the manifest in the marker (``files``):
         a file edited, removed or added by hand (or by a tool running as root, which read-only
-        directories do not stop) shows. Costs one ``stat`` per file.
+        directories do not stop) shows. Costs one ``stat`` per file. Bytecode a compiler added
+        without recording it (killed before it rewrote the marker) is not damage: only the
+        compiler writes ``__pycache__`` files, atomically, under the entry's lock, and removing
+        the entry for it would pull it from under the scripts that use it.
         """
         recorded = self.record().get("files")
         if not isinstance(recorded, dict):
@@ -94,8 +97,9 @@ class PoolEntry:
                 return f"{rel} was removed"
             if now != st:
                 return f"{rel} was modified"
-        if current:
-            return f"{min(current)} was added"
+        added = [rel for rel in current if not _is_bytecode(rel)]
+        if added:
+            return f"{min(added)} was added"
         return None
 
     def compiled_flag(self, cache_tag: str) -> Path:
@@ -268,6 +272,12 @@ class Pool:
         return tmp
 
 
+def _is_bytecode(rel: str) -> bool:
+    """Whether ``rel`` (a path inside an entry) is a compiler's ``__pycache__/*.pyc``."""
+    parts = rel.split(os.sep)
+    return len(parts) > 1 and parts[-2] == "__pycache__" and parts[-1].endswith(".pyc")
+
+
 def record_mismatch(entry_dir: Path) -> str | None:
     """The first file of the entry's ``site-packages`` whose content differs from the sha256
     its wheel's ``RECORD`` gives (or that is missing), said in a few words; None when all match.
@@ -296,11 +306,14 @@ def record_mismatch(entry_dir: Path) -> str | None:
             algorithm, _, expected = digest.partition("=")
             if algorithm != "sha256":
                 continue
+            digest_of = hashlib.sha256()
             try:
                 with open(path, "rb") as f:
-                    actual = hashlib.sha256(f.read()).digest()
+                    for chunk in iter(lambda: f.read(1 << 20), b""):  # CUDA libraries: GBs
+                        digest_of.update(chunk)
             except OSError:
                 return f"site-packages/{rel} is missing"
+            actual = digest_of.digest()
             if base64.urlsafe_b64encode(actual).rstrip(b"=").decode() != expected:
                 return f"site-packages/{rel} differs from its wheel's RECORD"
     return None

@@ -20,7 +20,8 @@ from pyrun.errors import CommandError, UsageError
 from pyrun.progress import Reporter
 
 #: Variables that would leak pyrun's own environment into the tools it runs.
-_SCRUBBED = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "CONDA_PREFIX", "PIP_TARGET")
+_SCRUBBED = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "CONDA_PREFIX",
+             "PIP_TARGET", "PYTHONPYCACHEPREFIX")  # the pool's .pyc go in its __pycache__
 
 #: Marks "no stream" for :func:`start`.
 DEVNULL = subprocess.DEVNULL

@@ -403,3 +403,53 @@ def test_offline_with_a_wheel_not_in_the_cache_is_69(pyrun: Runner, tmp_path: Pa
                 UV_CACHE_DIR=str(uv_cache))
     assert out.returncode == 69 and "not in the cache" in out.stderr, out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_wsp_in_a_directory_with_nothing_to_adopt_is_fine(pyrun: Runner, tmp_path: Path) -> None:
+    empty = tmp_path / "theirs-but-empty"
+    empty.mkdir()
+    owned_by_other(empty)
+    out = pyrun("wsp", "environment/list", cwd=empty, PYRUN_CONFIG_DIR=str(tmp_path / "cfg"))
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr
+    (empty / ".python-envs").write_text("")  # now there is something to adopt
+    served = pyrun("wsp", "serve", "--project", str(empty), PYRUN_CONFIG_DIR=str(tmp_path / "cfg"))
+    assert served.returncode == 77 and "does not adopt it" in served.stderr, served.stderr
+
+
+def test_a_cache_that_became_writable_by_others_is_refused_warm(
+    pyrun: Runner, tmp_path: Path
+) -> None:
+    cache, script = tmp_path / "cache", write(tmp_path / "w.py", body("six"))
+    cold(pyrun, cache, script)
+    cache.chmod(0o777)
+    out = pyrun(str(script), PYRUN_CACHE_DIR=str(cache))
+    assert out.returncode == 73 and "everyone can write to it" in out.stderr, out.stderr
+
+
+def test_rebuilding_an_environment_a_script_runs_in_waits_for_it(
+    pyrun: Runner, tmp_path: Path
+) -> None:
+    """-U must replace an environment whose activation file changed; while a script still
+    runs in it, pyrun says so instead of pulling the environment from under it."""
+    import time
+
+    cache = tmp_path / "cache"
+    script = write(tmp_path / "slow.py", body("six").replace(
+        "import importlib", "import sys, time\nif sys.argv[1:] == ['wait']:\n"
+        "    print('started', flush=True); time.sleep(30)\nimport importlib"))
+    cold(pyrun, cache, script)
+    running = subprocess.Popen([sys.executable, "-m", "pyrun", str(script), "wait"],
+                               env=pyrun.env(PYRUN_CACHE_DIR=str(cache)),
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert running.stdout is not None and running.stdout.readline().strip() == "started"
+        (pth,) = env_of(cache).glob("lib/python*/site-packages/_pyrun_pool.pth")
+        pth.write_text(pth.read_text() + "\n")
+        out = pyrun("-U", str(script), PYRUN_CACHE_DIR=str(cache))
+        assert out.returncode == 73 and "a running script uses it" in out.stderr, out.stderr
+        assert running.poll() is None  # still running, its environment untouched
+    finally:
+        running.kill()
+        running.communicate()
+    time.sleep(0.2)
+    assert cold(pyrun, cache, script, "-U").stdout.split() == ["six"]

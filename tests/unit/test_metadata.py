@@ -166,7 +166,7 @@ def test_missing_and_directory(tmp_path: Path) -> None:
 @pytest.mark.parametrize("escaped", [
     "idna @ https://x.invalid/idna-3.7-py3-none-any.whl\\n--find-links /tmp/evil",
     "idna\\r--index-url http://evil.invalid/simple",
-    "idna\\t",
+    "idna\\u000b",
     "six\\u007f",
 ])
 def test_a_requirement_with_a_control_character_is_refused(escaped: str) -> None:

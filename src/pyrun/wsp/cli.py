@@ -80,9 +80,12 @@ def main(argv: list[str]) -> int:
     if ns.method == "serve":
         if rest or command:
             raise UsageError("pyrun wsp serve takes only --project DIR (see `pyrun wsp --help`)")
+        from pyrun.wsp.declaration import check_project
         from pyrun.wsp.server import run_server
 
-        return run_server(Path(ns.project) if ns.project else Path.cwd())
+        project = Path(ns.project) if ns.project else Path.cwd()
+        check_project(project)
+        return run_server(project)
     if ns.method == "run":
         if rest or not command:
             raise UsageError("pyrun wsp run needs a command after -- (see `pyrun wsp --help`)")

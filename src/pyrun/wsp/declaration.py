@@ -174,11 +174,9 @@ def resolve(start: Path) -> Declaration:
             not list it in ``safe-directories``.
     """
     project, pyproject, value = find_project(start)
-    setting_file = config_dir() / "config.toml"
-    setting: dict[str, Any] = {}
-    if setting_file.is_file():
-        setting = _workflow(setting_file)
-    check_ownership(project, setting, setting_file)
+    setting, setting_file = _setting()
+    if value is not None or _has_environments(project):
+        check_ownership(project, setting, setting_file)
     user_value = setting.get("wsp")
     if user_value is not None and (setting.get("override") is True or value is None):
         return _parse(user_value, setting_file, project, from_project=False)
@@ -188,6 +186,30 @@ def resolve(start: Path) -> Declaration:
 
 
 # -- trust -----------------------------------------------------------------------------------
+
+
+def _setting() -> tuple[dict[str, Any], Path]:
+    """The user setting's ``[workflow]`` table (empty when there is none) and its file."""
+    setting_file = config_dir() / "config.toml"
+    return (_workflow(setting_file) if setting_file.is_file() else {}), setting_file
+
+
+def _has_environments(project: Path) -> bool:
+    """Whether ``project`` has something ``pyrun wsp`` would run from: a ``.venv`` or a
+    ``.python-envs`` file (without either, there is nothing to adopt: ``/tmp`` is fine)."""
+    return (project / ".venv").exists() or (project / ".python-envs").exists()
+
+
+def check_project(project: Path) -> None:
+    """:func:`check_ownership` for a project given directly (``pyrun wsp serve --project``),
+    when it has environments to serve.
+
+    Raises:
+        NotTrusted, DeclarationError: see :func:`check_ownership`.
+    """
+    if _has_environments(project):
+        setting, setting_file = _setting()
+        check_ownership(project, setting, setting_file)
 
 
 def check_ownership(project: Path, setting: dict[str, Any], setting_file: Path) -> None:
