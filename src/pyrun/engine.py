@@ -299,6 +299,10 @@ def _find_or_build(
         raise
 
 
+#: How often a build installs pool entries again that a concurrent prune or clean removed
+#: between their install and the composing of the environment, before it gives up.
+_ATTEMPTS = 5
+
 #: Write failures that mean the cache's file system, not pyrun, is the problem.
 _CACHE_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT})
 
@@ -330,15 +334,16 @@ def _build(
     resolution = Resolution((), ())
     if installer is not None:
         resolution, installer = _resolve(requirements, interpreter, installer, script, reporter)
-    for attempt in (1, 2):
+    for attempt in range(1, _ATTEMPTS + 1):
         entries, plan = _compose(cache, resolution, interpreter, installer,
                                  options.composition, reporter)
         try:
             env = ensure_environment(cache, interpreter, plan, reporter)
             break
-        except EntriesVanished:  # a concurrent prune removed some: install them again
-            if attempt == 2:
+        except EntriesVanished:  # a concurrent prune or clean removed some: install again
+            if attempt == _ATTEMPTS:
                 raise
+            reporter.debug(f"pool entries vanished (attempt {attempt}); installing them again")
     point("env-placed")
     bytecode.schedule(cache, entries, interpreter, reporter)
     required = [str(env.activation)]

@@ -320,7 +320,8 @@ def record_mismatch(entry_dir: Path) -> str | None:
 
 
 def manifest(entry_dir: Path) -> dict[str, list[int]]:
-    """``{relative path: [size, mtime_ns]}`` of every file in an entry but its marker. A file
+    """``{relative path: [size, mtime_ns]}`` of every file in an entry but its marker and
+    compiled flags (:mod:`pyrun.layout`'s files, not the distribution's). A file
     that vanishes while the walk goes on (a background compiler's temporary ``.pyc``) is
     left out: the walk may run beside a compiler that holds the entry's lock."""
     found = {}
@@ -329,8 +330,8 @@ def manifest(entry_dir: Path) -> dict[str, list[int]]:
         for name in filenames:
             path = os.path.join(dirpath, name)
             rel = os.path.relpath(path, top)
-            if rel == ENTRY_MARKER or name.startswith(layout.TMP):
-                continue
+            if rel == ENTRY_MARKER or name.startswith((layout.TMP, layout.COMPILED_FLAG)):
+                continue  # the layout's own files: the compiler adds a flag before the marker
             try:
                 st = os.lstat(path)
             except FileNotFoundError:  # a compiler's temporary .pyc, renamed meanwhile
