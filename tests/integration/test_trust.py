@@ -134,7 +134,7 @@ def test_a_script_from_a_fifo_is_read_once_and_run(pyrun: Runner, tmp_path: Path
     for _ in range(2):  # cold, then warm
         writer = threading.Thread(target=feed)
         writer.start()
-        out = pyrun(str(fifo), "a1")
+        out = pyrun(str(fifo), "a1", PYRUN_CACHE_DIR=str(tmp_path / "cache"))
         writer.join(timeout=30)
         assert out.returncode == 0 and out.stdout.strip() == "piped six ['a1']", out.stderr
 
@@ -307,8 +307,12 @@ def test_wsp_create_refuses_a_symlinked_python_envs_before_creating(
     assert not (project / ".venvs" / "dev").exists()  # no orphan venv
 
 
-def test_one_bad_python_envs_line_costs_only_that_line(pyrun: Runner, tmp_path: Path) -> None:
+def test_one_bad_python_envs_line_costs_only_that_line(
+    pyrun: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import io
+
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)  # an activated venv would be listed too
 
     from pyrun.wsp.server import ProjectServer
 
@@ -409,7 +413,8 @@ def test_wsp_in_a_directory_with_nothing_to_adopt_is_fine(pyrun: Runner, tmp_pat
     empty = tmp_path / "theirs-but-empty"
     empty.mkdir()
     owned_by_other(empty)
-    out = pyrun("wsp", "environment/list", cwd=empty, PYRUN_CONFIG_DIR=str(tmp_path / "cfg"))
+    out = pyrun("wsp", "environment/list", cwd=empty, PYRUN_CONFIG_DIR=str(tmp_path / "cfg"),
+                VIRTUAL_ENV="")  # an activated venv would be listed too
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr
     (empty / ".python-envs").write_text("")  # now there is something to adopt
     served = pyrun("wsp", "serve", "--project", str(empty), PYRUN_CONFIG_DIR=str(tmp_path / "cfg"))
