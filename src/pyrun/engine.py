@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from pyrun.metadata import ScriptMetadata
     from pyrun.pool import PoolEntry
     from pyrun.resolution import Resolution
+    from pyrun.uvsettings import UvSettings
 
 __all__ = [
     "Reporter", "RunOptions", "command_environ", "create_venv", "fast_key_for", "prepare",
@@ -110,6 +111,10 @@ def prepare(
     meta = metadata.load(script, source)
     for warning in meta.warnings:
         reporter.warn(warning)
+    lock = f"{os.fspath(script)}.lock"
+    if os.path.isfile(lock):  # uv reads it; pyrun says it does not (yet), never silently
+        reporter.warn(f"{lock} (a uv lock for this script) is not read by pyrun yet: the "
+                      "script's requirements are resolved afresh; `uv run --script` honours it")
     cache = _open_cache(options, reporter, cache)
     return _find_or_build(str(script), meta, fast_key_for(source, options), options, reporter,
                           cache)
@@ -333,7 +338,8 @@ def _build(
     installer = _installer(reporter, options.offline) if requirements else None
     resolution = Resolution((), ())
     if installer is not None:
-        resolution, installer = _resolve(requirements, interpreter, installer, script, reporter)
+        resolution, installer = _resolve(requirements, interpreter, installer, script, reporter,
+                                         meta.uv)
     for attempt in range(1, _ATTEMPTS + 1):
         entries, plan = _compose(cache, resolution, interpreter, installer,
                                  options.composition, reporter)
@@ -368,6 +374,7 @@ def _resolve(
     installer: Installer,
     script: str,
     reporter: Reporter,
+    settings: UvSettings | None = None,
 ) -> tuple[Resolution, Installer]:
     """Resolve with ``installer``; when the network proves unreachable, once more from the
     installer's cache (uv's ``--offline``), with a warning that newer releases are not seen.
@@ -382,7 +389,7 @@ def _resolve(
 
     reporter.step(f"resolving {len(requirements)} requirement(s) for Python {interpreter.version}")
     try:
-        resolution = installer.resolve(requirements, interpreter)
+        resolution = installer.resolve(requirements, interpreter, settings)
     except NetworkError as exc:
         cached = installer.from_cache() if exc.unreachable else None
         if cached is None:
@@ -390,7 +397,7 @@ def _resolve(
         reporter.step(f"{script}: the package index cannot be reached; trying the cache")
         reporter.debug(str(exc))
         try:
-            resolution = cached.resolve(requirements, interpreter)
+            resolution = cached.resolve(requirements, interpreter, settings)
         except NetworkError as offline_exc:
             missing = cached.missing_from_cache(offline_exc.output) or "a distribution it needs"
             raise NetworkError(

@@ -27,6 +27,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
+from pyrun import uvsettings
 from pyrun.errors import MetadataError, ScriptNotFoundError
 
 if sys.version_info >= (3, 11):
@@ -77,6 +78,8 @@ class ScriptMetadata:
         dependencies: the ``dependencies`` requirements (PEP 508), in block order.
         requires_python: the ``requires-python`` specifier, or None when absent.
         tool: the ``[tool]`` table, kept for later use (empty when absent).
+        uv: the ``[tool.uv]`` settings pyrun honours (:mod:`pyrun.uvsettings`); any other
+            ``[tool.uv]`` key is a :class:`MetadataError`.
         has_block: whether the script has a ``script`` block at all.
         warnings: messages for the user that do not stop the run (unclosed block, unknown field).
     """
@@ -85,6 +88,7 @@ class ScriptMetadata:
     dependencies: tuple[Requirement, ...] = ()
     requires_python: SpecifierSet | None = None
     tool: Mapping[str, Any] = field(default_factory=dict)
+    uv: uvsettings.UvSettings = field(default_factory=lambda: uvsettings.UvSettings({}))
     has_block: bool = False
     warnings: tuple[str, ...] = ()
 
@@ -340,6 +344,11 @@ def _validate(
     if not isinstance(tool, dict):
         problem("", "tool", f"`tool` must be a table, not {tool!r}")
         tool = {}
+    uv = uvsettings.UvSettings({})
+    if "uv" in tool:
+        uv, uv_problems = uvsettings.check(tool["uv"], "[tool.uv]", parse_requirement)
+        for key, text in uv_problems:
+            problem("", key, text)
 
     for key in data:
         if key not in _KNOWN_FIELDS:
@@ -355,6 +364,7 @@ def _validate(
         dependencies=tuple(requirements),
         requires_python=specifier,
         tool=tool,
+        uv=uv,
         has_block=True,
         warnings=tuple(warnings),
     )

@@ -27,3 +27,25 @@ def test_uv_link_mode_symlink_does_not_tie_the_pool_to_uvs_cache(
     warm = pyrun("-v", str(script), **env)
     assert warm.returncode == 0 and warm.stdout.strip() == "six", warm.stderr
     assert "pyrun: warm:" in warm.stderr  # the warm path, no rebuild
+
+
+def test_tool_uv_exclude_newer_pins_an_older_release(pyrun: Runner, tmp_path: Path) -> None:
+    """six 1.14.0 came out on 2020-01-15: a script that excludes what is newer than 2020 gets
+    1.13.0, as `uv run --script` gives it."""
+    script = write(tmp_path / "old.py", '# /// script\n# dependencies = ["six"]\n'
+                   '# [tool.uv]\n# exclude-newer = "2020-01-01T00:00:00Z"\n# ///\n'
+                   "import six\nprint(six.__version__)\n")
+    out = pyrun(str(script), PYRUN_CACHE_DIR=str(tmp_path / "cache"))
+    assert out.returncode == 0 and out.stdout.strip() == "1.13.0", out.stderr
+    refused = write(tmp_path / "src.py", '# /// script\n# dependencies = ["six"]\n'
+                    '# [tool.uv.sources]\n# six = { index = "private" }\n# ///\n')
+    out = pyrun(str(refused))
+    assert out.returncode == 65 and "`sources` is not supported by pyrun" in out.stderr
+
+
+def test_a_uv_lock_beside_the_script_is_not_ignored_silently(pyrun: Runner, tmp_path: Path) -> None:
+    script = write(tmp_path / "locked.py", '# /// script\n# dependencies = []\n# ///\nprint(1)\n')
+    (tmp_path / "locked.py.lock").write_text("version = 1\n")
+    out = pyrun(str(script), PYRUN_CACHE_DIR=str(tmp_path / "cache"))
+    assert out.returncode == 0 and "locked.py.lock (a uv lock for this script) is not read" \
+        in out.stderr, out.stderr

@@ -181,3 +181,28 @@ def test_parse_requirement_is_the_one_validator() -> None:
     for bad in ("-r other.txt", "--index-url=x", "rich\n", ""):
         with pytest.raises(ValueError):
             metadata.parse_requirement(bad)
+
+
+def test_tool_uv_keys_pyrun_honours_become_uv_options(tmp_path: Path) -> None:
+    text = ('# /// script\n# dependencies = ["six"]\n# [tool.uv]\n'
+            '# exclude-newer = "2020-01-01T00:00:00Z"\n# prerelease = "allow"\n'
+            '# no-build = true\n# constraint-dependencies = ["six<1.14"]\n# ///\n')
+    meta = metadata.parse(text, "x.py")
+    options = meta.uv.compile_options(tmp_path)
+    assert "--exclude-newer=2020-01-01T00:00:00Z" in options and "--no-build" in options
+    assert "--prerelease=allow" in options
+    assert f"--constraint={tmp_path / 'constraint-dependencies.txt'}" in options
+    assert (tmp_path / "constraint-dependencies.txt").read_text() == "six<1.14\n"
+
+
+@pytest.mark.parametrize(("table", "words"), [
+    ('[tool.uv.sources]\n# six = { index = "private" }', "`sources` is not supported by pyrun"),
+    ("[tool.uv]\n# exclude-newer = 2020", "`exclude-newer` must be a string"),
+    ('[tool.uv]\n# index-url = "--find-links=/tmp"', "`index-url` must be a string"),
+    ('[tool.uv]\n# override-dependencies = ["six\\n-r x"]', "one line"),
+])
+def test_tool_uv_keys_pyrun_does_not_honour_are_named(table: str, words: str) -> None:
+    text = f"# /// script\n# dependencies = []\n# {table}\n# ///\n"
+    with pytest.raises(MetadataError, match="x.py:") as caught:
+        metadata.parse(text, "x.py")
+    assert words in str(caught.value)

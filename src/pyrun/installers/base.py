@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from pyrun.interpreters import Interpreter
     from pyrun.resolution import LockedDistribution, Resolution
+    from pyrun.uvsettings import UvSettings
 
 
 def tool_said(output: str) -> str:
@@ -92,10 +93,14 @@ class Installer(ABC):
 
     @abstractmethod
     def resolve(
-        self, requirements: Sequence[Requirement], interpreter: Interpreter
+        self,
+        requirements: Sequence[Requirement],
+        interpreter: Interpreter,
+        settings: UvSettings | None = None,
     ) -> Resolution:
         """Resolve ``requirements`` (PEP 508) for ``interpreter``: one pinned distribution
-        per package, each with the one artifact to install there and its sha256.
+        per package, each with the one artifact to install there and its sha256; ``settings``
+        are the script's ``[tool.uv]`` (:mod:`pyrun.uvsettings`).
 
         Raises:
             ResolutionError: no set of versions satisfies the requirements.

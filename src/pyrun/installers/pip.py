@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from pyrun.interpreters import Interpreter
     from pyrun.resolution import LockedDistribution, Resolution
+    from pyrun.uvsettings import UvSettings
 
 #: The oldest pip with ``--python`` (working on another interpreter) and ``--report``.
 MINIMUM_PIP = (22, 3)
@@ -87,10 +88,23 @@ class Pip(Installer):
         return command
 
     def resolve(
-        self, requirements: Sequence[Requirement], interpreter: Interpreter
+        self,
+        requirements: Sequence[Requirement],
+        interpreter: Interpreter,
+        settings: UvSettings | None = None,
     ) -> Resolution:
-        """``pip install --dry-run --ignore-installed --report``; see :meth:`Installer.resolve`."""
+        """``pip install --dry-run --ignore-installed --report``; see :meth:`Installer.resolve`.
+
+        Raises:
+            ToolNotFoundError: the script has ``[tool.uv]`` settings, which only uv honours.
+        """
         from pyrun.resolution import Resolution
+        from pyrun.uvsettings import names
+
+        if settings:
+            raise ToolNotFoundError(
+                f"the script's [tool.uv] {', '.join(names(settings))} can be honoured only by "
+                "uv, and uv was not found; install it with `pip install uv`")
 
         lines = tuple(str(r) for r in requirements)
         if not lines:

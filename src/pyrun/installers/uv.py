@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from pyrun.interpreters import Interpreter
     from pyrun.resolution import LockedDistribution, Resolution
+    from pyrun.uvsettings import UvSettings
 
 #: The link mode of pool installs: uv's own default on each platform, named explicitly so that
 #: ``UV_LINK_MODE`` cannot change it (``symlink`` would point the pool into uv's cache, which
@@ -82,21 +83,28 @@ class Uv(Installer):
         self.binary = binary or find_uv()
 
     def resolve(
-        self, requirements: Sequence[Requirement], interpreter: Interpreter
+        self,
+        requirements: Sequence[Requirement],
+        interpreter: Interpreter,
+        settings: UvSettings | None = None,
     ) -> Resolution:
-        """``uv pip compile - --format pylock.toml`` for ``interpreter``; see
-        :meth:`Installer.resolve`."""
+        """``uv pip compile - --format pylock.toml`` for ``interpreter``, with the script's
+        ``[tool.uv]`` settings as options; see :meth:`Installer.resolve`."""
+        import tempfile
+
         from pyrun.resolution import Resolution, parse_pylock
 
         lines = tuple(str(r) for r in requirements)
         if not lines:
             return Resolution((), ())
-        proc = self._run(
-            ["pip", "compile", "-", "--format", "pylock.toml", "--no-header",
-             "--python", interpreter.executable],
-            input="\n".join(lines) + "\n",
-            what=f"resolving {', '.join(lines)}",
-        )
+        with tempfile.TemporaryDirectory(prefix="pyrun-uv-") as tmp:
+            options = settings.compile_options(Path(tmp)) if settings else []
+            proc = self._run(
+                ["pip", "compile", "-", "--format", "pylock.toml", "--no-header",
+                 "--python", interpreter.executable, *options],
+                input="\n".join(lines) + "\n",
+                what=f"resolving {', '.join(lines)}",
+            )
         return Resolution(lines, parse_pylock(proc.stdout, "uv pip compile"))
 
     def install(

@@ -87,3 +87,14 @@ def test_offline_is_refused_without_running_pip() -> None:
 def test_a_report_of_another_shape_is_a_lock_error() -> None:
     with pytest.raises(LockError, match="report cannot be read"):
         parse_pip_report('{"install": [1]}')
+
+
+def test_tool_uv_settings_need_uv() -> None:
+    from pyrun.errors import ToolNotFoundError
+    from pyrun.uvsettings import UvSettings
+
+    replay = Replay([recorded("pip-resolution")])
+    pip = Pip(Reporter(-1), runner=replay, command=["pip"])
+    with pytest.raises(ToolNotFoundError, match=r"\[tool.uv\] exclude-newer .* only by uv"):
+        pip.resolve([Requirement("six")], here(), UvSettings({"exclude-newer": "2020-01-01"}))
+    assert replay.calls == []

@@ -1,0 +1,126 @@
+"""A script's ``[tool.uv]`` table: what pyrun honours of it, and how it reaches the resolver.
+
+Scripts in the wild are written for ``uv run --script``, which reads ``[tool.uv]`` from the
+inline metadata. pyrun honours the keys that change a resolution and map to one
+``uv pip compile`` option each (:data:`HONOURED`), and refuses every other key with an error
+naming it (:func:`check`): never silence. The values go to uv as ``--option=value`` (never as a
+separate word, so a value cannot be read as an option), constraint and override requirements
+through files, after the same validation as ``dependencies``.
+
+Source: uv's documentation, "Settings" (the ``[tool.uv]`` reference), and
+``uv pip compile --help``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: ``[tool.uv]`` key -> (the ``uv pip compile`` option, the kind of value).
+HONOURED: dict[str, tuple[str, str]] = {
+    "exclude-newer": ("--exclude-newer", "str"),
+    "prerelease": ("--prerelease", "str"),
+    "resolution": ("--resolution", "str"),
+    "index-strategy": ("--index-strategy", "str"),
+    "index-url": ("--index-url", "str"),
+    "extra-index-url": ("--extra-index-url", "strs"),
+    "find-links": ("--find-links", "strs"),
+    "no-index": ("--no-index", "bool"),
+    "no-build": ("--no-build", "bool"),
+    "no-binary": ("--no-binary=:all:", "bool"),
+    "no-build-package": ("--no-build-package", "strs"),
+    "no-binary-package": ("--no-binary", "strs"),
+    "constraint-dependencies": ("--constraint", "requirements"),
+    "override-dependencies": ("--override", "requirements"),
+}
+
+
+@dataclass(frozen=True)
+class UvSettings:
+    """The honoured keys of a script's ``[tool.uv]``, validated.
+
+    Attributes:
+        values: ``{key: value}`` for each key of :data:`HONOURED` the script sets (a string, a
+            bool, or a tuple of strings).
+    """
+
+    values: Mapping[str, Any]
+
+    def __bool__(self) -> bool:
+        return bool(self.values)
+
+    def compile_options(self, workdir: Path) -> list[str]:
+        """The ``uv pip compile`` options for these settings; constraint and override
+        requirements are written to files in ``workdir``."""
+        out: list[str] = []
+        for key in sorted(self.values):
+            option, kind = HONOURED[key]
+            value = self.values[key]
+            if kind == "bool":
+                out += [option] if value else []
+            elif kind == "str":
+                out.append(f"{option}={value}")
+            elif kind == "strs":
+                out += [f"{option}={v}" for v in value]
+            else:  # requirements, through a file
+                path = workdir / f"{key}.txt"
+                path.write_text("".join(f"{r}\n" for r in value), encoding="utf-8")
+                out.append(f"{option}={path}")
+        return out
+
+
+def check(
+    table: Any, where: str, parse_requirement: Callable[[str], object]
+) -> tuple[UvSettings, list[tuple[str, str]]]:
+    """Validate a ``[tool.uv]`` table (``where`` names it in messages; ``parse_requirement``
+    validates a requirement, raising ``ValueError``).
+
+    Returns the settings pyrun honours and ``[(key, problem)]``: every key it does not honour
+    (``sources``, ``index``, ...), and every value of the wrong type, with what to do. The
+    caller turns problems into errors naming the script's line.
+    """
+    problems: list[tuple[str, str]] = []
+    if not isinstance(table, dict):
+        return UvSettings({}), [("uv", f"{where} must be a table")]
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in HONOURED:
+            problems.append((key, f"{where} `{key}` is not supported by pyrun yet, and pyrun "
+                                  "never ignores what uv would read: remove it, or run the "
+                                  "script with `uv run --script`"))
+            continue
+        kind = HONOURED[key][1]
+        if kind == "bool" and isinstance(value, bool):
+            values[key] = value
+        elif kind == "str" and isinstance(value, str) and _plain(value):
+            values[key] = value
+        elif kind in ("strs", "requirements") and _strings(value):
+            if kind == "requirements":
+                try:
+                    value = [str(parse_requirement(v)) for v in value]
+                except ValueError as exc:
+                    problems.append((key, f"{where} `{key}`: {exc}"))
+                    continue
+            values[key] = tuple(value)
+        else:
+            expected = {"bool": "true or false", "str": "a string",
+                        "strs": "a list of strings", "requirements": "a list of requirements"}
+            problems.append((key, f"{where} `{key}` must be {expected[kind]} (one line, not "
+                                  f"starting with -), not {value!r}"))
+    return UvSettings(values), problems
+
+
+def _plain(text: str) -> bool:
+    """One line of text that cannot be taken for an option."""
+    return bool(text) and not text.startswith("-") and not any(c < " " for c in text)
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) and _plain(v) for v in value)
+
+
+def names(settings: UvSettings) -> Sequence[str]:
+    """The keys set, for messages (``pip cannot honour exclude-newer, prerelease``)."""
+    return sorted(settings.values)
