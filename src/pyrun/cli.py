@@ -111,9 +111,12 @@ def _warm(options: WarmOptions) -> "bytes | None":
     from pyrun.launch import exec_script
 
     try:
-        with open(options.script, "rb") as f:
-            regular = os.fstat(f.fileno()).st_mode & 0o170000 == 0o100000
-            data = f.read()
+        if options.script == "-":  # the script on standard input, read once
+            regular, data = False, sys.stdin.buffer.read()
+        else:
+            with open(options.script, "rb") as f:
+                regular = os.fstat(f.fileno()).st_mode & 0o170000 == 0o100000
+                data = f.read()
     except OSError:
         return None
     root = layout.cache_root()

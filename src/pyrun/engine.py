@@ -204,8 +204,9 @@ def run(
     """Prepare ``script``'s environment and run it as ``python script *args`` would.
 
     On POSIX this replaces the current process and does not return; elsewhere it returns the
-    script's exit code (128+N for signal N). A script that is not a regular file (a pipe, a
-    FIFO: ``pyrun <(curl ...)``) is read once and run from a copy in the cache.
+    script's exit code (128+N for signal N). A script that is not a regular file (``-`` for
+    standard input, a pipe, a FIFO: ``pyrun <(curl ...)``) is read once and run from a copy
+    in the cache.
 
     Raises:
         The errors of :func:`prepare`.
@@ -217,7 +218,8 @@ def run(
     for attempt in range(3):
         env = prepare(script, options, reporter, data=data)  # opens (and checks) the cache
         runnable = script
-        if not layout.is_regular_file(script):  # a pipe or FIFO, read once: run what was read
+        if script == "-" or not layout.is_regular_file(script):  # stdin, a pipe, a FIFO:
+            # read once, so the interpreter runs a copy of what was read
             runnable = layout.runnable_copy(layout.cache_root(), data)
         try:
             return exec_script(str(env.python), runnable, args)

@@ -154,9 +154,13 @@ def read_script(path: str | os.PathLike[str]) -> bytes:
     """The script's bytes, read once per run: the fast-path key and the metadata both come
     from them, so an edit between two reads cannot bind a key to another block.
 
+    ``-`` is standard input, read to its end (``pyrun -``, as ``python -`` and ``uv run -``).
+
     Raises:
         ScriptNotFoundError: the path is missing, a directory, or unreadable.
     """
+    if os.fspath(path) == "-":
+        return sys.stdin.buffer.read()
     try:
         return Path(path).read_bytes()
     except FileNotFoundError:

@@ -458,3 +458,10 @@ def test_rebuilding_an_environment_a_script_runs_in_waits_for_it(
         running.communicate()
     time.sleep(0.2)
     assert cold(pyrun, cache, script, "-U").stdout.split() == ["six"]
+
+
+def test_a_script_on_standard_input_runs(pyrun: Runner, tmp_path: Path) -> None:
+    text = body("six")
+    for _ in range(2):  # cold, then warm
+        out = pyrun("-", input=text, PYRUN_CACHE_DIR=str(tmp_path / "cache"))
+        assert out.returncode == 0 and out.stdout.split() == ["six"], out.stderr
