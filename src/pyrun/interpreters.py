@@ -218,6 +218,27 @@ class InterpreterFinder:
         """Every usable installed interpreter (CPython-compatible, at least :data:`MINIMUM`)."""
         return [i for i in self.query_many(self.candidates()) if i.version >= MINIMUM]
 
+    def _none_matches(self, request: str, spec: SpecifierSet, what: str,
+                      found: list[Interpreter]) -> NoInterpreterError:
+        """The error for ``spec`` matching none of ``found``: the exact versions found, and
+        what to do: the command that installs a matching Python, or, when one is installed
+        but older than pyrun supports, that."""
+        too_old = [i for i in self.query_many(self.candidates())
+                   if i.version < MINIMUM and spec.contains(i.version, prereleases=True)]
+        if too_old:
+            return NoInterpreterError(request, f"{what}: Python {too_old[0].version} is "
+                                      f"installed ({too_old[0].executable}), but pyrun needs "
+                                      f"{MINIMUM} or newer; ask for a newer Python")
+        wanted = _installable(spec)
+        if wanted:
+            how = f"install one with `uv python install {wanted}` (or `pyenv install {wanted}`)"
+        elif any(spec.contains(Version(f"3.{m}"), prereleases=True) for m in range(8)):
+            how = f"pyrun runs scripts on Python {MINIMUM} or newer"
+        else:
+            how = "no released Python matches: check the specifier"
+        return NoInterpreterError(request, f"{what}: no installed Python matches (found "
+                                  f"{_versions(found)}); {how}")
+
     def current(self) -> Interpreter:
         """The interpreter pyrun itself runs on (its base interpreter when pyrun is in a venv)."""
         base = getattr(sys, "_base_executable", None) or sys.executable
@@ -257,12 +278,9 @@ class InterpreterFinder:
         everything = [current, *self.installed()]
         matching = [i for i in everything if requires_python.contains(i.version, prereleases=True)]
         if not matching:
-            raise NoInterpreterError(
-                str(requires_python),
-                f"{script}: requires-python {str(requires_python)!r}, and no installed Python "
-                f"matches (found {_versions(everything)}); install one (for example "
-                "`uv python install` or `pyenv install`) or pass --python"
-            )
+            raise self._none_matches(str(requires_python), requires_python,
+                                     f"{script}: requires-python {str(requires_python)!r}",
+                                     everything)
         return max(matching, key=lambda i: i.version)
 
     def _requested(self, request: str) -> Interpreter:
@@ -292,11 +310,7 @@ class InterpreterFinder:
         everything = [self.current(), *self.installed()]
         matching = [i for i in everything if spec.contains(i.version, prereleases=True)]
         if not matching:
-            raise NoInterpreterError(
-                request,
-                f"--python {request}: no installed Python matches (found {_versions(everything)}); "
-                "install it (for example `uv python install` or `pyenv install`)"
-            )
+            raise self._none_matches(request, spec, f"--python {request}", everything)
         return max(matching, key=lambda i: i.version)
 
 
@@ -310,6 +324,24 @@ def _as_specifier(request: str) -> SpecifierSet | None:
         return SpecifierSet(request) if request[:1] in "<>=!~" else None
     except InvalidSpecifier:
         return None
+
+
+#: The minor versions a suggestion may name (released or in beta as of 2026-11).
+_KNOWN_MINORS = tuple(f"3.{m}" for m in range(8, 16))
+
+
+def _installable(spec: SpecifierSet) -> str | None:
+    """The newest known ``3.X`` (or the exact version asked for) that ``spec`` admits, for
+    ``uv python install``; None when none does (``>=4.1``)."""
+    exact = [s.version for s in spec if s.operator == "==" and "*" not in s.version]
+    if exact:
+        return exact[0]
+    for minor in reversed(_KNOWN_MINORS):
+        if spec.contains(Version(f"{minor}.0"), prereleases=True) or any(
+                spec.contains(Version(f"{minor}.{patch}"), prereleases=True)
+                for patch in range(1, 20)):
+            return minor
+    return None
 
 
 def _versions(interpreters: Iterable[Interpreter]) -> str:

@@ -141,3 +141,26 @@ def test_wsp_params_and_declaration_errors(pyrun: Runner, tmp_path: Path) -> Non
     (tmp_path / "pyproject.toml").write_text("workflow = 3\n", encoding="utf-8")
     one_error(pyrun("wsp", "environment/list", cwd=tmp_path, PYRUN_CONFIG_DIR=config), 78,
               "`workflow` must be a table")
+
+
+def test_no_matching_python_says_what_to_install(pyrun: Runner, tmp_path: Path) -> None:
+    script = write(tmp_path / "new.py", '# /// script\n# requires-python = ">=3.99"\n# ///\n')
+    check(pyrun(str(script)), 68, "no released Python matches")
+    script = write(tmp_path / "future.py", '# /// script\n# requires-python = "==3.15.*"\n# ///\n')
+    out = pyrun(str(script))
+    if out.returncode == 68:  # no 3.15 here: the message names the command that gets one
+        check(out, 68, "uv python install 3.15", "found ")
+
+
+def test_an_installed_python_too_old_for_pyrun_is_said_to_be(pyrun: Runner, tmp_path: Path) -> None:
+    from pyrun.interpreters import InterpreterFinder
+    from pyrun.progress import Reporter
+
+    finder = InterpreterFinder(tmp_path, Reporter(-1))
+    old = [i for i in finder.query_many(finder.candidates()) if i.short_version == "3.7"]
+    if not old:
+        pytest.skip("needs an installed Python 3.7")
+    script = write(tmp_path / "s.py", "print(1)\n")
+    out = pyrun("--python", "3.7", str(script))
+    check(out, 68, "Python 3.7", "is installed", "pyrun needs 3.8 or newer")
+    assert "install" not in out.stderr.split("is installed")[1]
