@@ -159,6 +159,18 @@ def _environment_options(parser: "argparse.ArgumentParser") -> None:
                         "link-farm (the pool's files hardlinked into one site-packages)")
     parser.add_argument("--link-mode", choices=tuple(LINK_MODE_ALIASES),
                         help="deprecated spelling of --composition (pth: pooled, farm: link-farm)")
+    index = parser.add_argument_group("index options (as uv's; on top of the script's [tool.uv])")
+    index.add_argument("--index", metavar="URL", action="append", default=[],
+                       help="an index to use beside the default (repeatable)")
+    index.add_argument("--default-index", metavar="URL", help="the default index (PyPI's place)")
+    index.add_argument("--index-url", metavar="URL", help="the same, as pip calls it")
+    index.add_argument("--extra-index-url", metavar="URL", action="append", default=[],
+                       help="an extra index, as pip calls it (repeatable)")
+    index.add_argument("-f", "--find-links", metavar="PATH", action="append", default=[],
+                       help="a directory or page of distributions (repeatable)")
+    index.add_argument("--no-index", action="store_true", help="use no index at all")
+    index.add_argument("--index-strategy", metavar="STRATEGY",
+                       help="first-index (default), unsafe-first-match or unsafe-best-match")
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="print each step and command, and tracebacks on errors")
@@ -200,8 +212,36 @@ def _run_options(ns: "argparse.Namespace") -> "tuple[RunOptions, int]":
         if ns.composition is None:
             composition = LINK_MODE_ALIASES[ns.link_mode]
     options = RunOptions(python=ns.python, with_requirements=tuple(ns.with_requirements),
-                         upgrade=ns.upgrade, offline=ns.offline, composition=composition)
+                         upgrade=ns.upgrade, offline=ns.offline, composition=composition,
+                         index=_index_options(ns))
     return options, verbosity
+
+
+def _index_options(ns: "argparse.Namespace") -> "tuple[tuple[str, object], ...]":
+    """The index options given, as ``(uvsettings key, value)`` pairs, each value checked: one
+    line that cannot be taken for an option.
+
+    Raises:
+        UsageError: a value holds a control character or starts with ``-``.
+    """
+    from pyrun.errors import UsageError
+
+    given: dict[str, object] = {
+        "index": tuple(ns.index), "default-index": ns.default_index,
+        "index-url": ns.index_url, "extra-index-url": tuple(ns.extra_index_url),
+        "find-links": tuple(ns.find_links), "no-index": ns.no_index,
+        "index-strategy": ns.index_strategy,
+    }
+    out = []
+    for key, value in given.items():
+        if value in (None, (), False):
+            continue
+        for text in value if isinstance(value, tuple) else [value]:
+            if isinstance(text, str) and (text.startswith("-") or any(c < " " for c in text)):
+                raise UsageError(f"--{key} {text!r}: a URL or path is one line, not starting "
+                                 "with -")
+        out.append((key, value))
+    return tuple(out)
 
 
 class Edge:

@@ -62,6 +62,9 @@ class RunOptions:
         offline: ``--offline``: never touch the network (uv reads only its cache).
         composition: ``--composition``: ``auto``, ``pooled`` or ``link-farm``; see
             :mod:`pyrun.composition`.
+        index: index options, ``{key: value}`` with the keys of :mod:`pyrun.uvsettings`
+            (``index``, ``default-index``, ``index-url``, ``extra-index-url``, ``find-links``,
+            ``no-index``, ``index-strategy``): on top of the script's ``[tool.uv]``.
     """
 
     python: str | None = None
@@ -69,16 +72,18 @@ class RunOptions:
     upgrade: bool = False
     offline: bool = False
     composition: str = "auto"
+    index: tuple[tuple[str, object], ...] = ()
 
 
 def fast_key_for(data: bytes, options: RunOptions) -> str:
     """The fast-path key of a script whose bytes are ``data``, under ``options`` (what the warm
     path looks up: :func:`pyrun.fastpath.fast_key`)."""
     from pyrun import fastpath
+    from pyrun.uvsettings import UvSettings, key_parts
 
     return fastpath.fast_key(fastpath.block_span(data), options.python or "",
                              list(options.with_requirements), sys.executable,
-                             options.composition)
+                             options.composition, key_parts(UvSettings(dict(options.index))))
 
 
 def prepare(
@@ -337,11 +342,13 @@ def _build(
         options.python, meta.requires_python, script
     )
     reporter.debug(f"interpreter: {interpreter.executable} ({interpreter.version})")
-    installer = _installer(reporter, options.offline) if requirements else None
+    from pyrun.uvsettings import merged
+
+    settings = merged(meta.uv, dict(options.index))
+    installer = _installer(reporter, options.offline, settings) if requirements else None
     resolution = Resolution((), ())
     if installer is not None:
-        resolution, installer = _resolve(requirements, interpreter, installer, script, reporter,
-                                         meta.uv)
+        resolution, installer = _resolve(requirements, interpreter, installer, script, reporter)
     for attempt in range(1, _ATTEMPTS + 1):
         entries, plan = _compose(cache, resolution, interpreter, installer,
                                  options.composition, reporter)
@@ -364,10 +371,12 @@ def _build(
     return env
 
 
-def _installer(reporter: Reporter, offline: bool) -> Installer:
+def _installer(
+    reporter: Reporter, offline: bool, settings: UvSettings | None = None
+) -> Installer:
     from pyrun.installers import find_installer
 
-    return find_installer(reporter, offline=offline)
+    return find_installer(reporter, offline=offline, settings=settings)
 
 
 def _resolve(
@@ -376,7 +385,6 @@ def _resolve(
     installer: Installer,
     script: str,
     reporter: Reporter,
-    settings: UvSettings | None = None,
 ) -> tuple[Resolution, Installer]:
     """Resolve with ``installer``; when the network proves unreachable, once more from the
     installer's cache (uv's ``--offline``), with a warning that newer releases are not seen.
@@ -391,7 +399,7 @@ def _resolve(
 
     reporter.step(f"resolving {len(requirements)} requirement(s) for Python {interpreter.version}")
     try:
-        resolution = installer.resolve(requirements, interpreter, settings)
+        resolution = installer.resolve(requirements, interpreter)
     except NetworkError as exc:
         cached = installer.from_cache() if exc.unreachable else None
         if cached is None:
@@ -399,7 +407,7 @@ def _resolve(
         reporter.step(f"{script}: the package index cannot be reached; trying the cache")
         reporter.debug(str(exc))
         try:
-            resolution = cached.resolve(requirements, interpreter, settings)
+            resolution = cached.resolve(requirements, interpreter)
         except NetworkError as offline_exc:
             missing = cached.missing_from_cache(offline_exc.output) or "a distribution it needs"
             raise NetworkError(

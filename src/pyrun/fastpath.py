@@ -94,6 +94,7 @@ def fast_key(
     with_requirements: list[str],
     default_python: str,
     composition: str = "auto",
+    index_options: "list[str] | None" = None,
 ) -> str:
     """Hash every input that decides a script's environment, as 32 hex digits.
 
@@ -103,12 +104,16 @@ def fast_key(
         with_requirements: the ``--with`` requirements as given, in order.
         default_python: the interpreter used when nothing asks for another (pyrun's own).
         composition: the ``--composition`` request (``auto`` when none).
+        index_options: the index options of the command line, as ``key=value`` lines (none
+            on the warm path, which leaves a command line with any to the engine).
 
     The installers' settings (:func:`resolution_inputs`) are hashed too, so a changed index,
     ``UV_*``/``PIP_*`` variable or configuration file means a new resolution.
     """
     h = blake2b(digest_size=16)
     texts = [python, default_python, composition, *with_requirements, *resolution_inputs()]
+    if index_options:
+        texts += ["\0index", *index_options]
     parts = [layout.CACHE_FORMAT.encode(), span]
     parts += [t.encode("utf-8", "surrogateescape") for t in texts]  # as the OS gave them
     for part in parts:

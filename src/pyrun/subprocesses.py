@@ -28,6 +28,20 @@ DEVNULL = subprocess.DEVNULL
 PIPE = subprocess.PIPE
 
 
+_CREDENTIALS = None
+
+
+def redact(text: str) -> str:
+    """``text`` with the user and password of every URL in it replaced by ``***``: index URLs
+    may carry credentials, which must reach uv but never a log or an error message."""
+    global _CREDENTIALS
+    if _CREDENTIALS is None:
+        import re
+
+        _CREDENTIALS = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+    return _CREDENTIALS.sub(r"\1***@", text)
+
+
 def clean_environ(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """A copy of ``os.environ`` without variables that redirect Python or its installers, with
     ``extra`` on top."""
@@ -74,7 +88,7 @@ def run_command(
             command line, the exit status and the output.
     """
     args = checked_argv(argv)
-    reporter.debug("running: " + shlex.join(args))
+    reporter.debug("running: " + redact(shlex.join(args)))
     try:
         proc = subprocess.run(
             args,
@@ -89,10 +103,11 @@ def run_command(
     except OSError as exc:
         raise CommandError(f"{what} failed: cannot run {args[0]}: {exc}", args, -1, "") from exc
     if proc.returncode != 0:
-        output = (proc.stderr or "") + (proc.stdout or "")
+        output = redact((proc.stderr or "") + (proc.stdout or ""))
         raise CommandError(
-            f"{what} failed (exit {proc.returncode}): {shlex.join(args)}\n{output.strip()}",
-            args,
+            f"{what} failed (exit {proc.returncode}): {redact(shlex.join(args))}\n"
+            f"{output.strip()}",
+            [redact(a) for a in args],
             proc.returncode,
             output,
         )

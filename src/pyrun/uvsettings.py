@@ -37,6 +37,14 @@ HONOURED: dict[str, tuple[str, str]] = {
 }
 
 
+#: Command-line options only (``pyrun --index URL``), beside :data:`HONOURED`'s: uv's
+#: ``[tool.uv] index`` is a list of named tables, which pyrun does not read yet.
+CLI_ONLY: dict[str, tuple[str, str]] = {
+    "index": ("--index", "strs"),
+    "default-index": ("--default-index", "str"),
+}
+
+
 @dataclass(frozen=True)
 class UvSettings:
     """The honoured keys of a script's ``[tool.uv]``, validated.
@@ -51,12 +59,17 @@ class UvSettings:
     def __bool__(self) -> bool:
         return bool(self.values)
 
+    def index_options(self) -> list[str]:
+        """The options of :data:`INDEX_KEYS` among these settings, for ``uv pip install``."""
+        only = UvSettings({k: v for k, v in self.values.items() if k in INDEX_KEYS})
+        return only.compile_options(Path("."))  # no requirement files among them
+
     def compile_options(self, workdir: Path) -> list[str]:
         """The ``uv pip compile`` options for these settings; constraint and override
         requirements are written to files in ``workdir``."""
         out: list[str] = []
         for key in sorted(self.values):
-            option, kind = HONOURED[key]
+            option, kind = HONOURED.get(key) or CLI_ONLY[key]
             value = self.values[key]
             if kind == "bool":
                 out += [option] if value else []
@@ -69,6 +82,12 @@ class UvSettings:
                 path.write_text("".join(f"{r}\n" for r in value), encoding="utf-8")
                 out.append(f"{option}={path}")
         return out
+
+
+#: The keys that say where distributions come from: an install needs them too (an index's
+#: credentials, matched to the locked artifact's URL).
+INDEX_KEYS = frozenset({"index", "default-index", "index-url", "extra-index-url",
+                        "find-links", "no-index", "index-strategy"})
 
 
 def check(
@@ -110,6 +129,24 @@ def check(
             problems.append((key, f"{where} `{key}` must be {expected[kind]} (one line, not "
                                   f"starting with -), not {value!r}"))
     return UvSettings(values), problems
+
+
+def merged(script: UvSettings, command_line: Mapping[str, Any]) -> UvSettings:
+    """The script's settings with the command line's on top (as uv: the command line wins;
+    lists are joined, the command line's first)."""
+    values = dict(script.values)
+    for key, value in command_line.items():
+        kind = (HONOURED.get(key) or CLI_ONLY[key])[1]
+        if kind in ("strs", "requirements"):
+            values[key] = (*value, *values.get(key, ()))
+        else:
+            values[key] = value
+    return UvSettings(values)
+
+
+def key_parts(settings: UvSettings) -> list[str]:
+    """The settings as sorted ``key=value`` lines, for the fast-path key."""
+    return sorted(f"{k}={v!r}" for k, v in settings.values.items())
 
 
 def _plain(text: str) -> bool:

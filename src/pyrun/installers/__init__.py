@@ -6,10 +6,13 @@ from __future__ import annotations
 from pyrun.errors import ToolNotFoundError
 from pyrun.installers.base import Installer
 from pyrun.progress import Reporter
+from pyrun.uvsettings import UvSettings
 
 
-def find_installer(reporter: Reporter, *, offline: bool = False) -> Installer:
-    """uv, or pip where uv cannot be had.
+def find_installer(
+    reporter: Reporter, *, offline: bool = False, settings: UvSettings | None = None
+) -> Installer:
+    """uv, or pip where uv cannot be had, with ``settings`` (:mod:`pyrun.uvsettings`).
 
     Raises:
         ToolNotFoundError: neither is available.
@@ -17,9 +20,9 @@ def find_installer(reporter: Reporter, *, offline: bool = False) -> Installer:
     from pyrun.installers.uv import Uv
 
     try:
-        return Uv(reporter, offline=offline)
+        return Uv(reporter, offline=offline, settings=settings)
     except ToolNotFoundError:
         reporter.debug("uv was not found: resolving and installing with pip")
     from pyrun.installers.pip import Pip
 
-    return Pip(reporter, offline=offline)
+    return Pip(reporter, offline=offline, settings=settings)

@@ -62,6 +62,8 @@ class Installer(ABC):
         reporter: progress and verbose command lines.
         offline: never touch the network (only the tool's cache is read).
         runner: how commands are run (default :func:`pyrun.subprocesses.run_command`).
+        settings: the script's ``[tool.uv]`` with the command line's index options on top
+            (:mod:`pyrun.uvsettings`), for every resolution and install.
 
     Attributes:
         name: ``"uv"`` or ``"pip"``, for messages.
@@ -84,23 +86,21 @@ class Installer(ABC):
                                             "os error 28", "os error 122")
 
     def __init__(self, reporter: Reporter, *, offline: bool = False,
-                 runner: Runner | None = None) -> None:
+                 runner: Runner | None = None, settings: UvSettings | None = None) -> None:
         from pyrun.subprocesses import run_command
 
         self.reporter = reporter
         self.offline = offline
         self.runner: Runner = runner or run_command
+        self.settings = settings
 
     @abstractmethod
     def resolve(
-        self,
-        requirements: Sequence[Requirement],
-        interpreter: Interpreter,
-        settings: UvSettings | None = None,
+        self, requirements: Sequence[Requirement], interpreter: Interpreter
     ) -> Resolution:
-        """Resolve ``requirements`` (PEP 508) for ``interpreter``: one pinned distribution
-        per package, each with the one artifact to install there and its sha256; ``settings``
-        are the script's ``[tool.uv]`` (:mod:`pyrun.uvsettings`).
+        """Resolve ``requirements`` (PEP 508) for ``interpreter`` with :attr:`settings`: one
+        pinned distribution per package, each with the one artifact to install there and its
+        sha256.
 
         Raises:
             ResolutionError: no set of versions satisfies the requirements.

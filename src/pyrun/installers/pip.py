@@ -63,8 +63,9 @@ class Pip(Installer):
                               r"(5\d\d) Server Error")
 
     def __init__(self, reporter: Reporter, *, offline: bool = False,
-                 runner: Runner | None = None, command: Sequence[str] | None = None) -> None:
-        super().__init__(reporter, offline=offline, runner=runner)
+                 runner: Runner | None = None, settings: UvSettings | None = None,
+                 command: Sequence[str] | None = None) -> None:
+        super().__init__(reporter, offline=offline, runner=runner, settings=settings)
         self.command = list(command) if command is not None else self._find()
 
     def _find(self) -> list[str]:
@@ -88,10 +89,7 @@ class Pip(Installer):
         return command
 
     def resolve(
-        self,
-        requirements: Sequence[Requirement],
-        interpreter: Interpreter,
-        settings: UvSettings | None = None,
+        self, requirements: Sequence[Requirement], interpreter: Interpreter
     ) -> Resolution:
         """``pip install --dry-run --ignore-installed --report``; see :meth:`Installer.resolve`.
 
@@ -101,10 +99,10 @@ class Pip(Installer):
         from pyrun.resolution import Resolution
         from pyrun.uvsettings import names
 
-        if settings:
+        if self.settings:
             raise ToolNotFoundError(
-                f"the script's [tool.uv] {', '.join(names(settings))} can be honoured only by "
-                "uv, and uv was not found; install it with `pip install uv`")
+                f"[tool.uv] and index options ({', '.join(names(self.settings))}) can be "
+                "honoured only by uv, and uv was not found; install it with `pip install uv`")
 
         lines = tuple(str(r) for r in requirements)
         if not lines:

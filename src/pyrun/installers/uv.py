@@ -78,15 +78,13 @@ class Uv(Installer):
     SERVER_ERROR = re.compile(r"HTTP status server error \((5\d\d)[^)]*\)|status code:? (5\d\d)")
 
     def __init__(self, reporter: Reporter, *, offline: bool = False,
-                 runner: Runner | None = None, binary: str | None = None) -> None:
-        super().__init__(reporter, offline=offline, runner=runner)
+                 runner: Runner | None = None, settings: UvSettings | None = None,
+                 binary: str | None = None) -> None:
+        super().__init__(reporter, offline=offline, runner=runner, settings=settings)
         self.binary = binary or find_uv()
 
     def resolve(
-        self,
-        requirements: Sequence[Requirement],
-        interpreter: Interpreter,
-        settings: UvSettings | None = None,
+        self, requirements: Sequence[Requirement], interpreter: Interpreter
     ) -> Resolution:
         """``uv pip compile - --format pylock.toml`` for ``interpreter``, with the script's
         ``[tool.uv]`` settings as options; see :meth:`Installer.resolve`."""
@@ -98,7 +96,7 @@ class Uv(Installer):
         if not lines:
             return Resolution((), ())
         with tempfile.TemporaryDirectory(prefix="pyrun-uv-") as tmp:
-            options = settings.compile_options(Path(tmp)) if settings else []
+            options = self.settings.compile_options(Path(tmp)) if self.settings else []
             proc = self._run(
                 ["pip", "compile", "-", "--format", "pylock.toml", "--no-header",
                  "--python", interpreter.executable, *options],
@@ -121,15 +119,17 @@ class Uv(Installer):
         lock = workdir / "pylock.toml"
         lock.write_text(write_pylock(distributions), "utf-8")
         names = ", ".join(f"{d.name}=={d.version}" for d in distributions)
+        index = self.settings.index_options() if self.settings else []  # their credentials
         self._run(
             ["pip", "install", "--no-deps", "--link-mode", LINK_MODE, "--prefix", str(prefix),
-             "--python", interpreter.executable, "-r", str(lock)],
+             "--python", interpreter.executable, "-r", str(lock), *index],
             what=f"installing {names}",
         )
 
     def from_cache(self) -> Uv:
         """The same uv with ``--offline``."""
-        return Uv(self.reporter, offline=True, runner=self.runner, binary=self.binary)
+        return Uv(self.reporter, offline=True, runner=self.runner, settings=self.settings,
+                  binary=self.binary)
 
     def offline_miss(self, output: str) -> bool:
         """uv says the network was disabled, or (with ``--offline``) that something is not

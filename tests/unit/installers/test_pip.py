@@ -94,7 +94,8 @@ def test_tool_uv_settings_need_uv() -> None:
     from pyrun.uvsettings import UvSettings
 
     replay = Replay([recorded("pip-resolution")])
-    pip = Pip(Reporter(-1), runner=replay, command=["pip"])
-    with pytest.raises(ToolNotFoundError, match=r"\[tool.uv\] exclude-newer .* only by uv"):
-        pip.resolve([Requirement("six")], here(), UvSettings({"exclude-newer": "2020-01-01"}))
+    pip = Pip(Reporter(-1), runner=replay, command=["pip"],
+              settings=UvSettings({"exclude-newer": "2020-01-01"}))
+    with pytest.raises(ToolNotFoundError, match=r"\(exclude-newer\) can be honoured only by uv"):
+        pip.resolve([Requirement("six")], here())
     assert replay.calls == []
