@@ -117,7 +117,7 @@ def prepare(
     for warning in meta.warnings:
         reporter.warn(warning)
     lock = f"{os.fspath(script)}.lock"
-    if os.path.isfile(lock):  # uv reads it; pyrun says it does not (yet), never silently
+    if "://" not in lock and os.path.isfile(lock):  # uv reads it; pyrun says it does not (yet), never silently
         reporter.warn(f"{lock} (a uv lock for this script) is not read by pyrun yet: the "
                       "script's requirements are resolved afresh; `uv run --script` honours it")
     cache = _open_cache(options, reporter, cache)
@@ -223,7 +223,7 @@ def run(
     for attempt in range(3):
         env = prepare(script, options, reporter, data=data)  # opens (and checks) the cache
         runnable = script
-        if script == "-" or not layout.is_regular_file(script):  # stdin, a pipe, a FIFO:
+        if script == "-" or not layout.is_regular_file(script):  # stdin, a URL, a FIFO:
             # read once, so the interpreter runs a copy of what was read
             runnable = layout.runnable_copy(layout.cache_root(), data)
         try:

@@ -154,13 +154,20 @@ def read_script(path: str | os.PathLike[str]) -> bytes:
     """The script's bytes, read once per run: the fast-path key and the metadata both come
     from them, so an edit between two reads cannot bind a key to another block.
 
-    ``-`` is standard input, read to its end (``pyrun -``, as ``python -`` and ``uv run -``).
+    ``-`` is standard input, read to its end (``pyrun -``, as ``python -`` and ``uv run -``);
+    an ``https://`` URL is fetched (:mod:`pyrun.remote`).
 
     Raises:
-        ScriptNotFoundError: the path is missing, a directory, or unreadable.
+        ScriptNotFoundError: the path is missing, a directory, or unreadable (or the URL
+            answers with an error, or an HTML page).
+        NetworkError: the URL's server cannot be reached.
     """
     if os.fspath(path) == "-":
         return sys.stdin.buffer.read()
+    from pyrun import remote
+
+    if remote.is_url(os.fspath(path)):  # fetched once (pyrun.remote)
+        return remote.fetch(os.fspath(path))
     try:
         return Path(path).read_bytes()
     except FileNotFoundError:

@@ -465,3 +465,44 @@ def test_a_script_on_standard_input_runs(pyrun: Runner, tmp_path: Path) -> None:
     for _ in range(2):  # cold, then warm
         out = pyrun("-", input=text, PYRUN_CACHE_DIR=str(tmp_path / "cache"))
         assert out.returncode == 0 and out.stdout.split() == ["six"], out.stderr
+
+
+def test_a_script_by_url_runs(pyrun: Runner, tmp_path: Path) -> None:
+    """Served on the loopback interface (plain HTTP is refused anywhere else): a script runs,
+    a 404 and an HTML page are one-line errors (66)."""
+    import http.server
+    import threading
+
+    pages = {"/x.py": (body("six").encode(), "text/x-python"),
+             "/page": (b"<!DOCTYPE html><html></html>", "text/html")}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            found = pages.get(self.path)
+            self.send_response(200 if found else 404)
+            if found:
+                self.send_header("Content-Type", found[1])
+            self.end_headers()
+            if found:
+                self.wfile.write(found[0])
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        for _ in range(2):
+            out = pyrun(f"{base}/x.py", PYRUN_CACHE_DIR=str(tmp_path / "cache"))
+            assert out.returncode == 0 and out.stdout.split() == ["six"], out.stderr
+        missing = pyrun(f"{base}/nope.py")
+        assert missing.returncode == 66 and "HTTP 404" in missing.stderr, missing.stderr
+        page = pyrun(f"{base}/page")
+        assert page.returncode == 66 and "an HTML page" in page.stderr, page.stderr
+        assert "Traceback" not in missing.stderr + page.stderr
+    finally:
+        server.shutdown()
+        server.server_close()
+    plain = pyrun("http://example.invalid/x.py")
+    assert plain.returncode == 66 and "HTTPS only" in plain.stderr, plain.stderr

@@ -17,7 +17,7 @@ SRC = Path(pyrun.__file__).parent
 #: ``__init__`` counts as its own module). docs/design.md draws the same map.
 LAYERS: list[set[str]] = [
     {"pyrun", "pyrun.errors", "pyrun.faults", "pyrun.progress", "pyrun.layout"},
-    {"pyrun.subprocesses", "pyrun.pythonenvs", "pyrun.uvsettings"},
+    {"pyrun.subprocesses", "pyrun.pythonenvs", "pyrun.uvsettings", "pyrun.remote"},
     {"pyrun.launch", "pyrun.fastpath", "pyrun.metadata", "pyrun.interpreters", "pyrun.resolution",
      "pyrun.cache"},
     {"pyrun.installers.base"},
