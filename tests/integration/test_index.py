@@ -3,90 +3,23 @@ that shadows PyPI's, behind a password that must never reach pyrun's cache or it
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import http.server
-import io
 import os
-import threading
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Runner, write
+from tests.loopback import serve_index, wheel
 
 USER, PASSWORD = "alice", "s3cret-pw-0451"
-
-
-def private_wheel() -> tuple[str, bytes]:
-    """A six 99.0 wheel whose module says it is the private one."""
-    files = {
-        "six.py": b"__version__ = '99.0-private'\n",
-        "six-99.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: six\nVersion: 99.0\n",
-        "six-99.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: pyrun-tests\n"
-                                    b"Root-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = ""
-    for name, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record += f"{name},sha256={digest},{len(data)}\n"
-    record += "six-99.0.dist-info/RECORD,,\n"
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        for name, data in files.items():
-            z.writestr(name, data)
-        z.writestr("six-99.0.dist-info/RECORD", record)
-    return "six-99.0-py3-none-any.whl", out.getvalue()
 
 
 @pytest.fixture
 def index() -> Iterator[str]:
     """``http://127.0.0.1:PORT/simple`` (no credentials in it), answering only with them."""
-    name, wheel = private_wheel()
-    sha = hashlib.sha256(wheel).hexdigest()
-    expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_HEAD(self) -> None:  # noqa: N802 - the http.server API
-            self.answer(with_body=False)
-
-        def do_GET(self) -> None:  # noqa: N802
-            self.answer(with_body=True)
-
-        def answer(self, with_body: bool) -> None:
-            if self.headers.get("Authorization") != expected:
-                self.send_response(401)
-                self.send_header("WWW-Authenticate", 'Basic realm="private"')
-                self.end_headers()
-                return
-            if self.path.rstrip("/") == "/simple/six":
-                body = f'<a href="/files/{name}#sha256={sha}">{name}</a>'.encode()
-                kind = "text/html"
-            elif self.path == f"/files/{name}":
-                body, kind = wheel, "application/octet-stream"
-            else:
-                self.send_response(404)
-                self.end_headers()
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if with_body:
-                self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/simple"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_index({"six": [wheel("six", "99.0")]}, credentials=(USER, PASSWORD)) as url:
+        yield url
 
 
 def test_an_index_option_with_credentials_gets_the_private_package(
