@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from pyrun.engine import RunOptions
 
-SUBCOMMANDS = ("run", "cache", "wsp", "python", "env")
+SUBCOMMANDS = ("run", "cache", "wsp", "python", "env", "lock", "export")
 
 #: The deprecated ``--link-mode`` values and the ``--composition`` each means (for one release).
 LINK_MODE_ALIASES = {"auto": "auto", "pth": "pooled", "farm": "link-farm"}
@@ -40,6 +40,8 @@ subcommands:
   pyrun cache dir|info|prune|clean   manage the cache (pyrun cache --help)
   pyrun python SCRIPT                print the interpreter of SCRIPT's environment
   pyrun env SCRIPT --record          add SCRIPT's environment to .python-envs beside it
+  pyrun lock SCRIPT                  write SCRIPT.lock beside it, as `uv lock --script`
+  pyrun export SCRIPT [-o FILE]      print (or write) SCRIPT's lock as PEP 751 pylock.toml
   pyrun wsp ...                      the workflow server protocol (pyrun wsp --help)
 
 environment: PYRUN_CACHE_DIR (cache location), UV (the uv binary to use; pip stands in when
@@ -62,6 +64,7 @@ class WarmOptions:
         self.python = ""
         self.with_requirements: list[str] = []
         self.composition = "auto"
+        self.lock_mode = ""
         self.verbose = False
 
 
@@ -92,10 +95,15 @@ def warm_options(argv: list[str]) -> "WarmOptions | None":
                 found.with_requirements.append(value)
             else:
                 found.composition = value
-        elif eq or name not in ("--offline", "-q", "--quiet", "-v", "--verbose"):
+        elif eq or name not in ("--offline", "-q", "--quiet", "-v", "--verbose", "--locked",
+                                "--frozen"):
             return None
         elif name in ("-v", "--verbose"):
             found.verbose = True
+        elif name in ("--locked", "--frozen"):
+            if found.lock_mode and found.lock_mode != name[2:]:
+                return None  # both: argparse says so
+            found.lock_mode = name[2:]
         i += 1
     if i >= len(argv):
         return None
@@ -121,7 +129,9 @@ def _warm(options: WarmOptions) -> "bytes | None":
         return None
     root = layout.cache_root()
     key = fastpath.fast_key(fastpath.block_span(data), options.python,
-                            options.with_requirements, sys.executable, options.composition)
+                            options.with_requirements, sys.executable, options.composition,
+                            lock=fastpath.lock_bytes(options.script),
+                            lock_mode=options.lock_mode)
     python = fastpath.lookup(root, key)
     if python is not None:
         if options.verbose:
@@ -171,6 +181,12 @@ def _environment_options(parser: "argparse.ArgumentParser") -> None:
     index.add_argument("--no-index", action="store_true", help="use no index at all")
     index.add_argument("--index-strategy", metavar="STRATEGY",
                        help="first-index (default), unsafe-first-match or unsafe-best-match")
+    locks = parser.add_argument_group("locks (SCRIPT.lock beside the script, as uv's)")
+    mode = locks.add_mutually_exclusive_group()
+    mode.add_argument("--locked", dest="lock_mode", action="store_const", const="locked",
+                      default="", help="fail if SCRIPT.lock does not match the script")
+    mode.add_argument("--frozen", dest="lock_mode", action="store_const", const="frozen",
+                      help="use SCRIPT.lock as it is, without checking it")
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="print each step and command, and tracebacks on errors")
@@ -189,6 +205,8 @@ def run_parser() -> "argparse.ArgumentParser":
         epilog=EPILOG,
     )
     _environment_options(parser)
+    parser.add_argument("--lock", metavar="FILE", help="install exactly what the PEP 751 lock "
+                        "FILE (pylock.toml, from `pyrun export`) pins; no resolution")
     parser.add_argument("-V", "--version", action="version", version=f"pyrun {__version__}")
     parser.add_argument("script", metavar="SCRIPT", help="the script (use -- before a name "
                         "that starts with -)")
@@ -213,7 +231,8 @@ def _run_options(ns: "argparse.Namespace") -> "tuple[RunOptions, int]":
             composition = LINK_MODE_ALIASES[ns.link_mode]
     options = RunOptions(python=ns.python, with_requirements=tuple(ns.with_requirements),
                          upgrade=ns.upgrade, offline=ns.offline, composition=composition,
-                         index=_index_options(ns))
+                         index=_index_options(ns), lock_mode=ns.lock_mode,
+                         lock=getattr(ns, "lock", None))
     return options, verbosity
 
 
@@ -429,6 +448,67 @@ def editor_main(command: str, argv: list[str], edge: Edge) -> int:
     return 0
 
 
+def lock_parser(command: str) -> "argparse.ArgumentParser":
+    """The parser of ``pyrun lock SCRIPT`` or ``pyrun export SCRIPT [-o FILE]``."""
+    if command == "lock":
+        parser = _parser("pyrun lock", "Write or update SCRIPT.lock beside SCRIPT, the lock "
+                         "`uv lock --script` writes: pyrun and `uv run --script` then both run "
+                         "the versions it pins.")
+    else:
+        parser = _parser("pyrun export", "Print SCRIPT's requirements locked as a PEP 751 "
+                         "pylock.toml (universal: every platform and Python the script "
+                         "allows), from SCRIPT.lock when there is one; `pyrun --lock FILE "
+                         "SCRIPT` runs from it.")
+        parser.add_argument("-o", "--output-file", metavar="FILE",
+                            help="write it to FILE (pylock.toml, or pylock.NAME.toml)")
+    _environment_options(parser)
+    parser.add_argument("script", metavar="SCRIPT")
+    return parser
+
+
+def lock_main(command: str, argv: list[str], edge: Edge) -> int:
+    """``pyrun lock SCRIPT`` (:func:`pyrun.engine.lock`) and ``pyrun export SCRIPT``
+    (:func:`pyrun.engine.export`).
+
+    Raises:
+        UsageError: ``-o`` names a file that is not ``pylock.toml`` or ``pylock.NAME.toml``;
+        and the errors of those functions.
+    """
+    from pyrun import engine
+    from pyrun.errors import UsageError
+
+    ns = lock_parser(command).parse_args(argv)
+    options, edge.verbosity = _run_options(ns)
+    if command == "lock":
+        path = engine.lock(ns.script, options, engine.Reporter(edge.verbosity))
+        if edge.verbosity >= 0:
+            print(f"pyrun: wrote {path}", file=sys.stderr)
+        return 0
+    output = ns.output_file
+    if output is not None and not _pylock_name(os.path.basename(output)):
+        raise UsageError(f"-o {output}: a PEP 751 lock is named pylock.toml or "
+                         "pylock.NAME.toml")
+    text = engine.export(ns.script, options, engine.Reporter(edge.verbosity))
+    if output is None:
+        sys.stdout.write(text)
+        return 0
+    from pyrun.layout import write_atomic
+
+    write_atomic(output, text, mode=0o644)
+    if edge.verbosity >= 0:
+        print(f"pyrun: wrote {output}", file=sys.stderr)
+    return 0
+
+
+def _pylock_name(name: str) -> bool:
+    """PEP 751's file names: ``pylock.toml``, or ``pylock.NAME.toml`` with no dot in NAME."""
+    if name == "pylock.toml":
+        return True
+    middle = name[len("pylock."):-len(".toml")]
+    return name.startswith("pylock.") and name.endswith(".toml") and bool(middle) and (
+        "." not in middle)
+
+
 def _record(script: str, env_path: "Path") -> None:
     """Append ``env_path`` to ``.python-envs`` beside ``script`` and tell the cache, so that a
     prune keeps the environment while the file lists it.
@@ -476,6 +556,8 @@ def main(argv: "list[str] | None" = None) -> int:
             return wsp_main(argv[1:])
         if first in ("python", "env"):
             return editor_main(first, argv[1:], edge)
+        if first in ("lock", "export"):
+            return lock_main(first, argv[1:], edge)
         return run_main(argv, edge, data, warm_script)
     except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else 0

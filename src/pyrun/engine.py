@@ -22,7 +22,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,8 +46,8 @@ if TYPE_CHECKING:
     from pyrun.uvsettings import UvSettings
 
 __all__ = [
-    "Reporter", "RunOptions", "command_environ", "create_venv", "fast_key_for", "prepare",
-    "prepare_requirements", "run", "run_captured", "start",
+    "Reporter", "RunOptions", "command_environ", "create_venv", "export", "fast_key_for",
+    "lock", "prepare", "prepare_requirements", "run", "run_captured", "start",
 ]
 
 
@@ -65,6 +65,10 @@ class RunOptions:
         index: index options, ``{key: value}`` with the keys of :mod:`pyrun.uvsettings`
             (``index``, ``default-index``, ``index-url``, ``extra-index-url``, ``find-links``,
             ``no-index``, ``index-strategy``): on top of the script's ``[tool.uv]``.
+        lock_mode: ``--locked`` or ``--frozen`` (``"locked"``, ``"frozen"``) for the lock
+            beside the script (``x.py.lock``), or ``""``; see :mod:`pyrun.locking`.
+        lock: ``--lock FILE``: a ``pylock.toml`` (PEP 751) to install from, with no
+            resolution; or None.
     """
 
     python: str | None = None
@@ -73,17 +77,32 @@ class RunOptions:
     offline: bool = False
     composition: str = "auto"
     index: tuple[tuple[str, object], ...] = ()
+    lock_mode: str = ""
+    lock: str | None = None
 
 
-def fast_key_for(data: bytes, options: RunOptions) -> str:
-    """The fast-path key of a script whose bytes are ``data``, under ``options`` (what the warm
-    path looks up: :func:`pyrun.fastpath.fast_key`)."""
+def fast_key_for(data: bytes, options: RunOptions, script: str = "-") -> str:
+    """The fast-path key of ``script`` whose bytes are ``data``, under ``options`` (what the
+    warm path looks up: :func:`pyrun.fastpath.fast_key`): the lock beside the script and a
+    ``--lock`` file are read for it.
+
+    Raises:
+        UsageError: the ``--lock`` file cannot be read.
+    """
     from pyrun import fastpath
     from pyrun.uvsettings import UvSettings, key_parts
 
+    lock = fastpath.lock_bytes(script)
+    extra = key_parts(UvSettings(dict(options.index)))
+    if options.lock is not None:
+        try:
+            with open(options.lock, "rb") as f:
+                lock += b"\0--lock\0" + f.read()
+        except OSError as exc:
+            raise UsageError(f"--lock {options.lock}: cannot be read ({exc.strerror})") from None
     return fastpath.fast_key(fastpath.block_span(data), options.python or "",
                              list(options.with_requirements), sys.executable,
-                             options.composition, key_parts(UvSettings(dict(options.index))))
+                             options.composition, extra, lock=lock, lock_mode=options.lock_mode)
 
 
 def prepare(
@@ -116,13 +135,19 @@ def prepare(
     meta = metadata.load(script, source)
     for warning in meta.warnings:
         reporter.warn(warning)
-    lock = f"{os.fspath(script)}.lock"
-    if "://" not in lock and os.path.isfile(lock):  # uv reads it; pyrun says it does not (yet), never silently
-        reporter.warn(f"{lock} (a uv lock for this script) is not read by pyrun yet: the "
-                      "script's requirements are resolved afresh; `uv run --script` honours it")
+    name = os.fspath(script)
+    if options.lock_mode:
+        from pyrun.locking import check_mode
+
+        check_mode(options.lock_mode, name)
     cache = _open_cache(options, reporter, cache)
-    return _find_or_build(str(script), meta, fast_key_for(source, options), options, reporter,
-                          cache)
+    readable = name
+    if name == "-" or "://" in name or not os.path.isfile(name):  # uv reads a copy of those
+        from pyrun import layout
+
+        readable = layout.runnable_copy(layout.cache_root(), source)
+    return _find_or_build(name, meta, lambda: fast_key_for(source, options, name), options,
+                          reporter, cache, readable)
 
 
 def prepare_requirements(
@@ -147,7 +172,7 @@ def prepare_requirements(
     key = fastpath.fast_key(span, options.python or "", list(options.with_requirements),
                             sys.executable, options.composition)
     meta = metadata.ScriptMetadata(path="<requires>", dependencies=tuple(deps), has_block=True)
-    return _find_or_build("<requires>", meta, key, options, reporter, cache)
+    return _find_or_build("<requires>", meta, lambda: key, options, reporter, cache)
 
 
 def create_venv(
@@ -187,7 +212,8 @@ def create_venv(
                     reporter, what=f"creating a venv at {prefix}")
         if deps:
             installer = _installer(reporter, offline=False)
-            resolution, installer = _resolve(deps, interpreter, installer, str(prefix), reporter)
+            resolution, installer = _resolve(installer, str(prefix), reporter, interpreter, deps,
+                                             lambda inst: inst.resolve(deps, interpreter))
             entries, plan = _compose(cache, resolution, interpreter, installer, "auto", reporter)
             with cache.locked([e.key for e in entries]):  # no prune between these two
                 populate(prefix, prefix, interpreter, plan)
@@ -232,6 +258,64 @@ def run(
             if attempt == 2 or env.python.exists():
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def lock(script: str, options: RunOptions = RunOptions(), reporter: Reporter | None = None) -> str:
+    """Write or update the lock beside ``script`` (``x.py.lock``) as ``uv lock --script``
+    does, so that ``pyrun`` and ``uv run --script`` run the same versions from it. Returns the
+    lock's path. ``options.index`` reaches uv; the script's ``[tool.uv]`` is read by uv.
+
+    Raises:
+        ScriptNotFoundError: ``script`` is not a regular file (a lock sits beside a file).
+        MetadataError: the script's metadata is invalid. ToolNotFoundError: no uv.
+        ResolutionError, NetworkError, InstallError: as uv reports them.
+    """
+    from pyrun.uvsettings import UvSettings
+
+    reporter = reporter or Reporter()
+    _lockable(script)
+    installer = _installer(reporter, options.offline, UvSettings({}))
+    reporter.step(f"locking {script}")
+    installer.lock_script(script, UvSettings(dict(options.index)).index_options())
+    return f"{script}.lock"
+
+
+def export(script: str, options: RunOptions = RunOptions(),
+           reporter: Reporter | None = None) -> str:
+    """The PEP 751 ``pylock.toml`` text of ``script``'s requirements, as ``uv export --script
+    --format pylock.toml`` writes it: universal (every interpreter ``requires-python``
+    admits, every platform), from the lock beside the script when there is one (brought up to
+    date unless ``options.lock_mode`` says otherwise). ``pyrun --lock FILE`` runs from it.
+
+    Raises:
+        The errors of :func:`lock`, NoInterpreterError, and StaleLockError (``--locked``).
+    """
+    from pyrun import metadata
+    from pyrun.interpreters import InterpreterFinder
+    from pyrun.uvsettings import UvSettings
+
+    reporter = reporter or Reporter()
+    _lockable(script)
+    meta = metadata.load(script, metadata.read_script(script))
+    if options.lock_mode:
+        from pyrun.locking import check_mode
+
+        check_mode(options.lock_mode, script)
+    cache = _open_cache(options, reporter, None)
+    interpreter = InterpreterFinder(cache.root, reporter).choose(
+        options.python, meta.requires_python, script)
+    installer = _installer(reporter, options.offline, UvSettings({}))
+    return installer.export_script(script, interpreter, mode=options.lock_mode,
+                                   options=UvSettings(dict(options.index)).index_options())
+
+
+def _lockable(script: str) -> None:
+    from pyrun import layout
+    from pyrun.errors import ScriptNotFoundError
+
+    if script == "-" or "://" in script or not layout.is_regular_file(script):
+        raise ScriptNotFoundError(script, f"{script}: a lock is written beside a script file; "
+                                  "give the path of one")
 
 
 def command_environ(prefix: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -280,16 +364,19 @@ def _open_cache(options: RunOptions, reporter: Reporter, cache: Cache | None) ->
 def _find_or_build(
     script: str,
     meta: ScriptMetadata,
-    key: str,
+    key_of: Callable[[], str],
     options: RunOptions,
     reporter: Reporter,
     cache: Cache,
+    readable: str | None = None,
 ) -> Environment:
-    """The recorded environment for ``key`` when it is usable, else :func:`_build`; a cache
-    that cannot be written becomes :class:`CacheError`."""
+    """The recorded environment for the fast key (``key_of()``) when it is usable, else
+    :func:`_build`; a cache that cannot be written becomes :class:`CacheError`. ``readable``
+    is a path where uv can read the script (a copy of one from stdin or a URL)."""
     from pyrun import fastpath
     from pyrun.environment import Environment
 
+    key = key_of()
     if not options.upgrade:
         python, why = fastpath.check(str(cache.root), key)
         if python is not None:
@@ -300,7 +387,7 @@ def _find_or_build(
         if why:
             reporter.repair(f"{script}: {why}; building its environment again")
     try:
-        return _build(script, meta, key, options, reporter, cache)
+        return _build(script, meta, key_of, options, reporter, cache, readable or script)
     except OSError as exc:
         if exc.errno in _CACHE_ERRNOS:
             raise CacheError(
@@ -322,12 +409,15 @@ _CACHE_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC,
 def _build(
     script: str,
     meta: ScriptMetadata,
-    key: str,
+    key_of: Callable[[], str],
     options: RunOptions,
     reporter: Reporter,
     cache: Cache,
+    readable: str,
 ) -> Environment:
-    """The slow path of :func:`prepare`: interpreter, resolution, pool, environment, index."""
+    """The slow path of :func:`prepare`: interpreter, resolution, pool, environment, index.
+    The environment is recorded under the fast key as it is after the resolution (uv brings
+    a stale lock beside the script up to date, which changes the key)."""
     from pyrun import bytecode
     from pyrun.composition import POOLED
     from pyrun.environment import ensure_environment
@@ -337,18 +427,41 @@ def _build(
     from pyrun.layout import ENTRY_MARKER
     from pyrun.resolution import Resolution
 
-    requirements = [*meta.dependencies, *_requirements(options.with_requirements, "--with")]
-    interpreter = InterpreterFinder(cache.root, reporter).choose(
-        options.python, meta.requires_python, script
-    )
+    extra = _requirements(options.with_requirements, "--with")
+    finder = InterpreterFinder(cache.root, reporter)
+    interpreter = finder.choose(options.python, meta.requires_python, script)
     reporter.debug(f"interpreter: {interpreter.executable} ({interpreter.version})")
-    from pyrun.uvsettings import merged
+    from pyrun import locking
+    from pyrun.uvsettings import UvSettings, merged
 
     settings = merged(meta.uv, dict(options.index))
-    installer = _installer(reporter, options.offline, settings) if requirements else None
+    exported = options.lock is None and locking.takes_export(script, meta, options.lock_mode)
+    installer: Installer | None = None
     resolution = Resolution((), ())
-    if installer is not None:
-        resolution, installer = _resolve(requirements, interpreter, installer, script, reporter)
+    if options.lock is not None:
+        installer = _installer(reporter, options.offline, settings)
+        pins = locking.from_pylock(options.lock, meta.dependencies, finder.target(interpreter))
+        reporter.debug(f"from {options.lock}: {', '.join(f'{d.name}=={d.version}' for d in pins)}")
+        resolution = Resolution(tuple(str(r) for r in meta.dependencies), pins)
+    elif exported:
+        installer = _installer(reporter, options.offline, settings)
+        target = finder.target(interpreter)
+        cli = UvSettings(dict(options.index)).index_options()
+        resolution, installer = _resolve(
+            installer, script, reporter, interpreter, meta.dependencies,
+            lambda inst: Resolution(tuple(str(r) for r in meta.dependencies),
+                                    locking.resolve_script(inst, readable, interpreter, target,
+                                                           options.lock_mode, cli)))
+    elif meta.dependencies or extra:
+        requirements = [*meta.dependencies, *extra]
+        installer = _installer(reporter, options.offline, settings)
+        resolution, installer = _resolve(
+            installer, script, reporter, interpreter, requirements,
+            lambda inst: inst.resolve(requirements, interpreter))
+        extra = []
+    if extra and installer is not None:  # --with on top of a lock: resolved within its pins
+        resolution = _overlay(resolution, extra, interpreter, installer, script, reporter)
+    key = key_of()  # as it is now: uv may have brought the lock beside the script up to date
     for attempt in range(1, _ATTEMPTS + 1):
         entries, plan = _compose(cache, resolution, interpreter, installer,
                                  options.composition, reporter)
@@ -380,16 +493,17 @@ def _installer(
 
 
 def _resolve(
-    requirements: Sequence[Requirement],
-    interpreter: Interpreter,
     installer: Installer,
     script: str,
     reporter: Reporter,
+    interpreter: Interpreter,
+    requirements: Sequence[object],
+    how: Callable[[Installer], Resolution],
 ) -> tuple[Resolution, Installer]:
-    """Resolve with ``installer``; when the network proves unreachable, once more from the
-    installer's cache (uv's ``--offline``), with a warning that newer releases are not seen.
-    Returns the resolution and the installer to install it with (the cache-only one after
-    that fallback).
+    """Resolve with ``how(installer)``; when the network proves unreachable, once more with
+    the installer's cache only (uv's ``--offline``), with a warning that newer releases are
+    not seen. Returns the resolution and the installer to install it with (the cache-only one
+    after that fallback). ``requirements`` are for the progress line.
 
     Raises:
         NetworkError: unreachable and the cache lacks something; the message names it.
@@ -399,7 +513,7 @@ def _resolve(
 
     reporter.step(f"resolving {len(requirements)} requirement(s) for Python {interpreter.version}")
     try:
-        resolution = installer.resolve(requirements, interpreter)
+        resolution = how(installer)
     except NetworkError as exc:
         cached = installer.from_cache() if exc.unreachable else None
         if cached is None:
@@ -407,7 +521,7 @@ def _resolve(
         reporter.step(f"{script}: the package index cannot be reached; trying the cache")
         reporter.debug(str(exc))
         try:
-            resolution = cached.resolve(requirements, interpreter)
+            resolution = how(cached)
         except NetworkError as offline_exc:
             missing = cached.missing_from_cache(offline_exc.output) or "a distribution it needs"
             raise NetworkError(
@@ -423,6 +537,33 @@ def _resolve(
     pins = ", ".join(f"{d.name}=={d.version}" for d in resolution.distributions)
     reporter.debug(f"resolved: {pins}")
     return resolution, installer
+
+
+def _overlay(
+    base: Resolution,
+    extra: Sequence[Requirement],
+    interpreter: Interpreter,
+    installer: Installer,
+    script: str,
+    reporter: Reporter,
+) -> Resolution:
+    """``base`` (a locked set) with ``--with`` requirements resolved on top of it: every
+    registry pin of ``base`` is a constraint, so the overlay never moves a locked version
+    (as ``uv run --script --with`` resolves its extras beside a locked script)."""
+    from pyrun.resolution import Resolution
+    from pyrun.uvsettings import UvSettings, merged
+
+    pins = tuple(f"{d.name}=={d.version}" for d in base.distributions
+                 if d.version and d.kind in ("wheel", "sdist"))
+    constrained = merged(installer.settings or UvSettings({}), {"constraint-dependencies": pins})
+    overlay = _installer(reporter, installer.offline, constrained)
+    got, _ = _resolve(overlay, script, reporter, interpreter, extra,
+                      lambda inst: inst.resolve(extra, interpreter))
+    locked = {d.name for d in base.distributions}
+    merged_set = sorted([*base.distributions,
+                         *(d for d in got.distributions if d.name not in locked)],
+                        key=lambda d: d.name)
+    return Resolution((*base.requirements, *(str(r) for r in extra)), tuple(merged_set))
 
 
 def _compose(

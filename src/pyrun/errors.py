@@ -28,7 +28,8 @@ class ExitCode:
 
     SERVER_ERROR = 1  #: ``pyrun wsp METHOD``: the workflow server answered with an error
     USAGE = 64  #: bad command line
-    METADATA = 65  #: invalid inline script metadata, or ``pyrun wsp`` PARAMS_JSON not an object
+    METADATA = 65  #: invalid inline script metadata, a lock that does not match it (``--locked``,
+    #: ``--lock``), or ``pyrun wsp`` PARAMS_JSON not an object
     NO_SCRIPT = 66  #: the script is missing, a directory, or unreadable
     RESOLUTION = 67  #: a requirement cannot be resolved (unknown package, no matching version)
     NO_INTERPRETER = 68  #: no installed interpreter satisfies the request
@@ -222,6 +223,13 @@ class LockError(PyrunError):
     def __init__(self, source: str, message: str) -> None:
         self.source = source
         super().__init__(message)
+
+
+class StaleLockError(LockError):
+    """``--locked``: the lock beside a script (``x.py.lock``) no longer matches its inline
+    script metadata, or there is no lock to check."""
+
+    exit_code = ExitCode.METADATA
 
 
 class ToolNotFoundError(PyrunError):

@@ -88,6 +88,21 @@ def block_span(data: bytes) -> bytes:
     return b"\0".join(spans)
 
 
+def lock_bytes(script: str) -> bytes:
+    """The content of the lock beside ``script`` (``x.py.lock``, as ``uv lock --script``
+    writes it) when that is a regular file, else ``b""`` (none for ``-`` and URLs)."""
+    if script == "-" or "://" in script:
+        return b""
+    path = script + ".lock"
+    try:
+        if not os.path.isfile(path):  # never opens a FIFO, which would block
+            return b""
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
 def fast_key(
     span: bytes,
     python: str,
@@ -95,6 +110,8 @@ def fast_key(
     default_python: str,
     composition: str = "auto",
     index_options: "list[str] | None" = None,
+    lock: bytes = b"",
+    lock_mode: str = "",
 ) -> str:
     """Hash every input that decides a script's environment, as 32 hex digits.
 
@@ -106,6 +123,9 @@ def fast_key(
         composition: the ``--composition`` request (``auto`` when none).
         index_options: the index options of the command line, as ``key=value`` lines (none
             on the warm path, which leaves a command line with any to the engine).
+        lock: the bytes of the lock beside the script (:func:`lock_bytes`), and of a
+            ``--lock`` file; ``b""`` when there is none.
+        lock_mode: ``--locked`` or ``--frozen`` as ``locked``/``frozen``, or ``""``.
 
     The installers' settings (:func:`resolution_inputs`) are hashed too, so a changed index,
     ``UV_*``/``PIP_*`` variable or configuration file means a new resolution.
@@ -115,6 +135,8 @@ def fast_key(
     if index_options:
         texts += ["\0index", *index_options]
     parts = [layout.CACHE_FORMAT.encode(), span]
+    if lock or lock_mode:  # keys of scripts without a lock stay as they were
+        parts += [b"\0lock", lock_mode.encode(), lock]
     parts += [t.encode("utf-8", "surrogateescape") for t in texts]  # as the OS gave them
     for part in parts:
         h.update(len(part).to_bytes(8, "little"))

@@ -171,8 +171,10 @@ class Pool:
         for e in missing:
             if e.distribution.kind == "directory":
                 raise InstallError(
-                    f"{e.distribution.name} is a local directory ({e.distribution.url}); "
-                    "pyrun installs only index, URL and VCS requirements for now",
+                    f"{e.distribution.name} comes from the local directory "
+                    f"{e.distribution.url}, which pyrun cannot pool yet (a directory changes "
+                    "in place); point its source at a wheel built from it (`uv build`), a "
+                    "git repository or an index, or run the script with `uv run --script`",
                     requirement=e.distribution.name,
                 )
         with self.cache.locked([e.key for e in missing]):

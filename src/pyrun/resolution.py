@@ -77,6 +77,80 @@ def parse_pylock(text: str, source: str = "pylock.toml") -> tuple[LockedDistribu
     return tuple(sorted(found, key=lambda d: d.name))
 
 
+def select_pylock(
+    text: str, source: str, markers: Mapping[str, str], tags: Sequence[str], base: str = "."
+) -> tuple[LockedDistribution, ...]:
+    """Choose, from a ``pylock.toml`` that may cover many interpreters (a universal lock, as
+    ``uv export --format pylock.toml`` writes), the packages and the one artifact of each to
+    install on the interpreter whose marker environment is ``markers`` and whose wheel tags,
+    best first, are ``tags``. Sorted by name.
+
+    The choice is ``packaging.pylock.Pylock.select`` (PEP 751, "Installation": markers and
+    ``requires-python`` pick packages; the best-tagged wheel, else the sdist, is the artifact).
+    An artifact's relative ``path`` (a local wheel, archive or directory) is made absolute
+    from ``base``: the lock file's directory (PEP 751), or the directory uv wrote it from.
+
+    Raises:
+        LockError: ``text`` is not a valid lock, or it has nothing for this interpreter (no
+            wheel for its tags and no sdist, an unmet ``requires-python``); names ``source``.
+    """
+    from packaging.pylock import Pylock, PylockSelectError, PylockValidationError
+    from packaging.tags import Tag
+
+    try:
+        data = tomllib.loads(text)
+        lock = Pylock.from_dict(data)
+        chosen = list(lock.select(environment=markers,  # type: ignore[arg-type]
+                                  tags=[Tag(*t.split("-", 2)) for t in tags]))
+    except tomllib.TOMLDecodeError as exc:
+        raise LockError(source, f"{source}: not TOML ({exc})") from None
+    except (PylockValidationError, ValueError, TypeError) as exc:
+        raise LockError(source, f"{source}: not a valid PEP 751 lock ({exc})") from None
+    except PylockSelectError as exc:
+        raise LockError(source, f"{source}: nothing in it can be installed on Python "
+                                f"{markers.get('python_full_version', '?')} here ({exc})") from None
+    raw = {id(p): r for p, r in zip(lock.packages, data.get("packages", []))}
+    found = []
+    for package, artifact in chosen:
+        table = raw[id(package)]
+        kind = _kind_of(package, artifact)
+        if kind == "wheel":
+            wheels = [w for w in table["wheels"] if _same_wheel(w, artifact)]
+            table = {k: v for k, v in table.items() if k not in ("sdist", "wheels")}
+            table["wheels"] = wheels[:1]
+        else:
+            table = {k: v for k, v in table.items() if k not in ("sdist", "wheels")
+                     or k == kind}
+        found.append(_locked(_absolute(table, kind, base)))
+    return tuple(sorted(found, key=lambda d: d.name))
+
+
+def _absolute(table: dict[str, Any], kind: str, base: str) -> dict[str, Any]:
+    """``table`` with its artifact's relative ``path`` joined to ``base``."""
+    import os
+
+    def fix(art: Any) -> Any:
+        if isinstance(art, dict) and isinstance(art.get("path"), str):
+            return {**art, "path": os.path.normpath(os.path.join(base, art["path"]))}
+        return art
+
+    if kind == "wheel":
+        return {**table, "wheels": [fix(w) for w in table["wheels"]]}
+    return {**table, kind: fix(table[kind])}
+
+
+def _kind_of(package: Any, artifact: Any) -> str:
+    for kind in ("vcs", "directory", "archive", "sdist"):
+        if getattr(package, kind) is artifact:
+            return kind
+    return "wheel"
+
+
+def _same_wheel(table: Mapping[str, Any], wheel: Any) -> bool:
+    name = table.get("name") or str(table.get("url") or table.get("path") or "").rsplit("/", 1)[-1]
+    return bool(name == wheel.filename)
+
+
 def _locked(pkg: Mapping[str, Any]) -> LockedDistribution:
     name = canonicalize_name(pkg["name"])
     version = str(pkg.get("version", ""))

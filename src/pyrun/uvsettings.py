@@ -2,8 +2,10 @@
 
 Scripts in the wild are written for ``uv run --script``, which reads ``[tool.uv]`` from the
 inline metadata. pyrun honours the keys that change a resolution and map to one
-``uv pip compile`` option each (:data:`HONOURED`), and refuses every other key with an error
-naming it (:func:`check`): never silence. The values go to uv as ``--option=value`` (never as a
+``uv pip compile`` option each (:data:`HONOURED`); the keys only uv's own reading of a script
+understands (:data:`SCRIPT_KEYS`: ``sources``, named ``index`` tables) send the resolution to
+``uv export --script`` (:mod:`pyrun.locking`); every other key is refused with an error naming
+it (:func:`check`): never silence. The values go to uv as ``--option=value`` (never as a
 separate word, so a value cannot be read as an option), constraint and override requirements
 through files, after the same validation as ``dependencies``.
 
@@ -37,6 +39,15 @@ HONOURED: dict[str, tuple[str, str]] = {
 }
 
 
+#: Keys that only ``uv export --script`` reads (pyrun then lets uv read the script itself,
+#: :mod:`pyrun.locking`), with the kind of value each must have. In
+#: :attr:`UvSettings.values`, ``index`` is kept as ``index-tables``: ``--index URL`` on the
+#: command line is another thing.
+SCRIPT_KEYS: dict[str, str] = {
+    "sources": "table",  # {name: {index|git|url|path = ..., ...} or a list of those}
+    "index": "indexes",  # [{name = "...", url = "...", explicit = true, default = true}]
+}
+
 #: Command-line options only (``pyrun --index URL``), beside :data:`HONOURED`'s: uv's
 #: ``[tool.uv] index`` is a list of named tables, which pyrun does not read yet.
 CLI_ONLY: dict[str, tuple[str, str]] = {
@@ -59,16 +70,30 @@ class UvSettings:
     def __bool__(self) -> bool:
         return bool(self.values)
 
+    @property
+    def script_read(self) -> bool:
+        """Whether a key of :data:`SCRIPT_KEYS` is set: only uv reading the script itself
+        (``uv export --script``) honours these settings."""
+        return "sources" in self.values or "index-tables" in self.values
+
+    def named_indexes(self) -> list[str]:
+        """``--index=NAME=URL`` for each ``[[tool.uv.index]]`` table: what an install from a
+        lock naming those indexes needs to find their credentials (``UV_INDEX_<NAME>_*``)."""
+        return [f"--index={i['name']}={i['url']}" for i in self.values.get("index-tables", ())]
+
     def index_options(self) -> list[str]:
-        """The options of :data:`INDEX_KEYS` among these settings, for ``uv pip install``."""
+        """The options of :data:`INDEX_KEYS` among these settings, and the script's named
+        indexes, for ``uv pip install``."""
         only = UvSettings({k: v for k, v in self.values.items() if k in INDEX_KEYS})
-        return only.compile_options(Path("."))  # no requirement files among them
+        return only.compile_options(Path(".")) + self.named_indexes()  # no requirement files
 
     def compile_options(self, workdir: Path) -> list[str]:
         """The ``uv pip compile`` options for these settings; constraint and override
         requirements are written to files in ``workdir``."""
         out: list[str] = []
         for key in sorted(self.values):
+            if key in ("sources", "index-tables"):  # SCRIPT_KEYS: uv reads them from the script
+                continue
             option, kind = HONOURED.get(key) or CLI_ONLY[key]
             value = self.values[key]
             if kind == "bool":
@@ -105,6 +130,14 @@ def check(
         return UvSettings({}), [("uv", f"{where} must be a table")]
     values: dict[str, Any] = {}
     for key, value in table.items():
+        if key in SCRIPT_KEYS:
+            problem = _script_key_problem(key, value)
+            if problem:
+                problems.append((key, f"{where} `{key}` {problem}"))
+            else:
+                values[key if key == "sources" else "index-tables"] = (
+                    value if key == "sources" else tuple(value))
+            continue
         if key not in HONOURED:
             problems.append((key, f"{where} `{key}` is not supported by pyrun yet, and pyrun "
                                   "never ignores what uv would read: remove it, or run the "
@@ -136,7 +169,7 @@ def merged(script: UvSettings, command_line: Mapping[str, Any]) -> UvSettings:
     lists are joined, the command line's first)."""
     values = dict(script.values)
     for key, value in command_line.items():
-        kind = (HONOURED.get(key) or CLI_ONLY[key])[1]
+        kind = (HONOURED.get(key) or CLI_ONLY[key])[1]  # never a SCRIPT_KEYS key
         if kind in ("strs", "requirements"):
             values[key] = (*value, *values.get(key, ()))
         else:
@@ -147,6 +180,29 @@ def merged(script: UvSettings, command_line: Mapping[str, Any]) -> UvSettings:
 def key_parts(settings: UvSettings) -> list[str]:
     """The settings as sorted ``key=value`` lines, for the fast-path key."""
     return sorted(f"{k}={v!r}" for k, v in settings.values.items())
+
+
+_INDEX_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+def _script_key_problem(key: str, value: Any) -> str | None:
+    """What is wrong with a :data:`SCRIPT_KEYS` value (uv checks the rest when it reads the
+    script), or None. Index names and URLs reach ``uv pip install`` as options, so they must
+    be plain text."""
+    if key == "sources":
+        if not isinstance(value, dict) or not all(isinstance(v, (dict, list))
+                                                  for v in value.values()):
+            return "must be a table of sources ({ index = ... }, { git = ... }, { path = ... })"
+        return None
+    if not isinstance(value, list) or not all(isinstance(i, dict) for i in value):
+        return "must be a list of tables ([[tool.uv.index]] with name and url)"
+    for table in value:
+        name, url = table.get("name"), table.get("url")
+        if not (isinstance(name, str) and name and set(name) <= _INDEX_NAME_CHARS):
+            return f"needs a `name` of letters, digits, -, _ and . in each table, not {name!r}"
+        if not (isinstance(url, str) and _plain(url)):
+            return f"{name}: needs a `url` (one line, not starting with -), not {url!r}"
+    return None
 
 
 def _plain(text: str) -> bool:
@@ -160,4 +216,4 @@ def _strings(value: Any) -> bool:
 
 def names(settings: UvSettings) -> Sequence[str]:
     """The keys set, for messages (``pip cannot honour exclude-newer, prerelease``)."""
-    return sorted(settings.values)
+    return sorted("index" if k == "index-tables" else k for k in settings.values)

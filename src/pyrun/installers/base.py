@@ -126,6 +126,35 @@ class Installer(ABC):
             NetworkError, IndexServerError, InstallError: as for :meth:`resolve`.
         """
 
+    def export_script(self, script: str, interpreter: Interpreter, *, mode: str = "",
+                      options: Sequence[str] = ()) -> str:
+        """A universal ``pylock.toml`` (PEP 751) of ``script``'s requirements as the tool
+        reads the script itself (``[tool.uv]`` whole, the lock beside it); ``mode`` is
+        ``""``, ``"locked"`` or ``"frozen"`` (:data:`pyrun.locking.MODES`); ``options`` are
+        the command line's index options.
+
+        Raises:
+            ToolNotFoundError: the tool cannot read scripts (only uv can).
+            StaleLockError, ResolutionError, NetworkError, InstallError.
+        """
+        from pyrun.errors import ToolNotFoundError
+
+        raise ToolNotFoundError(
+            f"{script}: its [tool.uv] sources or indexes, or its lock, can be honoured only by "
+            "uv, and uv was not found; install it with `pip install uv`")
+
+    def lock_script(self, script: str, options: Sequence[str] = ()) -> str:
+        """Write or update ``script``'s lock (``x.py.lock``) and return what the tool said.
+
+        Raises:
+            ToolNotFoundError: the tool cannot lock scripts (only uv can).
+            ResolutionError, NetworkError, InstallError.
+        """
+        from pyrun.errors import ToolNotFoundError
+
+        raise ToolNotFoundError(f"{script}: locking a script needs uv, and uv was not found; "
+                                "install it with `pip install uv`")
+
     def classify(self, failure: CommandError, what: str) -> InstallerError:
         """The error a user should see for a failed run of this tool (``what`` names the step:
         ``resolving rich``), by what its output says, in this order: a full disk, offline

@@ -18,7 +18,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pyrun.errors import CommandError, IndexServerError, NetworkError, ToolNotFoundError
+from pyrun.errors import (
+    CommandError,
+    IndexServerError,
+    InstallerError,
+    NetworkError,
+    StaleLockError,
+    ToolNotFoundError,
+)
 from pyrun.installers.base import Installer, Runner
 from pyrun.progress import Reporter
 
@@ -105,6 +112,31 @@ class Uv(Installer):
             )
         return Resolution(lines, parse_pylock(proc.stdout, "uv pip compile"))
 
+    def export_script(self, script: str, interpreter: Interpreter, *, mode: str = "",
+                      options: Sequence[str] = ()) -> str:
+        """``uv export --script SCRIPT --format pylock.toml`` for ``interpreter`` (which sets
+        the lower bound of a script without ``requires-python``); see
+        :meth:`Installer.export_script`. uv updates a stale lock beside the script unless
+        ``mode`` says otherwise, as ``uv run --script`` does."""
+        args = ["export", "--script", script, "--format", "pylock.toml", "--no-header",
+                "--python", interpreter.executable, *options]
+        if mode:
+            args.append(f"--{mode}")
+        try:
+            return self._run(args, what=f"resolving {script} as uv reads it").stdout
+        except InstallerError as exc:
+            stale = _stale_lock(exc.output, script)
+            if stale:
+                raise StaleLockError(f"{script}.lock", f"{script}: {stale}") from None
+            raise
+
+    def lock_script(self, script: str, options: Sequence[str] = ()) -> str:
+        """``uv lock --script SCRIPT``; see :meth:`Installer.lock_script`."""
+        from pyrun.subprocesses import redact
+
+        proc = self._run(["lock", "--script", script, *options], what=f"locking {script}")
+        return redact(proc.stderr.strip())
+
     def install(
         self,
         distributions: Sequence[LockedDistribution],
@@ -172,6 +204,17 @@ class Uv(Installer):
             return self.runner(argv, self.reporter, input=input, environ=environ, what=what)
         except CommandError as exc:
             raise self.classify(exc, what) from None
+
+
+def _stale_lock(output: str, script: str) -> str | None:
+    """What to tell the user when uv's ``output`` says ``script``'s lock is stale or missing
+    (``--locked``/``--frozen``), or None."""
+    if "needs to be updated, but `--locked` was provided" in output:
+        return (f"{script}.lock no longer matches the script's inline metadata, and --locked "
+                f"forbids updating it; run `pyrun lock {script}` (or drop --locked)")
+    if "Unable to find lockfile" in output:
+        return f"there is no {script}.lock to use; write one with `pyrun lock {script}`"
+    return None
 
 
 def uncached(output: str) -> str | None:
