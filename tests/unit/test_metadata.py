@@ -195,15 +195,6 @@ def test_tool_uv_keys_pyrun_honours_become_uv_options(tmp_path: Path) -> None:
     assert (tmp_path / "constraint-dependencies.txt").read_text() == "six<1.14\n"
 
 
-@pytest.mark.parametrize(("table", "words"), [
-    ("[tool.uv]\n# compile-bytecode = true", "`compile-bytecode` is not supported by pyrun"),
-    ('[tool.uv]\n# sources = "private"', "`sources` must be a table of sources"),
-    ('[[tool.uv.index]]\n# name = "a b"\n# url = "https://x/simple"', "needs a `name`"),
-    ('[[tool.uv.index]]\n# name = "p"\n# url = "--find-links=/x"', "p: needs a `url`"),
-    ("[tool.uv]\n# exclude-newer = 2020", "`exclude-newer` must be a string"),
-    ('[tool.uv]\n# index-url = "--find-links=/tmp"', "`index-url` must be a string"),
-    ('[tool.uv]\n# override-dependencies = ["six\\n-r x"]', "one line"),
-])
 def test_tool_uv_sources_and_indexes_send_the_script_to_uv_export() -> None:
     text = ('# /// script\n# dependencies = ["six"]\n# [[tool.uv.index]]\n# name = "private"\n'
             '# url = "https://example.org/simple"\n# explicit = true\n'
@@ -215,6 +206,15 @@ def test_tool_uv_sources_and_indexes_send_the_script_to_uv_export() -> None:
     assert not metadata.parse('# /// script\n# dependencies = []\n# ///\n', "x.py").uv.script_read
 
 
+@pytest.mark.parametrize(("table", "words"), [
+    ("[tool.uv]\n# compile-bytecode = true", "`compile-bytecode` is not supported by pyrun"),
+    ('[tool.uv]\n# sources = "private"', "`sources` must be a table of sources"),
+    ('[[tool.uv.index]]\n# name = "a b"\n# url = "https://x/simple"', "needs a `name`"),
+    ('[[tool.uv.index]]\n# name = "p"\n# url = "--find-links=/x"', "p: needs a `url`"),
+    ("[tool.uv]\n# exclude-newer = 2020", "`exclude-newer` must be a string"),
+    ('[tool.uv]\n# index-url = "--find-links=/tmp"', "`index-url` must be a string"),
+    ('[tool.uv]\n# override-dependencies = ["six\\n-r x"]', "one line"),
+])
 def test_tool_uv_keys_pyrun_does_not_honour_are_named(table: str, words: str) -> None:
     text = f"# /// script\n# dependencies = []\n# {table}\n# ///\n"
     with pytest.raises(MetadataError, match="x.py:") as caught:
