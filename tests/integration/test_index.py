@@ -50,3 +50,42 @@ def test_a_bad_index_option_is_a_usage_error(pyrun: Runner, tmp_path: Path) -> N
     script = write(tmp_path / "s.py", "print(1)\n")
     out = pyrun("--index-url", "--find-links=/tmp/evil", str(script))
     assert out.returncode == 64 and "Traceback" not in out.stderr, out.stderr
+
+
+@pytest.fixture
+def explicit_index() -> Iterator[str]:
+    """A private index holding a `six` and an `idna` that both shadow PyPI's."""
+    projects = {"six": [wheel("six", "99.0")], "idna": [wheel("idna", "99.0")]}
+    with serve_index(projects, credentials=(USER, PASSWORD)) as url:
+        yield url
+
+
+def test_an_index_pinned_source_gets_the_private_package_and_only_that(
+    pyrun: Runner, tmp_path: Path, explicit_index: str
+) -> None:
+    cache = tmp_path / "cache"
+    script = write(tmp_path / "p.py", (
+        '# /// script\n# dependencies = ["six", "idna"]\n'
+        f'# [[tool.uv.index]]\n# name = "private"\n# url = "{explicit_index}"\n'
+        "# explicit = true\n"
+        '# [tool.uv.sources]\n# six = { index = "private" }\n# ///\n'
+        "import idna, six\nprint(six.__version__, idna.__version__)\n"))
+    secrets = {"UV_INDEX_PRIVATE_USERNAME": USER, "UV_INDEX_PRIVATE_PASSWORD": PASSWORD}
+    out = pyrun("-v", str(script), PYRUN_CACHE_DIR=str(cache), **secrets)
+    assert out.returncode == 0, out.stderr
+    six_version, idna_version = out.stdout.split()
+    assert six_version == "99.0-private"  # pinned to the private index
+    assert idna_version != "99.0-private"  # explicit: used for nothing else
+    assert PASSWORD not in out.stderr
+    for dirpath, _dirs, files in os.walk(cache):
+        for f in files:
+            path = os.path.join(dirpath, f)
+            if not os.path.islink(path):
+                with open(path, "rb") as fh:
+                    assert PASSWORD.encode() not in fh.read(), path
+    warm = pyrun("-v", str(script), PYRUN_CACHE_DIR=str(cache), **secrets)
+    assert warm.stdout == out.stdout and "warm" in warm.stderr, warm.stderr
+    edited = script.read_text().replace("explicit = true", "explicit = false")
+    script.write_text(edited.replace('# six = { index = "private" }', '# idna = { index = "private" }'))
+    swapped = pyrun(str(script), PYRUN_CACHE_DIR=str(cache), **secrets)  # a new fast key
+    assert swapped.returncode == 0 and swapped.stdout.split()[1] == "99.0-private", swapped.stderr
