@@ -167,7 +167,9 @@ def read_script(path: str | os.PathLike[str]) -> bytes:
     from pyrun import remote
 
     if remote.is_url(os.fspath(path)):  # fetched once (pyrun.remote)
-        return remote.fetch(os.fspath(path))
+        from pyrun import layout
+
+        return remote.fetch(os.fspath(path), layout.cache_root())
     try:
         return Path(path).read_bytes()
     except FileNotFoundError:

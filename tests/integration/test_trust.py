@@ -475,13 +475,22 @@ def test_a_script_by_url_runs(pyrun: Runner, tmp_path: Path) -> None:
 
     pages = {"/x.py": (body("six").encode(), "text/x-python"),
              "/page": (b"<!DOCTYPE html><html></html>", "text/html")}
+    served: list[str] = []  # "200 /x.py", "304 /x.py"
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - the http.server API
             found = pages.get(self.path)
+            etag = f'"{hash(found[0])}"' if found else ""
+            if found and self.headers.get("If-None-Match") == etag:
+                served.append(f"304 {self.path}")
+                self.send_response(304)
+                self.end_headers()
+                return
+            served.append(f"{200 if found else 404} {self.path}")
             self.send_response(200 if found else 404)
             if found:
                 self.send_header("Content-Type", found[1])
+                self.send_header("ETag", etag)
             self.end_headers()
             if found:
                 self.wfile.write(found[0])
@@ -496,6 +505,10 @@ def test_a_script_by_url_runs(pyrun: Runner, tmp_path: Path) -> None:
         for _ in range(2):
             out = pyrun(f"{base}/x.py", PYRUN_CACHE_DIR=str(tmp_path / "cache"))
             assert out.returncode == 0 and out.stdout.split() == ["six"], out.stderr
+        assert served == ["200 /x.py", "304 /x.py"]  # the second run asked conditionally
+        pages["/x.py"] = ((body("six") + "print('changed')\n").encode(), "text/x-python")
+        changed = pyrun(f"{base}/x.py", PYRUN_CACHE_DIR=str(tmp_path / "cache"))
+        assert changed.stdout.split()[-1] == "changed" and served[-1] == "200 /x.py"
         missing = pyrun(f"{base}/nope.py")
         assert missing.returncode == 66 and "HTTP 404" in missing.stderr, missing.stderr
         page = pyrun(f"{base}/page")
