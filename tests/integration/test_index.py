@@ -89,3 +89,14 @@ def test_an_index_pinned_source_gets_the_private_package_and_only_that(
     script.write_text(edited.replace('# six = { index = "private" }', '# idna = { index = "private" }'))
     swapped = pyrun(str(script), PYRUN_CACHE_DIR=str(cache), **secrets)  # a new fast key
     assert swapped.returncode == 0 and swapped.stdout.split()[1] == "99.0-private", swapped.stderr
+
+
+def test_credentials_from_netrc_reach_uv(pyrun: Runner, tmp_path: Path, index: str) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text(f"machine 127.0.0.1\nlogin {USER}\npassword {PASSWORD}\n")
+    netrc.chmod(0o600)
+    script = write(tmp_path / "p.py", '# /// script\n# dependencies = ["six"]\n# ///\n'
+                   "import six\nprint(six.__version__)\n")
+    out = pyrun("--index", index, "--index-strategy", "unsafe-first-match", str(script),
+                PYRUN_CACHE_DIR=str(tmp_path / "cache"), NETRC=str(netrc))
+    assert out.returncode == 0 and out.stdout.strip() == "99.0-private", out.stderr
