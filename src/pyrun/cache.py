@@ -100,6 +100,7 @@ class Cache:
         base: str,
         required: list[str],
         pending: tuple[str, ...] = (),
+        watched: list[tuple[str, str]] | None = None,
     ) -> None:
         """Point the fast-path index entry ``fast_key`` at ``env_dir`` (atomic replace).
 
@@ -109,10 +110,13 @@ class Cache:
             base: the real path of its base interpreter.
             required: paths a warm run checks exist (see :func:`pyrun.layout.index_text`).
             pending: paths whose absence means bytecode is still to come.
+            watched: ``[(path, signature)]`` a warm run checks have not changed (a local
+                directory source's build files: :func:`pyrun.layout.directory_watch`).
         """
         path = layout.index_path(str(self.root), fast_key)
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        layout.write_atomic(path, layout.index_text(str(env_dir), base, required, pending))
+        layout.write_atomic(path, layout.index_text(str(env_dir), base, required, pending,
+                                                    watched))
 
 
 def _alive(pid: int) -> bool:

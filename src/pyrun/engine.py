@@ -441,7 +441,7 @@ def _build(
     if options.lock is not None:
         installer = _installer(reporter, options.offline, settings)
         pins = locking.from_pylock(options.lock, meta.dependencies, finder.target(interpreter))
-        reporter.debug(f"from {options.lock}: {', '.join(f'{d.name}=={d.version}' for d in pins)}")
+        reporter.debug(f"from {options.lock}: {', '.join(d.pin for d in pins)}")
         resolution = Resolution(tuple(str(r) for r in meta.dependencies), pins)
     elif exported:
         installer = _installer(reporter, options.offline, settings)
@@ -479,7 +479,11 @@ def _build(
         required += [str(e.path / ENTRY_MARKER) for e in entries]
     pending = tuple(str(e.compiled_flag(interpreter.cache_tag))
                     for e in bytecode.stale(entries, interpreter))
-    cache.record_index(key, env.path, interpreter.executable, required, pending)
+    from pyrun.layout import directory_watch
+
+    watched = [w for d in resolution.distributions if d.kind == "directory"
+               for w in directory_watch(d.url)]
+    cache.record_index(key, env.path, interpreter.executable, required, pending, watched)
     reporter.debug(f"environment: {env.path}")
     return env
 
@@ -534,7 +538,7 @@ def _resolve(
                       f"{installer.name}'s cache (newer releases, if any, are not seen)")
         installer = cached
     point("resolved")
-    pins = ", ".join(f"{d.name}=={d.version}" for d in resolution.distributions)
+    pins = ", ".join(d.pin for d in resolution.distributions)
     reporter.debug(f"resolved: {pins}")
     return resolution, installer
 

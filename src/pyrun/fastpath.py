@@ -189,6 +189,9 @@ def check(root: str, key: str) -> "tuple[str | None, str]":
     for path in entry.required:
         if not os.path.exists(path):
             return None, f"{path} is missing"
+    for path, signature in entry.watched:
+        if layout.watch_signature(path) != signature:
+            return None, f"{path} changed (a local directory source)"
     for path in entry.pending:
         if not os.path.exists(path):
             return python, PENDING

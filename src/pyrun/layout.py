@@ -199,18 +199,47 @@ def file_signature(path: str) -> str:
     return f"{st.st_size}:{st.st_mtime_ns}"
 
 
+#: The files of a local directory source whose change means a rebuild, as uv's default
+#: ``cache-keys`` say ("Caching" in uv's documentation): its build configuration, and whether
+#: it has a ``src`` directory. Editing other files needs ``-U``, as with uv.
+DIRECTORY_WATCH = ("pyproject.toml", "setup.py", "setup.cfg", "src")
+
+
+def watch_signature(path: str) -> str:
+    """What a watched path looks like now: ``-`` when missing, ``d`` for a directory (only
+    its presence counts), else :func:`file_signature`."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "-"
+    if st.st_mode & 0o170000 == 0o040000:
+        return "d"
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def directory_watch(directory: str) -> "list[tuple[str, str]]":
+    """``[(path, watch_signature(path))]`` for the :data:`DIRECTORY_WATCH` paths of a local
+    directory source."""
+    paths = [os.path.join(directory, name) for name in DIRECTORY_WATCH]
+    return [(p, watch_signature(p)) for p in paths]
+
+
 def index_text(
-    env_dir: str, base: str, required: list[str], pending: tuple[str, ...] = ()
+    env_dir: str, base: str, required: list[str], pending: tuple[str, ...] = (),
+    watched: "list[tuple[str, str]] | None" = None,
 ) -> str:
     """The text of an index entry (written by the engine, read by :func:`read_index`).
 
     Line 1: the environment's directory. Line 2: its base interpreter's real path and
     :func:`file_signature`, tab-separated. Then one path per line that must exist for the
-    environment to work (its activation ``.pth``, each pool entry's marker), and
+    environment to work (its activation ``.pth``, each pool entry's marker),
     ``?``-prefixed paths whose absence means only that bytecode is still pending (the
-    compiled flags of its entries).
+    compiled flags of its entries), and ``=``-prefixed ``path<TAB>signature`` lines: paths
+    whose :func:`watch_signature` must not have changed (a local directory source's build
+    files).
     """
     lines = [env_dir, f"{base}\t{file_signature(base)}", *required, *(f"?{p}" for p in pending)]
+    lines += [f"={p}\t{sig}" for p, sig in watched or ()]
     return "\n".join(lines) + "\n"
 
 
@@ -223,15 +252,18 @@ class IndexEntry:
         base_signature: that interpreter's :func:`file_signature` when the entry was written.
         required: paths that must exist.
         pending: paths whose absence means bytecode is pending.
+        watched: ``[(path, signature)]`` that must still match (:func:`watch_signature`).
     """
 
     def __init__(self, env_dir: str, base: str, base_signature: str,
-                 required: list[str], pending: list[str]) -> None:
+                 required: list[str], pending: list[str],
+                 watched: "list[tuple[str, str]]") -> None:
         self.env_dir = env_dir
         self.base = base
         self.base_signature = base_signature
         self.required = required
         self.pending = pending
+        self.watched = watched
 
 
 def read_index(root: str, key: str) -> "IndexEntry | str | None":
@@ -252,9 +284,11 @@ def read_index(root: str, key: str) -> "IndexEntry | str | None":
     if len(lines) < 2 or "\t" not in lines[1] or not os.path.isabs(lines[0]):
         return "the fast-path index entry is damaged"
     base, _, signature = lines[1].partition("\t")
-    required = [p for p in lines[2:] if p and not p.startswith("?")]
+    required = [p for p in lines[2:] if p and not p.startswith(("?", "="))]
     pending = [p[1:] for p in lines[2:] if p.startswith("?")]
-    return IndexEntry(lines[0], base, signature, required, pending)
+    watched = [(p, sig) for p, _, sig in (w[1:].partition("\t") for w in lines[2:]
+                                          if w.startswith("="))]
+    return IndexEntry(lines[0], base, signature, required, pending, watched)
 
 
 def write_atomic(path: str, data: "bytes | str", mode: int = 0o600) -> None:

@@ -116,12 +116,16 @@ def entry_key(dist: LockedDistribution, interpreter: Interpreter) -> str:
     """The pool key of ``dist`` as installed for ``interpreter``.
 
     A wheel with a sha256 is keyed by that hash alone; anything that is built locally, or has
-    no hash, is keyed by its source and the interpreter's ABI.
+    no hash, is keyed by its source and the interpreter's ABI; a local directory also by its
+    build files as they are now (:func:`pyrun.layout.directory_watch`), so a changed
+    ``pyproject.toml`` means a new build, as with uv.
     """
     if dist.kind == "wheel" and dist.sha256:
         digest = dist.sha256
     else:
         source = f"{dist.kind}\0{dist.url}\0{dist.sha256}\0{interpreter.soabi}\0{interpreter.platform}"
+        if dist.kind == "directory":
+            source += "".join(f"\0{p}={sig}" for p, sig in layout.directory_watch(dist.url))
         digest = hashlib.sha256(source.encode()).hexdigest()
     version = dist.version or "0"
     return f"{dist.name}-{version}-{digest[:32]}"
@@ -159,8 +163,7 @@ class Pool:
         ``installer``.
 
         Raises:
-            InstallError: a distribution is a local directory (not supported yet), or the
-                installer failed to install one.
+            InstallError: the installer failed to install one.
             NetworkError: the installer could not fetch an artifact.
         """
         entries = self.entries_for(distributions, interpreter)
@@ -168,15 +171,6 @@ class Pool:
         missing = [e for e in entries if e.key in suspect or not e.is_complete()]
         if not missing:
             return entries
-        for e in missing:
-            if e.distribution.kind == "directory":
-                raise InstallError(
-                    f"{e.distribution.name} comes from the local directory "
-                    f"{e.distribution.url}, which pyrun cannot pool yet (a directory changes "
-                    "in place); point its source at a wheel built from it (`uv build`), a "
-                    "git repository or an index, or run the script with `uv run --script`",
-                    requirement=e.distribution.name,
-                )
         with self.cache.locked([e.key for e in missing]):
             for e in missing:  # under the lock: not a compile in progress, really changed
                 why = e.altered() if e.key in suspect and e.is_complete() else None
@@ -192,7 +186,7 @@ class Pool:
     def _install(
         self, missing: list[PoolEntry], interpreter: Interpreter, installer: Installer
     ) -> None:
-        names = ", ".join(f"{e.distribution.name}=={e.distribution.version}" for e in missing)
+        names = ", ".join(e.distribution.pin for e in missing)
         self.reporter.step(f"installing {len(missing)} distribution(s) into the pool: {names}")
         stage = Path(tempfile.mkdtemp(prefix=f"{tmp_prefix()}stage-", dir=self.cache.pool))
         try:

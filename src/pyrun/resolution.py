@@ -45,6 +45,12 @@ class LockedDistribution:
     sha256: str
     package: Mapping[str, Any]
 
+    @property
+    def pin(self) -> str:
+        """``name==version`` for messages, or ``name @ url`` when there is no version (a local
+        directory)."""
+        return f"{self.name}=={self.version}" if self.version else f"{self.name} @ {self.url}"
+
 
 @dataclass(frozen=True)
 class Resolution:

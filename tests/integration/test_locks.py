@@ -87,7 +87,7 @@ def test_export_writes_a_pylock_that_runs_without_a_resolver(pyrun: Runner, tmp_
     assert bad_name.returncode == 64 and "pylock.NAME.toml" in bad_name.stderr
 
 
-def test_path_and_git_sources_are_relative_to_the_script(pyrun: Runner, tmp_path: Path) -> None:
+def test_path_and_git_sources_are_relative_to_the_script_and_a_directory_rebuilds_as_uvs(pyrun: Runner, tmp_path: Path) -> None:
     from tests.loopback import wheel
 
     here = tmp_path / "scripts"
@@ -110,11 +110,21 @@ def test_path_and_git_sources_are_relative_to_the_script(pyrun: Runner, tmp_path
         "import gitpkg, six\nprint(six.__version__, gitpkg.WHERE)\n"))
     out = pyrun(str(s), cwd=tmp_path)  # run from elsewhere: the path is the script's
     assert out.returncode == 0 and out.stdout.strip() == "99.1-private from git", out.stderr
-    (here / "pkgdir").mkdir()
+    pkg = here / "pkgdir"
+    (pkg / "pkgdir").mkdir(parents=True)
+    (pkg / "pkgdir" / "__init__.py").write_text("V = 'one'\n")
+    (pkg / "pyproject.toml").write_text(
+        '[project]\nname = "pkgdir"\nversion = "0.1"\n[build-system]\n'
+        'requires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n')
     d = write(here / "d.py", '# /// script\n# dependencies = ["pkgdir"]\n# [tool.uv.sources]\n'
-                             '# pkgdir = { path = "pkgdir" }\n# ///\n')
-    (here / "pkgdir" / "pyproject.toml").write_text(
-        '[project]\nname = "pkgdir"\nversion = "0.1"\n')
-    refused = pyrun(str(d))
-    assert refused.returncode == 71 and "local directory" in refused.stderr, refused.stderr
-    assert "uv build" in refused.stderr and "Traceback" not in refused.stderr
+                             '# pkgdir = { path = "pkgdir" }\n# ///\n'
+                             "import pkgdir\nprint(pkgdir.V)\n")
+    first = pyrun(str(d), cwd=tmp_path)
+    assert first.returncode == 0 and first.stdout.strip() == "one", first.stderr
+    (pkg / "pkgdir" / "__init__.py").write_text("V = 'two'\n")
+    warm = pyrun("-v", str(d), cwd=tmp_path)  # as uv: only its build files count
+    assert warm.stdout.strip() == "one" and "warm" in warm.stderr, warm.stderr
+    (pkg / "pyproject.toml").write_text((pkg / "pyproject.toml").read_text() + "\n")
+    rebuilt = pyrun(str(d), cwd=tmp_path)
+    assert rebuilt.returncode == 0 and rebuilt.stdout.strip() == "two", rebuilt.stderr
+    assert "pyproject.toml changed" in rebuilt.stderr

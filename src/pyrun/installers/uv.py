@@ -150,7 +150,7 @@ class Uv(Installer):
 
         lock = workdir / "pylock.toml"
         lock.write_text(write_pylock(distributions), "utf-8")
-        names = ", ".join(f"{d.name}=={d.version}" for d in distributions)
+        names = ", ".join(d.pin for d in distributions)
         index = self.settings.index_options() if self.settings else []  # their credentials
         self._run(
             ["pip", "install", "--no-deps", "--link-mode", LINK_MODE, "--prefix", str(prefix),
