@@ -100,3 +100,24 @@ def test_credentials_from_netrc_reach_uv(pyrun: Runner, tmp_path: Path, index: s
     out = pyrun("--index", index, "--index-strategy", "unsafe-first-match", str(script),
                 PYRUN_CACHE_DIR=str(tmp_path / "cache"), NETRC=str(netrc))
     assert out.returncode == 0 and out.stdout.strip() == "99.0-private", out.stderr
+
+
+def test_credentials_in_a_named_index_url_work_and_are_never_kept(
+    pyrun: Runner, tmp_path: Path, explicit_index: str
+) -> None:
+    cache = tmp_path / "cache"
+    url = explicit_index.replace("http://", f"http://{USER}:{PASSWORD}@")
+    script = write(tmp_path / "p.py", (
+        '# /// script\n# dependencies = ["six"]\n'
+        f'# [[tool.uv.index]]\n# name = "private"\n# url = "{url}"\n# explicit = true\n'
+        '# [tool.uv.sources]\n# six = { index = "private" }\n# ///\n'
+        "import six\nprint(six.__version__)\n"))
+    out = pyrun("-v", str(script), PYRUN_CACHE_DIR=str(cache))
+    assert out.returncode == 0 and out.stdout.strip() == "99.0-private", out.stderr
+    assert PASSWORD not in out.stderr and "***@" in out.stderr
+    for dirpath, _dirs, files in os.walk(cache):
+        for f in files:
+            path = os.path.join(dirpath, f)
+            if not os.path.islink(path) and not path.startswith(str(cache / "scripts")):
+                with open(path, "rb") as fh:  # scripts/ holds copies of piped scripts only
+                    assert PASSWORD.encode() not in fh.read(), path

@@ -128,3 +128,15 @@ def test_path_and_git_sources_are_relative_to_the_script_and_a_directory_rebuild
     rebuilt = pyrun(str(d), cwd=tmp_path)
     assert rebuilt.returncode == 0 and rebuilt.stdout.strip() == "two", rebuilt.stderr
     assert "pyproject.toml changed" in rebuilt.stderr
+
+
+def test_with_on_a_locked_script_never_moves_a_locked_version(
+    pyrun: Runner, tmp_path: Path
+) -> None:
+    s = write(tmp_path / "s.py", '# /// script\n# dependencies = ["six<1.15"]\n# ///\n'
+                                 "import idna, six\nprint(six.__version__, idna.__version__)\n")
+    assert pyrun("lock", str(s)).returncode == 0
+    out = pyrun("--with", "idna<3", str(s))
+    assert out.returncode == 0 and out.stdout.split() == ["1.14.0", "2.10"], out.stderr
+    clash = pyrun("--with", "six>=1.16", str(s))
+    assert clash.returncode == 67 and "Traceback" not in clash.stderr, clash.stderr
