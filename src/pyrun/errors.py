@@ -226,8 +226,9 @@ class LockError(PyrunError):
 
 
 class StaleLockError(LockError):
-    """``--locked``: the lock beside a script (``x.py.lock``) no longer matches its inline
-    script metadata, or there is no lock to check."""
+    """The lock beside a script (``x.py.lock``) no longer matches its inline script metadata
+    (``--locked``), there is none to check, or it is damaged; or a ``--lock`` file lacks what
+    the script requires."""
 
     exit_code = ExitCode.METADATA
 

@@ -38,14 +38,16 @@ def test_tool_uv_exclude_newer_pins_an_older_release(pyrun: Runner, tmp_path: Pa
     out = pyrun(str(script), PYRUN_CACHE_DIR=str(tmp_path / "cache"))
     assert out.returncode == 0 and out.stdout.strip() == "1.13.0", out.stderr
     refused = write(tmp_path / "src.py", '# /// script\n# dependencies = ["six"]\n'
-                    '# [tool.uv.sources]\n# six = { index = "private" }\n# ///\n')
+                    '# [tool.uv]\n# compile-bytecode = true\n# ///\n')
     out = pyrun(str(refused))
-    assert out.returncode == 65 and "`sources` is not supported by pyrun" in out.stderr
+    assert out.returncode == 65 and "`compile-bytecode` is not supported by pyrun" in out.stderr
 
 
-def test_a_uv_lock_beside_the_script_is_not_ignored_silently(pyrun: Runner, tmp_path: Path) -> None:
+def test_a_damaged_uv_lock_beside_the_script_is_an_error_naming_it(
+    pyrun: Runner, tmp_path: Path
+) -> None:
     script = write(tmp_path / "locked.py", '# /// script\n# dependencies = []\n# ///\nprint(1)\n')
     (tmp_path / "locked.py.lock").write_text("version = 1\n")
     out = pyrun(str(script), PYRUN_CACHE_DIR=str(tmp_path / "cache"))
-    assert out.returncode == 0 and "locked.py.lock (a uv lock for this script) is not read" \
-        in out.stderr, out.stderr
+    assert out.returncode == 65 and "locked.py.lock is damaged" in out.stderr, out.stderr
+    assert "pyrun lock" in out.stderr and "Traceback" not in out.stderr

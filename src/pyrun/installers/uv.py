@@ -208,12 +208,17 @@ class Uv(Installer):
 
 def _stale_lock(output: str, script: str) -> str | None:
     """What to tell the user when uv's ``output`` says ``script``'s lock is stale or missing
-    (``--locked``/``--frozen``), or None."""
+    (``--locked``/``--frozen``) or damaged, or None."""
     if "needs to be updated, but `--locked` was provided" in output:
         return (f"{script}.lock no longer matches the script's inline metadata, and --locked "
                 f"forbids updating it; run `pyrun lock {script}` (or drop --locked)")
     if "Unable to find lockfile" in output:
         return f"there is no {script}.lock to use; write one with `pyrun lock {script}`"
+    if "Failed to parse `uv.lock`" in output:
+        cause = next((line.strip() for line in reversed(output.splitlines())
+                      if line.strip() and not line.strip().startswith(("|", "^"))), "")
+        return (f"{script}.lock is damaged ({cause}); delete it and write it again with "
+                f"`pyrun lock {script}`")
     return None
 
 
