@@ -28,6 +28,10 @@ def test_warm_scan_run_subcommand_double_dash_and_deprecated_link_mode() -> None
     c = warm_options(["--composition", "link-farm", "x.py"])
     assert c is not None and c.composition == "link-farm"
     assert warm_options(["--link-mode", "farm", "x.py"]) is None  # deprecated: the slow path warns
+    d = warm_options(["--locked", "x.py"])
+    assert d is not None and d.lock_mode == "locked"
+    assert warm_options(["--locked", "--frozen", "x.py"]) is None  # argparse refuses both
+    assert warm_options(["--lock", "pylock.toml", "x.py"]) is None  # read by the engine
 
 
 @pytest.mark.parametrize("argv", [

@@ -41,6 +41,25 @@ def test_options_and_environment_change_the_key(monkeypatch: pytest.MonkeyPatch)
     assert base != key(SCRIPT)
 
 
+def test_the_lock_beside_the_script_and_the_lock_mode_change_the_key(tmp_path: Path) -> None:
+    span = fastpath.block_span(SCRIPT)
+    plain = fastpath.fast_key(span, "", [], "/usr/bin/python3")
+    assert plain == fastpath.fast_key(span, "", [], "/usr/bin/python3", lock=b"", lock_mode="")
+    locked = fastpath.fast_key(span, "", [], "/usr/bin/python3", lock=b"version = 1\n")
+    assert locked != plain
+    assert locked != fastpath.fast_key(span, "", [], "/usr/bin/python3", lock=b"version = 2\n")
+    assert locked != fastpath.fast_key(span, "", [], "/usr/bin/python3", lock=b"version = 1\n",
+                                       lock_mode="frozen")
+    script = tmp_path / "x.py"
+    script.write_bytes(SCRIPT)
+    assert fastpath.lock_bytes(str(script)) == b""
+    (tmp_path / "x.py.lock").write_bytes(b"version = 1\n")
+    assert fastpath.lock_bytes(str(script)) == b"version = 1\n"
+    os.mkfifo(tmp_path / "y.py.lock")  # never opened: it would block
+    assert fastpath.lock_bytes(str(tmp_path / "y.py")) == b""
+    assert fastpath.lock_bytes("-") == b"" and fastpath.lock_bytes("https://x/a.py") == b""
+
+
 def test_no_block_has_empty_span() -> None:
     assert fastpath.block_span(b"print(1)\n# /// scripts\n") == b""
 
