@@ -313,6 +313,8 @@ def _lockable(script: str) -> None:
     from pyrun import layout
     from pyrun.errors import ScriptNotFoundError
 
+    if script != "-" and "://" not in script and not os.path.exists(script):
+        raise ScriptNotFoundError(script, f"{script}: no such file; check the script's path")
     if script == "-" or "://" in script or not layout.is_regular_file(script):
         raise ScriptNotFoundError(script, f"{script}: a lock is written beside a script file; "
                                   "give the path of one")

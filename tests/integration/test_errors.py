@@ -89,7 +89,7 @@ def non_utf8_listing(directory: Path) -> Path:
 def test_usage_errors_are_one_line_on_every_subcommand(pyrun: Runner) -> None:
     for argv in (["--bogus", "x.py"], ["-p"], ["cache", "frobnicate"],
                  ["cache", "prune", "--unused-for", "soon"], ["python"], ["env", "x.py"],
-                 ["wsp", "--bogus"], ["wsp", "run"]):
+                 ["wsp", "--bogus"], ["wsp", "run"], ["lock"], ["--locked", "--frozen", "x.py"]):
         out = pyrun(*argv)
         one_error(out, 64, "--help")
         assert out.stderr.count("\n") == 1, (argv, out.stderr)  # not the whole help
@@ -98,13 +98,16 @@ def test_usage_errors_are_one_line_on_every_subcommand(pyrun: Runner) -> None:
 def test_help_on_every_subcommand(pyrun: Runner) -> None:
     for argv in (["--help"], ["run", "--help"], ["cache", "--help"], ["cache", "clean", "--help"],
                  ["cache", "info", "--help"], ["python", "--help"], ["env", "--help"],
-                 ["wsp", "--help"]):
+                 ["wsp", "--help"], ["lock", "--help"], ["export", "--help"]):
         out = pyrun(*argv)
         assert out.returncode == 0 and out.stdout.startswith("usage: pyrun"), (argv, out.stderr)
 
 
-def test_python_and_env_errors(pyrun: Runner, tmp_path: Path) -> None:
+def test_python_env_lock_and_export_errors(pyrun: Runner, tmp_path: Path) -> None:
     one_error(pyrun("python", str(tmp_path / "nope.py")), 66, "no such file")
+    one_error(pyrun("lock", str(tmp_path / "nope.py")), 66, "no such file")
+    one_error(pyrun("lock", "-", input=""), 66, "beside a script file")
+    one_error(pyrun("export", str(tmp_path / "nope.py"), "-o", "a.toml"), 64, "pylock.NAME.toml")
     bad = write(tmp_path / "bad.py", '# /// script\n# dependencies = ["rich>>1"]\n# ///\n')
     one_error(pyrun("env", str(bad), "--record"), 65, "'rich>>1'")
 
