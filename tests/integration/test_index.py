@@ -121,3 +121,17 @@ def test_credentials_in_a_named_index_url_work_and_are_never_kept(
             if not os.path.islink(path) and not path.startswith(str(cache / "scripts")):
                 with open(path, "rb") as fh:  # scripts/ holds copies of piped scripts only
                     assert PASSWORD.encode() not in fh.read(), path
+
+
+def test_a_url_source_and_a_default_named_index(pyrun: Runner, tmp_path: Path) -> None:
+    projects = {"six": [wheel("six", "99.0")], "idna": [wheel("idna", "99.0")]}
+    with serve_index(projects) as url:
+        files = url.replace("/simple", "/files")
+        script = write(tmp_path / "u.py", (
+            '# /// script\n# dependencies = ["six", "idna"]\n'
+            f'# [[tool.uv.index]]\n# name = "mine"\n# url = "{url}"\n# default = true\n'
+            f'# [tool.uv.sources]\n# six = {{ url = "{files}/six-99.0-py3-none-any.whl" }}\n'
+            "# ///\nimport idna, six\nprint(six.__version__, idna.__version__)\n"))
+        out = pyrun(str(script), PYRUN_CACHE_DIR=str(tmp_path / "cache"))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["99.0-private", "99.0-private"]  # PyPI replaced, URL taken

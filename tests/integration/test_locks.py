@@ -140,3 +140,10 @@ def test_with_on_a_locked_script_never_moves_a_locked_version(
     assert out.returncode == 0 and out.stdout.split() == ["1.14.0", "2.10"], out.stderr
     clash = pyrun("--with", "six>=1.16", str(s))
     assert clash.returncode == 67 and "Traceback" not in clash.stderr, clash.stderr
+
+
+def test_a_script_without_py_runs_and_locks_beside_itself(pyrun: Runner, tmp_path: Path) -> None:
+    s = script(tmp_path / "tool", "six<1.15")
+    assert pyrun("lock", str(s)).returncode == 0 and (tmp_path / "tool.lock").is_file()
+    out = pyrun("--locked", str(s))
+    assert out.returncode == 0 and out.stdout.strip() == "1.14.0", out.stderr
