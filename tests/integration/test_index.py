@@ -15,6 +15,17 @@ from tests.loopback import serve_index, wheel
 USER, PASSWORD = "alice", "s3cret-pw-0451"
 
 
+def assert_not_kept(cache: Path, secret: str) -> None:
+    """No file of the cache holds ``secret`` (copies of piped scripts aside: a script that
+    holds a credential is the user's own file)."""
+    for dirpath, _dirs, files in os.walk(cache):
+        for f in files:
+            path = os.path.join(dirpath, f)
+            if not os.path.islink(path) and not path.startswith(str(cache / "scripts")):
+                with open(path, "rb") as fh:
+                    assert secret.encode() not in fh.read(), path
+
+
 @pytest.fixture
 def index() -> Iterator[str]:
     """``http://127.0.0.1:PORT/simple`` (no credentials in it), answering only with them."""
@@ -33,12 +44,7 @@ def test_an_index_option_with_credentials_gets_the_private_package(
                 UV_CACHE_DIR=str(uv_cache))
     assert out.returncode == 0 and out.stdout.strip() == "99.0-private", out.stderr
     assert PASSWORD not in out.stderr and "***@" in out.stderr  # the log shows no password
-    for dirpath, _dirs, files in os.walk(cache):
-        for f in files:
-            path = os.path.join(dirpath, f)
-            if not os.path.islink(path):
-                with open(path, "rb") as fh:
-                    assert PASSWORD.encode() not in fh.read(), path
+    assert_not_kept(cache, PASSWORD)
     plain = pyrun(str(script), PYRUN_CACHE_DIR=str(cache), UV_CACHE_DIR=str(uv_cache))
     assert plain.returncode == 0 and plain.stdout.strip() != "99.0-private"  # another key
     again = pyrun("--index", with_credentials, str(script), PYRUN_CACHE_DIR=str(cache),
@@ -77,12 +83,7 @@ def test_an_index_pinned_source_gets_the_private_package_and_only_that(
     assert six_version == "99.0-private"  # pinned to the private index
     assert idna_version != "99.0-private"  # explicit: used for nothing else
     assert PASSWORD not in out.stderr
-    for dirpath, _dirs, files in os.walk(cache):
-        for f in files:
-            path = os.path.join(dirpath, f)
-            if not os.path.islink(path):
-                with open(path, "rb") as fh:
-                    assert PASSWORD.encode() not in fh.read(), path
+    assert_not_kept(cache, PASSWORD)
     warm = pyrun("-v", str(script), PYRUN_CACHE_DIR=str(cache), **secrets)
     assert warm.stdout == out.stdout and "warm" in warm.stderr, warm.stderr
     edited = script.read_text().replace("explicit = true", "explicit = false")
@@ -115,12 +116,7 @@ def test_credentials_in_a_named_index_url_work_and_are_never_kept(
     out = pyrun("-v", str(script), PYRUN_CACHE_DIR=str(cache))
     assert out.returncode == 0 and out.stdout.strip() == "99.0-private", out.stderr
     assert PASSWORD not in out.stderr and "***@" in out.stderr
-    for dirpath, _dirs, files in os.walk(cache):
-        for f in files:
-            path = os.path.join(dirpath, f)
-            if not os.path.islink(path) and not path.startswith(str(cache / "scripts")):
-                with open(path, "rb") as fh:  # scripts/ holds copies of piped scripts only
-                    assert PASSWORD.encode() not in fh.read(), path
+    assert_not_kept(cache, PASSWORD)
 
 
 def test_a_url_source_and_a_default_named_index(pyrun: Runner, tmp_path: Path) -> None:
