@@ -475,7 +475,7 @@ def _build(
                 raise
             reporter.debug(f"pool entries vanished (attempt {attempt}); installing them again")
     point("env-placed")
-    bytecode.schedule(cache, entries, interpreter, reporter)
+    bytecode.schedule(cache, entries, interpreter, reporter, after_exit=True)
     required = [str(env.activation)]
     if env.mode == POOLED:  # a link farm holds its own links to the pool's files
         required += [str(e.path / ENTRY_MARKER) for e in entries]
@@ -611,5 +611,5 @@ def _resume_bytecode(cache: Cache, env_dir: Path, reporter: Reporter) -> None:
     if interpreter is None:
         return
     entries = [e for e in (entry_from_key(cache, k) for k in marker.entries) if e is not None]
-    bytecode.schedule(cache, entries, interpreter, reporter)
+    bytecode.schedule(cache, entries, interpreter, reporter, after_exit=True)
 

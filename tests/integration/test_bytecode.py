@@ -105,3 +105,17 @@ def test_a_link_farm_gets_bytecode_before_it_is_built(pyrun: Runner, tmp_path: P
     assert (site / "__pycache__" / f"six.{TAG}.pyc").is_file()
     assert TAG in json.loads((entry_of(cache, "six") / "pyrun-entry.json").read_text())[
         "compiled-for"]
+
+
+def test_the_compiler_waits_for_the_first_run_to_exit(pyrun: Runner, tmp_path: Path) -> None:
+    """Compiling while the script's first run imports would take the cores from it: the
+    compiler starts once the script has exited (issue 12)."""
+    cache = tmp_path / "cache"
+    script = write(tmp_path / "slow.py", '# /// script\n# dependencies = ["six"]\n# ///\n'
+                   "import json, pathlib, sys, time\nimport six\ntime.sleep(2)\n"
+                   "marker = pathlib.Path(six.__file__).parent.parent / 'pyrun-entry.json'\n"
+                   "print(json.loads(marker.read_text())['compiled-for'])\n")
+    out = pyrun("-v", str(script), PYRUN_CACHE_DIR=str(cache), PYRUN_COMPILE="background")
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr  # not during the run
+    assert "once the script has exited" in out.stderr
+    assert wait_compiled(entry_of(cache, "six"), timeout=60) == [TAG]  # but right after
