@@ -1,20 +1,25 @@
-"""pyrun side by side with ``uv run --script``, in the same run, on the same machine.
+"""pyrun side by side with ``uv run --script``, in one run, as users type them.
 
 Usage (from the repository root, after the README's install command)::
 
-    python3 benchmarks/compare.py [--python 3.12] [--repeat 15] [--out docs/performance.md]
+    python3 benchmarks/compare.py [--repeat 30] [--cold-repeat 3] [--out FILE] [--skip-empty]
 
-Both tools get the same interpreter, the same uv binary and one shared uv cache (so "warm cache"
-means the same downloads for both), and run with ``PYTHONDONTWRITEBYTECODE`` unset, as on users'
-machines. Times are wall-clock medians of real subprocess runs. Scenarios:
+Both tools run with no options at all (``pyrun x.py``, ``uv run --script x.py``): no
+``--python``, no ``-q``. pyrun is installed with pip into a venv of its own (as a user installs
+it), made with the interpreter uv finds by default, so both run scripts on the same Python.
+Both share one uv cache (pyrun resolves and installs with uv; on a user's machine they share
+uv's default cache too), ``PYTHONDONTWRITEBYTECODE`` is unset, as on users' machines. Runs are
+**paired**: pyrun, then uv, then pyrun..., and a ratio is the median of the pairs' ratios (the
+machine's speed drifts less within a pair). pyrun's background byte-compiler is waited for
+(:func:`settle`) after each of its runs, outside the timing. Scenarios (issue 12):
 
-1. warm run of a one-dependency script (rich), against the environment's own interpreter;
-2. warm run of a numpy+pandas+matplotlib script;
-3. that heavy script in a fresh environment over a warm cache (uv: its script environments
-   deleted; pyrun: its environments and index deleted, pool kept; and pyrun with its pool
-   deleted too, uv's cache still warm);
-4. a second script, elsewhere, spelling the same requirements differently;
-5. disk and inodes of five heavy scripts that differ by one small extra each.
+1. warm run of a one-dependency script (rich); and the environment's own interpreter alone;
+2. first run of numpy+pandas+matplotlib with the download cache warm: pyrun's cache deleted
+   (pool, environments), uv's script environments deleted, uv's cache kept;
+3. the same from empty caches (both caches deleted before each run: downloads included);
+4. twenty different small scripts run cold one after another, with uv's cache warm, and empty;
+5. installing the same wheels again adds nothing to uv's cache (its size after scenario 2);
+6. a second script resolving to an already-built set, and the disk of five similar scripts.
 """
 
 from __future__ import annotations
@@ -26,16 +31,16 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from uv import find_uv_bin
 
-from pyrun.interpreters import InterpreterFinder
-from pyrun.progress import Reporter
-
 ROOT = Path(__file__).resolve().parent
 WORK = ROOT / ".work"
 UV = str(find_uv_bin())
+PYRUN_CACHE, UV_CACHE = WORK / "pyrun-cache", WORK / "uv-cache"
+PYRUN = WORK / "pyrun-venv" / "bin" / "pyrun"
 
 LIGHT = '# /// script\n# dependencies = ["rich"]\n# ///\nimport rich\nprint("ok")\n'
 HEAVY_DEPS = '"numpy", "pandas", "matplotlib"'
@@ -46,6 +51,14 @@ HEAVY_BODY = (
     "plt.plot(df.x, df.y)\nprint(int(df.y.sum()))\n"
 )
 EXTRAS = ["six", "idna", "attrs", "packaging", "certifi"]
+#: Twenty small distributions, one per script, each imported by its module name.
+SMALL = [("six", "six"), ("idna", "idna"), ("attrs", "attr"), ("packaging", "packaging"),
+         ("certifi", "certifi"), ("tomli", "tomli"), ("toml", "toml"), ("click", "click"),
+         ("colorama", "colorama"), ("pyparsing", "pyparsing"), ("python-dateutil", "dateutil"),
+         ("pytz", "pytz"), ("tabulate", "tabulate"), ("wcwidth", "wcwidth"),
+         ("markupsafe", "markupsafe"), ("itsdangerous", "itsdangerous"), ("blinker", "blinker"),
+         ("platformdirs", "platformdirs"), ("typing-extensions", "typing_extensions"),
+         ("iniconfig", "iniconfig")]
 
 
 def heavy(extra: str = "", spelling: str = HEAVY_DEPS) -> str:
@@ -56,19 +69,17 @@ def heavy(extra: str = "", spelling: str = HEAVY_DEPS) -> str:
 def env() -> dict[str, str]:
     """The environment both tools run in."""
     e = dict(os.environ)
-    e.pop("PYTHONDONTWRITEBYTECODE", None)
-    e.update(
-        PYRUN_CACHE_DIR=str(WORK / "pyrun-cache"),
-        UV_CACHE_DIR=str(WORK / "uv-cache"),
-        UV=UV,
-        UV_PYTHON_DOWNLOADS="never",
-    )
+    for name in ("PYTHONDONTWRITEBYTECODE", "VIRTUAL_ENV", "PYRUN_COMPILE"):
+        e.pop(name, None)
+    e.update(PYRUN_CACHE_DIR=str(PYRUN_CACHE), UV_CACHE_DIR=str(UV_CACHE),
+             UV_PYTHON_DOWNLOADS="never")
     return e
 
 
 def timed(argv: list[str]) -> float:
     start = time.perf_counter()
-    subprocess.run(argv, env=env(), check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    subprocess.run(argv, env=env(), check=True, stdout=subprocess.DEVNULL,
+                   stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - start
 
 
@@ -86,33 +97,49 @@ def compilers_running() -> bool:
 def settle(timeout: float = 600) -> float:
     """Wait for pyrun's background byte-compiling to finish; returns the seconds waited."""
     start = time.perf_counter()
+    time.sleep(0.05)  # the compiler may still be starting
     while compilers_running() and time.perf_counter() - start < timeout:
         time.sleep(0.05)
     return time.perf_counter() - start
 
 
-def median(argv: list[str], repeat: int) -> float:
-    timed(argv)  # warm-up
-    return statistics.median(timed(argv) for _ in range(repeat))
+def paired(
+    run_p: Callable[[], float], run_u: Callable[[], float], repeat: int,
+    before: Callable[[], None] = lambda: None,
+) -> tuple[float, float, float]:
+    """``(pyrun median s, uv median s, median of the pairs' pyrun/uv ratios)``; ``before``
+    runs ahead of every single run, untimed (deleting caches, say)."""
+    ps, us, ratios = [], [], []
+    for _ in range(repeat):
+        before()
+        p = run_p()
+        settle()
+        before()
+        u = run_u()
+        ps.append(p)
+        us.append(u)
+        ratios.append(p / u)
+    return statistics.median(ps), statistics.median(us), statistics.median(ratios)
 
 
-PYRUN = WORK / "pyrun-venv" / "bin" / "pyrun"
+def pyrun_cmd(script: Path) -> list[str]:
+    return [str(PYRUN), str(script)]
 
 
-def install_pyrun() -> None:
-    """pyrun in a venv of its own, as pipx or uv tool would install it (not editable)."""
+def uv_cmd(script: Path) -> list[str]:
+    return [UV, "run", "--script", str(script)]
+
+
+def install_pyrun() -> str:
+    """pyrun in a venv of its own, installed with pip (not editable), on the interpreter uv
+    finds by default; returns that interpreter."""
+    python = subprocess.run([UV, "python", "find"], capture_output=True, text=True, env=env(),
+                            check=True).stdout.strip()
     venv = PYRUN.parent.parent
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([UV, "pip", "install", "-q", "--python", str(venv / "bin" / "python"),
+    subprocess.run([python, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
                     str(ROOT.parent)], check=True, env=env())
-
-
-def pyrun_cmd(python: str, script: Path) -> list[str]:
-    return [str(PYRUN), "-q", "--python", python, str(script)]
-
-
-def uv_cmd(python: str, script: Path) -> list[str]:
-    return [UV, "run", "-q", "--python", python, "--script", str(script)]
+    return python
 
 
 def env_python_of(argv: list[str], script: Path) -> str:
@@ -138,92 +165,122 @@ def tree_size(path: Path) -> tuple[int, int]:
     return size, len(seen)
 
 
+def forget_environments() -> None:
+    """Cold for both, downloads kept: pyrun's cache gone, uv's script environments gone."""
+    shutil.rmtree(PYRUN_CACHE, ignore_errors=True)
+    shutil.rmtree(UV_CACHE / "environments-v2", ignore_errors=True)
+
+
+def forget_everything() -> None:
+    shutil.rmtree(PYRUN_CACHE, ignore_errors=True)
+    shutil.rmtree(UV_CACHE, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--python", default=f"{sys.version_info[0]}.{sys.version_info[1]}")
-    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--repeat", type=int, default=30, help="pairs of warm runs")
+    parser.add_argument("--cold-repeat", type=int, default=3, help="pairs of cold runs")
+    parser.add_argument("--skip-empty", action="store_true",
+                        help="leave out the scenarios from empty caches (they download)")
     parser.add_argument("--out", type=Path, default=None)
     opts = parser.parse_args()
     shutil.rmtree(WORK, ignore_errors=True)
-    WORK.mkdir(parents=True)
     scripts = WORK / "scripts"
-    scripts.mkdir()
-    install_pyrun()
-    # An interpreter path for both tools: uv cannot use pyenv's shims for a version not selected.
-    py = InterpreterFinder(WORK, Reporter(-1)).choose(opts.python, None, "benchmark").executable
-    rows: list[tuple[str, float, float, str]] = []
+    scripts.mkdir(parents=True)
+    python = install_pyrun()
+    rows: list[tuple[str, float, float, float | None, str]] = []
 
     light = scripts / "light.py"
     light.write_text(LIGHT)
     heavy_a = scripts / "heavy.py"
     heavy_a.write_text(heavy())
     for s in (light, heavy_a):
-        timed(pyrun_cmd(py, s)), timed(uv_cmd(py, s))  # cold: fill the caches
+        timed(pyrun_cmd(s)), settle(), timed(uv_cmd(s))  # cold: fill the caches
+
+    p, u, r = paired(lambda: timed(pyrun_cmd(light)), lambda: timed(uv_cmd(light)), opts.repeat)
+    rows.append(("warm run, one dependency (rich)", p * 1000, u * 1000, r, "ms"))
+    own = env_python_of(pyrun_cmd(light), light)
+    base, _, rb = paired(lambda: timed([own, str(light)]), lambda: timed(uv_cmd(light)),
+                         opts.repeat)
+    rows.append(("the environment's own interpreter alone (the limit)", base * 1000, u * 1000,
+                 rb, "ms"))
+
+    p, u, r = paired(lambda: timed(pyrun_cmd(heavy_a)), lambda: timed(uv_cmd(heavy_a)),
+                     opts.cold_repeat, before=forget_environments)
+    rows.append(("first run, numpy+pandas+matplotlib, download cache warm", p * 1000, u * 1000,
+                 r, "ms"))
+    size_before, _ = tree_size(UV_CACHE)
+    for _ in range(2):  # pyrun alone installs the same wheels again twice
+        shutil.rmtree(PYRUN_CACHE, ignore_errors=True)
+        timed(pyrun_cmd(heavy_a))
         settle()
+    size_after, _ = tree_size(UV_CACHE)
+    rows.append(("uv's cache grown by pyrun installing the same wheels twice more",
+                 (size_after - size_before) / 2**20, 0.0, None, "MiB"))
 
-    for label, script in (("one dependency (rich)", light), ("numpy+pandas+matplotlib", heavy_a)):
-        base_p = median([env_python_of(pyrun_cmd(py, script), script), str(script)], opts.repeat)
-        base_u = median([env_python_of(uv_cmd(py, script), script), str(script)], opts.repeat)
-        t_p = median(pyrun_cmd(py, script), opts.repeat)
-        t_u = median(uv_cmd(py, script), opts.repeat)
-        over_p, over_u = (t_p - base_p) * 1000, (t_u - base_u) * 1000
-        rows.append((f"warm run, {label}: total", t_p * 1000, t_u * 1000, "ms"))
-        rows.append((f"warm run, {label}: overhead over the env's own python", over_p, over_u, "ms"))
+    if not opts.skip_empty:
+        p, u, r = paired(lambda: timed(pyrun_cmd(heavy_a)), lambda: timed(uv_cmd(heavy_a)),
+                         opts.cold_repeat, before=forget_everything)
+        rows.append(("first run, numpy+pandas+matplotlib, empty caches", p * 1000, u * 1000, r,
+                     "ms"))
 
-    fresh_p, fresh_u, fresh_pool, fresh_pool_settled = [], [], [], []
-    for _ in range(3):
-        for d in ("envs", "index"):
-            shutil.rmtree(WORK / "pyrun-cache" / d, ignore_errors=True)
-        shutil.rmtree(WORK / "uv-cache" / "environments-v2", ignore_errors=True)
-        fresh_p.append(timed(pyrun_cmd(py, heavy_a)))
-        fresh_u.append(timed(uv_cmd(py, heavy_a)))
-    for _ in range(3):
-        shutil.rmtree(WORK / "pyrun-cache", ignore_errors=True)
-        fresh_pool.append(timed(pyrun_cmd(py, heavy_a)))
-        fresh_pool_settled.append(fresh_pool[-1] + settle())
-    rows.append(("fresh environment over a warm cache (pyrun: pool kept)",
-                 statistics.median(fresh_p) * 1000, statistics.median(fresh_u) * 1000, "ms"))
-    rows.append(("fresh environment, pyrun's pool empty too (uv cache warm)",
-                 statistics.median(fresh_pool) * 1000, statistics.median(fresh_u) * 1000, "ms"))
-    rows.append(("the same, until pyrun's background byte-compiling has finished",
-                 statistics.median(fresh_pool_settled) * 1000, statistics.median(fresh_u) * 1000,
-                 "ms"))
+    small = []
+    for dist, module in SMALL:
+        s = scripts / f"small_{module}.py"
+        s.write_text(f'# /// script\n# dependencies = ["{dist}"]\n# ///\nimport {module}\n')
+        small.append(s)
 
-    timed(pyrun_cmd(py, heavy_a)), timed(uv_cmd(py, heavy_a))
-    settle()
+    def in_a_row(cmd: Callable[[Path], list[str]]) -> Callable[[], float]:
+        return lambda: sum(timed(cmd(s)) for s in small)
+
+    for s in small:  # the downloads, for the warm-cache variant
+        timed(uv_cmd(s))
+    p, u, r = paired(in_a_row(pyrun_cmd), in_a_row(uv_cmd), 1, before=forget_environments)
+    rows.append(("20 small scripts cold in a row, uv's cache warm", p * 1000, u * 1000, r, "ms"))
+    if not opts.skip_empty:
+        p, u, r = paired(in_a_row(pyrun_cmd), in_a_row(uv_cmd), 1, before=forget_everything)
+        rows.append(("20 small scripts cold in a row, empty caches", p * 1000, u * 1000, r,
+                     "ms"))
+
+    forget_environments()
+    timed(pyrun_cmd(heavy_a)), settle(), timed(uv_cmd(heavy_a))
     second_p, second_u = [], []
     for i in range(3):
         other = scripts / f"elsewhere{i}" / "same_set.py"
         other.parent.mkdir()
         other.write_text(heavy(spelling='"NumPy", "matplotlib>=3", "Pandas"'))
-        second_p.append(timed(pyrun_cmd(py, other)))
-        second_u.append(timed(uv_cmd(py, other)))
+        second_p.append(timed(pyrun_cmd(other)))
+        settle()
+        second_u.append(timed(uv_cmd(other)))
     rows.append(("second script resolving to an already-built set (first run)",
-                 statistics.median(second_p) * 1000, statistics.median(second_u) * 1000, "ms"))
+                 statistics.median(second_p) * 1000, statistics.median(second_u) * 1000, None,
+                 "ms"))
 
-    shutil.rmtree(WORK / "pyrun-cache", ignore_errors=True)
-    shutil.rmtree(WORK / "uv-cache" / "environments-v2", ignore_errors=True)
+    forget_environments()
     for extra in EXTRAS:
         s = scripts / f"five_{extra}.py"
         s.write_text(heavy(extra))
-        timed(pyrun_cmd(py, s)), timed(uv_cmd(py, s))
-        settle()
-    p_bytes, p_inodes = tree_size(WORK / "pyrun-cache")
-    u_bytes, u_inodes = tree_size(WORK / "uv-cache" / "environments-v2")
-    rows.append(("five similar heavy scripts: disk", p_bytes / 2**20, u_bytes / 2**20, "MiB"))
-    rows.append(("five similar heavy scripts: inodes", p_inodes, u_inodes, "inodes"))
+        timed(pyrun_cmd(s)), settle(), timed(uv_cmd(s))
+    p_bytes, p_inodes = tree_size(PYRUN_CACHE)
+    u_bytes, u_inodes = tree_size(UV_CACHE / "environments-v2")
+    rows.append(("five similar heavy scripts: disk", p_bytes / 2**20, u_bytes / 2**20, None,
+                 "MiB"))
+    rows.append(("five similar heavy scripts: inodes", p_inodes, u_inodes, None, "inodes"))
 
     uv_version = subprocess.run([UV, "--version"], capture_output=True, text=True).stdout.strip()
+    args = " ".join(sys.argv[1:])
     lines = [
-        f"Measured with `python3 benchmarks/compare.py --python {opts.python} --repeat {opts.repeat}`"
-        f" ({uv_version}, {py}, {os.cpu_count()} cores).",
+        f"Measured with `python3 benchmarks/compare.py{' ' + args if args else ''}` "
+        f"({uv_version}, scripts on {python}, {os.cpu_count()} cores, "
+        f"{time.strftime('%Y-%m-%d', time.gmtime())}).",
         "",
-        "| scenario | pyrun | uv run --script | pyrun / uv |",
+        "| scenario | pyrun | uv run --script | pyrun / uv (paired) |",
         "| --- | ---: | ---: | ---: |",
     ]
-    for label, p, u, unit in rows:
-        ratio = f"{p / u:.2f}x" if u > 0 and p > 0 else "n/a"
-        lines.append(f"| {label} | {p:.1f} {unit} | {u:.1f} {unit} | {ratio} |")
+    for label, p_, u_, ratio, unit in rows:
+        shown = f"{ratio:.2f}" if ratio is not None else (
+            f"{p_ / u_:.2f} (unpaired)" if u_ > 0 and p_ > 0 else "n/a")
+        lines.append(f"| {label} | {p_:.1f} {unit} | {u_:.1f} {unit} | {shown} |")
     text = "\n".join(lines) + "\n"
     print(text)
     if opts.out:

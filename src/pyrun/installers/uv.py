@@ -110,7 +110,19 @@ class Uv(Installer):
                 input="\n".join(lines) + "\n",
                 what=f"resolving {', '.join(lines)}",
             )
-        return Resolution(lines, parse_pylock(proc.stdout, "uv pip compile"))
+        found = parse_pylock(proc.stdout, "uv pip compile")
+        return Resolution(lines, tuple(_with_index(d, self._single_index()) for d in found))
+
+    def _single_index(self) -> str | None:
+        """The one index the settings resolve from, when there is exactly one (no extra
+        indexes, no find-links); None for PyPI, which :func:`_with_index` knows by its files'
+        host."""
+        values = self.settings.values if self.settings else {}
+        if any(values.get(k) for k in ("extra-index-url", "index", "index-tables",
+                                       "find-links", "no-index")):
+            return None
+        single = values.get("default-index") or values.get("index-url")
+        return _without_credentials(str(single)) if single else None
 
     def export_script(self, script: str, interpreter: Interpreter, *, mode: str = "",
                       options: Sequence[str] = ()) -> str:
@@ -204,6 +216,38 @@ class Uv(Installer):
             return self.runner(argv, self.reporter, input=input, environ=environ, what=what)
         except CommandError as exc:
             raise self.classify(exc, what) from None
+
+
+#: Where PyPI's files are served from, and the index that names them.
+_PYPI_FILES, _PYPI = "https://files.pythonhosted.org/", "https://pypi.org/simple"
+
+
+def _with_index(dist: LockedDistribution, single: str | None) -> LockedDistribution:
+    """``dist`` with the index it came from named in its lock entry, where that is certain:
+    ``uv pip compile --format pylock.toml`` names none, and uv installs an artifact without an
+    index as a direct URL (downloaded and unpacked again on every install, under HTTP caching
+    rules), but one with an index from its registry cache. PyPI's files are known by their
+    host; other artifacts by the one index the settings allow (``single``)."""
+    import dataclasses
+
+    if "index" in dist.package or dist.kind not in ("wheel", "sdist"):
+        return dist
+    index = _PYPI if dist.url.startswith(_PYPI_FILES) else single
+    if index is None:
+        return dist
+    return dataclasses.replace(dist, package={**dist.package, "index": index})
+
+
+def _without_credentials(url: str) -> str:
+    """``url`` without a ``user:password@`` part (never written into a lock file)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _stale_lock(output: str, script: str) -> str | None:
