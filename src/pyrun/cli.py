@@ -135,13 +135,16 @@ def _warm(options: WarmOptions) -> "bytes | None":
     python = fastpath.lookup(root, key)
     if python is not None:
         if options.verbose:
-            print(f"pyrun: warm: {python}", file=sys.stderr)
+            from pyrun.inprocess import eligible
+
+            how = " (in this process)" if eligible(python) else ""
+            print(f"pyrun: warm: {python}{how}", file=sys.stderr)
         try:  # a pipe or FIFO was read here: the interpreter gets the bytes from a copy
             script = options.script if regular else layout.runnable_copy(root, data)
-            exec_script(python, script, options.script_args)
+            code = exec_script(python, script, options.script_args, in_process=True)
         except OSError:  # removed by a clean meanwhile, say: the engine builds it again
             return data
-        sys.exit(0)  # pragma: no cover - exec_script returns only off POSIX
+        sys.exit(code)  # the script ran in this process, or (off POSIX) as a child
     return data
 
 

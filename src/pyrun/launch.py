@@ -80,7 +80,7 @@ def release(fd: int) -> None:
         os.close(fd)
 
 
-def exec_script(python: str, script: str, args: list[str]) -> int:
+def exec_script(python: str, script: str, args: list[str], in_process: bool = False) -> int:
     """Run ``python script *args`` with this process's stdio, terminal, environment and cwd.
 
     As ``uv run`` does, the environment's ``bin`` directory is put first on ``PATH`` (so the
@@ -99,6 +99,10 @@ def exec_script(python: str, script: str, args: list[str]) -> int:
     (:mod:`pyrun.maintenance`), so a running script never sees its environment go, and a run
     that waited for a removal finds the environment gone and builds it again.
 
+    With ``in_process`` (the warm path, which has loaded next to nothing), a script whose
+    environment runs on this very interpreter runs in this process instead
+    (:mod:`pyrun.inprocess`): one interpreter start-up instead of two.
+
     Raises:
         FileNotFoundError: the environment is gone (removed by a ``clean`` meanwhile): build it
             again.
@@ -108,6 +112,14 @@ def exec_script(python: str, script: str, args: list[str]) -> int:
         script = os.path.join(os.curdir, script)
     env_dir = os.path.dirname(os.path.dirname(python))
     holder = hold(os.path.join(env_dir, "pyrun-env.json"))
+    if in_process:
+        from pyrun import inprocess
+
+        if inprocess.eligible(python):
+            try:
+                return inprocess.become(python, script, args, holder)
+            except OSError:  # the script cannot be read: nothing changed; exec says why
+                os.set_inheritable(holder, True)
     argv = [python, script, *args]
     environ = activated(env_dir, os.environ)
     sys.stdout.flush()

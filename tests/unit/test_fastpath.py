@@ -79,7 +79,7 @@ def test_cache_root_matches_platformdirs(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_warm_path_imports_nothing_heavy() -> None:
     code = (
         "import sys, os; before = set(sys.modules)\n"
-        "import pyrun.cli, pyrun.fastpath, pyrun.launch, pyrun.layout\n"
+        "import pyrun.cli, pyrun.fastpath, pyrun.launch, pyrun.layout, pyrun.inprocess\n"
         "print(' '.join(sorted(set(sys.modules) - before)))\n"
     )
     # -S: no site, so nothing a site-packages .pth imports hides what pyrun imports itself
