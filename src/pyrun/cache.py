@@ -14,8 +14,6 @@ import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from filelock import FileLock
-
 from pyrun import layout
 from pyrun.errors import CacheError
 
@@ -72,6 +70,8 @@ class Cache:
     @contextlib.contextmanager
     def locked(self, keys: Sequence[str]) -> Iterator[None]:
         """Hold the file locks of ``keys`` (taken in sorted order, so no two runs deadlock)."""
+        from filelock import FileLock  # here: a run that takes no lock does not load it
+
         with contextlib.ExitStack() as stack:
             for key in sorted(set(keys)):
                 stack.enter_context(FileLock(str(self.locks / f"{key}.lock")))

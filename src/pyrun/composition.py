@@ -30,11 +30,14 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
 from pyrun.errors import UsageError
-from pyrun.pool import PoolEntry
+
+if TYPE_CHECKING:  # the pool (and filelock) load only when a build needs them
+    from pyrun.pool import PoolEntry
 
 POOLED = "pooled"
 LINK_FARM = "link-farm"

@@ -429,6 +429,7 @@ def _build(
     from pyrun.layout import ENTRY_MARKER
     from pyrun.resolution import Resolution
 
+    _prefetch()
     extra = _requirements(options.with_requirements, "--with")
     finder = InterpreterFinder(cache.root, reporter)
     interpreter = finder.choose(options.python, meta.requires_python, script)
@@ -488,6 +489,29 @@ def _build(
     cache.record_index(key, env.path, interpreter.executable, required, pending, watched)
     reporter.debug(f"environment: {env.path}")
     return env
+
+
+#: What a build needs after its resolution, imported meanwhile (:func:`_prefetch`).
+_LATER = ("pyrun.pool", "pyrun.environment", "pyrun.bytecode", "filelock")
+
+
+def _prefetch() -> None:
+    """Import what the build needs after the resolution in a background thread, while this
+    one chooses the interpreter and waits for the resolver (a subprocess): about 25 ms of
+    imports off a cold run's critical path (issue 12). The import graph has no cycles
+    (``tests/unit/test_layers.py``), so the two threads cannot deadlock on module locks."""
+    import threading
+
+    def load() -> None:
+        import importlib
+
+        for name in _LATER:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - the main thread imports it again and sees why
+                return
+
+    threading.Thread(target=load, name="pyrun-prefetch", daemon=True).start()
 
 
 def _installer(
