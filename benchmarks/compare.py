@@ -19,7 +19,9 @@ machine's speed drifts less within a pair). pyrun's background byte-compiler is 
 3. the same from empty caches (both caches deleted before each run: downloads included);
 4. twenty different small scripts run cold one after another, with uv's cache warm, and empty;
 5. installing the same wheels again adds nothing to uv's cache (its size after scenario 2);
-6. a second script resolving to an already-built set, and the disk of five similar scripts.
+6. the machine-wide peak memory of that first run: the summed resident memory of the command's
+   process tree and of pyrun's background compiler, sampled every 5 ms (:func:`peak_memory`);
+7. a second script resolving to an already-built set, and the disk of five similar scripts.
 """
 
 from __future__ import annotations
@@ -101,6 +103,46 @@ def settle(timeout: float = 600) -> float:
     while compilers_running() and time.perf_counter() - start < timeout:
         time.sleep(0.05)
     return time.perf_counter() - start
+
+
+def _rss_and_parents() -> dict[int, tuple[int, int, bytes]]:
+    """``{pid: (parent pid, resident bytes, command line)}`` of every process (Linux /proc)."""
+    found = {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        found[int(name)] = (int(fields[1]), int(fields[21]) * page, cmd)
+    return found
+
+
+def peak_memory(argv: list[str]) -> float:
+    """Run ``argv``; the largest sum, over 5 ms samples, of the resident memory of its process
+    tree and of any ``pyrun.bytecode`` compiler (which runs detached, in a session of its own),
+    until all of them have ended. Returns MiB."""
+    proc = subprocess.Popen(argv, env=env(), stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    tracked = {proc.pid}
+    peak = 0
+    while True:
+        procs = _rss_and_parents()
+        for pid, (parent, _rss, cmd) in procs.items():
+            if parent in tracked or b"pyrun.bytecode" in cmd:
+                tracked.add(pid)
+        alive = [pid for pid in tracked if pid in procs]
+        peak = max(peak, sum(procs[pid][1] for pid in alive))
+        if proc.poll() is not None and not any(b"pyrun.bytecode" in procs[p][2] for p in alive
+                                               if p != proc.pid):
+            break
+        time.sleep(0.005)
+    return peak / 2**20
 
 
 def paired(
@@ -217,6 +259,15 @@ def main() -> None:
     size_after, _ = tree_size(UV_CACHE)
     rows.append(("uv's cache grown by pyrun installing the same wheels twice more",
                  (size_after - size_before) / 2**20, 0.0, None, "MiB"))
+
+    mem_p, mem_u = [], []
+    for _ in range(opts.cold_repeat):
+        forget_environments()
+        mem_p.append(peak_memory(pyrun_cmd(heavy_a)))
+        forget_environments()
+        mem_u.append(peak_memory(uv_cmd(heavy_a)))
+    rows.append(("peak memory of that first run, background included",
+                 statistics.median(mem_p), statistics.median(mem_u), None, "MiB"))
 
     if not opts.skip_empty:
         p, u, r = paired(lambda: timed(pyrun_cmd(heavy_a)), lambda: timed(uv_cmd(heavy_a)),
