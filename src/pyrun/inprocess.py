@@ -40,12 +40,15 @@ def eligible(python: str) -> bool:
     """Whether ``python`` (an environment's ``bin/python``) can be become in this process: its
     base interpreter is this process's (the same real file), this process was started as a
     plain ``python SCRIPT`` (no interpreter options, so ``sys.flags`` are what the environment's
-    interpreter would get from the same process environment), Python 3.10+ on POSIX, and
-    ``PYRUN_EXEC`` is not set."""
+    interpreter would get from the same process environment), no ``PYTHONINSPECT`` (its prompt
+    after the script is the interpreter's), Python 3.10+ on POSIX, and ``PYRUN_EXEC`` is not
+    set."""
     if os.name != "posix" or sys.version_info < (3, 10) or os.environ.get("PYRUN_EXEC"):
         return False
     orig = getattr(sys, "orig_argv", [])
     if len(orig) < 2 or orig[1].startswith("-"):  # python -m pyrun, python -X dev ...
+        return False
+    if sys.flags.inspect or sys.flags.interactive:  # PYTHONINSPECT: a prompt after the script
         return False
     own = getattr(sys, "_base_executable", None) or sys.executable
     try:

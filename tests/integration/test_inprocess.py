@@ -150,7 +150,8 @@ def test_pyrun_exec_and_another_interpreter_exec_as_before(pyrun: Runner, tmp_pa
     script = write(tmp_path / "s.py", STATE)
     subprocess.run([str(command), str(script)], env=pyrun.env(), capture_output=True,
                    timeout=600, check=True)
-    forced = subprocess.run([str(command), "-v", str(script)], env=pyrun.env(PYRUN_EXEC="1"),
-                            capture_output=True, text=True, timeout=600)
-    assert forced.returncode == 0 and "(in this process)" not in forced.stderr
-    assert "pyrun: warm:" in forced.stderr
+    for env in ({"PYRUN_EXEC": "1"}, {"PYTHONINSPECT": "1"}):  # the prompt is the interpreter's
+        forced = subprocess.run([str(command), "-v", str(script)], env=pyrun.env(**env),
+                                capture_output=True, text=True, timeout=600, input="")
+        assert forced.returncode == 0 and "(in this process)" not in forced.stderr, env
+        assert "pyrun: warm:" in forced.stderr
