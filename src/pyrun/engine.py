@@ -322,9 +322,16 @@ def _lockable(script: str) -> None:
 
 def command_environ(prefix: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The process environment of a command run in the environment at ``prefix``: this
-    process's, as activation changes it (:func:`pyrun.launch.activated`), then ``extra``."""
-    environ = activated(str(prefix), os.environ)
-    environ.update(extra or {})
+    process's, as activation changes it (:func:`pyrun.launch.activated`), then ``extra``. A
+    ``PATH`` in ``extra`` comes after the environment's ``bin``, never instead of it (as
+    activation does to any ``PATH``), so ``python``, ``pip`` and the environment's commands
+    resolve inside it."""
+    extra = dict(extra or {})
+    base = dict(os.environ)
+    if "PATH" in extra:
+        base["PATH"] = extra.pop("PATH")
+    environ = activated(str(prefix), base)
+    environ.update(extra)
     return environ
 
 

@@ -105,7 +105,7 @@ def read(directory: Path) -> PythonEnvs:
             problems.append(f"{directory / FILE_NAME}:{number}: skipped: the line holds a control "
                             f"character ({bad!r}), so it names no path")
             continue
-        path = Path(os.path.normpath(directory / os.path.expanduser(line)))
+        path = Path(os.path.normpath(directory / line))  # relative to the file; no ~ (PEP 832)
         lines.append(EnvLine(line, path, number))
     venv = directory / VENV
     return PythonEnvs(directory, tuple(lines), venv if (venv / "pyvenv.cfg").is_file() else None,
@@ -176,7 +176,7 @@ def remove(directory: Path, env: Path) -> bool:
 
     def change(lines: list[str]) -> list[str] | None:
         kept = [ln for ln in lines if not ln.strip() or os.path.normpath(
-            Path(directory) / os.path.expanduser(ln)) != target]
+            Path(directory) / ln) != target]
         return None if kept == lines else kept
 
     return _rewrite(Path(directory), change)

@@ -2,6 +2,9 @@
 
 A frame is ``Content-Length: N\\r\\n``, optionally other header lines (read and ignored),
 ``\\r\\n``, then N bytes of UTF-8 JSON. Bare ``\\n`` line ends in headers are accepted too.
+After a frame whose header was unusable, its body cannot be told from a header: reading goes on
+line by line and starts a new frame at the next ``Content-Length`` found, even in the middle of
+a line, so one bad frame never swallows the next.
 """
 
 from __future__ import annotations
@@ -45,6 +48,9 @@ def read_frame(stream: BinaryIO) -> bytes | None:
                 continue  # stray blank lines between frames
             break
         seen_any = True
+        marker = line.lower().find(b"content-length:")
+        if marker > 0:  # a frame glued to the garbage before it (the body of a frame whose
+            line, length, bad = line[marker:], None, None  # header was bad): start over here
         name, sep, value = line.decode("ascii", errors="replace").partition(":")
         if not sep:
             bad = f"malformed header line {line[:80]!r}"
@@ -67,7 +73,9 @@ def read_frame(stream: BinaryIO) -> bytes | None:
 
 def encode_frame(message: Any) -> bytes:
     """The frame for ``message`` (any JSON value): header and compact UTF-8 JSON body."""
-    body = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    # ASCII escapes: valid JSON for any string a request held, lone surrogates included
+    # (``"\ud800"`` is valid JSON, but cannot be encoded as UTF-8).
+    body = json.dumps(message, ensure_ascii=True, separators=(",", ":")).encode("ascii")
     return b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
 
 

@@ -30,6 +30,11 @@ ENVIRONMENT_NAME_CONFLICT = -31002
 PYTHON_VERSION_UNAVAILABLE = -31003
 EXECUTION_FAILED = -31004
 
+#: The longest error message sent (characters); a longer one is cut, ending in an ellipsis.
+MAX_MESSAGE = 500
+#: LSP's code for a request the client cancelled (``$/cancelRequest``).
+REQUEST_CANCELLED = -32800
+
 Handler = Callable[[dict[str, Any]], Any]
 
 
@@ -46,6 +51,8 @@ class RpcError(PyrunError):
     exit_code = ExitCode.SERVER_ERROR
 
     def __init__(self, code: int, message: str, data: Any = None) -> None:
+        if len(message) > MAX_MESSAGE:  # a 5,000-character id quoted in it, say
+            message = message[:MAX_MESSAGE - 1] + "\u2026"
         super().__init__(message)
         self.code = code
         self.message = message
@@ -97,6 +104,8 @@ class Endpoint:
             message = json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
             return _response(None, error=RpcError(PARSE_ERROR, f"parse error: {exc}"))
+        except RecursionError:
+            return _response(None, error=RpcError(PARSE_ERROR, "parse error: nested too deeply"))
         if isinstance(message, list):
             if not message:
                 return _response(None, error=RpcError(INVALID_REQUEST, "empty batch"))
@@ -115,8 +124,11 @@ class Endpoint:
         if message.get("jsonrpc") != "2.0" or not isinstance(method, str):
             return _response(id_, error=RpcError(INVALID_REQUEST, 'not a JSON-RPC 2.0 request'))
         params = message.get("params", {})
-        if params is None:
+        if params == []:  # by position with nothing in it: the same as no params
             params = {}
+        if not isinstance(params, (dict, list)):  # JSON-RPC 2.0, 4.2: structured, or absent
+            return _response(id_, error=RpcError(INVALID_REQUEST, "params must be an object or "
+                                                 "an array")) if has_id else None
         try:
             result = self._dispatch(method, params)
         except RpcError as exc:
@@ -139,7 +151,7 @@ class Endpoint:
         elif self.state == "shutdown":
             raise RpcError(INVALID_REQUEST, "the server is shut down; only exit is accepted")
         if not isinstance(params, dict):
-            raise RpcError(INVALID_PARAMS, "params must be an object")
+            raise RpcError(INVALID_PARAMS, "params must be an object (named), not positional")
         if method == "shutdown":
             self.state = "shutdown"
             return None

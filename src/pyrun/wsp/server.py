@@ -17,6 +17,7 @@ advertises them under ``capabilities.pyrun``.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -187,6 +188,9 @@ class ProjectServer:
     def __init__(self, project: Path, log: Any = None) -> None:
         self.project = Path(os.path.abspath(project))
         self.log = log if log is not None else sys.stderr
+        #: Environments this server deleted: an activated one stays in ``VIRTUAL_ENV``, and
+        #: must not be listed again.
+        self.deleted: set[Path] = set()
 
     def methods(self) -> dict[str, Any]:
         """``{method: handler}`` for :class:`~pyrun.wsp.jsonrpc.Endpoint`."""
@@ -222,7 +226,7 @@ class ProjectServer:
             source = ".venv" if line.number == 0 else ".python-envs"
             found[line.path] = ProjectEnv(line.text, line.path, source, False)
         default_path = default.path if default else None
-        if active:
+        if active and Path(os.path.abspath(active)) not in self.deleted:
             active_path = Path(os.path.abspath(active))
             if active_path not in found:
                 found[active_path] = ProjectEnv(str(active_path), active_path, "activated", False)
@@ -340,17 +344,41 @@ class ProjectServer:
         """Remove the environment's lines from ``.python-envs``; remove its directory only when
         it lies inside the project (a line may name an environment another tool owns)."""
         env = self.find(params)
+        real = os.path.realpath(env.prefix)
+        inside = real.startswith(os.path.realpath(self.project) + os.sep)
+        if env.source == "activated" and not inside:
+            raise RpcError(INVALID_PARAMS, f"{env.id} is the activated environment "
+                           "(VIRTUAL_ENV), outside the project: this server does not own it; "
+                           "deactivate it instead", {"id": env.id, "reason": "activated"})
         try:
             pythonenvs.remove(self.project, env.prefix)
         except pythonenvs.PythonEnvsError as exc:
             raise RpcError(INTERNAL_ERROR, str(exc), {"reason": "unwritable .python-envs",
                                                       "path": exc.path}) from None
         # Contained by real path: a symlink inside the project may point anywhere.
-        real = os.path.realpath(env.prefix)
-        inside = real.startswith(os.path.realpath(self.project) + os.sep)
         if inside and not env.prefix.is_symlink() and env.prefix.is_dir():
             shutil.rmtree(env.prefix)
+        self.deleted.add(env.prefix)
         return {"id": env.id}
+
+    def _program(self, env: ProjectEnv, name: str) -> str:
+        """What ``argv[0]`` runs in ``env``: its interpreter for ``python``, ``python3`` and
+        ``python3.X``; else the name (resolved on the environment's ``PATH``, its ``bin``
+        first).
+
+        Raises:
+            RpcError: -31004 with ``data.reason = "not in environment"`` for ``pip`` (and the
+                like) when the environment has none: the host's would act on the host.
+        """
+        if _environment_python(name):
+            return str(env.interpreter)
+        if ENVIRONMENT_TOOLS.match(name) and not (env.interpreter.parent / name).exists():
+            raise RpcError(EXECUTION_FAILED, f"{env.id} has no {name} (venvs made without pip "
+                           "have none), and the one on PATH would act on another environment; "
+                           f"run [\"python\", \"-m\", \"{name.rstrip('0123456789.')}\", ...] "
+                           "once it is installed, or create the environment with "
+                           "requirements [\"pip\"]", {"id": env.id, "reason": "not in environment"})
+        return name
 
     def execute(self, params: dict[str, Any]) -> dict[str, Any]:
         """``environment/execute`` ``{id, argv, cwd?, env?, stdin?, timeout?}`` (timeout in
@@ -363,11 +391,13 @@ class ProjectServer:
                 ``data.reason`` ``timeout``, ``not found``, ``cannot start`` or
                 ``unusable environment``.
         """
-        env = self.find(params)
         argv = params.get("argv")
         if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
             raise RpcError(INVALID_PARAMS, "params.argv must be a non-empty list of strings")
-        cwd = params.get("cwd", str(self.project))
+        env = self.find(params)  # after the params are known to be valid (-32602 first)
+        cwd = params.get("cwd")
+        if cwd is None:
+            cwd = str(self.project)
         extra_environ = params.get("env") or {}
         stdin = params.get("stdin")
         timeout = params.get("timeout")
@@ -385,7 +415,7 @@ class ProjectServer:
             raise RpcError(EXECUTION_FAILED, f"{env.id}: {problem}",
                            {"id": env.id, "reason": "unusable environment"})
         child_environ = engine.command_environ(env.prefix, extra_environ)
-        program = str(env.interpreter) if argv[0] in ("python", "python3") else argv[0]
+        program = self._program(env, argv[0])
         try:
             proc = engine.run_captured(
                 [program, *argv[1:]],
@@ -408,6 +438,15 @@ class ProjectServer:
             "stdout": proc.stdout.decode("utf-8", errors="replace"),
             "stderr": proc.stderr.decode("utf-8", errors="replace"),
         }
+
+
+#: Commands that act on "the current environment": run from outside the environment, they
+#: would act on another one (the host's pip installing into the host).
+ENVIRONMENT_TOOLS = re.compile(r"(pip|pip3|pip3\.\d+|easy_install)$")
+
+
+def _environment_python(name: str) -> bool:
+    return re.fullmatch(r"python(3(\.\d+)?)?", name) is not None
 
 
 def create_venv(prefix: Path, python_version: str | None, requirements: list[str],
