@@ -52,7 +52,8 @@ def test_missing_script_and_usage(pyrun: Runner, tmp_path: Path) -> None:
 
 def test_no_network(pyrun: Runner, tmp_path: Path) -> None:
     script = write(tmp_path / "net.py", '# /// script\n# dependencies = ["six"]\n# ///\n')
-    env = {"UV_CACHE_DIR": str(tmp_path / "empty-uv-cache"), "UV_HTTP_RETRIES": "0"}
+    env = {"UV_CACHE_DIR": str(tmp_path / "empty-uv-cache"), "UV_HTTP_RETRIES": "0",
+           "PYRUN_CACHE_DIR": str(tmp_path / "cache")}  # not another test's environment
     unshare = shutil.which("unshare")
     if unshare and subprocess.run([unshare, "-rn", "true"], capture_output=True).returncode == 0:
         out = subprocess.run(
@@ -67,7 +68,8 @@ def test_no_network(pyrun: Runner, tmp_path: Path) -> None:
 @pytest.mark.parametrize("flag", ["--offline"])
 def test_offline_without_cache(pyrun: Runner, tmp_path: Path, flag: str) -> None:
     script = write(tmp_path / "off.py", '# /// script\n# dependencies = ["six"]\n# ///\n')
-    out = pyrun(flag, str(script), UV_CACHE_DIR=str(tmp_path / "empty-uv-cache"))
+    out = pyrun(flag, str(script), UV_CACHE_DIR=str(tmp_path / "empty-uv-cache"),
+                PYRUN_CACHE_DIR=str(tmp_path / "cache"))  # not another test's environment
     check(out, 69, "--offline")
 
 
