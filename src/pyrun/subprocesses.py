@@ -131,10 +131,13 @@ def start(
     environ: Mapping[str, str] | None = None,
     cwd: str | None = None,
     text: bool = False,
+    new_session: bool = False,
 ) -> subprocess.Popen[Any]:
     """Start ``argv`` and return the running process (the caller reaps it).
 
-    ``environ`` is the child's whole process environment (default: this process's).
+    ``environ`` is the child's whole process environment (default: this process's). With
+    ``new_session``, the child leads a new session and process group (POSIX), so that
+    ``os.killpg(proc.pid, ...)`` reaches everything it starts.
 
     Raises:
         OSError: the program cannot be started.
@@ -143,6 +146,7 @@ def start(
     return subprocess.Popen(
         checked_argv(argv), stdin=stdin, stdout=stdout, stderr=stderr,
         env=dict(environ) if environ is not None else None, cwd=cwd, text=text,
+        start_new_session=new_session and os.name == "posix",
     )
 
 

@@ -163,27 +163,25 @@ def _call(method: str, params: dict[str, Any] | None, opts: argparse.Namespace) 
 
 
 def _run_command(command: list[str], opts: argparse.Namespace) -> int:
-    """Find the environment's prefix through the server, then exec ``command`` in it."""
+    """Run ``command`` in an environment: through the server's streaming ``execute`` when it
+    offers one and this is not an interactive terminal (the command runs where the server
+    runs it: a remote or conda environment too); else find the environment's prefix through
+    the server and exec ``command`` in it here, with the terminal attached."""
     found: dict[str, Any] = {}
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
 
     def work(client: Any, init: Any) -> int:
-        env_id = opts.env
+        env_id = _environment_id(client, init, opts, found)
         if env_id is None:
-            methods = init.get("methods", []) if isinstance(init, dict) else []
-            if "pyrun/default_environment" in methods:
-                found.update(client.request("pyrun/default_environment", {}, opts.timeout))
-                return 0
-            items = client.request("environment/list", None, opts.timeout)
-            defaults = [e for e in items if e.get("is_default")] or (items if len(items) == 1 else [])
-            if len(defaults) != 1:
-                raise UsageError("the server names no single default environment; pass --env "
-                                 "ID (see `pyrun wsp environment/list`)")
-            env_id = defaults[0]["id"]
+            return 0
+        if not interactive and "stream" in client.capabilities.get("execute_params", []):
+            found["streamed"] = True
+            return _stream(client, env_id, command)
         found.update(client.request("environment/get", {"id": env_id}, opts.timeout))
         return 0
 
     code = _with_server(opts, work)
-    if code != 0:
+    if code != 0 or found.get("streamed"):
         return code
     interpreter = found.get("interpreter_path")
     prefix = found.get("prefix") or (str(Path(interpreter).parent.parent) if interpreter else None)
@@ -200,6 +198,63 @@ def _run_command(command: list[str], opts: argparse.Namespace) -> int:
     except OSError as exc:
         raise CannotRun(f"cannot run {command[0]}: {exc.strerror}") from None
     return 0  # pragma: no cover - execvpe does not return
+
+
+def _environment_id(client: Any, init: Any, opts: argparse.Namespace,
+                    found: dict[str, Any]) -> str | None:
+    """The id of the environment ``pyrun wsp run`` uses: ``--env``, else the server's
+    default (when ``pyrun/default_environment`` answers it, its details go into ``found``)."""
+    if opts.env is not None:
+        return str(opts.env)
+    methods = init.get("methods", []) if isinstance(init, dict) else []
+    if "pyrun/default_environment" in methods:
+        found.update(client.request("pyrun/default_environment", {}, opts.timeout))
+        return str(found["id"])
+    items = client.request("environment/list", None, opts.timeout)
+    defaults = [e for e in items if e.get("is_default")] or (items if len(items) == 1 else [])
+    if len(defaults) != 1:
+        raise UsageError("the server names no single default environment; pass --env "
+                         "ID (see `pyrun wsp environment/list`)")
+    return str(defaults[0]["id"])
+
+
+def _stream(client: Any, env_id: str, command: list[str]) -> int:
+    """``environment/execute`` with ``stream``: the command's output is written here as the
+    server sends it, this process's stdin is forwarded (``pyrun/process/write``), Ctrl-C
+    cancels the request (the server kills the command's process group). Returns the
+    command's exit code (128+N when signal N ended it)."""
+    import threading
+
+    token = f"run-{os.getpid()}"
+
+    def output(method: str, params: Any) -> None:
+        if method == "pyrun/output" and isinstance(params, dict) and params.get("token") == token:
+            target = sys.stderr if params.get("stream") == "stderr" else sys.stdout
+            target.write(str(params.get("data", "")))
+            target.flush()
+
+    def forward() -> None:
+        try:
+            while True:
+                data = os.read(sys.stdin.fileno(), 65536)
+                client.notify("pyrun/process/write", {"token": token,
+                                                      "data": data.decode("utf-8", "replace"),
+                                                      "eof": not data})
+                if not data:
+                    return
+        except (OSError, PyrunError, ValueError):
+            return
+
+    threading.Thread(target=forward, daemon=True).start()
+    try:
+        result = client.request("environment/execute", {
+            "id": env_id, "argv": command, "cwd": os.getcwd(), "stream": {"token": token}},
+            None, on_notify=output)
+    except KeyboardInterrupt:
+        client.notify("$/cancelRequest", {"id": client._next_id})
+        raise
+    code = int(result.get("exit_code", 1)) if isinstance(result, dict) else 1
+    return 128 - code if code < 0 else code
 
 
 def launch(decl: Any) -> tuple[list[str], dict[str, str] | None]:

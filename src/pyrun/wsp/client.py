@@ -10,7 +10,7 @@ import json
 import queue
 import subprocess
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pyrun.engine import start
@@ -54,6 +54,7 @@ class Client:
                           cwd=cwd, environ=environ)
         self._inbox: queue.Queue[Any] = queue.Queue()
         self._next_id = 0
+        self._send_lock = threading.Lock()
         self._closed = False
         self._broken = False  # a call timed out or the protocol broke: no polite goodbye
         threading.Thread(target=self._read, daemon=True).start()
@@ -85,7 +86,8 @@ class Client:
     def _send(self, message: Any) -> None:
         assert self.proc.stdin is not None
         try:
-            write_frame(self.proc.stdin, message)  # type: ignore[arg-type]
+            with self._send_lock:  # a stdin-forwarding thread sends too
+                write_frame(self.proc.stdin, message)  # type: ignore[arg-type]
         except (BrokenPipeError, ValueError) as exc:
             self._broken = True
             try:
@@ -96,8 +98,10 @@ class Client:
                                 "input") from None
 
     def request(self, method: str, params: dict[str, Any] | None = None,
-                timeout: float | None = 60.0) -> Any:
-        """Send a request and return its result.
+                timeout: float | None = 60.0,
+                on_notify: Callable[[str, Any], None] | None = None) -> Any:
+        """Send a request and return its result; ``on_notify(method, params)`` gets the
+        server's notifications that arrive meanwhile (streamed output, ``$/progress``).
 
         Raises:
             RpcError: the server answered with an error.
@@ -123,6 +127,10 @@ class Client:
             if isinstance(reply, ProtocolError):
                 self._broken = True
                 raise reply
+            if on_notify is not None and isinstance(reply, dict) and "id" not in reply and (
+                    isinstance(reply.get("method"), str)):
+                on_notify(reply["method"], reply.get("params"))
+                continue
             if isinstance(reply, dict) and reply.get("id") == my_id:
                 if "error" in reply:
                     err = reply["error"] if isinstance(reply["error"], dict) else {}
@@ -132,9 +140,27 @@ class Client:
             # anything else (a server notification, a stale answer) is not ours: skip it
 
     def initialize(self, timeout: float | None = 30.0) -> Any:
-        """Send ``initialize`` as pyrun; returns the server's result."""
-        return self.request("initialize", {"client_name": "pyrun",
-                                           "client_protocol_version": PROTOCOL_VERSION}, timeout)
+        """Send ``initialize`` as pyrun; returns the server's result.
+
+        Raises:
+            ProtocolError: the server's ``protocol_version`` is missing or not one this client
+                speaks (the same ``0.MINOR``: before 1.0, a minor version may break).
+        """
+        result = self.request("initialize", {"client_name": "pyrun",
+                                             "client_protocol_version": PROTOCOL_VERSION}, timeout)
+        version = result.get("protocol_version") if isinstance(result, dict) else None
+        if not compatible(version):
+            self._broken = True
+            raise ProtocolError(f"the server speaks WSP {version!r}, and pyrun's client speaks "
+                                f"{PROTOCOL_VERSION}; use a server (or pyrun) for the same "
+                                "protocol version")
+        self.capabilities = capabilities(result)
+        return result
+
+    #: ``capabilities.pyrun`` of the server (after :meth:`initialize`), ``{}`` when it offers
+    #: none of pyrun's additions.
+    capabilities: dict[str, Any] = {}
+
 
     def close(self, timeout: float = 10.0) -> int:
         """``shutdown``, then ``exit``; wait for the process (kill it after ``timeout``, or at
@@ -167,3 +193,21 @@ class Client:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def compatible(version: Any) -> bool:
+    """Whether a server's ``protocol_version`` can be spoken by this client: the same major
+    version, and before 1.0 the same minor one (semantic versioning)."""
+    if not isinstance(version, str):
+        return False
+    mine, theirs = PROTOCOL_VERSION.split("."), version.split(".")
+    if len(theirs) < 2 or not all(p.isdigit() for p in theirs[:2]):
+        return False
+    return theirs[0] == mine[0] and (mine[0] != "0" or theirs[1] == mine[1])
+
+
+def capabilities(init: Any) -> dict[str, Any]:
+    """``capabilities.pyrun`` of an ``initialize`` result (``{}`` when absent or malformed)."""
+    caps = init.get("capabilities") if isinstance(init, dict) else None
+    mine = caps.get("pyrun") if isinstance(caps, dict) else None
+    return mine if isinstance(mine, dict) else {}

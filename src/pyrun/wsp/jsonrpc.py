@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Collection
 from typing import Any, BinaryIO
 
 from pyrun.errors import ExitCode, PyrunError
@@ -34,6 +35,10 @@ EXECUTION_FAILED = -31004
 MAX_MESSAGE = 500
 #: LSP's code for a request the client cancelled (``$/cancelRequest``).
 REQUEST_CANCELLED = -32800
+
+#: Requests answered at once on worker threads, and waiting for one at most.
+WORKERS = 4
+MAX_PENDING = 32
 
 Handler = Callable[[dict[str, Any]], Any]
 
@@ -70,6 +75,59 @@ class RpcError(PyrunError):
         return error
 
 
+class Request:
+    """One request being answered on a worker (:attr:`Endpoint.slow` methods): its id, whether
+    the client cancelled it (``$/cancelRequest``), and a way to send the client notifications
+    tied to it (streamed output, ``$/progress``). A handler gets it with :func:`current`.
+
+    Attributes:
+        id: the request's id.
+        method: its method.
+        cancelled: set once the client cancelled it.
+    """
+
+    def __init__(self, id_: Any, method: str, send: Callable[[Any], None]) -> None:
+        self.id = id_
+        self.method = method
+        self.cancelled = threading.Event()
+        self.state = "pending"  # then "running", then "done" (under the endpoint's lock)
+        self._send = send
+        self._on_cancel: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    def notify(self, method: str, params: Any) -> None:
+        """Send the client a notification (never after this request's response)."""
+        self._send({"jsonrpc": "2.0", "method": method, "params": params})
+
+    def on_cancel(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` when the request is cancelled (at once if it already was): to kill
+        the process a request runs, say."""
+        with self._lock:
+            if not self.cancelled.is_set():
+                self._on_cancel.append(callback)
+                return
+        callback()
+
+    def cancel(self) -> None:
+        """Mark the request cancelled and run its callbacks."""
+        with self._lock:
+            self.cancelled.set()
+            callbacks, self._on_cancel = self._on_cancel, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - a process that is already gone, say
+                pass
+
+
+_local = threading.local()
+
+
+def current() -> Request | None:
+    """The :class:`Request` the calling handler is answering, when it runs on a worker."""
+    return getattr(_local, "request", None)
+
+
 def _response(id_: Any, *, result: Any = None, error: RpcError | None = None) -> dict[str, Any]:
     if error is not None:
         return {"jsonrpc": "2.0", "id": id_, "error": error.to_json()}
@@ -91,11 +149,106 @@ class Endpoint:
         exit_code: set when ``exit`` arrives: 0 after ``shutdown``, else 1.
     """
 
-    def __init__(self, methods: dict[str, Handler], log: Any = None) -> None:
+    def __init__(self, methods: dict[str, Handler], log: Any = None,
+                 slow: Collection[str] = ()) -> None:
         self.methods = methods
         self.log = log if log is not None else sys.stderr
         self.state = "new"
         self.exit_code: int | None = None
+        self.slow = frozenset(slow)
+        self._lock = threading.Lock()
+        self._requests: dict[Any, Request] = {}
+        self._slots = threading.BoundedSemaphore(WORKERS)
+
+    def receive(self, body: bytes, send: Callable[[Any], None]) -> None:
+        """Answer one frame body through ``send`` (called from several threads: it must write
+        whole frames atomically). A single request for a :attr:`slow` method runs on a worker
+        thread (at most :data:`WORKERS` at once, :data:`MAX_PENDING` waiting) and is answered
+        when done, in any order; everything else, batches included, is answered here, so an
+        ``environment/list`` is never stuck behind a ``create``. ``$/cancelRequest`` cancels a
+        waiting request (answered -32800 at once) or a running one (its :meth:`Request.cancel`
+        callbacks run, and it is answered -32800 when its handler returns)."""
+        try:
+            message = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            reply = self.handle(body)
+            if reply is not None:
+                send(reply)
+            return
+        if isinstance(message, dict) and message.get("method") == "$/cancelRequest":
+            params = message.get("params")
+            self.cancel(params.get("id") if isinstance(params, dict) else None, send)
+            return
+        if (isinstance(message, dict) and message.get("method") in self.slow
+                and "id" in message and self.state == "running"
+                and isinstance(message.get("id"), (str, int))
+                and not isinstance(message.get("id"), bool)):
+            self._spawn(message, send)
+            return
+        reply = self._one(message) if not isinstance(message, list) else self.handle(body)
+        if reply is not None:
+            send(reply)
+
+    def _spawn(self, message: dict[str, Any], send: Callable[[Any], None]) -> None:
+        id_ = message["id"]
+        request = Request(id_, str(message["method"]), send)
+        with self._lock:
+            busy = len(self._requests) >= MAX_PENDING or id_ in self._requests
+            if not busy:
+                self._requests[id_] = request
+        if busy:
+            send(_response(id_, error=RpcError(INTERNAL_ERROR, "too many requests at once, or "
+                                               "this id is in use; try again when one is "
+                                               "answered", {"reason": "busy",
+                                                            "limit": MAX_PENDING})))
+            return
+
+        def work() -> None:
+            with self._slots:
+                with self._lock:
+                    if request.state != "pending":  # cancelled (and answered) while waiting
+                        self._requests.pop(id_, None)
+                        return
+                    request.state = "running"
+                _local.request = request
+                try:
+                    reply = self._one(message)
+                finally:
+                    _local.request = None
+            with self._lock:
+                request.state = "done"
+                self._requests.pop(id_, None)
+            if request.cancelled.is_set():
+                reply = _response(id_, error=RpcError(REQUEST_CANCELLED, "request cancelled",
+                                                      {"id": id_}))
+            if reply is not None:
+                send(reply)
+
+        threading.Thread(target=work, name=f"wsp-{request.method}", daemon=True).start()
+
+    def cancel(self, id_: Any, send: Callable[[Any], None] | None = None) -> bool:
+        """Cancel request ``id_`` (``$/cancelRequest``): a waiting one is answered -32800 now
+        (through ``send``), a running one is told (:meth:`Request.cancel`). Returns whether
+        there was such a request. Unknown ids are ignored, as LSP says."""
+        with self._lock:
+            request = self._requests.get(id_)
+            if request is None:
+                return False
+            waiting = request.state == "pending"
+            if waiting:
+                request.state = "done"
+        request.cancel()
+        if waiting and send is not None:
+            send(_response(id_, error=RpcError(REQUEST_CANCELLED, "request cancelled",
+                                               {"id": id_})))
+        return True
+
+    def cancel_all(self) -> None:
+        """Cancel every waiting and running request (``exit``, or the end of input)."""
+        with self._lock:
+            ids = list(self._requests)
+        for id_ in ids:
+            self.cancel(id_)
 
     def handle(self, body: bytes) -> Any:
         """The response to one frame body: a response object, a list (for a batch), or None
@@ -129,6 +282,8 @@ class Endpoint:
         if not isinstance(params, (dict, list)):  # JSON-RPC 2.0, 4.2: structured, or absent
             return _response(id_, error=RpcError(INVALID_REQUEST, "params must be an object or "
                                                  "an array")) if has_id else None
+        if not has_id and method.startswith("$/") and method not in self.methods:
+            return None  # LSP: a server may ignore the $/ notifications it does not know
         try:
             result = self._dispatch(method, params)
         except RpcError as exc:
@@ -168,23 +323,36 @@ class Endpoint:
 
 
 def serve(endpoint: Endpoint, stdin: BinaryIO, stdout: BinaryIO) -> int:
-    """Answer frames from ``stdin`` on ``stdout`` until ``exit`` or the end of input.
+    """Answer frames from ``stdin`` on ``stdout`` until ``exit`` or the end of input; requests
+    for the endpoint's slow methods are answered from worker threads (:meth:`Endpoint.receive`),
+    each frame written whole under one lock.
 
     Returns the process's exit status: ``endpoint.exit_code`` after ``exit``, 0 at a clean end
-    of input, 1 when the input ends inside a frame.
+    of input, 1 when the input ends inside a frame. Requests still running then are cancelled
+    (their processes killed).
     """
-    while True:
-        try:
-            body = read_frame(stdin)
-        except FramingError as exc:
-            write_frame(stdout, _response(None, error=RpcError(PARSE_ERROR, f"bad frame: {exc}")))
-            continue
-        except EOFError:
-            return 1
-        if body is None:
-            return 0
-        reply = endpoint.handle(body)
-        if reply is not None:
-            write_frame(stdout, reply)
-        if endpoint.exit_code is not None:
-            return endpoint.exit_code
+    lock = threading.Lock()
+
+    def send(message: Any) -> None:
+        with lock:
+            try:
+                write_frame(stdout, message)
+            except (OSError, ValueError):  # the client is gone: nobody to answer
+                pass
+
+    try:
+        while True:
+            try:
+                body = read_frame(stdin)
+            except FramingError as exc:
+                send(_response(None, error=RpcError(PARSE_ERROR, f"bad frame: {exc}")))
+                continue
+            except EOFError:
+                return 1
+            if body is None:
+                return 0
+            endpoint.receive(body, send)
+            if endpoint.exit_code is not None:
+                return endpoint.exit_code
+    finally:
+        endpoint.cancel_all()

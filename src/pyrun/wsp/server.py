@@ -19,8 +19,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -35,7 +37,7 @@ from pyrun.errors import (
     ResolutionError,
     UsageError,
 )
-from pyrun.wsp import PROTOCOL_VERSION
+from pyrun.wsp import PROTOCOL_VERSION, jsonrpc
 from pyrun.wsp.jsonrpc import (
     ENVIRONMENT_NAME_CONFLICT,
     ENVIRONMENT_NOT_FOUND,
@@ -57,6 +59,9 @@ REQUIREMENTS_FAILED = -31900
 CREATED_DIR = ".venvs"
 
 EXTRA_FIELDS = ("prefix", "kind", "source", "is_default", "error")
+
+#: Answered on worker threads (they take seconds to minutes); everything else at once.
+SLOW_METHODS = ("environment/create", "environment/execute")
 
 
 @dataclass(frozen=True)
@@ -191,6 +196,9 @@ class ProjectServer:
         #: Environments this server deleted: an activated one stays in ``VIRTUAL_ENV``, and
         #: must not be listed again.
         self.deleted: set[Path] = set()
+        #: Streaming ``execute`` runs by token (``pyrun/process/write`` and ``kill``).
+        self.processes: dict[str | int, Running] = {}
+        self._lock = threading.Lock()
 
     def methods(self) -> dict[str, Any]:
         """``{method: handler}`` for :class:`~pyrun.wsp.jsonrpc.Endpoint`."""
@@ -202,6 +210,9 @@ class ProjectServer:
             "environment/delete": self.delete,
             "environment/execute": self.execute,
             "pyrun/default_environment": self.default_environment,
+            "pyrun/set_default_environment": self.set_default_environment,
+            "pyrun/process/write": self.process_write,
+            "pyrun/process/kill": self.process_kill,
         }
 
     # -- the environments ---------------------------------------------------------------
@@ -264,9 +275,14 @@ class ProjectServer:
             "capabilities": {
                 "pyrun": {
                     "environment_fields": list(EXTRA_FIELDS),
-                    "create_params": ["requirements"],
-                    "execute_params": ["stdin", "timeout"],
-                    "methods": ["pyrun/default_environment"],
+                    "create_params": ["requirements", "work_done_token"],
+                    "execute_params": ["stdin", "timeout", "stream"],
+                    "methods": ["pyrun/default_environment", "pyrun/set_default_environment",
+                                "pyrun/process/write", "pyrun/process/kill"],
+                    "notifications": ["pyrun/output", "$/progress"],
+                    "concurrent": {"workers": jsonrpc.WORKERS,
+                                   "max_pending": jsonrpc.MAX_PENDING,
+                                   "cancel": "$/cancelRequest"},
                 }
             },
         }
@@ -330,7 +346,16 @@ class ProjectServer:
             except pythonenvs.PythonEnvsError as exc:
                 raise RpcError(INTERNAL_ERROR, str(exc), {"reason": "unwritable .python-envs",
                                                           "path": exc.path}) from None
-        create_venv(prefix, version, requirements, self.log)
+        token = params.get("work_done_token")
+        request = jsonrpc.current()
+        if token is not None and request is not None and isinstance(token, (str, int)):
+            progress: Any = Progress(request, token, f"creating {name}")
+            try:
+                create_venv(prefix, version, requirements, progress)
+            finally:
+                progress.end()
+        else:
+            create_venv(prefix, version, requirements, self.log)
         if name != pythonenvs.VENV:
             try:
                 pythonenvs.append(self.project, prefix)
@@ -414,30 +439,194 @@ class ProjectServer:
         if problem:
             raise RpcError(EXECUTION_FAILED, f"{env.id}: {problem}",
                            {"id": env.id, "reason": "unusable environment"})
+        stream = params.get("stream")
+        if stream is not None and not (isinstance(stream, dict)
+                                       and isinstance(stream.get("token"), (str, int))):
+            raise RpcError(INVALID_PARAMS, "params.stream must be {\"token\": a string or "
+                           "integer}")
         child_environ = engine.command_environ(env.prefix, extra_environ)
         program = self._program(env, argv[0])
         try:
-            proc = engine.run_captured(
-                [program, *argv[1:]],
-                input=(stdin or "").encode("utf-8"),  # never the server's stdin: the protocol
-                cwd=cwd,
-                environ=child_environ,
-                timeout=timeout,
-            )
+            proc = engine.start([program, *argv[1:]], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
+                                environ=child_environ, new_session=True)
         except UsageError as exc:  # a NUL byte in argv
             raise RpcError(INVALID_PARAMS, str(exc)) from None
-        except subprocess.TimeoutExpired:
-            raise RpcError(EXECUTION_FAILED, f"{argv[0]} did not finish in {timeout} s",
-                           {"reason": "timeout"}) from None
         except OSError as exc:
             raise RpcError(EXECUTION_FAILED, f"cannot run {argv[0]}: {exc.strerror}",
                            {"reason": "not found" if isinstance(exc, FileNotFoundError)
                             else "cannot start"}) from None
-        return {
-            "exit_code": proc.returncode,
-            "stdout": proc.stdout.decode("utf-8", errors="replace"),
-            "stderr": proc.stderr.decode("utf-8", errors="replace"),
-        }
+        token = stream["token"] if stream is not None else None
+        return Running(proc, self, token).finish((stdin or "").encode("utf-8"), timeout,
+                       argv[0])
+
+    # -- pyrun's optional methods (capabilities.pyrun) --------------------------------------
+    def process_write(self, params: dict[str, Any]) -> None:
+        """``pyrun/process/write`` ``{token, data?, eof?}``: write ``data`` (text) to a
+        streaming ``execute``'s stdin; ``eof: true`` closes it.
+
+        Raises:
+            RpcError: -32602 for bad params; -31004 with ``reason: "no such process"``.
+        """
+        running = self._running(params)
+        data = params.get("data", "")
+        if not isinstance(data, str) or not isinstance(params.get("eof", False), bool):
+            raise RpcError(INVALID_PARAMS, "params.data must be a string, params.eof a boolean")
+        running.write(data.encode("utf-8"), bool(params.get("eof")))
+
+    def process_kill(self, params: dict[str, Any]) -> None:
+        """``pyrun/process/kill`` ``{token}``: kill a streaming ``execute``'s process group;
+        its ``execute`` request is then answered with the exit status (-9).
+
+        Raises:
+            RpcError: -32602 for bad params; -31004 with ``reason: "no such process"``.
+        """
+        self._running(params).kill()
+
+    def _running(self, params: dict[str, Any]) -> Running:
+        token = params.get("token")
+        if not isinstance(token, (str, int)) or isinstance(token, bool):
+            raise RpcError(INVALID_PARAMS, "params.token must be a string or integer")
+        with self._lock:
+            running = self.processes.get(token)
+        if running is None:
+            raise RpcError(EXECUTION_FAILED, f"no running process with token {token!r}",
+                           {"token": token, "reason": "no such process"})
+        return running
+
+    def set_default_environment(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``pyrun/set_default_environment`` ``{id}``: make the environment the project's
+        default, as the last line of ``.python-envs`` (PEP 832 draft); returns its details.
+
+        Raises:
+            RpcError: -32602 for bad params, or when a ``.venv`` (always the default: it is the
+                file's implicit last line) stands in the way; -31001 for an unknown id; -32603
+                when ``.python-envs`` cannot be written.
+        """
+        env = self.find(params)
+        venv = self.project / pythonenvs.VENV
+        if env.prefix != venv and (venv / "pyvenv.cfg").is_file():
+            raise RpcError(INVALID_PARAMS, f"{pythonenvs.VENV} is the default while it exists "
+                           "(the implicit last line of .python-envs, PEP 832); remove or rename "
+                           "it first", {"id": env.id, "reason": ".venv is the default"})
+        if env.source == "activated":
+            raise RpcError(INVALID_PARAMS, f"{env.id} is the activated environment: it is the "
+                           "default while it is activated", {"id": env.id, "reason": "activated"})
+        try:
+            pythonenvs.append(self.project, env.prefix)
+        except pythonenvs.PythonEnvsError as exc:
+            raise RpcError(INTERNAL_ERROR, str(exc), {"reason": "unwritable .python-envs",
+                                                      "path": exc.path}) from None
+        return self.default_environment({})
+
+
+class Running:
+    """A command that ``environment/execute`` runs: in a process group of its own, so that a
+    timeout, a ``$/cancelRequest`` or ``pyrun/process/kill`` ends everything it started.
+
+    With a ``token`` (the ``stream`` param), its output goes to the client as it comes, as
+    ``pyrun/output`` notifications ``{token, stream: "stdout"|"stderr", data}``, and its stdin
+    stays open for ``pyrun/process/write``; the ``execute`` result then has empty ``stdout``
+    and ``stderr``. Without one, the output is collected into the result.
+    """
+
+    def __init__(self, proc: subprocess.Popen[Any], server: ProjectServer,
+                 token: str | int | None) -> None:
+        self.proc = proc
+        self.server = server
+        self.token = token
+        self.request = jsonrpc.current()
+        self._stdin_lock = threading.Lock()
+        self.killed = False
+
+    def kill(self) -> None:
+        """Kill the whole process group (SIGKILL)."""
+        self.killed = True
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def write(self, data: bytes, eof: bool) -> None:
+        """Write to the process's stdin (closing it with ``eof``)."""
+        with self._stdin_lock:
+            stdin = self.proc.stdin
+            if stdin is None or stdin.closed:
+                return
+            try:
+                if data:
+                    stdin.write(data)
+                    stdin.flush()
+                if eof:
+                    stdin.close()
+            except (BrokenPipeError, OSError, ValueError):
+                pass
+
+    def finish(self, input: bytes, timeout: float | None, name: str) -> dict[str, Any]:
+        """Feed ``input``, wait for the end (killing the group after ``timeout`` seconds or on
+        cancellation) and return ``{exit_code, stdout, stderr}``.
+
+        Raises:
+            RpcError: -31004 ``timeout``; -32800 when the request was cancelled.
+        """
+        if self.request is not None:
+            self.request.on_cancel(self.kill)
+        if self.token is not None:
+            with self.server._lock:
+                self.server.processes[self.token] = self
+        chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
+        readers = [threading.Thread(target=self._pump, args=(name_, chunks[name_]), daemon=True)
+                   for name_ in ("stdout", "stderr")]
+        for reader in readers:
+            reader.start()
+        self.write(input, eof=self.token is None)
+        try:
+            try:
+                code = self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                self.proc.wait()
+                for reader in readers:
+                    reader.join()
+                raise RpcError(EXECUTION_FAILED, f"{name} did not finish in {timeout} s",
+                               {"reason": "timeout"}) from None
+            for reader in readers:
+                reader.join()
+        finally:
+            self.write(b"", eof=True)
+            if self.token is not None:
+                with self.server._lock:
+                    self.server.processes.pop(self.token, None)
+            for pipe in (self.proc.stdout, self.proc.stderr):
+                if pipe is not None:
+                    pipe.close()
+        if self.request is not None and self.request.cancelled.is_set():
+            raise RpcError(jsonrpc.REQUEST_CANCELLED, "request cancelled",
+                           {"id": self.request.id})
+        return {"exit_code": code,
+                "stdout": b"".join(chunks["stdout"]).decode("utf-8", errors="replace"),
+                "stderr": b"".join(chunks["stderr"]).decode("utf-8", errors="replace")}
+
+    def _pump(self, name: str, sink: list[bytes]) -> None:
+        """Read one output pipe to its end: into ``sink``, or to the client as it comes."""
+        import codecs
+
+        pipe = self.proc.stdout if name == "stdout" else self.proc.stderr
+        assert pipe is not None
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        while True:
+            data = pipe.read1(65536) if hasattr(pipe, "read1") else pipe.read(65536)
+            if self.token is None or self.request is None:
+                if not data:
+                    return
+                sink.append(data)
+                continue
+            text = decoder.decode(data, final=not data)
+            if text:
+                self.request.notify("pyrun/output", {"token": self.token, "stream": name,
+                                                     "data": text})
+            if not data:
+                return
 
 
 #: Commands that act on "the current environment": run from outside the environment, they
@@ -449,8 +638,36 @@ def _environment_python(name: str) -> bool:
     return re.fullmatch(r"python(3(\.\d+)?)?", name) is not None
 
 
+class Progress:
+    """A text stream that turns the engine's progress lines into ``$/progress`` notifications
+    (LSP's work-done progress: ``begin``, a ``report`` per line, ``end``) for ``token``."""
+
+    def __init__(self, request: jsonrpc.Request, token: str | int, title: str) -> None:
+        self.request = request
+        self.token = token
+        request.notify("$/progress", {"token": token, "value": {"kind": "begin",
+                                                                "title": title}})
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            if line.strip():
+                message = line.removeprefix("pyrun: ")
+                self.request.notify("$/progress", {"token": self.token, "value": {
+                    "kind": "report", "message": message}})
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return True  # the engine's progress lines are for this stream, its debug lines are not
+
+    def end(self) -> None:
+        self.request.notify("$/progress", {"token": self.token, "value": {"kind": "end"}})
+
+
 def create_venv(prefix: Path, python_version: str | None, requirements: list[str],
-                log: Any) -> None:
+                log: Any, verbosity: int = 0) -> None:
     """``environment/create``'s work: :func:`pyrun.engine.create_venv`, its errors mapped to
     WSP's codes.
 
@@ -459,7 +676,8 @@ def create_venv(prefix: Path, python_version: str | None, requirements: list[str
             :data:`REQUIREMENTS_FAILED` when the venv, resolution or installation fails.
     """
     try:
-        engine.create_venv(prefix, python_version, requirements, engine.Reporter(0, stream=log))
+        engine.create_venv(prefix, python_version, requirements,
+                           engine.Reporter(verbosity, stream=log))
     except UsageError as exc:
         raise RpcError(INVALID_PARAMS, str(exc)) from None
     except NoInterpreterError as exc:
@@ -475,5 +693,5 @@ def create_venv(prefix: Path, python_version: str | None, requirements: list[str
 def run_server(project: Path, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
     """Serve ``project`` over stdio until ``exit`` or the end of input; returns the exit status."""
     server = ProjectServer(project)
-    endpoint = Endpoint(server.methods())
+    endpoint = Endpoint(server.methods(), slow=SLOW_METHODS)
     return serve(endpoint, stdin or sys.stdin.buffer, stdout or sys.stdout.buffer)
