@@ -160,3 +160,148 @@ def test_deleting_the_activated_environment(pyrun: Runner, project: Path, tmp_pa
     ids = [e["id"] for e in raw.call(3, "environment/list")["result"]]
     assert str(inside) not in ids and not inside.exists()  # gone, and not listed again
     assert "Traceback" not in raw.stop()
+
+
+def until(raw: Raw, id_: Any) -> tuple[list[Any], Any]:
+    """The notifications received before the response to ``id_``, and that response."""
+    seen = []
+    while True:
+        message = raw.receive()
+        if message.get("id") == id_ and "method" not in message:
+            return seen, message
+        seen.append(message)
+
+
+def group_alive(pgid: int) -> bool:
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != b"Z":
+            return True
+    return False
+
+
+def test_a_list_is_answered_while_a_create_runs(pyrun: Runner, project: Path) -> None:
+    raw = Raw(pyrun, project).start()
+    raw.send({"jsonrpc": "2.0", "id": 1, "method": "environment/create",
+              "params": {"name": "busy", "requirements": ["six"], "work_done_token": "w"}})
+    raw.send({"jsonrpc": "2.0", "id": 2, "method": "environment/list"})
+    early = []
+    first = raw.receive()
+    while "method" in first:  # progress notifications may come first
+        early.append(first)
+        first = raw.receive()
+    assert first["id"] == 2, first  # not stuck behind the create
+    notes, created = until(raw, 1)
+    notes = early + notes
+    assert created["result"]["id"] == ".venvs/busy", created
+    kinds = [n["params"]["value"]["kind"] for n in notes if n["method"] == "$/progress"]
+    assert kinds[0] == "begin" and kinds[-1] == "end", notes  # $/progress around the work
+    assert "Traceback" not in raw.stop()
+
+
+def test_cancel_kills_a_running_execute_and_its_process_group(pyrun: Runner,
+                                                              project: Path) -> None:
+    raw = Raw(pyrun, project).start()
+    raw.send({"jsonrpc": "2.0", "id": 5, "method": "environment/execute", "params": {
+        "id": ".venv", "argv": ["sh", "-c", "echo $$; sleep 60 & sleep 60; wait"],
+        "stream": {"token": "s"}}})
+    note = raw.receive()
+    assert note["method"] == "pyrun/output" and note["params"]["token"] == "s", note
+    pgid = int(note["params"]["data"].split()[0])
+    assert group_alive(pgid)
+    raw.send({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 5}})
+    _, answer = until(raw, 5)
+    assert code(answer) == -32800
+    assert not group_alive(pgid)  # the shell and both sleeps are gone
+    assert "Traceback" not in raw.stop()
+
+
+def test_a_waiting_request_is_cancelled_at_once_and_the_workers_are_bounded(
+        pyrun: Runner, project: Path) -> None:
+    raw = Raw(pyrun, project).start()
+    sleep = {"id": ".venv", "argv": ["sleep", "60"]}
+    for i in range(4):  # every worker busy
+        raw.send({"jsonrpc": "2.0", "id": 100 + i, "method": "environment/execute",
+                  "params": sleep})
+    raw.send({"jsonrpc": "2.0", "id": 200, "method": "environment/execute", "params": sleep})
+    raw.send({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 200}})
+    assert code(raw.receive()) == -32800  # waiting: answered at once
+    for i in range(300, 340):  # up to 32 may wait; the rest are refused, none started
+        raw.send({"jsonrpc": "2.0", "id": i, "method": "environment/execute", "params": sleep})
+    busy = [raw.receive() for _ in range(12)]
+    assert all(r["error"]["data"]["reason"] == "busy" for r in busy), busy
+    threads = len(os.listdir(f"/proc/{raw.proc.pid}/task"))
+    # bounded: 45 requests sent, at most 32 held; each running one has two output readers
+    assert threads <= 32 + 2 * 4 + 4
+    for i in [*range(100, 104), *range(300, 328)]:
+        raw.send({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": i}})
+    answers = [raw.receive() for _ in range(32)]
+    assert {code(a) for a in answers} == {-32800}
+    assert "Traceback" not in raw.stop()
+
+
+def test_streaming_execute_sends_output_before_the_end_and_takes_stdin(
+        pyrun: Runner, project: Path) -> None:
+    raw = Raw(pyrun, project).start()
+    raw.send({"jsonrpc": "2.0", "id": 9, "method": "environment/execute", "params": {
+        "id": ".venv", "argv": ["python", "-c", "import sys; print('ready', flush=True); "
+                                "print('got', sys.stdin.readline().strip())"],
+        "stream": {"token": 42}}})
+    text = ""
+    while "ready\n" not in text:  # chunks may split a line
+        note = raw.receive()
+        assert note.get("method") == "pyrun/output", note  # output before the end
+        assert note["params"]["token"] == 42 and note["params"]["stream"] == "stdout"
+        text += note["params"]["data"]
+    raw.send({"jsonrpc": "2.0", "id": 10, "method": "pyrun/process/write",
+              "params": {"token": 42, "data": "hello\n", "eof": True}})
+    notes, done = until(raw, 9)
+    written = [n for n in notes if n.get("id") == 10]
+    assert done["result"]["exit_code"] == 0, done
+    assert "got hello\n" in "".join(n["params"]["data"] for n in notes if "method" in n)
+    assert written == [] or written[0]["result"] is None
+    gone = raw.call(11, "pyrun/process/kill", {"token": 42})
+    assert code(gone) == -31004 and gone["error"]["data"]["reason"] == "no such process"
+    assert "Traceback" not in raw.stop()
+
+
+def test_the_default_environment_can_be_read_and_set(pyrun: Runner, project: Path) -> None:
+    import shutil
+
+    shutil.rmtree(project / ".venv")
+    venv.create(project / "a", with_pip=False)
+    venv.create(project / "b", with_pip=False)
+    (project / ".python-envs").write_text("a\nb\n")
+    raw = Raw(pyrun, project).start()
+    assert raw.call(1, "pyrun/default_environment", {})["result"]["id"] == "b"
+    assert raw.call(2, "pyrun/set_default_environment", {"id": "a"})["result"]["id"] == "a"
+    assert (project / ".python-envs").read_text().splitlines()[-1] == "a"
+    venv.create(project / ".venv", with_pip=False)
+    refused = raw.call(3, "pyrun/set_default_environment", {"id": "b"})
+    assert code(refused) == -32602 and ".venv" in refused["error"]["message"]
+    init = raw.call(4, "initialize")  # a second initialize: refused, the capabilities stand
+    assert code(init) == -32600
+    assert "Traceback" not in raw.stop()
+
+
+def test_pyrun_client_checks_the_protocol_version(pyrun: Runner, tmp_path: Path) -> None:
+    from pyrun.wsp.client import Client, ProtocolError, compatible
+
+    assert compatible("0.1.0") and compatible("0.1.7") and not compatible("0.2.0")
+    assert not compatible("1.0.0") and not compatible(None) and not compatible("x")
+    server = tmp_path / "v2.py"
+    server.write_text(
+        "import json, sys\n"
+        "sys.path.insert(0, %r)\n"
+        "from pyrun.wsp.framing import read_frame, write_frame\n"
+        "body = read_frame(sys.stdin.buffer)\n"
+        "msg = json.loads(body)\n"
+        "write_frame(sys.stdout.buffer, {'jsonrpc': '2.0', 'id': msg['id'], 'result': "
+        "{'protocol_version': '0.2.0', 'methods': []}})\n" % str(Path(__file__).parents[2] / "src"))
+    with Client([sys.executable, str(server)], stderr=subprocess.DEVNULL) as client:
+        with pytest.raises(ProtocolError, match="0.2.0"):
+            client.initialize(timeout=30)

@@ -235,8 +235,9 @@ class Endpoint:
             if request is None:
                 return False
             waiting = request.state == "pending"
-            if waiting:
+            if waiting:  # its thread, once it gets a worker's slot, just ends
                 request.state = "done"
+                del self._requests[id_]
         request.cancel()
         if waiting and send is not None:
             send(_response(id_, error=RpcError(REQUEST_CANCELLED, "request cancelled",
