@@ -114,6 +114,12 @@ def test_client_against_the_builtin_server(pyrun: Runner, project: Path, config:
                 "import os; print(os.environ['VIRTUAL_ENV'])")
     assert by_id.returncode == 0 and by_id.stdout.strip() == str(project / ".venv")
     assert wsp(pyrun, project, config, "run", "--env", "nope", "--", "true").returncode == 1
+    # off a terminal, run streams through the server: stdin forwarded, both streams written
+    piped = pyrun("wsp", "run", "--", "python", "-c", "import sys; d = sys.stdin.read(); "
+                  "print(d.upper()); print('to stderr', file=sys.stderr); sys.exit(3)",
+                  cwd=project, input="hello", PYRUN_CONFIG_DIR=str(config))
+    assert piped.returncode == 3 and piped.stdout == "HELLO\n", piped.stderr
+    assert piped.stderr.endswith("to stderr\n")
     missing = wsp(pyrun, project, config, "environment/get", '{"id": "x"}')
     assert missing.returncode == 1 and "error -31001" in missing.stderr
     assert wsp(pyrun, project, config, "environment/get", "[1]").returncode == 65

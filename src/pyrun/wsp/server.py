@@ -60,6 +60,10 @@ CREATED_DIR = ".venvs"
 
 EXTRA_FIELDS = ("prefix", "kind", "source", "is_default", "error")
 
+#: Input kept for tokens whose ``execute`` has not started: at most this many tokens, and
+#: this many bytes each.
+EARLY_TOKENS, EARLY_BYTES = 16, 1 << 20
+
 #: Answered on worker threads (they take seconds to minutes); everything else at once.
 SLOW_METHODS = ("environment/create", "environment/execute")
 
@@ -198,6 +202,8 @@ class ProjectServer:
         self.deleted: set[Path] = set()
         #: Streaming ``execute`` runs by token (``pyrun/process/write`` and ``kill``).
         self.processes: dict[str | int, Running] = {}
+        #: Input written for a token whose ``execute`` has not started yet.
+        self.early_input: dict[str | int, list[tuple[bytes, bool]]] = {}
         self._lock = threading.Lock()
 
     def methods(self) -> dict[str, Any]:
@@ -468,11 +474,26 @@ class ProjectServer:
         Raises:
             RpcError: -32602 for bad params; -31004 with ``reason: "no such process"``.
         """
-        running = self._running(params)
+        token = params.get("token")
         data = params.get("data", "")
+        if not isinstance(token, (str, int)) or isinstance(token, bool):
+            raise RpcError(INVALID_PARAMS, "params.token must be a string or integer")
         if not isinstance(data, str) or not isinstance(params.get("eof", False), bool):
             raise RpcError(INVALID_PARAMS, "params.data must be a string, params.eof a boolean")
-        running.write(data.encode("utf-8"), bool(params.get("eof")))
+        chunk = (data.encode("utf-8"), bool(params.get("eof")))
+        with self._lock:
+            running = self.processes.get(token)
+            if running is None:  # its execute is not running yet (waiting for a worker, or
+                # still starting): kept until it does, within bounds
+                early = self.early_input.setdefault(token, [])
+                if len(self.early_input) > EARLY_TOKENS or sum(
+                        len(d) for d, _ in early) + len(chunk[0]) > EARLY_BYTES:
+                    self.early_input.pop(token, None)
+                    raise RpcError(EXECUTION_FAILED, f"no running process with token "
+                                   f"{token!r}", {"token": token, "reason": "no such process"})
+                early.append(chunk)
+                return
+        running.write(*chunk)
 
     def process_kill(self, params: dict[str, Any]) -> None:
         """``pyrun/process/kill`` ``{token}``: kill a streaming ``execute``'s process group;
@@ -571,15 +592,19 @@ class Running:
         """
         if self.request is not None:
             self.request.on_cancel(self.kill)
+        early: list[tuple[bytes, bool]] = []
         if self.token is not None:
             with self.server._lock:
                 self.server.processes[self.token] = self
+                early = self.server.early_input.pop(self.token, [])
         chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
         readers = [threading.Thread(target=self._pump, args=(name_, chunks[name_]), daemon=True)
                    for name_ in ("stdout", "stderr")]
         for reader in readers:
             reader.start()
         self.write(input, eof=self.token is None)
+        for data, eof in early:  # written before the command started
+            self.write(data, eof)
         try:
             try:
                 code = self.proc.wait(timeout=timeout)
