@@ -74,6 +74,7 @@ def test_server_methods(pyrun: Runner, project: Path, other_python: Interpreter)
         assert error_of(lambda: c.request("environment/create", {"name": "dev"})).code == -31002
         e = error_of(lambda: c.request("environment/create", {"name": "x", "python_version": "2.1"}))
         assert e.code == -31003 and e.data == {"python_version": "2.1"}
+        assert e.message.startswith("python_version 2.1") and "--python" not in e.message
         e = error_of(lambda: c.request("environment/get", {"id": "nope"}))
         assert e.code == -31001 and e.data == {"id": "nope"}
         assert error_of(lambda: c.request("environment/get", {})).code == -32602

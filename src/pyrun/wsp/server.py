@@ -705,8 +705,9 @@ def create_venv(prefix: Path, python_version: str | None, requirements: list[str
                            engine.Reporter(verbosity, stream=log))
     except UsageError as exc:
         raise RpcError(INVALID_PARAMS, str(exc)) from None
-    except NoInterpreterError as exc:
-        raise RpcError(PYTHON_VERSION_UNAVAILABLE, str(exc),
+    except NoInterpreterError as exc:  # the engine speaks of --python; the client sent this
+        message = str(exc).replace("--python ", "python_version ", 1)
+        raise RpcError(PYTHON_VERSION_UNAVAILABLE, message,
                        {"python_version": python_version}) from None
     except PyrunError as exc:
         reason = ("resolution" if isinstance(exc, ResolutionError)
