@@ -21,6 +21,10 @@ class Runner:
 
     def env(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ)
+        # The tests run as if no venv were activated, whatever the caller's shell has: an
+        # activated environment changes what a WSP server lists (PEP 832: it wins), and tests
+        # that want one set VIRTUAL_ENV themselves.
+        env.pop("VIRTUAL_ENV", None)
         env.update(PYRUN_CACHE_DIR=str(self.cache), UV_CACHE_DIR=str(self.uv_cache))
         # Bytecode before the script starts, so that what a test inspects afterwards is
         # settled; the background mode users get has tests of its own (test_bytecode.py).
