@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from pyrun.engine import RunOptions
 
-SUBCOMMANDS = ("run", "cache", "wsp", "python", "env", "lock", "export")
+SUBCOMMANDS = ("run", "cache", "wsp", "python", "env", "lock", "export", "init", "add", "remove")
 
 #: The deprecated ``--link-mode`` values and the ``--composition`` each means (for one release).
 LINK_MODE_ALIASES = {"auto": "auto", "pth": "pooled", "farm": "link-farm"}
@@ -40,6 +40,9 @@ subcommands:
   pyrun cache dir|info|prune|clean   manage the cache (pyrun cache --help)
   pyrun python SCRIPT                print the interpreter of SCRIPT's environment
   pyrun env SCRIPT --record          add SCRIPT's environment to .python-envs beside it
+  pyrun init SCRIPT [-d REQ]...       a new script with an inline metadata block
+  pyrun add SCRIPT REQ...            add requirements to SCRIPT's block (resolved once)
+  pyrun remove SCRIPT NAME...        remove requirements from SCRIPT's block
   pyrun lock SCRIPT                  write SCRIPT.lock beside it, as `uv lock --script`
   pyrun export SCRIPT [-o FILE]      print (or write) SCRIPT's lock as PEP 751 pylock.toml
   pyrun wsp ...                      the workflow server protocol (pyrun wsp --help)
@@ -451,6 +454,59 @@ def editor_main(command: str, argv: list[str], edge: Edge) -> int:
     return 0
 
 
+def edit_parser(command: str) -> "argparse.ArgumentParser":
+    """The parser of ``pyrun init``, ``pyrun add`` or ``pyrun remove``."""
+    if command == "init":
+        parser = _parser("pyrun init", "Make a new script with an inline metadata block "
+                         "(PEP 723), as `uv init --script` does.")
+        parser.add_argument("script", metavar="SCRIPT")
+        parser.add_argument("-p", "--python", metavar="PYTHON",
+                            help="its requires-python: at least this interpreter's version")
+        parser.add_argument("-d", "--dependency", dest="values", metavar="REQ",
+                            action="append", default=[], help="a requirement (repeatable)")
+    elif command == "add":
+        parser = _parser("pyrun add", "Add requirements to SCRIPT's inline metadata block "
+                         "(made where there is none), as `uv add --script` does: each is "
+                         "resolved once, so it is known to exist. The rest of the file is kept "
+                         "byte for byte.")
+        parser.add_argument("-p", "--python", metavar="PYTHON",
+                            help="the interpreter to resolve for (default: as pyrun chooses)")
+        parser.add_argument("--bounds", choices=("lower", "major", "minor", "exact"),
+                            help="the version bound each gets (uv's --bounds; default lower)")
+        parser.add_argument("script", metavar="SCRIPT")
+        parser.add_argument("values", metavar="REQ", nargs="+")
+    else:
+        parser = _parser("pyrun remove", "Remove requirements from SCRIPT's inline metadata "
+                         "block, as `uv remove --script` does.")
+        parser.add_argument("script", metavar="SCRIPT")
+        parser.add_argument("values", metavar="NAME", nargs="+")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="print each command, and tracebacks on errors")
+    return parser
+
+
+def edit_main(command: str, argv: list[str], edge: Edge) -> int:
+    """``pyrun init|add|remove SCRIPT ...`` (:func:`pyrun.engine.init_script`,
+    :func:`~pyrun.engine.add_requirements`, :func:`~pyrun.engine.remove_requirements`)."""
+    from pyrun import engine
+
+    ns = edit_parser(command).parse_args(argv)
+    edge.verbosity = -1 if ns.quiet else ns.verbose
+    reporter = engine.Reporter(edge.verbosity)
+    options = engine.RunOptions(python=getattr(ns, "python", None))
+    if command == "init":
+        engine.init_script(ns.script, options, ns.values, reporter)
+    elif command == "add":
+        engine.add_requirements(ns.script, ns.values, options, ns.bounds, reporter)
+    else:
+        engine.remove_requirements(ns.script, ns.values, reporter)
+    if edge.verbosity >= 0:
+        print(f"pyrun: updated {ns.script}" if command != "init" else
+              f"pyrun: wrote {ns.script}", file=sys.stderr)
+    return 0
+
+
 def lock_parser(command: str) -> "argparse.ArgumentParser":
     """The parser of ``pyrun lock SCRIPT`` or ``pyrun export SCRIPT [-o FILE]``."""
     if command == "lock":
@@ -561,6 +617,8 @@ def main(argv: "list[str] | None" = None) -> int:
             return editor_main(first, argv[1:], edge)
         if first in ("lock", "export"):
             return lock_main(first, argv[1:], edge)
+        if first in ("init", "add", "remove"):
+            return edit_main(first, argv[1:], edge)
         return run_main(argv, edge, data, warm_script)
     except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else 0

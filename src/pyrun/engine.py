@@ -46,8 +46,9 @@ if TYPE_CHECKING:
     from pyrun.uvsettings import UvSettings
 
 __all__ = [
-    "Reporter", "RunOptions", "command_environ", "create_venv", "export", "fast_key_for",
-    "lock", "prepare", "prepare_requirements", "run", "run_captured", "start",
+    "Reporter", "RunOptions", "add_requirements", "command_environ", "create_venv", "export",
+    "fast_key_for", "init_script", "lock", "prepare", "prepare_requirements",
+    "remove_requirements", "run", "run_captured", "start",
 ]
 
 
@@ -307,6 +308,70 @@ def export(script: str, options: RunOptions = RunOptions(),
     installer = _installer(reporter, options.offline, UvSettings({}))
     return installer.export_script(script, interpreter, mode=options.lock_mode,
                                    options=UvSettings(dict(options.index)).index_options())
+
+
+def init_script(script: str, options: RunOptions = RunOptions(),
+                dependencies: Sequence[str] = (), reporter: Reporter | None = None) -> None:
+    """Make a new script with an inline metadata block (``uv init --script``): its
+    ``requires-python`` from ``options.python`` (the interpreter pyrun would choose), then
+    ``dependencies`` added as :func:`add_requirements` adds them. See :mod:`pyrun.editing`.
+
+    Raises:
+        UsageError: ``script`` exists; NoInterpreterError; and the errors of
+        :func:`add_requirements`.
+    """
+    from pyrun import editing
+
+    reporter, installer, interpreter = _editor(options, reporter)
+    assert interpreter is not None
+    editing.init(installer, script, interpreter, dependencies)
+
+
+def add_requirements(script: str, requirements: Sequence[str],
+                     options: RunOptions = RunOptions(), bounds: str | None = None,
+                     reporter: Reporter | None = None) -> None:
+    """Add ``requirements`` to ``script``'s block (``uv add --script``: resolved once, so each
+    is known to exist; ``bounds`` is uv's ``--bounds``). The rest of the file is kept byte for
+    byte. See :mod:`pyrun.editing`.
+
+    Raises:
+        ScriptNotFoundError, MetadataError (two blocks, an unclosed one), UsageError,
+        ResolutionError (no such package, or no version fits), NetworkError.
+    """
+    from pyrun import editing
+
+    reporter, installer, interpreter = _editor(options, reporter)
+    assert interpreter is not None
+    editing.add(installer, script, requirements, interpreter, bounds)
+
+
+def remove_requirements(script: str, names: Sequence[str],
+                        reporter: Reporter | None = None) -> None:
+    """Remove the requirements named ``names`` from ``script``'s block (``uv remove
+    --script``). See :mod:`pyrun.editing`.
+
+    Raises:
+        ScriptNotFoundError, MetadataError, UsageError (a name the block does not require).
+    """
+    from pyrun import editing
+
+    reporter, installer, _ = _editor(RunOptions(), reporter, interpreter=False)
+    editing.remove(installer, script, names)
+
+
+def _editor(options: RunOptions, reporter: Reporter | None, interpreter: bool = True,
+            ) -> tuple[Reporter, Installer, Interpreter | None]:
+    """The reporter, uv, and (with ``interpreter``) the interpreter ``options.python`` asks
+    for, for the script-editing functions."""
+    from pyrun.interpreters import InterpreterFinder
+
+    reporter = reporter or Reporter()
+    installer = _installer(reporter, options.offline)
+    if not interpreter:
+        return reporter, installer, None
+    cache = _open_cache(options, reporter, None)
+    return reporter, installer, InterpreterFinder(cache.root, reporter).choose(
+        options.python, None, "pyrun")
 
 
 def _lockable(script: str) -> None:

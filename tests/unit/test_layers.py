@@ -22,7 +22,7 @@ LAYERS: list[set[str]] = [
      "pyrun.cache"},
     {"pyrun.installers.base"},
     {"pyrun.installers.uv", "pyrun.installers.pip"},
-    {"pyrun.installers", "pyrun.pool", "pyrun.locking"},
+    {"pyrun.installers", "pyrun.pool", "pyrun.locking", "pyrun.editing"},
     {"pyrun.composition", "pyrun.bytecode"},
     {"pyrun.environment"},
     {"pyrun.engine", "pyrun.maintenance"},

@@ -143,6 +143,19 @@ class Installer(ABC):
             f"{script}: its [tool.uv] sources or indexes, or its lock, can be honoured only by "
             "uv, and uv was not found; install it with `pip install uv`")
 
+    def edit_script(self, args: Sequence[str], *, what: str) -> str:
+        """Run the tool's script-editing command ``args`` (``init``/``add``/``remove``
+        ``--script``, see :mod:`pyrun.editing`); returns what it printed.
+
+        Raises:
+            ToolNotFoundError: the tool cannot edit scripts (only uv can).
+            ResolutionError, NetworkError, InstallError: as the tool reports them.
+        """
+        from pyrun.errors import ToolNotFoundError
+
+        raise ToolNotFoundError(f"{what}: editing a script's metadata needs uv, and uv was not "
+                                "found; install it with `pip install uv`")
+
     def lock_script(self, script: str, options: Sequence[str] = ()) -> str:
         """Write or update ``script``'s lock (``x.py.lock``) and return what the tool said.
 

@@ -142,6 +142,14 @@ class Uv(Installer):
                 raise StaleLockError(f"{script}.lock", f"{script}: {stale}") from None
             raise
 
+    def edit_script(self, args: Sequence[str], *, what: str) -> str:
+        """``uv ARGS`` (``init``/``add``/``remove --script``); see
+        :meth:`Installer.edit_script`."""
+        from pyrun.subprocesses import redact
+
+        proc = self._run(list(args), what=what)
+        return redact(proc.stderr.strip())
+
     def lock_script(self, script: str, options: Sequence[str] = ()) -> str:
         """``uv lock --script SCRIPT``; see :meth:`Installer.lock_script`."""
         from pyrun.subprocesses import redact

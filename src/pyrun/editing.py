@@ -1,0 +1,226 @@
+"""Editing a script's inline metadata block: ``pyrun init``, ``pyrun add`` and ``pyrun remove``.
+
+The edits are uv's own (``uv init --script``, ``uv add --script``, ``uv remove --script``): uv
+reads and writes the block with a format-preserving TOML library, resolves an added requirement
+once (so it is known to exist, and gets the bound ``--bounds`` asks for), and whatever it writes
+reads the same in ``uv run --script``. pyrun adds what uv does not do:
+
+* a file with two ``script`` blocks, or an unclosed one, is refused with a message naming the
+  lines (uv would report a TOML error, or edit the wrong block);
+* a block is created where the specification expects it: after a shebang line and a PEP 263
+  encoding line (uv puts it between them, which breaks the encoding declaration);
+* uv never downloads a Python, and is given the interpreter pyrun would choose (never a pyenv
+  shim, which uv cannot query when the version is not selected);
+* the rest of the file is kept byte for byte: uv edits a copy, and only the block it wrote is
+  spliced into the original, in the original's line endings (uv writes the whole file back with
+  ``\n`` line endings and a final newline).
+
+Source: the inline script metadata specification (PyPA), PEP 263, and uv's "Running scripts"
+guide (``uv add --script``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from pyrun.errors import MetadataError, ScriptNotFoundError, UsageError
+
+if TYPE_CHECKING:
+    from pyrun.installers.base import Installer
+    from pyrun.interpreters import Interpreter
+
+#: The ``--bounds`` choices uv offers for an added requirement's version bound.
+BOUNDS = ("lower", "major", "minor", "exact")
+
+#: PEP 263's encoding declaration (on line 1 or 2).
+_CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+
+#: The block a file without one gets before uv edits it.
+EMPTY_BLOCK = b"# /// script\n# dependencies = []\n# ///\n"
+
+
+def check_editable(path: str) -> bytes:
+    """The bytes of the script at ``path``, once it is known to hold at most one closed
+    ``script`` block.
+
+    Raises:
+        ScriptNotFoundError: ``path`` is not a regular file.
+        MetadataError: two ``script`` blocks, or one that is never closed (the message names
+            the lines), or a block that is not valid TOML.
+    """
+    from pyrun import metadata
+
+    if not os.path.isfile(path):
+        raise ScriptNotFoundError(path, f"{path}: no such file; check the script's path "
+                                  "(`pyrun init` makes a new one)")
+    data = metadata.read_script(path)
+    scan = metadata.scan_blocks(metadata.decode_source(data))
+    if scan.unclosed:
+        lines = ", ".join(str(i + 1) for i in scan.unclosed)
+        raise MetadataError(path, [f"{path}:{lines}: a `# /// script` block is never closed "
+                                   "by a `# ///` line; close it (every line of the block "
+                                   "starts with #) before editing it"])
+    metadata.load(path, data)  # two blocks, invalid TOML: the parser's own messages
+    return data
+
+
+def ensure_block(path: str, data: bytes) -> bool:
+    """Give the script at ``path`` (whose bytes are ``data``) an empty ``script`` block when
+    it has none, after its shebang line and its encoding line; the rest of the file is kept
+    byte for byte. Returns whether the file changed.
+
+    Raises:
+        OSError: the file cannot be written.
+    """
+    from pyrun import layout, metadata
+
+    if metadata.scan_blocks(metadata.decode_source(data)).blocks:
+        return False
+    lines = data.splitlines(keepends=True)
+    at = 0
+    if lines and lines[0].startswith(b"#!"):
+        at = 1
+    if len(lines) > at and at < 2 and _CODING.match(lines[at]):
+        at += 1
+    head = b"".join(lines[:at])
+    if head and not head.endswith((b"\n", b"\r")):
+        head += b"\n"
+    newline = b"\r\n" if b"\r\n" in data[:4096] else b"\n"
+    block = EMPTY_BLOCK.replace(b"\n", newline)
+    rest = b"".join(lines[at:])
+    mode = os.stat(path).st_mode & 0o7777
+    layout.write_atomic(path, head + block + (newline if rest else b"") + rest, mode=mode)
+    return True
+
+
+def init(installer: Installer, path: str, interpreter: Interpreter,
+         dependencies: Sequence[str] = ()) -> None:
+    """``uv init --script PATH --python INTERPRETER``, then ``uv add`` for ``dependencies``.
+
+    Raises:
+        UsageError: ``path`` exists already. And the errors of :meth:`Installer.edit_script`.
+    """
+    if os.path.lexists(path):
+        raise UsageError(f"{path} exists already; `pyrun add {path} REQ` adds to it")
+    installer.edit_script(["init", "--script", path, "--python", interpreter.executable],
+                          what=f"creating {path}")
+    if dependencies:
+        add(installer, path, dependencies, interpreter)
+
+
+def add(installer: Installer, path: str, requirements: Sequence[str],
+        interpreter: Interpreter, bounds: str | None = None) -> None:
+    """Add ``requirements`` (PEP 508, validated: none can start with ``-``, so none is read as
+    an option) to the block of ``path`` with ``uv add --script``, which resolves them once; a
+    block is made first where there is none.
+
+    Raises:
+        MetadataError, ScriptNotFoundError: see :func:`check_editable`. UsageError: an
+        invalid requirement or ``bounds``. ResolutionError: a requirement does not exist (or
+        cannot be met); and the other errors of :meth:`Installer.edit_script`.
+    """
+    from pyrun.metadata import parse_requirement
+
+    for text in requirements:
+        try:
+            parse_requirement(text)
+        except ValueError as exc:
+            raise UsageError(f"{text!r}: not a requirement ({exc})") from None
+    if bounds is not None and bounds not in BOUNDS:
+        raise UsageError(f"--bounds must be one of {', '.join(BOUNDS)}, not {bounds!r}")
+    data = check_editable(path)
+    ensure_block(path, data)
+    extra = [f"--bounds={bounds}"] if bounds else []
+    _splice(path, lambda copy: installer.edit_script(
+        ["add", "--script", copy, "--python", interpreter.executable, *extra, *requirements],
+        what=f"adding to {path}"))
+
+
+def remove(installer: Installer, path: str, names: Sequence[str]) -> None:
+    """Remove the requirements named ``names`` from the block of ``path`` (``uv remove
+    --script``).
+
+    Raises:
+        MetadataError, ScriptNotFoundError: see :func:`check_editable`. UsageError: a name
+        that is not a distribution name, or that the block does not require.
+    """
+    from packaging.utils import canonicalize_name
+
+    from pyrun import metadata
+
+    data = check_editable(path)
+    required = {canonicalize_name(r.name) for r in metadata.load(path, data).dependencies}
+    for name in names:
+        if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", name):
+            raise UsageError(f"{name!r}: not a distribution name")
+        if canonicalize_name(name) not in required:
+            raise UsageError(f"{path}: its block does not require {name}; "
+                             f"it requires {', '.join(sorted(required)) or 'nothing'}")
+    _splice(path, lambda copy: installer.edit_script(["remove", "--script", copy, *names],
+                                                     what=f"removing from {path}"))
+
+
+def block_span(data: bytes) -> tuple[int, int] | None:
+    """Byte offsets ``(start, end)`` of the ``script`` block's lines in ``data`` (from its
+    ``# /// script`` line to the end of its ``# ///`` line, line end included), or None."""
+    offset, start = 0, None
+    for line in data.splitlines(keepends=True):
+        bare = line.rstrip(b"\r\n")
+        if start is None and bare == b"# /// script":
+            start = offset
+        elif start is not None and bare == b"# ///":
+            return start, offset + len(line)
+        offset += len(line)
+    return None
+
+
+def _splice(path: str, edit: Callable[[str], object]) -> None:
+    """Run ``edit`` (uv) on a copy of the script at ``path`` (beside it, so uv sees the same
+    configuration), then put the block it wrote in place of the original's block, in the
+    original's line endings; nothing else of the file changes.
+
+    Raises:
+        MetadataError: uv's copy has no block (it failed to write one).
+        OSError: the file cannot be read or written.
+    """
+    from pyrun import layout
+
+    with open(path, "rb") as f:
+        data = f.read()
+    span = block_span(data)
+    assert span is not None  # check_editable and ensure_block saw to it
+    directory, name = os.path.split(os.path.abspath(path))
+    copy = os.path.join(directory, f"{layout.tmp_prefix()}edit-{name}")
+    lock = f"{path}.lock"  # uv updates the lock beside a script it edits: the copy's, then ours
+    locked = os.path.isfile(lock)
+    try:
+        layout.write_atomic(copy, data)
+        if locked:
+            with open(lock, "rb") as f:
+                layout.write_atomic(f"{copy}.lock", f.read())
+        edit(copy)
+        with open(copy, "rb") as f:
+            edited = f.read()
+        if locked:
+            with open(f"{copy}.lock", "rb") as f:
+                new_lock = f.read()
+    finally:
+        for leftover in (copy, f"{copy}.lock"):
+            if os.path.lexists(leftover):
+                os.unlink(leftover)
+    new_span = block_span(edited)
+    if new_span is None:
+        raise MetadataError(path, [f"{path}: uv left no `# /// script` block; nothing changed"])
+    block = edited[new_span[0]:new_span[1]].replace(b"\r\n", b"\n")
+    original = data[span[0]:span[1]]
+    if original.endswith(b"\r\n") or b"\r\n" in original:
+        block = block.replace(b"\n", b"\r\n")
+    if not original.endswith((b"\n", b"\r")):  # the block ended the file without a line end
+        block = block.rstrip(b"\r\n")
+    mode = os.stat(path).st_mode & 0o7777
+    layout.write_atomic(path, data[:span[0]] + block + data[span[1]:], mode=mode)
+    if locked:
+        layout.write_atomic(lock, new_lock, mode=os.stat(lock).st_mode & 0o7777)

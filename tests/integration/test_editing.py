@@ -1,0 +1,115 @@
+"""pyrun init / add / remove (issue 14): real-world block shapes round-trip, the rest of the
+file is kept byte for byte, and the edited scripts run under pyrun and `uv run --script`."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pyrun.installers.uv import find_uv
+from tests.conftest import Runner
+
+SHAPES = {
+    "comments and trailing comma": (
+        '"""A tool."""\n'
+        "# /// script\n"
+        "# requires-python = \">=3.9\"  # the oldest we test\n"
+        "# dependencies = [\n"
+        "#     # pinned for the API\n"
+        '#     "six>=1.16",\n'
+        "# ]\n"
+        "# ///\n"
+        "import six\nprint('six', six.__version__)\n"),
+    "extras and markers, no trailing newline": (
+        "# /// script\n"
+        '# dependencies = ["six; python_version >= \'3.8\'", "idna[all]>=3"]\n'
+        "# ///\n"
+        "import six\nprint('six', six.__version__)"),
+    "block below a docstring, CRLF": (
+        '"""Doc.\r\n\r\nMore.\r\n"""\r\n'
+        "# /// script\r\n"
+        '# dependencies = ["six"]\r\n'
+        "# ///\r\n"
+        "import six\r\nprint('six', six.__version__)\r\n"),
+    "no block, shebang and encoding line": (
+        "#!/usr/bin/env python3\n"
+        "# -*- coding: utf-8 -*-\n"
+        "import six\nprint('six', six.__version__)\n"),
+}
+
+
+def uv_run(runner: Runner, script: Path) -> subprocess.CompletedProcess[str]:
+    env = runner.env()
+    return subprocess.run([find_uv(), "run", "-q", "--script", str(script)], env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_add_then_remove_round_trips(pyrun: Runner, tmp_path: Path, shape: str) -> None:
+    text = SHAPES[shape]
+    script = tmp_path / "s.py"
+    script.write_bytes(text.encode())
+    before_code = text.encode().split(b"import six", 1)[1]
+    added = pyrun("add", str(script), "attrs>=21", "six")
+    assert added.returncode == 0, added.stderr
+    edited = script.read_bytes()
+    assert edited.endswith(before_code)  # the code after the block: byte for byte
+    assert b'"attrs>=21"' in edited
+    if "comments" in shape:
+        assert b"# the oldest we test" in edited and b"#     # pinned for the API" in edited
+    if "encoding" in shape:  # the block comes after the shebang and the encoding line
+        assert edited.startswith(b"#!/usr/bin/env python3\n# -*- coding: utf-8 -*-\n# /// script")
+    if "CRLF" in shape:
+        assert b"\r\n# ///\r\n" in edited and edited.startswith(b'"""Doc.\r\n')
+    ours, theirs = pyrun(str(script)), uv_run(pyrun, script)
+    assert ours.returncode == theirs.returncode == 0, ours.stderr + theirs.stderr
+    assert ours.stdout == theirs.stdout and ours.stdout.startswith("six ")
+    removed = pyrun("remove", str(script), "attrs")
+    assert removed.returncode == 0, removed.stderr
+    assert b"attrs" not in script.read_bytes() and script.read_bytes().endswith(before_code)
+
+
+def test_init_makes_a_script_both_tools_run(pyrun: Runner, tmp_path: Path) -> None:
+    script = tmp_path / "new.py"
+    made = pyrun("init", str(script), "-d", "six")
+    assert made.returncode == 0, made.stderr
+    assert b'"six>=' in script.read_bytes() and b"requires-python" in script.read_bytes()
+    assert pyrun(str(script)).stdout == uv_run(pyrun, script).stdout != ""
+    again = pyrun("init", str(script))
+    assert again.returncode == 64 and "exists already" in again.stderr
+
+
+@pytest.mark.parametrize(("text", "code", "words"), [
+    ("# /// script\n# dependencies = []\n# ///\n# /// script\n# dependencies = []\n# ///\n",
+     65, "script"),
+    ("# /// script\n# dependencies = []\nprint(1)\n", 65, "never closed"),
+])
+def test_two_blocks_or_an_unclosed_one_are_refused(pyrun: Runner, tmp_path: Path, text: str,
+                                                    code: int, words: str) -> None:
+    script = tmp_path / "bad.py"
+    script.write_text(text)
+    out = pyrun("add", str(script), "six")
+    assert out.returncode == code and words in out.stderr and "Traceback" not in out.stderr
+    assert script.read_text() == text  # untouched
+
+
+def test_unknown_names_and_packages(pyrun: Runner, tmp_path: Path) -> None:
+    script = tmp_path / "s.py"
+    script.write_text('# /// script\n# dependencies = ["six"]\n# ///\n')
+    gone = pyrun("remove", str(script), "attrs")
+    assert gone.returncode == 64 and "requires six" in gone.stderr
+    missing = pyrun("add", str(script), "surely-no-such-package-pyrun-0")
+    assert missing.returncode == 67 and "surely-no-such-package-pyrun-0" in missing.stderr
+    assert script.read_text() == '# /// script\n# dependencies = ["six"]\n# ///\n'
+
+
+def test_add_updates_the_lock_beside_the_script(pyrun: Runner, tmp_path: Path) -> None:
+    script = tmp_path / "s.py"
+    script.write_text('# /// script\n# dependencies = ["six"]\n# ///\nimport six\n')
+    assert pyrun("lock", str(script)).returncode == 0
+    assert pyrun("add", str(script), "attrs").returncode == 0
+    assert 'name = "attrs"' in (tmp_path / "s.py.lock").read_text()  # as uv add --script does
+    assert pyrun("--locked", str(script)).returncode == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.py", "s.py.lock"]  # no leftovers
