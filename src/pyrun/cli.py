@@ -591,6 +591,19 @@ def _record(script: str, env_path: "Path") -> None:
                          f"{exc.strerror}") from exc
 
 
+def die_by_sigint() -> None:
+    """End this process by SIGINT, as the shell's own commands do after Ctrl-C (once the
+    cleanup has run), so that a shell loop or ``make`` around pyrun stops too; 130 where
+    there are no signals. Does not return on POSIX."""
+    import signal
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name == "posix":
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+
+
 def main(argv: "list[str] | None" = None) -> int:
     """Entry point of the ``pyrun`` command. Returns the exit code (the script's, or pyrun's).
 
@@ -625,4 +638,7 @@ def main(argv: "list[str] | None" = None) -> int:
     except BaseException as exc:
         from pyrun.errors import report
 
-        return report(exc, edge.verbosity)
+        code = report(exc, edge.verbosity)
+        if isinstance(exc, KeyboardInterrupt):
+            die_by_sigint()
+        return code

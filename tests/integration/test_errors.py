@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -169,3 +170,26 @@ def test_an_installed_python_too_old_for_pyrun_is_said_to_be(pyrun: Runner, tmp_
     out = pyrun("--python", "3.7", str(script))
     check(out, 68, "Python 3.7", "is installed", "pyrun needs 3.8 or newer")
     assert "install" not in out.stderr.split("is installed")[1]
+
+
+def test_ctrl_c_cleans_up_then_dies_by_sigint(pyrun: Runner, tmp_path: Path) -> None:
+    """Ctrl-C in a terminal signals the whole foreground process group: pyrun (paused in the
+    middle of a build here) removes what it staged, says so, and ends by SIGINT, so that a
+    shell loop around it stops too."""
+    import signal
+
+    cache = tmp_path / "cache"
+    script = write(tmp_path / "c.py", '# /// script\n# dependencies = ["six"]\n# ///\n')
+    proc = subprocess.Popen([sys.executable, "-m", "pyrun", str(script)], text=True,
+                            stderr=subprocess.PIPE, start_new_session=True,
+                            env=pyrun.env(PYRUN_CACHE_DIR=str(cache), PYRUN_PAUSE_AT="staged"))
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    assert "paused at staged" in line, line
+    os.killpg(proc.pid, signal.SIGINT)
+    with proc.stderr:
+        rest = proc.stderr.read()
+    assert proc.wait(timeout=60) == -signal.SIGINT
+    assert "pyrun: interrupted" in rest and "Traceback" not in rest
+    leftovers = [p.name for p in (cache / "pool").iterdir() if p.name.startswith(".tmp-")]
+    assert leftovers == []
