@@ -213,6 +213,14 @@ def run_parser() -> "argparse.ArgumentParser":
     _environment_options(parser)
     parser.add_argument("--lock", metavar="FILE", help="install exactly what the PEP 751 lock "
                         "FILE (pylock.toml, from `pyrun export`) pins; no resolution")
+    parser.add_argument("--refresh", action="store_true",
+                        help="resolve again, and have uv revalidate what it cached")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="use an environment for this run only: built in a temporary "
+                        "cache, removed afterwards (nothing added to the pool)")
+    parser.add_argument("--env-file", metavar="FILE", action="append", default=[],
+                        help="load the script's environment variables from a dotenv FILE "
+                        "(repeatable; a later file wins)")
     parser.add_argument("-V", "--version", action="version", version=f"pyrun {__version__}")
     parser.add_argument("script", metavar="SCRIPT", help="the script (use -- before a name "
                         "that starts with -)")
@@ -238,7 +246,9 @@ def _run_options(ns: "argparse.Namespace") -> "tuple[RunOptions, int]":
     options = RunOptions(python=ns.python, with_requirements=tuple(ns.with_requirements),
                          upgrade=ns.upgrade, offline=ns.offline, composition=composition,
                          index=_index_options(ns), lock_mode=ns.lock_mode,
-                         lock=getattr(ns, "lock", None))
+                         lock=getattr(ns, "lock", None), refresh=getattr(ns, "refresh", False),
+                         no_cache=getattr(ns, "no_cache", False),
+                         env_files=tuple(getattr(ns, "env_file", ())))
     return options, verbosity
 
 

@@ -70,6 +70,12 @@ class RunOptions:
             beside the script (``x.py.lock``), or ``""``; see :mod:`pyrun.locking`.
         lock: ``--lock FILE``: a ``pylock.toml`` (PEP 751) to install from, with no
             resolution; or None.
+        refresh: ``--refresh``: resolve again (as ``upgrade``) and have uv revalidate what it
+            cached (its own ``--refresh``).
+        no_cache: ``--no-cache``: build the environment in a temporary cache, run the script in
+            it as a child, and remove it all afterwards; uv reads and writes no cache either.
+        env_files: ``--env-file``: dotenv files whose variables the script's process gets (not
+            pyrun's own resolution), later files winning.
     """
 
     python: str | None = None
@@ -80,6 +86,14 @@ class RunOptions:
     index: tuple[tuple[str, object], ...] = ()
     lock_mode: str = ""
     lock: str | None = None
+    refresh: bool = False
+    no_cache: bool = False
+    env_files: tuple[str, ...] = ()
+
+    @property
+    def cache_mode(self) -> str:
+        """What the installer is told of its cache: ``no-cache``, ``refresh`` or ``""``."""
+        return "no-cache" if self.no_cache else "refresh" if self.refresh else ""
 
 
 def fast_key_for(data: bytes, options: RunOptions, script: str = "-") -> str:
@@ -247,18 +261,73 @@ def run(
     from pyrun.launch import exec_script
 
     data = metadata.read_script(script) if data is None else data
+    extra = _env_files(options.env_files)
+    if options.no_cache:
+        return _run_without_cache(script, args, options, reporter, data, extra)
     for attempt in range(3):
         env = prepare(script, options, reporter, data=data)  # opens (and checks) the cache
         runnable = script
         if script == "-" or not layout.is_regular_file(script):  # stdin, a URL, a FIFO:
             # read once, so the interpreter runs a copy of what was read
             runnable = layout.runnable_copy(layout.cache_root(), data)
+        os.environ.update(extra)  # the script's process environment (--env-file)
         try:
             return exec_script(str(env.python), runnable, args)
         except FileNotFoundError:  # removed by a clean between the build and the exec
             if attempt == 2 or env.python.exists():
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _env_files(paths: Sequence[str]) -> dict[str, str]:
+    """The variables of the dotenv files ``paths`` (``python-dotenv``'s reading: ``KEY=value``
+    lines, comments, quotes, ``export``; a later file wins; a key without a value is skipped).
+
+    Raises:
+        UsageError: a file cannot be read.
+    """
+    if not paths:
+        return {}
+    from dotenv import dotenv_values
+
+    found: dict[str, str] = {}
+    for path in paths:
+        if not os.path.isfile(path):
+            raise UsageError(f"--env-file {path}: no such file")
+        try:
+            values = dotenv_values(path, encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--env-file {path}: cannot be read ({exc})") from None
+        found.update({k: v for k, v in values.items() if v is not None})
+    return found
+
+
+def _run_without_cache(script: str, args: list[str], options: RunOptions,
+                       reporter: Reporter | None, data: bytes, extra: dict[str, str]) -> int:
+    """``--no-cache``: build in a temporary cache, run the script as a child (a cache that
+    outlived the run would be a cache), remove it all, and return the script's exit code
+    (128+N for signal N)."""
+    import shutil
+    import tempfile
+
+    from pyrun import layout
+    from pyrun.cache import Cache
+    from pyrun.launch import activated
+    from pyrun.subprocesses import run_attached
+
+    root = tempfile.mkdtemp(prefix="pyrun-no-cache-")
+    try:
+        cache = Cache(Path(root))
+        env = prepare(script, options, reporter, cache, data=data)
+        runnable = script
+        if script == "-" or not layout.is_regular_file(script):
+            runnable = layout.runnable_copy(root, data)
+        if runnable.startswith("-"):
+            runnable = os.path.join(os.curdir, runnable)
+        environ = activated(str(env.path), {**os.environ, **extra})
+        return run_attached([str(env.python), runnable, *args], environ)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def lock(script: str, options: RunOptions = RunOptions(), reporter: Reporter | None = None) -> str:
@@ -451,7 +520,7 @@ def _find_or_build(
     from pyrun.environment import Environment
 
     key = key_of()
-    if not options.upgrade:
+    if not (options.upgrade or options.refresh):
         python, why = fastpath.check(str(cache.root), key)
         if python is not None:
             env_dir = Path(python).parent.parent
@@ -514,12 +583,12 @@ def _build(
     installer: Installer | None = None
     resolution = Resolution((), ())
     if options.lock is not None:
-        installer = _installer(reporter, options.offline, settings)
+        installer = _installer(reporter, options.offline, settings, options.cache_mode)
         pins = locking.from_pylock(options.lock, meta.dependencies, finder.target(interpreter))
         reporter.debug(f"from {options.lock}: {', '.join(d.pin for d in pins)}")
         resolution = Resolution(tuple(str(r) for r in meta.dependencies), pins)
     elif exported:
-        installer = _installer(reporter, options.offline, settings)
+        installer = _installer(reporter, options.offline, settings, options.cache_mode)
         target = finder.target(interpreter)
         cli = UvSettings(dict(options.index)).index_options()
         resolution, installer = _resolve(
@@ -529,7 +598,7 @@ def _build(
                                                            options.lock_mode, cli)))
     elif meta.dependencies or extra:
         requirements = [*meta.dependencies, *extra]
-        installer = _installer(reporter, options.offline, settings)
+        installer = _installer(reporter, options.offline, settings, options.cache_mode)
         resolution, installer = _resolve(
             installer, script, reporter, interpreter, requirements,
             lambda inst: inst.resolve(requirements, interpreter))
@@ -548,7 +617,8 @@ def _build(
                 raise
             reporter.debug(f"pool entries vanished (attempt {attempt}); installing them again")
     point("env-placed")
-    bytecode.schedule(cache, entries, interpreter, reporter, after_exit=True)
+    if not options.no_cache:  # a temporary cache is removed with the run: no bytecode for it
+        bytecode.schedule(cache, entries, interpreter, reporter, after_exit=True)
     required = [str(env.activation)]
     if env.mode == POOLED:  # a link farm holds its own links to the pool's files
         required += [str(e.path / ENTRY_MARKER) for e in entries]
@@ -587,11 +657,11 @@ def _prefetch() -> None:
 
 
 def _installer(
-    reporter: Reporter, offline: bool, settings: UvSettings | None = None
+    reporter: Reporter, offline: bool, settings: UvSettings | None = None, cache_mode: str = "",
 ) -> Installer:
     from pyrun.installers import find_installer
 
-    return find_installer(reporter, offline=offline, settings=settings)
+    return find_installer(reporter, offline=offline, settings=settings, cache_mode=cache_mode)
 
 
 def _resolve(
@@ -658,7 +728,7 @@ def _overlay(
     pins = tuple(f"{d.name}=={d.version}" for d in base.distributions
                  if d.version and d.kind in ("wheel", "sdist"))
     constrained = merged(installer.settings or UvSettings({}), {"constraint-dependencies": pins})
-    overlay = _installer(reporter, installer.offline, constrained)
+    overlay = _installer(reporter, installer.offline, constrained, installer.cache_mode)
     got, _ = _resolve(overlay, script, reporter, interpreter, extra,
                       lambda inst: inst.resolve(extra, interpreter))
     locked = {d.name for d in base.distributions}

@@ -10,9 +10,11 @@ from pyrun.uvsettings import UvSettings
 
 
 def find_installer(
-    reporter: Reporter, *, offline: bool = False, settings: UvSettings | None = None
+    reporter: Reporter, *, offline: bool = False, settings: UvSettings | None = None,
+    cache_mode: str = "",
 ) -> Installer:
-    """uv, or pip where uv cannot be had, with ``settings`` (:mod:`pyrun.uvsettings`).
+    """uv, or pip where uv cannot be had, with ``settings`` (:mod:`pyrun.uvsettings`) and
+    ``cache_mode`` (see :class:`~pyrun.installers.base.Installer`).
 
     Raises:
         ToolNotFoundError: neither is available.
@@ -20,9 +22,9 @@ def find_installer(
     from pyrun.installers.uv import Uv
 
     try:
-        return Uv(reporter, offline=offline, settings=settings)
+        return Uv(reporter, offline=offline, settings=settings, cache_mode=cache_mode)
     except ToolNotFoundError:
         reporter.debug("uv was not found: resolving and installing with pip")
     from pyrun.installers.pip import Pip
 
-    return Pip(reporter, offline=offline, settings=settings)
+    return Pip(reporter, offline=offline, settings=settings, cache_mode=cache_mode)

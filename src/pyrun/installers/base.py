@@ -64,6 +64,8 @@ class Installer(ABC):
         runner: how commands are run (default :func:`pyrun.subprocesses.run_command`).
         settings: the script's ``[tool.uv]`` with the command line's index options on top
             (:mod:`pyrun.uvsettings`), for every resolution and install.
+        cache_mode: ``""``; ``"refresh"`` (``--refresh``: revalidate what the tool cached);
+            or ``"no-cache"`` (``--no-cache``: neither read nor write the tool's cache).
 
     Attributes:
         name: ``"uv"`` or ``"pip"``, for messages.
@@ -86,13 +88,15 @@ class Installer(ABC):
                                             "os error 28", "os error 122")
 
     def __init__(self, reporter: Reporter, *, offline: bool = False,
-                 runner: Runner | None = None, settings: UvSettings | None = None) -> None:
+                 runner: Runner | None = None, settings: UvSettings | None = None,
+                 cache_mode: str = "") -> None:
         from pyrun.subprocesses import run_command
 
         self.reporter = reporter
         self.offline = offline
         self.runner: Runner = runner or run_command
         self.settings = settings
+        self.cache_mode = cache_mode
 
     @abstractmethod
     def resolve(

@@ -62,10 +62,11 @@ class Pip(Installer):
     SERVER_ERROR = re.compile(r"too many (5\d\d) error responses|HTTP error (5\d\d)|"
                               r"(5\d\d) Server Error")
 
-    def __init__(self, reporter: Reporter, *, offline: bool = False,
+    def __init__(self, reporter: Reporter, *, offline: bool = False, cache_mode: str = "",
                  runner: Runner | None = None, settings: UvSettings | None = None,
                  command: Sequence[str] | None = None) -> None:
-        super().__init__(reporter, offline=offline, runner=runner, settings=settings)
+        super().__init__(reporter, offline=offline, runner=runner, settings=settings,
+                         cache_mode=cache_mode)
         self.command = list(command) if command is not None else self._find()
 
     def _find(self) -> list[str]:
@@ -140,6 +141,8 @@ class Pip(Installer):
             raise NetworkError(f"{what}: --offline needs uv (pip cannot work from its cache "
                                "only); install uv with `pip install uv`")
         argv = [*self.command, "--disable-pip-version-check", "--no-input", *args]
+        if self.cache_mode:  # pip has no revalidation switch: --refresh reads no cache either
+            argv.insert(len(self.command), "--no-cache-dir")
         if self.reporter.verbosity <= 0:
             argv.append("--quiet")
         environ = {"PIP_NO_PYTHON_VERSION_WARNING": "1",

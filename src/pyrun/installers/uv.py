@@ -86,8 +86,9 @@ class Uv(Installer):
 
     def __init__(self, reporter: Reporter, *, offline: bool = False,
                  runner: Runner | None = None, settings: UvSettings | None = None,
-                 binary: str | None = None) -> None:
-        super().__init__(reporter, offline=offline, runner=runner, settings=settings)
+                 binary: str | None = None, cache_mode: str = "") -> None:
+        super().__init__(reporter, offline=offline, runner=runner, settings=settings,
+                         cache_mode=cache_mode)
         self.binary = binary or find_uv()
 
     def resolve(
@@ -181,7 +182,7 @@ class Uv(Installer):
     def from_cache(self) -> Uv:
         """The same uv with ``--offline``."""
         return Uv(self.reporter, offline=True, runner=self.runner, settings=self.settings,
-                  binary=self.binary)
+                  binary=self.binary, cache_mode=self.cache_mode)
 
     def offline_miss(self, output: str) -> bool:
         """uv says the network was disabled, or (with ``--offline``) that something is not
@@ -206,6 +207,8 @@ class Uv(Installer):
         argv = [self.binary, *args]
         if self.offline:
             argv.append("--offline")
+        if self.cache_mode and args[0] not in ("init", "remove"):
+            argv.append(f"--{self.cache_mode}")  # --refresh, --no-cache
         if self.reporter.verbosity <= 0:
             argv.append("--quiet")
         environ = {"UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
