@@ -294,11 +294,30 @@ def run_main(argv: list[str], edge: Edge, data: "bytes | None" = None,
     for ``warm_script``)."""
     from pyrun.engine import Reporter, run
 
+    from pyrun.errors import ScriptNotFoundError
+
     ns = run_parser().parse_args(argv[1:] if argv[:1] == ["run"] else argv)
     options, edge.verbosity = _run_options(ns)
     reuse = data if ns.script == warm_script else None
-    return run(ns.script, script_args(argv, ns.script, ns.args), options,
-               Reporter(edge.verbosity), data=reuse)
+    try:
+        return run(ns.script, script_args(argv, ns.script, ns.args), options,
+                   Reporter(edge.verbosity), data=reuse)
+    except ScriptNotFoundError as exc:
+        hint = _subcommand_hint(ns.script, argv)
+        if hint:
+            raise ScriptNotFoundError(exc.path, f"{exc}; {hint}") from None
+        raise
+
+
+def _subcommand_hint(script: str, argv: list[str]) -> str:
+    """``did you mean `pyrun add`?`` when a missing SCRIPT looks like a mistyped
+    subcommand (a bare word close to one), else ``""``."""
+    import difflib
+
+    if os.sep in script or "." in script or argv[:1] == ["run"]:
+        return ""
+    close = difflib.get_close_matches(script, SUBCOMMANDS[1:], n=1, cutoff=0.6)
+    return f"did you mean `pyrun {close[0]}`?" if close else ""
 
 
 def script_args(argv: list[str], script: str, parsed: list[str]) -> list[str]:

@@ -292,7 +292,22 @@ def argument_parser(prog: str, **kwargs: Any) -> argparse.ArgumentParser:
         """See :func:`argument_parser`."""
 
         def error(self, message: str) -> NoReturn:
-            raise UsageError(f"{message} (see `{self.prog} --help`)")
+            raise UsageError(f"{message}{self._suggestion(message)} (see `{self.prog} --help`)")
+
+        def _suggestion(self, message: str) -> str:
+            """``; did you mean --x?`` for an unrecognized option close to a real one."""
+            if not message.startswith("unrecognized arguments:"):
+                return ""
+            import difflib
+
+            known = list(self._option_string_actions)
+            for word in message.split(":", 1)[1].split():
+                name = word.split("=", 1)[0]
+                if name.startswith("-"):
+                    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+                    if close:
+                        return f"; did you mean {close[0]}?"
+            return ""
 
     kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
     return Parser(prog=prog, allow_abbrev=False, **kwargs)

@@ -193,3 +193,14 @@ def test_ctrl_c_cleans_up_then_dies_by_sigint(pyrun: Runner, tmp_path: Path) -> 
     assert "pyrun: interrupted" in rest and "Traceback" not in rest
     leftovers = [p.name for p in (cache / "pool").iterdir() if p.name.startswith(".tmp-")]
     assert leftovers == []
+
+
+def test_did_you_mean_for_options_and_subcommands(pyrun: Runner, tmp_path: Path) -> None:
+    option = pyrun("--offlin", "x.py")
+    assert option.returncode == 64 and "did you mean --offline?" in option.stderr
+    sub = pyrun("--frozn", "x.py")
+    assert "did you mean --frozen?" in sub.stderr
+    typo = pyrun("ad", "x.py", cwd=tmp_path)
+    assert typo.returncode == 66 and "did you mean `pyrun add`?" in typo.stderr
+    plain = pyrun("nothing-like-it.py", cwd=tmp_path)
+    assert plain.returncode == 66 and "did you mean" not in plain.stderr
