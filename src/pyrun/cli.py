@@ -293,7 +293,6 @@ def run_main(argv: list[str], edge: Edge, data: "bytes | None" = None,
     then :func:`pyrun.engine.run` (``data``: the script's bytes when the warm path read them
     for ``warm_script``)."""
     from pyrun.engine import Reporter, run
-
     from pyrun.errors import ScriptNotFoundError
 
     ns = run_parser().parse_args(argv[1:] if argv[:1] == ["run"] else argv)

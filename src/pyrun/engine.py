@@ -681,9 +681,12 @@ def _resolve(
         NetworkError: unreachable and the cache lacks something; the message names it.
         And the other errors of :meth:`pyrun.installers.base.Installer.resolve`.
     """
+    import time
+
     from pyrun.faults import point
 
     reporter.step(f"resolving {len(requirements)} requirement(s) for Python {interpreter.version}")
+    started = time.monotonic()
     try:
         resolution = how(installer)
     except NetworkError as exc:
@@ -706,6 +709,8 @@ def _resolve(
                       f"{installer.name}'s cache (newer releases, if any, are not seen)")
         installer = cached
     point("resolved")
+    reporter.step(f"resolved {len(resolution.distributions)} distribution(s) in "
+                  f"{time.monotonic() - started:.1f} s")
     pins = ", ".join(d.pin for d in resolution.distributions)
     reporter.debug(f"resolved: {pins}")
     return resolution, installer

@@ -186,8 +186,15 @@ class Pool:
     def _install(
         self, missing: list[PoolEntry], interpreter: Interpreter, installer: Installer
     ) -> None:
+        import time
+
         names = ", ".join(e.distribution.pin for e in missing)
-        self.reporter.step(f"installing {len(missing)} distribution(s) into the pool: {names}")
+        size = sum(artifact_size(e.distribution) for e in missing)
+        shown = (f" ({size / 2**20:.1f} MiB)" if size >= 2**20 else
+                 f" ({max(1, size // 1024)} KiB)" if size else "")
+        self.reporter.step(f"installing {len(missing)} distribution(s){shown} into the pool: "
+                           f"{names}")
+        started = time.monotonic()
         stage = Path(tempfile.mkdtemp(prefix=f"{tmp_prefix()}stage-", dir=self.cache.pool))
         try:
             prefix = stage / "prefix"
@@ -214,6 +221,8 @@ class Pool:
                     remove_tree(entry.path)
                 os.rename(tmp, entry.path)
                 os.chmod(entry.path, 0o555)
+            self.reporter.step(f"installed {len(missing)} distribution(s) in "
+                               f"{time.monotonic() - started:.1f} s")
         finally:
             remove_tree(stage)
 
@@ -281,6 +290,14 @@ class Pool:
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.rename(src, dest)
         return tmp
+
+
+def artifact_size(dist: LockedDistribution) -> int:
+    """The size in bytes of the artifact ``dist`` installs, as its lock says (0 if unsaid)."""
+    table = dist.package
+    art = (table.get("wheels") or [None])[0] if dist.kind == "wheel" else table.get(dist.kind)
+    size = art.get("size") if isinstance(art, dict) else None
+    return size if isinstance(size, int) and size > 0 else 0
 
 
 def _shared_top_levels(prefix: Path) -> frozenset[str]:

@@ -1,10 +1,38 @@
-"""Progress and diagnostics on stderr, never on stdout (stdout belongs to the script)."""
+"""Progress and diagnostics on stderr, never on stdout (stdout belongs to the script).
+
+Colours: on a terminal, unless ``NO_COLOR`` is set (https://no-color.org) or ``TERM`` is
+``dumb``; ``FORCE_COLOR`` turns them on anywhere (as uv, pip and rich read them).
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import TextIO
+
+#: ANSI styles by meaning.
+STYLES = {"error": "\x1b[1;31m", "warning": "\x1b[1;33m", "step": "\x1b[2m"}
+_RESET = "\x1b[0m"
+
+
+def colour(stream: TextIO) -> bool:
+    """Whether to colour what goes to ``stream``."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    if os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def styled(text: str, style: str, stream: TextIO) -> str:
+    """``text`` in ``style`` (a key of :data:`STYLES`) when ``stream`` takes colours."""
+    return f"{STYLES[style]}{text}{_RESET}" if colour(stream) else text
 
 
 class Reporter:
@@ -33,7 +61,10 @@ class Reporter:
     def warn(self, message: str) -> None:
         """A warning, shown unless quiet."""
         if self.verbosity >= 0:
-            self._write(message if "warning" in message else f"warning: {message}")
+            text = message if "warning" in message else f"warning: {message}"
+            if text.startswith("warning:"):
+                text = styled("warning:", "warning", self.stream) + text[len("warning:"):]
+            self._write(text)
 
     def repair(self, message: str) -> None:
         """Something broken was found and will be rebuilt. The first such message of a run is a
