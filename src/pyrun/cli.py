@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
     from pyrun.engine import RunOptions
 
-SUBCOMMANDS = ("run", "cache", "wsp", "python", "env", "lock", "export", "init", "add", "remove")
+SUBCOMMANDS = ("run", "cache", "wsp", "python", "env", "lock", "export", "init", "add", "remove",
+               "completion")
 
 #: The deprecated ``--link-mode`` values and the ``--composition`` each means (for one release).
 LINK_MODE_ALIASES = {"auto": "auto", "pth": "pooled", "farm": "link-farm"}
@@ -44,6 +45,7 @@ subcommands:
   pyrun add SCRIPT REQ...            add requirements to SCRIPT's block (resolved once)
   pyrun remove SCRIPT NAME...        remove requirements from SCRIPT's block
   pyrun lock SCRIPT                  write SCRIPT.lock beside it, as `uv lock --script`
+  pyrun completion bash|zsh|fish     print the shell completion script
   pyrun export SCRIPT [-o FILE]      print (or write) SCRIPT's lock as PEP 751 pylock.toml
   pyrun wsp ...                      the workflow server protocol (pyrun wsp --help)
 
@@ -535,6 +537,34 @@ def edit_main(command: str, argv: list[str], edge: Edge) -> int:
     return 0
 
 
+def completion_parser() -> "argparse.ArgumentParser":
+    """The parser of ``pyrun completion SHELL``."""
+    parser = _parser("pyrun completion", "Print the completion script for SHELL, generated "
+                     "from pyrun's own parsers. bash: pyrun completion bash > "
+                     "~/.local/share/bash-completion/completions/pyrun; zsh: pyrun completion "
+                     "zsh > \"${fpath[1]}/_pyrun\"; fish: pyrun completion fish > "
+                     "~/.config/fish/completions/pyrun.fish")
+    parser.add_argument("shell", metavar="SHELL", choices=("bash", "zsh", "fish"))
+    return parser
+
+
+def completion_table() -> "dict[str, list[str]]":
+    """``{subcommand: its options}`` from every parser (``""``: a run), for
+    :mod:`pyrun.completion`."""
+    from pyrun.completion import options_of
+    from pyrun.wsp.cli import parser as wsp_parser
+
+    parsers = {
+        "": run_parser, "run": run_parser, "cache": cache_parser,
+        "python": lambda: editor_parser("python"), "env": lambda: editor_parser("env"),
+        "lock": lambda: lock_parser("lock"), "export": lambda: lock_parser("export"),
+        "init": lambda: edit_parser("init"), "add": lambda: edit_parser("add"),
+        "remove": lambda: edit_parser("remove"), "wsp": wsp_parser,
+        "completion": completion_parser,
+    }
+    return {name: options_of(make()) for name, make in parsers.items()}
+
+
 def lock_parser(command: str) -> "argparse.ArgumentParser":
     """The parser of ``pyrun lock SCRIPT`` or ``pyrun export SCRIPT [-o FILE]``."""
     if command == "lock":
@@ -660,6 +690,12 @@ def main(argv: "list[str] | None" = None) -> int:
             return lock_main(first, argv[1:], edge)
         if first in ("init", "add", "remove"):
             return edit_main(first, argv[1:], edge)
+        if first == "completion":
+            from pyrun.completion import script
+
+            shell = completion_parser().parse_args(argv[1:]).shell
+            sys.stdout.write(script(shell, completion_table()))
+            return 0
         return run_main(argv, edge, data, warm_script)
     except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else 0

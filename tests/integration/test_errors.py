@@ -204,3 +204,19 @@ def test_did_you_mean_for_options_and_subcommands(pyrun: Runner, tmp_path: Path)
     assert typo.returncode == 66 and "did you mean `pyrun add`?" in typo.stderr
     plain = pyrun("nothing-like-it.py", cwd=tmp_path)
     assert plain.returncode == 66 and "did you mean" not in plain.stderr
+
+
+def test_completion_scripts_are_generated_from_the_parsers(pyrun: Runner, tmp_path: Path) -> None:
+    bash = pyrun("completion", "bash")
+    assert bash.returncode == 0 and subprocess.run(["bash", "-n"], input=bash.stdout,
+                                                   text=True).returncode == 0
+    (tmp_path / "c.sh").write_text(bash.stdout)
+    probe = ('source "$1"; COMP_WORDS=(pyrun lo); COMP_CWORD=1; _pyrun; echo "${COMPREPLY[@]}";'
+             ' COMP_WORDS=(pyrun lock --fr); COMP_CWORD=2; _pyrun; echo "${COMPREPLY[@]}"')
+    got = subprocess.run(["bash", "-c", probe, "bash", str(tmp_path / "c.sh")],
+                         capture_output=True, text=True).stdout.split("\n")
+    assert got[0] == "lock" and got[1] == "--frozen"
+    zsh, fish = pyrun("completion", "zsh").stdout, pyrun("completion", "fish").stdout
+    assert zsh.startswith("#compdef pyrun") and "_pyrun" in zsh
+    assert "-l no-cache" in fish and "__fish_use_subcommand" in fish
+    assert pyrun("completion", "tcsh").returncode == 64
