@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pyrun.errors import CacheError, NetworkError, UsageError
+from pyrun.errors import CacheError, NetworkError, ResolutionError, UsageError
 from pyrun.launch import activated
 from pyrun.progress import Reporter
 from pyrun.subprocesses import run_captured, start
@@ -411,7 +411,13 @@ def add_requirements(script: str, requirements: Sequence[str],
 
     reporter, installer, interpreter = _editor(options, reporter)
     assert interpreter is not None
-    editing.add(installer, script, requirements, interpreter, bounds)
+    try:
+        editing.add(installer, script, requirements, interpreter, bounds)
+    except ResolutionError as exc:
+        hint = did_you_mean(exc.output, installer)
+        if not hint:
+            raise
+        raise ResolutionError(f"{exc}\n{hint}", exc.command) from None
 
 
 def remove_requirements(script: str, names: Sequence[str],
@@ -689,6 +695,11 @@ def _resolve(
     started = time.monotonic()
     try:
         resolution = how(installer)
+    except ResolutionError as exc:
+        hint = did_you_mean(exc.output, installer)
+        if not hint:
+            raise
+        raise ResolutionError(f"{exc}\n{hint}", exc.command) from None
     except NetworkError as exc:
         cached = installer.from_cache() if exc.unreachable else None
         if cached is None:
@@ -714,6 +725,28 @@ def _resolve(
     pins = ", ".join(d.pin for d in resolution.distributions)
     reporter.debug(f"resolved: {pins}")
     return resolution, installer
+
+
+def did_you_mean(output: str, installer: Installer) -> str:
+    """``did you mean `requests`?`` when the resolver's ``output`` says a package does not
+    exist and a close name is one the installer has seen (uv's cached index pages: names this
+    machine has used), else ``""``."""
+    import difflib
+    import re
+
+    from packaging.utils import canonicalize_name
+
+    missing = re.findall(r"Because ([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])? was not found "
+                         r"in the package registry", output)
+    if not missing:
+        return ""
+    known = sorted(installer.known_names())
+    hints = []
+    for name in dict.fromkeys(missing):
+        close = difflib.get_close_matches(canonicalize_name(name), known, n=1, cutoff=0.75)
+        if close and close[0] != canonicalize_name(name):
+            hints.append(f"did you mean `{close[0]}` instead of `{name}`?")
+    return "; ".join(hints)
 
 
 def _overlay(

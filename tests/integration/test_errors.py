@@ -220,3 +220,15 @@ def test_completion_scripts_are_generated_from_the_parsers(pyrun: Runner, tmp_pa
     assert zsh.startswith("#compdef pyrun") and "_pyrun" in zsh
     assert "-l no-cache" in fish and "__fish_use_subcommand" in fish
     assert pyrun("completion", "tcsh").returncode == 64
+
+
+def test_did_you_mean_for_a_package_the_index_does_not_have(pyrun: Runner,
+                                                            tmp_path: Path) -> None:
+    """A close name among those this machine has used (uv's cached index pages) is named."""
+    used = write(tmp_path / "used.py", '# /// script\n# dependencies = ["attrs"]\n# ///\n')
+    assert pyrun(str(used)).returncode == 0
+    typo = write(tmp_path / "typo.py", '# /// script\n# dependencies = ["attrss"]\n# ///\n')
+    out = pyrun(str(typo))
+    assert out.returncode == 67 and "did you mean `attrs` instead of `attrss`?" in out.stderr
+    added = pyrun("add", str(used), "attrss")
+    assert added.returncode == 67 and "did you mean `attrs`" in added.stderr

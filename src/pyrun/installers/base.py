@@ -213,6 +213,11 @@ class Installer(ABC):
         proved unreachable), or None when the tool has no cache-only mode."""
         return None
 
+    def known_names(self) -> set[str]:
+        """Distribution names this tool has seen (its cache's index pages), for "did you
+        mean"; empty when it keeps none."""
+        return set()
+
     def missing_from_cache(self, output: str) -> str | None:
         """The distribution the tool's offline ``output`` says is missing from its cache, when
         it names one."""

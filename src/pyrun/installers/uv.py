@@ -191,6 +191,17 @@ class Uv(Installer):
         return ("network was disabled" in said or "network connectivity is disabled" in said
                 or (self.offline and "not found in the cache" in said))
 
+    def known_names(self) -> set[str]:
+        """The projects whose index pages uv has cached (``simple-v*/*/NAME.rkyv`` under its
+        cache directory: ``UV_CACHE_DIR``, else the user cache directory)."""
+        import glob
+
+        root = os.environ.get("UV_CACHE_DIR") or os.path.join(
+            os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "uv")
+        pages = glob.glob(os.path.join(glob.escape(root), "simple-v*", "*", "*.rkyv"))
+        pages += glob.glob(os.path.join(glob.escape(root), "simple-v*", "index", "*", "*.rkyv"))
+        return {os.path.basename(p)[:-len(".rkyv")] for p in pages}
+
     def missing_from_cache(self, output: str) -> str | None:
         """See :func:`uncached`."""
         return uncached(output)
