@@ -87,3 +87,16 @@ def test_every_relative_link_resolves() -> None:
 
 if __name__ == "__main__":
     (ROOT / "docs" / "cli.md").write_text(cli_reference(), encoding="utf-8")
+
+
+def test_the_docs_build_with_mkdocs_in_strict_mode(tmp_path: Path) -> None:
+    """The documentation tool builds the site from docs/ (mkdocs.yml), failing on any broken
+    link, unlisted page or missing anchor (strict mode)."""
+    import subprocess
+
+    pytest.importorskip("mkdocs")
+    out = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q",
+                          "-f", str(ROOT / "mkdocs.yml"), "-d", str(tmp_path / "site")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "site" / "tutorial" / "index.html").is_file()
