@@ -101,7 +101,8 @@ def test_usage_errors_are_one_line_on_every_subcommand(pyrun: Runner) -> None:
 def test_help_on_every_subcommand(pyrun: Runner) -> None:
     for argv in (["--help"], ["run", "--help"], ["cache", "--help"], ["cache", "clean", "--help"],
                  ["cache", "info", "--help"], ["python", "--help"], ["env", "--help"],
-                 ["wsp", "--help"], ["lock", "--help"], ["export", "--help"]):
+                 ["wsp", "--help"], ["lock", "--help"], ["export", "--help"], ["init", "--help"],
+                 ["add", "--help"], ["remove", "--help"], ["completion", "--help"]):
         out = pyrun(*argv)
         assert out.returncode == 0 and out.stdout.startswith("usage: pyrun"), (argv, out.stderr)
 
