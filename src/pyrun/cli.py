@@ -699,6 +699,10 @@ def main(argv: "list[str] | None" = None) -> int:
         return run_main(argv, edge, data, warm_script)
     except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else 0
+    except BrokenPipeError:  # `pyrun wsp environment/list | head`: the reader left; say nothing
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's final flush of stdout must not fail
+        return 141  # 128 + SIGPIPE, as a shell reports a command a pipe's end closed on
     except BaseException as exc:
         from pyrun.errors import report
 

@@ -21,7 +21,13 @@ from pyrun.wsp.client import Client
 from pyrun.wsp.jsonrpc import RpcError
 from tests.conftest import Runner, write
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "scripts-examples" / "workflow"
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "scripts-examples" / "workflow"
+
+
+def here_relative(script: Path) -> None:
+    """Point a copied example's `pyrun-scripts` source at this repository (it says `../..`)."""
+    script.write_text(script.read_text().replace('path = "../.."', f'path = "{ROOT}"'))
 
 
 @pytest.fixture
@@ -131,6 +137,7 @@ def test_client_against_the_example_script_server(pyrun: Runner, tmp_path: Path,
                                                   config: Path) -> None:
     proj = tmp_path / "example"
     shutil.copytree(EXAMPLE, proj, ignore=shutil.ignore_patterns("envs"))
+    here_relative(proj / "workflow.py")
     (proj / ".git").mkdir()
     listed = wsp(pyrun, proj, config, "--trust", "environment/list")
     assert listed.returncode == 0 and json.loads(listed.stdout) == [], listed.stderr
@@ -147,9 +154,9 @@ def test_client_against_the_example_script_server(pyrun: Runner, tmp_path: Path,
 def test_client_against_a_cmd_server_with_requires(pyrun: Runner, project: Path,
                                                    config: Path) -> None:
     """`cmd` runs with its `requires` environment's bin first on PATH: `python` there has
-    packaging (from the pool), which the example server imports."""
+    pyrun (from the pool, built from this repository), whose toolkit the example imports."""
     (project / "pyproject.toml").write_text(
-        '[workflow]\nwsp = {requires = ["packaging>=23"], '
+        f'[workflow]\nwsp = {{requires = ["pyrun-scripts @ {ROOT.as_uri()}"], '
         f'cmd = ["python", {json.dumps(str(EXAMPLE / "workflow.py"))}]}}\n')
     out = wsp(pyrun, project, config, "--trust", "environment/list")
     assert out.returncode == 0 and json.loads(out.stdout) == [], out.stderr

@@ -31,6 +31,7 @@ LAYERS: list[set[str]] = [
     {"pyrun.wsp.jsonrpc"},
     {"pyrun.wsp.client", "pyrun.wsp.declaration"},
     {"pyrun.wsp.server"},
+    {"pyrun.wsp.toolkit"},
     {"pyrun.wsp.cli"},
     {"pyrun.cli"},
     {"pyrun.__main__"},
