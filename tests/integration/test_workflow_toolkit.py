@@ -13,6 +13,7 @@ import pytest
 
 from pyrun.installers.uv import find_uv
 from pyrun.wsp.client import Client
+from pyrun.wsp.jsonrpc import RpcError
 from tests.conftest import Runner
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,3 +64,12 @@ def test_the_workflow_example_runs_under_pyrun_and_uv(pyrun: Runner, tmp_path: P
         made = client.request("environment/create", {"name": "dev"}, timeout=300)
         assert made["interpreter_path"] == str(proj / "envs" / "dev" / "bin" / "python")
         assert client.request("example/python")["version"].count(".") == 2
+        assert client.request("environment/get", {"id": "dev"})["id"] == "dev"
+        ran = client.request("environment/execute", {"id": "dev", "argv": [
+            "python", "-c", "import sys; print(sys.prefix); sys.exit(4)"]})
+        assert ran["exit_code"] == 4 and ran["stdout"].strip() == str(proj / "envs" / "dev")
+        with pytest.raises(RpcError) as gone:
+            client.request("environment/get", {"id": "nope"})
+        assert gone.value.code == -31001 and gone.value.data == {"id": "nope"}
+        assert client.request("environment/delete", {"id": "dev"}) == {"id": "dev"}
+        assert client.request("environment/list") == [] and not (proj / "envs" / "dev").exists()

@@ -77,3 +77,17 @@ def test_errors_params_and_lifecycle() -> None:
     assert by_id[6]["error"]["code"] == -32603  # a handler's bug: answered, logged, served on
     assert by_id[7]["result"][0]["id"] == "a"
     assert by_id[8]["result"] is None and by_id[9]["error"]["code"] == -32600
+
+
+def test_the_toolkit_imports_no_third_party_module() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; before = set(sys.modules); import pyrun.wsp.toolkit; "
+            "print(' '.join(sorted(set(sys.modules) - before)))")
+    loaded = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
+                            check=True, env={"PYTHONPATH": str(__import__("pathlib").Path(
+                                __import__("pyrun").__file__).parents[1])}).stdout.split()
+    outside = [m for m in loaded if m.split(".")[0] not in sys.stdlib_module_names
+               and m.split(".")[0] != "pyrun" and not m.startswith("_")]
+    assert outside == []  # no packaging, filelock, platformdirs, uv: stdlib and pyrun only
