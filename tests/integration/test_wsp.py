@@ -191,6 +191,7 @@ def test_timeouts_and_protocol_errors(pyrun: Runner, project: Path, config: Path
 
 def test_trust_prompt(pyrun: Runner, project: Path, config: Path) -> None:
     server = write(project / "wf.py", (EXAMPLE / "workflow.py").read_text())
+    here_relative(server)
     (project / "pyproject.toml").write_text('[workflow]\nwsp = {script = "./wf.py"}\n')
     refused = wsp(pyrun, project, config, "environment/list")
     assert refused.returncode == 77 and "--trust" in refused.stderr  # no terminal: no guess
