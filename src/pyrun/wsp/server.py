@@ -352,16 +352,7 @@ class ProjectServer:
             except pythonenvs.PythonEnvsError as exc:
                 raise RpcError(INTERNAL_ERROR, str(exc), {"reason": "unwritable .python-envs",
                                                           "path": exc.path}) from None
-        token = params.get("work_done_token")
-        request = jsonrpc.current()
-        if token is not None and request is not None and isinstance(token, (str, int)):
-            progress: Any = Progress(request, token, f"creating {name}")
-            try:
-                create_venv(prefix, version, requirements, progress)
-            finally:
-                progress.end()
-        else:
-            create_venv(prefix, version, requirements, self.log)
+        create_reporting(prefix, version, requirements, params, self.log)
         if name != pythonenvs.VENV:
             try:
                 pythonenvs.append(self.project, prefix)
@@ -689,6 +680,21 @@ class Progress:
 
     def end(self) -> None:
         self.request.notify("$/progress", {"token": self.token, "value": {"kind": "end"}})
+
+
+def create_reporting(prefix: Path, python_version: str | None, requirements: list[str],
+                     params: dict[str, Any], log: Any) -> None:
+    """:func:`create_venv`, with ``$/progress`` notifications when the request gave a
+    ``work_done_token`` (and runs on a worker), else its progress lines to ``log``."""
+    token, request = params.get("work_done_token"), jsonrpc.current()
+    if not isinstance(token, (str, int)) or isinstance(token, bool) or request is None:
+        create_venv(prefix, python_version, requirements, log)
+        return
+    progress = Progress(request, token, f"creating {prefix.name}")
+    try:
+        create_venv(prefix, python_version, requirements, progress)
+    finally:
+        progress.end()
 
 
 def create_venv(prefix: Path, python_version: str | None, requirements: list[str],

@@ -49,13 +49,7 @@ from pyrun.wsp.jsonrpc import (
     current,
     serve,
 )
-from pyrun.wsp.server import (
-    SLOW_METHODS,
-    Progress,
-    ProjectEnv,
-    ProjectServer,
-    create_venv,
-)
+from pyrun.wsp.server import SLOW_METHODS, ProjectEnv, ProjectServer, create_reporting
 
 __all__ = [
     "EnvironmentNotFound", "ExecutionFailed", "InvalidParams", "NameConflict",
@@ -242,15 +236,7 @@ class VenvFolder(ProjectServer):
         prefix = self.folder / name
         if os.path.lexists(prefix):
             raise NameConflict(name)
-        token, request = params.get("work_done_token"), current()
-        if isinstance(token, (str, int)) and request is not None:
-            progress = Progress(request, token, f"creating {name}")
-            try:
-                create_venv(prefix, version, requirements, progress)
-            finally:
-                progress.end()
-        else:
-            create_venv(prefix, version, requirements, sys.stderr)
+        create_reporting(prefix, version, requirements, params, sys.stderr)
         return self.find({"id": name}).details()
 
     def delete(self, params: dict[str, Any]) -> dict[str, Any]:
