@@ -609,9 +609,13 @@ def lock_main(command: str, argv: list[str], edge: Edge) -> int:
     if output is None:
         sys.stdout.write(text)
         return 0
+    from pyrun.errors import OutputError
     from pyrun.layout import write_atomic
 
-    write_atomic(output, text, mode=0o644)
+    try:
+        write_atomic(output, text, mode=0o644)
+    except OSError as exc:
+        raise OutputError(output, f"-o {output}: cannot be written ({exc.strerror})") from None
     if edge.verbosity >= 0:
         print(f"pyrun: wrote {output}", file=sys.stderr)
     return 0

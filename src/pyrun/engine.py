@@ -19,10 +19,11 @@ callers that want progress.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -393,7 +394,8 @@ def init_script(script: str, options: RunOptions = RunOptions(),
 
     reporter, installer, interpreter = _editor(options, reporter)
     assert interpreter is not None
-    editing.init(installer, script, interpreter, dependencies)
+    with _writing(script):
+        editing.init(installer, script, interpreter, dependencies)
 
 
 def add_requirements(script: str, requirements: Sequence[str],
@@ -412,7 +414,8 @@ def add_requirements(script: str, requirements: Sequence[str],
     reporter, installer, interpreter = _editor(options, reporter)
     assert interpreter is not None
     try:
-        editing.add(installer, script, requirements, interpreter, bounds)
+        with _writing(script):
+            editing.add(installer, script, requirements, interpreter, bounds)
     except ResolutionError as exc:
         hint = did_you_mean(exc.output, installer)
         if not hint:
@@ -431,7 +434,21 @@ def remove_requirements(script: str, names: Sequence[str],
     from pyrun import editing
 
     reporter, installer, _ = _editor(RunOptions(), reporter, interpreter=False)
-    editing.remove(installer, script, names)
+    with _writing(script):
+        editing.remove(installer, script, names)
+
+
+@contextlib.contextmanager
+def _writing(path: str) -> Iterator[None]:
+    """Turn a failure to write ``path`` (or the copy beside it) into :class:`OutputError`."""
+    from pyrun.errors import OutputError
+
+    try:
+        yield
+    except OSError as exc:
+        raise OutputError(str(exc.filename or path), f"{path}: cannot be written "
+                          f"({exc.strerror}: {exc.filename or path}); check the file's and its "
+                          "directory's permissions") from None
 
 
 def _editor(options: RunOptions, reporter: Reporter | None, interpreter: bool = True,

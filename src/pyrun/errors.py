@@ -36,7 +36,7 @@ class ExitCode:
     NETWORK = 69  #: the index is unreachable or answers HTTP 5xx, or ``--offline`` lacks something
     INTERNAL = 70  #: a bug in pyrun
     INSTALL = 71  #: a distribution failed to build or install, or neither uv nor pip is there
-    CACHE = 73  #: the cache directory cannot be created or written
+    CACHE = 73  #: the cache directory, or a file pyrun writes for you, cannot be written
     TIMEOUT = 75  #: a workflow server did not answer in time
     PROTOCOL = 76  #: a workflow server broke the protocol or exited
     NOT_TRUSTED = 77  #: a project-declared workflow server the user has not agreed to run
@@ -237,6 +237,21 @@ class ToolNotFoundError(PyrunError):
     """Neither uv (the ``uv`` package, ``$UV``, ``PATH``) nor a usable pip can be found."""
 
     exit_code = ExitCode.INSTALL
+
+
+class OutputError(PyrunError):
+    """A file pyrun writes for the user cannot be written: a script being edited (``pyrun
+    add``), a lock (``pyrun export -o``). Exit 73, sysexits' "cannot create output file".
+
+    Attributes:
+        path: the file concerned.
+    """
+
+    exit_code = ExitCode.CACHE
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(message)
 
 
 class CacheError(PyrunError):

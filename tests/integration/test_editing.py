@@ -113,3 +113,25 @@ def test_add_updates_the_lock_beside_the_script(pyrun: Runner, tmp_path: Path) -
     assert 'name = "attrs"' in (tmp_path / "s.py.lock").read_text()  # as uv add --script does
     assert pyrun("--locked", str(script)).returncode == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.py", "s.py.lock"]  # no leftovers
+
+
+def test_a_script_that_cannot_be_written_is_said_so(pyrun: Runner, tmp_path: Path) -> None:
+    """In a read-only directory (a read-only bind mount: root ignores file modes), `add` is
+    exit 73 naming the file, with the script untouched; `export -o` to nowhere is 73 too."""
+    if subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode != 0:
+        pytest.skip("needs unshare -rm (user and mount namespaces)")
+    import sys
+
+    here = tmp_path / "ro"
+    here.mkdir()
+    script = here / "s.py"
+    text = '# /// script\n# dependencies = ["six"]\n# ///\n'
+    script.write_text(text)
+    inner = (f"mount --bind {here} {here} && mount -o remount,ro,bind {here} && "
+             f"{sys.executable} -m pyrun add {script} attrs; echo add=$?")
+    out = subprocess.run(["unshare", "-rm", "sh", "-c", inner], capture_output=True, text=True,
+                         env=pyrun.env(), timeout=300)
+    assert "add=73" in out.stdout and "cannot be written" in out.stderr, out.stdout + out.stderr
+    assert "Traceback" not in out.stderr and script.read_text() == text
+    nowhere = pyrun("export", str(script), "-o", str(tmp_path / "no" / "pylock.toml"))
+    assert nowhere.returncode == 73 and "cannot be written" in nowhere.stderr
