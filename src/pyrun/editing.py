@@ -15,6 +15,9 @@ reads the same in ``uv run --script``. pyrun adds what uv does not do:
   spliced into the original, in the original's line endings (uv writes the whole file back with
   ``\n`` line endings and a final newline).
 
+Paths reach uv as ``--script=PATH``, one word, so a script named ``-x.py`` is never read as an
+option.
+
 Source: the inline script metadata specification (PyPA), PEP 263, and uv's "Running scripts"
 guide (``uv add --script``).
 """
@@ -105,7 +108,7 @@ def init(installer: Installer, path: str, interpreter: Interpreter,
     """
     if os.path.lexists(path):
         raise UsageError(f"{path} exists already; `pyrun add {path} REQ` adds to it")
-    installer.edit_script(["init", "--script", path, "--python", interpreter.executable],
+    installer.edit_script(["init", f"--script={path}", "--python", interpreter.executable],
                           what=f"creating {path}")
     if dependencies:
         add(installer, path, dependencies, interpreter)
@@ -135,7 +138,7 @@ def add(installer: Installer, path: str, requirements: Sequence[str],
     ensure_block(path, data)
     extra = [f"--bounds={bounds}"] if bounds else []
     _splice(path, lambda copy: installer.edit_script(
-        ["add", "--script", copy, "--python", interpreter.executable, *extra, *requirements],
+        ["add", f"--script={copy}", "--python", interpreter.executable, *extra, *requirements],
         what=f"adding to {path}"))
 
 
@@ -159,7 +162,7 @@ def remove(installer: Installer, path: str, names: Sequence[str]) -> None:
         if canonicalize_name(name) not in required:
             raise UsageError(f"{path}: its block does not require {name}; "
                              f"it requires {', '.join(sorted(required)) or 'nothing'}")
-    _splice(path, lambda copy: installer.edit_script(["remove", "--script", copy, *names],
+    _splice(path, lambda copy: installer.edit_script(["remove", f"--script={copy}", *names],
                                                      what=f"removing from {path}"))
 
 
@@ -175,6 +178,26 @@ def block_span(data: bytes) -> tuple[int, int] | None:
             return start, offset + len(line)
         offset += len(line)
     return None
+
+
+def _read_own(path: str) -> bytes:
+    """The bytes of ``path``, a copy pyrun made beside a script and uv edited, read only if it
+    is still a regular file of this user that no one else can write (the script's directory may
+    be another's: a copy swapped for a link, or for someone else's file, is never read back).
+
+    Raises:
+        MetadataError: it is not.
+    """
+    from pyrun import layout
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        why = layout.foreign(st)
+        if why or st.st_mode & 0o170000 != 0o100000:
+            raise MetadataError(path, [f"{path}: the copy uv edited was replaced "
+                                       f"({why or 'not a regular file'}); nothing changed"])
+        return f.read()
 
 
 def _splice(path: str, edit: Callable[[str], object]) -> None:
@@ -202,11 +225,9 @@ def _splice(path: str, edit: Callable[[str], object]) -> None:
             with open(lock, "rb") as f:
                 layout.write_atomic(f"{copy}.lock", f.read())
         edit(copy)
-        with open(copy, "rb") as f:
-            edited = f.read()
+        edited = _read_own(copy)
         if locked:
-            with open(f"{copy}.lock", "rb") as f:
-                new_lock = f.read()
+            new_lock = _read_own(f"{copy}.lock")
     finally:
         for leftover in (copy, f"{copy}.lock"):
             if os.path.lexists(leftover):

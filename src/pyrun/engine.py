@@ -413,14 +413,8 @@ def add_requirements(script: str, requirements: Sequence[str],
 
     reporter, installer, interpreter = _editor(options, reporter)
     assert interpreter is not None
-    try:
-        with _writing(script):
-            editing.add(installer, script, requirements, interpreter, bounds)
-    except ResolutionError as exc:
-        hint = did_you_mean(exc.output, installer)
-        if not hint:
-            raise
-        raise ResolutionError(f"{exc}\n{hint}", exc.command) from None
+    with _suggesting(installer), _writing(script):
+        editing.add(installer, script, requirements, interpreter, bounds)
 
 
 def remove_requirements(script: str, names: Sequence[str],
@@ -711,12 +705,8 @@ def _resolve(
     reporter.step(f"resolving {len(requirements)} requirement(s) for Python {interpreter.version}")
     started = time.monotonic()
     try:
-        resolution = how(installer)
-    except ResolutionError as exc:
-        hint = did_you_mean(exc.output, installer)
-        if not hint:
-            raise
-        raise ResolutionError(f"{exc}\n{hint}", exc.command) from None
+        with _suggesting(installer):
+            resolution = how(installer)
     except NetworkError as exc:
         cached = installer.from_cache() if exc.unreachable else None
         if cached is None:
@@ -744,7 +734,19 @@ def _resolve(
     return resolution, installer
 
 
-def did_you_mean(output: str, installer: Installer) -> str:
+@contextlib.contextmanager
+def _suggesting(installer: Installer) -> Iterator[None]:
+    """A :class:`ResolutionError` raised inside gets :func:`_did_you_mean`'s hint appended."""
+    try:
+        yield
+    except ResolutionError as exc:
+        hint = _did_you_mean(exc.output, installer)
+        if not hint:
+            raise
+        raise ResolutionError(f"{exc}\n{hint}", exc.command) from None
+
+
+def _did_you_mean(output: str, installer: Installer) -> str:
     """``did you mean `requests`?`` when the resolver's ``output`` says a package does not
     exist and a close name is one the installer has seen (uv's cached index pages: names this
     machine has used), else ``""``."""

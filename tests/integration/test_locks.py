@@ -147,3 +147,13 @@ def test_a_script_without_py_runs_and_locks_beside_itself(pyrun: Runner, tmp_pat
     assert pyrun("lock", str(s)).returncode == 0 and (tmp_path / "tool.lock").is_file()
     out = pyrun("--locked", str(s))
     assert out.returncode == 0 and out.stdout.strip() == "1.14.0", out.stderr
+
+
+def test_a_script_named_like_an_option_is_locked_and_edited(pyrun: Runner,
+                                                            tmp_path: Path) -> None:
+    s = script(tmp_path / "-x.py", "six<1.15")
+    assert pyrun("lock", "--", s.name, cwd=tmp_path).returncode == 0
+    assert (tmp_path / "-x.py.lock").is_file()  # uv read it as the script, not an option
+    assert pyrun("add", "--", s.name, "attrs", cwd=tmp_path).returncode == 0
+    out = pyrun("--locked", "--", s.name, cwd=tmp_path)
+    assert out.returncode == 0 and out.stdout.strip() == "1.14.0", out.stderr

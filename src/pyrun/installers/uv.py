@@ -2,9 +2,11 @@
 ``uv pip install --no-deps --prefix`` installs a ``pylock.toml`` of exactly the locked artifacts.
 
 uv is looked up as pypa/build does: the ``uv`` package's binary (``uv.find_uv_bin()``), then
-``$UV``, then ``PATH``. Every call pins the interpreter by path and forbids Python downloads, so
-uv never picks another interpreter behind pyrun's back; pool installs pin uv's link mode, so a
-``UV_LINK_MODE=symlink`` in the user's environment cannot make pool files point into uv's cache.
+``$UV``, then ``PATH``. A script's path is passed as ``--script=PATH`` (one word: a name
+starting with ``-`` is never an option). Every call pins the interpreter by path and forbids
+Python downloads, so uv never picks another interpreter behind pyrun's back; pool installs pin
+uv's link mode, so a ``UV_LINK_MODE=symlink`` in the user's environment cannot make pool files
+point into uv's cache.
 """
 
 from __future__ import annotations
@@ -131,7 +133,7 @@ class Uv(Installer):
         the lower bound of a script without ``requires-python``); see
         :meth:`Installer.export_script`. uv updates a stale lock beside the script unless
         ``mode`` says otherwise, as ``uv run --script`` does."""
-        args = ["export", "--script", script, "--format", "pylock.toml", "--no-header",
+        args = ["export", f"--script={script}", "--format", "pylock.toml", "--no-header",
                 "--python", interpreter.executable, *options]
         if mode:
             args.append(f"--{mode}")
@@ -155,7 +157,7 @@ class Uv(Installer):
         """``uv lock --script SCRIPT``; see :meth:`Installer.lock_script`."""
         from pyrun.subprocesses import redact
 
-        proc = self._run(["lock", "--script", script, *options], what=f"locking {script}")
+        proc = self._run(["lock", f"--script={script}", *options], what=f"locking {script}")
         return redact(proc.stderr.strip())
 
     def install(

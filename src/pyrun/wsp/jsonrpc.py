@@ -128,6 +128,20 @@ def current() -> Request | None:
     return getattr(_local, "request", None)
 
 
+def _parse(body: bytes) -> Any:
+    """One frame's body as JSON.
+
+    Raises:
+        RpcError: -32700, for a body that is not UTF-8 JSON or is nested too deeply.
+    """
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise RpcError(PARSE_ERROR, f"parse error: {exc}") from None
+    except RecursionError:
+        raise RpcError(PARSE_ERROR, "parse error: nested too deeply") from None
+
+
 def _response(id_: Any, *, result: Any = None, error: RpcError | None = None) -> dict[str, Any]:
     if error is not None:
         return {"jsonrpc": "2.0", "id": id_, "error": error.to_json()}
@@ -169,11 +183,9 @@ class Endpoint:
         waiting request (answered -32800 at once) or a running one (its :meth:`Request.cancel`
         callbacks run, and it is answered -32800 when its handler returns)."""
         try:
-            message = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            reply = self.handle(body)
-            if reply is not None:
-                send(reply)
+            message = _parse(body)
+        except RpcError as exc:
+            send(_response(None, error=exc))
             return
         if isinstance(message, dict) and message.get("method") == "$/cancelRequest":
             params = message.get("params")
@@ -185,7 +197,7 @@ class Endpoint:
                 and not isinstance(message.get("id"), bool)):
             self._spawn(message, send)
             return
-        reply = self._one(message) if not isinstance(message, list) else self.handle(body)
+        reply = self._answer(message)
         if reply is not None:
             send(reply)
 
@@ -255,11 +267,13 @@ class Endpoint:
         """The response to one frame body: a response object, a list (for a batch), or None
         when nothing is to be sent (notifications only)."""
         try:
-            message = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            return _response(None, error=RpcError(PARSE_ERROR, f"parse error: {exc}"))
-        except RecursionError:
-            return _response(None, error=RpcError(PARSE_ERROR, "parse error: nested too deeply"))
+            message = _parse(body)
+        except RpcError as exc:
+            return _response(None, error=exc)
+        return self._answer(message)
+
+    def _answer(self, message: Any) -> Any:
+        """The response to one parsed message: one request, or a batch."""
         if isinstance(message, list):
             if not message:
                 return _response(None, error=RpcError(INVALID_REQUEST, "empty batch"))

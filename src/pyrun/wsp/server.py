@@ -16,6 +16,7 @@ advertises them under ``capabilities.pyrun``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -23,6 +24,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -229,11 +231,8 @@ class ProjectServer:
             RpcError: -32603 with ``data.reason = "unreadable .python-envs"`` when the
                 project's ``.python-envs`` cannot be read (not UTF-8).
         """
-        try:
+        with python_envs_failure("unreadable .python-envs"):
             envs = pythonenvs.read(self.project)
-        except pythonenvs.PythonEnvsError as exc:
-            raise RpcError(INTERNAL_ERROR, str(exc), {"reason": "unreadable .python-envs",
-                                                      "path": exc.path}) from None
         for problem in envs.problems:  # one bad line costs that line, not the list
             print(f"wsp: {problem}", file=self.log, flush=True)
         default = envs.default
@@ -346,19 +345,13 @@ class ProjectServer:
         prefix = self.project / (name if name == pythonenvs.VENV else f"{CREATED_DIR}/{name}")
         if os.path.lexists(prefix):
             raise RpcError(ENVIRONMENT_NAME_CONFLICT, f"{prefix} already exists", {"name": name})
-        if name != pythonenvs.VENV:
-            try:  # refused before anything is created: no venv is left without its line
+        if name != pythonenvs.VENV:  # refused before anything is created: no venv is left
+            with python_envs_failure("unwritable .python-envs"):  # without its line
                 pythonenvs.check_writable(self.project)
-            except pythonenvs.PythonEnvsError as exc:
-                raise RpcError(INTERNAL_ERROR, str(exc), {"reason": "unwritable .python-envs",
-                                                          "path": exc.path}) from None
         create_reporting(prefix, version, requirements, params, self.log)
         if name != pythonenvs.VENV:
-            try:
+            with python_envs_failure("unwritable .python-envs"):
                 pythonenvs.append(self.project, prefix)
-            except pythonenvs.PythonEnvsError as exc:
-                raise RpcError(INTERNAL_ERROR, str(exc), {"reason": "unwritable .python-envs",
-                                                          "path": exc.path}) from None
         return self.find({"id": pythonenvs.record_text(self.project, prefix)
                           if name != pythonenvs.VENV else pythonenvs.VENV}).details()
 
@@ -372,11 +365,8 @@ class ProjectServer:
             raise RpcError(INVALID_PARAMS, f"{env.id} is the activated environment "
                            "(VIRTUAL_ENV), outside the project: this server does not own it; "
                            "deactivate it instead", {"id": env.id, "reason": "activated"})
-        try:
+        with python_envs_failure("unwritable .python-envs"):
             pythonenvs.remove(self.project, env.prefix)
-        except pythonenvs.PythonEnvsError as exc:
-            raise RpcError(INTERNAL_ERROR, str(exc), {"reason": "unwritable .python-envs",
-                                                      "path": exc.path}) from None
         # Contained by real path: a symlink inside the project may point anywhere.
         if inside and not env.prefix.is_symlink() and env.prefix.is_dir():
             shutil.rmtree(env.prefix)
@@ -524,12 +514,20 @@ class ProjectServer:
         if env.source == "activated":
             raise RpcError(INVALID_PARAMS, f"{env.id} is the activated environment: it is the "
                            "default while it is activated", {"id": env.id, "reason": "activated"})
-        try:
+        with python_envs_failure("unwritable .python-envs"):
             pythonenvs.append(self.project, env.prefix)
-        except pythonenvs.PythonEnvsError as exc:
-            raise RpcError(INTERNAL_ERROR, str(exc), {"reason": "unwritable .python-envs",
-                                                      "path": exc.path}) from None
         return self.default_environment({})
+
+
+@contextlib.contextmanager
+def python_envs_failure(reason: str) -> Iterator[None]:
+    """Turn a :class:`~pyrun.pythonenvs.PythonEnvsError` (the project's ``.python-envs`` cannot
+    be read or written) into the -32603 a client gets, with ``data.reason`` (``unreadable
+    .python-envs`` or ``unwritable .python-envs``) and ``data.path``."""
+    try:
+        yield
+    except pythonenvs.PythonEnvsError as exc:
+        raise RpcError(INTERNAL_ERROR, str(exc), {"reason": reason, "path": exc.path}) from None
 
 
 class Running:
@@ -549,11 +547,9 @@ class Running:
         self.token = token
         self.request = jsonrpc.current()
         self._stdin_lock = threading.Lock()
-        self.killed = False
 
     def kill(self) -> None:
         """Kill the whole process group (SIGKILL)."""
-        self.killed = True
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -665,6 +661,7 @@ class Progress:
                                                                 "title": title}})
 
     def write(self, text: str) -> int:
+        """Send each non-blank line of ``text`` as a ``report``; returns ``len(text)``."""
         for line in text.splitlines():
             if line.strip():
                 message = line.removeprefix("pyrun: ")
@@ -673,12 +670,14 @@ class Progress:
         return len(text)
 
     def flush(self) -> None:
-        pass
+        """Nothing to flush: each line is sent as it is written."""
 
     def isatty(self) -> bool:
-        return True  # the engine's progress lines are for this stream, its debug lines are not
+        """True: the engine's progress lines are for this stream, its debug lines are not."""
+        return True
 
     def end(self) -> None:
+        """Send the ``end`` of the progress."""
         self.request.notify("$/progress", {"token": self.token, "value": {"kind": "end"}})
 
 
