@@ -15,8 +15,8 @@ reads the same in ``uv run --script``. pyrun adds what uv does not do:
   spliced into the original, in the original's line endings (uv writes the whole file back with
   ``\n`` line endings and a final newline).
 
-Paths reach uv as ``--script=PATH``, one word, so a script named ``-x.py`` is never read as an
-option.
+Paths reach uv as ``--script=PATH`` (one word), or absolute for ``uv init``, so a script
+named ``-x.py`` is never read as an option.
 
 Source: the inline script metadata specification (PyPA), PEP 263, and uv's "Running scripts"
 guide (``uv add --script``).
@@ -108,7 +108,9 @@ def init(installer: Installer, path: str, interpreter: Interpreter,
     """
     if os.path.lexists(path):
         raise UsageError(f"{path} exists already; `pyrun add {path} REQ` adds to it")
-    installer.edit_script(["init", f"--script={path}", "--python", interpreter.executable],
+    # `uv init`'s --script is a flag and the path a positional: absolute, it is never an option
+    installer.edit_script(["init", "--script", os.path.abspath(path), "--python",
+                           interpreter.executable],
                           what=f"creating {path}")
     if dependencies:
         add(installer, path, dependencies, interpreter)

@@ -135,3 +135,8 @@ def test_a_script_that_cannot_be_written_is_said_so(pyrun: Runner, tmp_path: Pat
     assert "Traceback" not in out.stderr and script.read_text() == text
     nowhere = pyrun("export", str(script), "-o", str(tmp_path / "no" / "pylock.toml"))
     assert nowhere.returncode == 73 and "cannot be written" in nowhere.stderr
+
+
+def test_init_a_script_named_like_an_option(pyrun: Runner, tmp_path: Path) -> None:
+    made = pyrun("init", "--", "-new.py", cwd=tmp_path)
+    assert made.returncode == 0 and (tmp_path / "-new.py").is_file(), made.stderr
