@@ -6,3 +6,8 @@ errors are :mod:`pyrun.errors`.
 """
 
 __version__ = "0.1.0"
+
+#: Where the documentation is published (built from docs/ by mkdocs on Read the Docs, as
+#: .readthedocs.yaml says); every ``--help`` ends with a link into it. mkdocs.yml's
+#: ``site_url`` and pyproject.toml's ``Documentation`` URL are the same (a test checks).
+DOCS_URL = "https://pyrun-scripts.readthedocs.io/en/latest/"

@@ -21,7 +21,7 @@ script within a few milliseconds and imports only :mod:`pyrun.fastpath` and
 import os
 import sys
 
-from pyrun import __version__
+from pyrun import DOCS_URL, __version__
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs a warm run 3 ms
 if TYPE_CHECKING:
@@ -54,8 +54,8 @@ there is no uv), PYRUN_COMPILE=foreground (byte-compile new pool entries before 
 starts, not in the background), PYRUN_CONFIG_DIR (pyrun wsp's settings and trust answers).
 exit codes: the script's own; or pyrun's: 64 usage, 65 bad metadata, 66 no script,
 67 unresolvable requirement, 68 no matching Python, 69 no network, 70 internal error,
-71 install failure, 73 cache unusable, 78 bad project file, 130 interrupted.
-See docs/reference.md.
+71 install failure, 73 cache unusable, 78 bad project file, 130 interrupted; every code, and
+what pyrun reads from a script: {docs}reference/
 """
 
 
@@ -210,7 +210,7 @@ def run_parser() -> "argparse.ArgumentParser":
         "metadata (PEP 723 `# /// script` block) declares. Everything after SCRIPT is passed "
         "to the script.",
         usage="pyrun [OPTIONS] SCRIPT [ARGS...]\n       pyrun run [OPTIONS] SCRIPT [ARGS...]",
-        epilog=EPILOG,
+        epilog=EPILOG.format(docs=DOCS_URL),
     )
     _environment_options(parser)
     parser.add_argument("--lock", metavar="FILE", help="install exactly what the PEP 751 lock "

@@ -297,14 +297,31 @@ class ProjectFileError(PyrunError):
         super().__init__(message)
 
 
+def docs_link(prog: str) -> str:
+    """The published docs' URL for the command ``prog`` (``"pyrun cache clean"``): its section of
+    the command-line reference (docs/cli.md, whose ``## `pyrun cache clean``` heading mkdocs
+    gives the id ``pyrun-cache-clean``)."""
+    from pyrun import DOCS_URL
+
+    return f"{DOCS_URL}cli/#{'-'.join(prog.split())}"
+
+
 def argument_parser(prog: str, **kwargs: Any) -> argparse.ArgumentParser:
     """An ``argparse`` parser for a front end whose usage errors raise :class:`UsageError`
     (one line naming the problem and ``PROG --help``) instead of printing the usage and exiting;
-    options cannot be abbreviated. ``kwargs`` go to :class:`argparse.ArgumentParser`."""
+    options cannot be abbreviated; the help ends with a link to the command's published docs
+    (:func:`docs_link`). ``kwargs`` go to :class:`argparse.ArgumentParser`."""
     import argparse
 
     class Parser(argparse.ArgumentParser):
         """See :func:`argument_parser`."""
+
+        def __init__(self, prog: str, epilog: str | None = None, **kwargs: Any) -> None:
+            # Sub-parsers (``pyrun cache clean``) are made by argparse with this class, so the
+            # docs line is added here rather than by the factory.
+            docs = f"docs: {docs_link(prog)}"
+            super().__init__(prog=prog, epilog=f"{epilog.rstrip()}\n\n{docs}" if epilog
+                             else docs, **kwargs)
 
         def error(self, message: str) -> NoReturn:
             raise UsageError(f"{message}{self._suggestion(message)} (see `{self.prog} --help`)")

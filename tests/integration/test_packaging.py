@@ -9,23 +9,30 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+from pyrun import DOCS_URL
 from pyrun.installers.uv import find_uv
 from tests.conftest import Runner
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_wheel_installs_into_a_fresh_venv_and_runs_a_script(pyrun: Runner,
-                                                                 tmp_path: Path) -> None:
-    dist = tmp_path / "dist"
+def _build(pyrun: Runner, dist: Path) -> tuple[Path, Path]:
+    """``(wheel, sdist)`` built from the repository into ``dist``."""
     built = subprocess.run([find_uv(), "build", "--sdist", "--wheel", "--out-dir", str(dist),
                             str(ROOT)], env=pyrun.env(), capture_output=True, text=True,
                            timeout=600)
     assert built.returncode == 0, built.stderr
-    wheel = next(dist.glob("pyrun_scripts-*-py3-none-any.whl"))
-    sdist = next(dist.glob("pyrun_scripts-*.tar.gz"))
+    return (next(dist.glob("pyrun_scripts-*-py3-none-any.whl")),
+            next(dist.glob("pyrun_scripts-*.tar.gz")))
+
+
+def test_the_wheel_installs_into_a_fresh_venv_and_runs_a_script(pyrun: Runner,
+                                                                 tmp_path: Path) -> None:
+    wheel, sdist = _build(pyrun, tmp_path / "dist")
     with zipfile.ZipFile(wheel) as z:
         names = z.namelist()
+        metadata = z.read(next(n for n in names if n.endswith(".dist-info/METADATA")))
+    assert f"Project-URL: Documentation, {DOCS_URL}".encode() in metadata
     assert any(n.endswith(".data/scripts/pyrun") for n in names)  # the plain launcher
     assert "pyrun/engine.py" in names and not any("tests/" in n for n in names)
     with tarfile.open(sdist) as t:
@@ -46,3 +53,30 @@ def test_the_wheel_installs_into_a_fresh_venv_and_runs_a_script(pyrun: Runner,
     version = subprocess.run([str(command), "--version"], env=env, capture_output=True,
                              text=True, timeout=60)
     assert version.stdout.startswith("pyrun ")
+
+
+def test_uv_tool_install_and_pipx_install_give_the_pyrun_command(pyrun: Runner,
+                                                                 tmp_path: Path) -> None:
+    """The README's two ways to install pyrun as a user, each into directories of the test's
+    own: `uv tool install` and `pipx install` (pipx itself from PyPI) of the built wheel."""
+    wheel, _ = _build(pyrun, tmp_path / "dist")
+    script = str(ROOT / "scripts-examples" / "rich_table.py")
+    env = pyrun.env(PYRUN_CACHE_DIR=str(tmp_path / "cache"), UV_TOOL_DIR=str(tmp_path / "uvt"),
+                    UV_TOOL_BIN_DIR=str(tmp_path / "uvbin"), PIPX_HOME=str(tmp_path / "pipx"),
+                    PIPX_BIN_DIR=str(tmp_path / "pipxbin"))
+    tool = subprocess.run([find_uv(), "tool", "install", str(wheel)], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert tool.returncode == 0, tool.stderr
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    got = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "pipx"],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert got.returncode == 0, got.stderr
+    pipx = subprocess.run([str(venv / "bin" / "pipx"), "install", str(wheel)], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert pipx.returncode == 0, pipx.stderr
+    for command in (tmp_path / "uvbin" / "pyrun", tmp_path / "pipxbin" / "pyrun"):
+        assert "import re" not in command.read_text()  # the plain launcher, not a wrapper
+        ran = subprocess.run([str(command), script], env=env, capture_output=True, text=True,
+                             timeout=600)
+        assert ran.returncode == 0 and ran.stdout.strip(), (command, ran.stderr)

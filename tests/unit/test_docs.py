@@ -17,6 +17,8 @@ COMMANDS = [
     ("pyrun remove", ["remove", "--help"]), ("pyrun lock", ["lock", "--help"]),
     ("pyrun export", ["export", "--help"]), ("pyrun python", ["python", "--help"]),
     ("pyrun env", ["env", "--help"]), ("pyrun cache", ["cache", "--help"]),
+    *[(f"pyrun cache {name}", ["cache", name, "--help"])
+      for name in ("dir", "info", "prune", "clean", "verify")],
     ("pyrun wsp", ["wsp", "--help"]), ("pyrun completion", ["completion", "--help"]),
 ]
 
@@ -89,14 +91,82 @@ if __name__ == "__main__":
     (ROOT / "docs" / "cli.md").write_text(cli_reference(), encoding="utf-8")
 
 
-def test_the_docs_build_with_mkdocs_in_strict_mode(tmp_path: Path) -> None:
-    """The documentation tool builds the site from docs/ (mkdocs.yml), failing on any broken
-    link, unlisted page or missing anchor (strict mode)."""
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site the documentation tool builds from docs/ (mkdocs.yml), as Read the Docs does,
+    failing on any broken link, unlisted page or missing anchor (strict mode)."""
     import subprocess
 
     pytest.importorskip("mkdocs")
+    where = tmp_path_factory.mktemp("docs") / "site"
     out = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q",
-                          "-f", str(ROOT / "mkdocs.yml"), "-d", str(tmp_path / "site")],
+                          "-f", str(ROOT / "mkdocs.yml"), "-d", str(where)],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert (tmp_path / "site" / "tutorial" / "index.html").is_file()
+    return where
+
+
+def test_the_docs_build_with_mkdocs_in_strict_mode(site: Path) -> None:
+    assert (site / "tutorial" / "index.html").is_file()
+    assert (site / "cli" / "index.html").is_file()
+
+
+def _helps() -> dict[str, str]:
+    """``{command: its --help}`` for every parser pyrun has, sub-parsers included."""
+    import argparse
+
+    from pyrun import cli
+    from pyrun.wsp.cli import parser as wsp_parser
+
+    parsers = [cli.run_parser(), cli.cache_parser(), cli.editor_parser("python"),
+               cli.editor_parser("env"), cli.lock_parser("lock"), cli.lock_parser("export"),
+               cli.edit_parser("init"), cli.edit_parser("add"), cli.edit_parser("remove"),
+               cli.completion_parser(), wsp_parser()]
+    helps = {}
+    while parsers:
+        parser = parsers.pop()
+        helps[parser.prog] = parser.format_help()
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers += action.choices.values()
+    return helps
+
+
+def test_every_help_ends_with_a_link_to_its_own_section_of_the_published_docs(
+        site: Path) -> None:
+    """Every ``--help`` (``pyrun cache clean --help`` too) links to the published docs: its
+    command's section of the generated command-line reference, an id that exists in the built
+    site; and every other link in a help text names a page the site has."""
+    from pyrun import DOCS_URL
+
+    helps = _helps()
+    assert set(cli_name for cli_name, _ in COMMANDS) == set(helps), (
+        "a parser's help is missing from docs/cli.md (add it to COMMANDS)")
+    for prog, text in helps.items():
+        last = text.rstrip().splitlines()[-1]
+        assert last == f"docs: {DOCS_URL}cli/#{prog.replace(' ', '-')}", prog
+        for url in re.findall(r"https://\S+", text):
+            assert url.startswith(DOCS_URL), url
+            page, _, anchor = url[len(DOCS_URL):].partition("#")
+            html = (site / page / "index.html").read_text(encoding="utf-8")
+            assert not anchor or f'id="{anchor}"' in html, url
+
+
+def test_the_docs_url_is_the_one_read_the_docs_publishes() -> None:
+    """pyrun.DOCS_URL, mkdocs.yml's site_url and pyproject.toml's Documentation URL agree, and
+    .readthedocs.yaml builds mkdocs.yml with the docs extra that names mkdocs."""
+    from pyrun import DOCS_URL
+
+    try:
+        import tomllib
+    except ImportError:  # Python < 3.11
+        import tomli as tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["urls"]["Documentation"] == DOCS_URL
+    assert any(r.startswith("mkdocs") for r in project["optional-dependencies"]["docs"])
+    mkdocs = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    assert f"\nsite_url: {DOCS_URL}\n" in mkdocs
+    rtd = (ROOT / ".readthedocs.yaml").read_text(encoding="utf-8")
+    assert re.search(r"^mkdocs:\n  configuration: mkdocs.yml$", rtd, re.M)
+    assert re.search(r"extra_requirements:\n\s+- docs$", rtd, re.M)

@@ -16,8 +16,9 @@ SRC = Path(pyrun.__file__).parent
 #: Each module's layer, bottom first; a module imports only from lower layers (a package's
 #: ``__init__`` counts as its own module). docs/design.md draws the same map.
 LAYERS: list[set[str]] = [
-    {"pyrun.progress", "pyrun.completion"},  # output and its colours; shell completion
-    {"pyrun", "pyrun.errors", "pyrun.faults", "pyrun.layout", "pyrun.inprocess"},
+    # the package (its version and docs URL); output and its colours; shell completion
+    {"pyrun", "pyrun.progress", "pyrun.completion"},
+    {"pyrun.errors", "pyrun.faults", "pyrun.layout", "pyrun.inprocess"},
     {"pyrun.subprocesses", "pyrun.pythonenvs", "pyrun.uvsettings", "pyrun.remote"},
     {"pyrun.launch", "pyrun.fastpath", "pyrun.metadata", "pyrun.interpreters", "pyrun.resolution",
      "pyrun.cache"},
