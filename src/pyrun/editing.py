@@ -11,9 +11,10 @@ reads the same in ``uv run --script``. pyrun adds what uv does not do:
   encoding line (uv puts it between them, which breaks the encoding declaration);
 * uv never downloads a Python, and is given the interpreter pyrun would choose (never a pyenv
   shim, which uv cannot query when the version is not selected);
-* the rest of the file is kept byte for byte: uv edits a copy, and only the block it wrote is
-  spliced into the original, in the original's line endings (uv writes the whole file back with
-  ``\n`` line endings and a final newline).
+* the rest of the file is kept byte for byte: uv edits a copy of the block alone, and the
+  block it wrote is spliced into the original, in the original's line endings (uv writes the
+  whole file back with ``\n`` line endings and a final newline, and reads it as UTF-8 whatever
+  its PEP 263 encoding); the script is written once, after uv succeeded.
 
 Paths reach uv as ``--script=PATH`` (one word), or absolute for ``uv init``, so a script
 named ``-x.py`` is never read as an option.
@@ -40,6 +41,9 @@ BOUNDS = ("lower", "major", "minor", "exact")
 
 #: PEP 263's encoding declaration (on line 1 or 2).
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+
+#: UTF-8's byte order mark, which a script may start with.
+_BOM = b"\xef\xbb\xbf"
 
 #: The block a file without one gets before uv edits it.
 EMPTY_BLOCK = b"# /// script\n# dependencies = []\n# ///\n"
@@ -70,19 +74,16 @@ def check_editable(path: str) -> bytes:
     return data
 
 
-def ensure_block(path: str, data: bytes) -> bool:
-    """Give the script at ``path`` (whose bytes are ``data``) an empty ``script`` block when
-    it has none, after its shebang line and its encoding line; the rest of the file is kept
-    byte for byte. Returns whether the file changed.
-
-    Raises:
-        OSError: the file cannot be written.
-    """
-    from pyrun import layout, metadata
+def with_block(data: bytes) -> bytes:
+    """A script's bytes ``data`` with an empty ``script`` block added when it has none: after
+    its byte order mark, shebang line and encoding line; the rest byte for byte, in the file's
+    line endings. ``data`` itself when it has a block."""
+    from pyrun import metadata
 
     if metadata.scan_blocks(metadata.decode_source(data)).blocks:
-        return False
-    lines = data.splitlines(keepends=True)
+        return data
+    bom = _BOM if data.startswith(_BOM) else b""
+    lines = data[len(bom):].splitlines(keepends=True)
     at = 0
     if lines and lines[0].startswith(b"#!"):
         at = 1
@@ -94,9 +95,7 @@ def ensure_block(path: str, data: bytes) -> bool:
     newline = b"\r\n" if b"\r\n" in data[:4096] else b"\n"
     block = EMPTY_BLOCK.replace(b"\n", newline)
     rest = b"".join(lines[at:])
-    mode = os.stat(path).st_mode & 0o7777
-    layout.write_atomic(path, head + block + (newline if rest else b"") + rest, mode=mode)
-    return True
+    return bom + head + block + (newline if rest else b"") + rest
 
 
 def init(installer: Installer, path: str, interpreter: Interpreter,
@@ -136,8 +135,7 @@ def add(installer: Installer, path: str, requirements: Sequence[str],
             raise UsageError(f"{text!r}: not a requirement ({exc})") from None
     if bounds is not None and bounds not in BOUNDS:
         raise UsageError(f"--bounds must be one of {', '.join(BOUNDS)}, not {bounds!r}")
-    data = check_editable(path)
-    ensure_block(path, data)
+    check_editable(path)
     extra = [f"--bounds={bounds}"] if bounds else []
     _splice(path, lambda copy: installer.edit_script(
         ["add", f"--script={copy}", "--python", interpreter.executable, *extra, *requirements],
@@ -170,12 +168,14 @@ def remove(installer: Installer, path: str, names: Sequence[str]) -> None:
 
 def block_span(data: bytes) -> tuple[int, int] | None:
     """Byte offsets ``(start, end)`` of the ``script`` block's lines in ``data`` (from its
-    ``# /// script`` line to the end of its ``# ///`` line, line end included), or None."""
+    ``# /// script`` line, after a byte order mark, to the end of its ``# ///`` line, line end
+    included), or None."""
     offset, start = 0, None
     for line in data.splitlines(keepends=True):
         bare = line.rstrip(b"\r\n")
-        if start is None and bare == b"# /// script":
-            start = offset
+        skip = len(_BOM) if offset == 0 and bare.startswith(_BOM) else 0
+        if start is None and bare[skip:] == b"# /// script":
+            start = offset + skip
         elif start is not None and bare == b"# ///":
             return start, offset + len(line)
         offset += len(line)
@@ -203,9 +203,11 @@ def _read_own(path: str) -> bytes:
 
 
 def _splice(path: str, edit: Callable[[str], object]) -> None:
-    """Run ``edit`` (uv) on a copy of the script at ``path`` (beside it, so uv sees the same
-    configuration), then put the block it wrote in place of the original's block, in the
-    original's line endings; nothing else of the file changes.
+    """Run ``edit`` (uv) on a copy of the block of the script at ``path`` (made first when
+    there is none: :func:`with_block`), beside it so uv sees the same configuration; then write
+    the script once, with the block uv wrote in place of the original's, in the original's line
+    endings. Only the block reaches uv, so the rest of the file (in any PEP 263 encoding) is
+    never read or rewritten by it, and a failed edit leaves the script as it was.
 
     Raises:
         MetadataError: uv's copy has no block (it failed to write one).
@@ -214,15 +216,16 @@ def _splice(path: str, edit: Callable[[str], object]) -> None:
     from pyrun import layout
 
     with open(path, "rb") as f:
-        data = f.read()
+        data = with_block(f.read())
     span = block_span(data)
-    assert span is not None  # check_editable and ensure_block saw to it
+    assert span is not None  # check_editable and with_block saw to it
+    original = data[span[0]:span[1]]
     directory, name = os.path.split(os.path.abspath(path))
     copy = os.path.join(directory, f"{layout.tmp_prefix()}edit-{name}")
     lock = f"{path}.lock"  # uv updates the lock beside a script it edits: the copy's, then ours
     locked = os.path.isfile(lock)
     try:
-        layout.write_atomic(copy, data)
+        layout.write_atomic(copy, original.replace(b"\r\n", b"\n"))
         if locked:
             with open(lock, "rb") as f:
                 layout.write_atomic(f"{copy}.lock", f.read())
@@ -238,8 +241,7 @@ def _splice(path: str, edit: Callable[[str], object]) -> None:
     if new_span is None:
         raise MetadataError(path, [f"{path}: uv left no `# /// script` block; nothing changed"])
     block = edited[new_span[0]:new_span[1]].replace(b"\r\n", b"\n")
-    original = data[span[0]:span[1]]
-    if original.endswith(b"\r\n") or b"\r\n" in original:
+    if b"\r\n" in original:
         block = block.replace(b"\n", b"\r\n")
     if not original.endswith((b"\n", b"\r")):  # the block ended the file without a line end
         block = block.rstrip(b"\r\n")

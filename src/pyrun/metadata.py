@@ -256,11 +256,17 @@ def parse(text: str, path: str = "<script>") -> ScriptMetadata:
     block = scripts[0]
     for k in range(block.start + 1, block.end):
         if _START.fullmatch(lines[k]):
+            closing = [j for j in range(block.start + 1, k) if lines[j] == "# ///"]
+            fix = (f"the `# ///` on line {closing[-1] + 1} does not end it, because a comment "
+                   "line follows directly (a block ends at its last `# ///` before a line that "
+                   f"is not a comment); put a blank line before line {k + 1}, or merge the "
+                   "blocks" if closing else
+                   f"close that block with `# ///` before line {k + 1}")
             raise MetadataError(
                 path,
                 [
                     f"{path}:{k + 1}:1: a new `{lines[k]}` start line inside the block opened "
-                    f"on line {block.start + 1}; close that block with `# ///` before line {k + 1}"
+                    f"on line {block.start + 1}; {fix}"
                 ],
             )
     for k in range(block.start, block.end + 1):

@@ -46,21 +46,35 @@ def uv_run(runner: Runner, script: Path) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=600)
 
 
+#: Shapes uv's editor keeps as they are, so that adding a requirement and removing it again
+#: gives the original file byte for byte (uv reflows a one-line array to one item per line).
+STABLE = {"comments and trailing comma", "byte order mark, no block"}
+
+SHAPES["byte order mark, no block"] = "\ufeffimport six\nprint('six', six.__version__)\n"
+
+
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_add_then_remove_round_trips(pyrun: Runner, tmp_path: Path, shape: str) -> None:
     text = SHAPES[shape]
     script = tmp_path / "s.py"
     script.write_bytes(text.encode())
     before_code = text.encode().split(b"import six", 1)[1]
-    added = pyrun("add", str(script), "attrs>=21", "six")
+    if "no block" in shape:  # the first edit makes the block; from there on it round-trips
+        assert pyrun("add", str(script), "six").returncode == 0
+        text = script.read_text(encoding="utf-8")
+    added = pyrun("add", str(script), "attrs>=21")
     assert added.returncode == 0, added.stderr
     edited = script.read_bytes()
     assert edited.endswith(before_code)  # the code after the block: byte for byte
     assert b'"attrs>=21"' in edited
     if "comments" in shape:
         assert b"# the oldest we test" in edited and b"#     # pinned for the API" in edited
+    if "markers" in shape:  # the requirements already there are kept as written
+        assert b'"six; python_version >= \'3.8\'"' in edited and b'"idna[all]>=3"' in edited
     if "encoding" in shape:  # the block comes after the shebang and the encoding line
         assert edited.startswith(b"#!/usr/bin/env python3\n# -*- coding: utf-8 -*-\n# /// script")
+    if "byte order mark" in shape:  # it stays first
+        assert edited.startswith(b"\xef\xbb\xbf# /// script\n")
     if "CRLF" in shape:
         assert b"\r\n# ///\r\n" in edited and edited.startswith(b'"""Doc.\r\n')
     ours, theirs = pyrun(str(script)), uv_run(pyrun, script)
@@ -69,6 +83,24 @@ def test_add_then_remove_round_trips(pyrun: Runner, tmp_path: Path, shape: str) 
     removed = pyrun("remove", str(script), "attrs")
     assert removed.returncode == 0, removed.stderr
     assert b"attrs" not in script.read_bytes() and script.read_bytes().endswith(before_code)
+    if shape in STABLE:
+        assert script.read_bytes() == text.encode()
+
+
+def test_a_script_in_another_encoding_is_edited_and_kept(pyrun: Runner, tmp_path: Path) -> None:
+    """A Latin-1 script (PEP 263): only its block reaches uv, so the rest is kept byte for
+    byte and the script runs (uv 0.13 itself cannot edit or run it: it reads scripts as
+    UTF-8)."""
+    script = tmp_path / "l1.py"
+    text = "# -*- coding: latin-1 -*-\nimport six\nprint('caf\xe9', six.__version__)\n"
+    script.write_bytes(text.encode("latin-1"))
+    added = pyrun("add", str(script), "six")
+    assert added.returncode == 0, added.stderr
+    edited = script.read_bytes()
+    assert edited.startswith(b"# -*- coding: latin-1 -*-\n# /// script\n")
+    assert edited.endswith(text.encode("latin-1").split(b"\n", 1)[1])
+    ran = pyrun(str(script))
+    assert ran.returncode == 0 and ran.stdout.startswith("caf\xe9 "), ran.stderr
 
 
 def test_init_makes_a_script_both_tools_run(pyrun: Runner, tmp_path: Path) -> None:
@@ -79,6 +111,24 @@ def test_init_makes_a_script_both_tools_run(pyrun: Runner, tmp_path: Path) -> No
     assert pyrun(str(script)).stdout == uv_run(pyrun, script).stdout != ""
     again = pyrun("init", str(script))
     assert again.returncode == 64 and "exists already" in again.stderr
+    import sys
+
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    pinned = tmp_path / "pinned.py"
+    assert pyrun("init", str(pinned), "--python", version).returncode == 0
+    assert f'# requires-python = ">={version}"\n' in pinned.read_text()
+
+
+@pytest.mark.parametrize(("bounds", "shape"), [("exact", r'"six==\d+\.\d+\.\d+"'),
+                                               ("major", r'"six>=\d+\.\d+\.\d+,<\d+\.0\.0"')])
+def test_add_with_bounds(pyrun: Runner, tmp_path: Path, bounds: str, shape: str) -> None:
+    import re
+
+    script = tmp_path / "s.py"
+    script.write_text("print(1)\n")
+    added = pyrun("add", str(script), "six", "--bounds", bounds)
+    assert added.returncode == 0, added.stderr
+    assert re.search(shape, script.read_text()), script.read_text()
 
 
 @pytest.mark.parametrize(("text", "code", "words"), [
@@ -103,6 +153,11 @@ def test_unknown_names_and_packages(pyrun: Runner, tmp_path: Path) -> None:
     missing = pyrun("add", str(script), "surely-no-such-package-pyrun-0")
     assert missing.returncode == 67 and "surely-no-such-package-pyrun-0" in missing.stderr
     assert script.read_text() == '# /// script\n# dependencies = ["six"]\n# ///\n'
+    bare = tmp_path / "bare.py"  # a failed add makes no block either: the file is untouched
+    bare.write_text("print(1)\n")
+    assert pyrun("add", str(bare), "surely-no-such-package-pyrun-0").returncode == 67
+    assert bare.read_text() == "print(1)\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bare.py", "s.py"]  # no copies left
 
 
 def test_add_updates_the_lock_beside_the_script(pyrun: Runner, tmp_path: Path) -> None:

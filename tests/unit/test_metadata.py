@@ -91,6 +91,18 @@ def test_start_line_inside_open_block_names_both_lines() -> None:
     with pytest.raises(MetadataError) as info:
         metadata.parse(text, "x.py")
     assert "x.py:3:1" in str(info.value) and "line 1" in str(info.value)
+    assert "close that block with `# ///` before line 3" in str(info.value)
+
+
+def test_a_second_block_right_after_a_closed_one_says_why_it_is_inside() -> None:
+    """PEP 723's regex ends a block at the last ``# ///`` before a non-comment line, so a
+    second block directly below a closed one is inside it: the message says so, not "close
+    it"."""
+    text = "# /// script\n# a = 1\n# ///\n# /// script\n# b = 1\n# ///\n"
+    with pytest.raises(MetadataError) as info:
+        metadata.parse(text, "x.py")
+    assert "x.py:4:1" in str(info.value) and "the `# ///` on line 3 does not end it" in str(
+        info.value) and "blank line before line 4" in str(info.value)
 
 
 def test_unclosed_block_is_ignored_with_a_warning() -> None:
