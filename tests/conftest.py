@@ -25,7 +25,8 @@ class Runner:
         # activated environment changes what a WSP server lists (PEP 832: it wins), and tests
         # that want one set VIRTUAL_ENV themselves.
         env.pop("VIRTUAL_ENV", None)
-        for name in ("NO_COLOR", "FORCE_COLOR"):  # the colour tests set what they need
+        # the colour and dotenv tests set what they need
+        for name in ("NO_COLOR", "FORCE_COLOR", "UV_ENV_FILE", "UV_NO_ENV_FILE"):
             env.pop(name, None)
         env.update(PYRUN_CACHE_DIR=str(self.cache), UV_CACHE_DIR=str(self.uv_cache))
         # Bytecode before the script starts, so that what a test inspects afterwards is

@@ -76,8 +76,10 @@ class WarmOptions:
 def warm_options(argv: list[str]) -> "WarmOptions | None":
     """The options of a run that may take the warm path, or None when it may not: it asks for
     ``--upgrade``, help or the version, uses the deprecated ``--link-mode`` (the slow path
-    warns), or holds anything this scan does not know (combined short options); ``argparse``
+    warns), ``UV_ENV_FILE`` is set, or it holds anything this scan does not know (combined short options); ``argparse``
     then decides (:func:`run_parser`)."""
+    if os.environ.get("UV_ENV_FILE", "").strip() and not _no_env_file():
+        return None  # the engine reads the dotenv files (and says what is wrong with them)
     found = WarmOptions()
     i = 1 if argv[:1] == ["run"] else 0
     while i < len(argv):
@@ -222,7 +224,10 @@ def run_parser() -> "argparse.ArgumentParser":
                         "cache, removed afterwards (nothing added to the pool)")
     parser.add_argument("--env-file", metavar="FILE", action="append", default=[],
                         help="load the script's environment variables from a dotenv FILE "
-                        "(repeatable; a later file wins)")
+                        "(repeatable; a later file wins; variables already set win; default: "
+                        "$UV_ENV_FILE, space-separated, as uv's)")
+    parser.add_argument("--no-env-file", action="store_true",
+                        help="load no dotenv file, not even $UV_ENV_FILE (also: UV_NO_ENV_FILE=1)")
     parser.add_argument("-V", "--version", action="version", version=f"pyrun {__version__}")
     parser.add_argument("script", metavar="SCRIPT", help="the script (use -- before a name "
                         "that starts with -)")
@@ -250,8 +255,23 @@ def _run_options(ns: "argparse.Namespace") -> "tuple[RunOptions, int]":
                          index=_index_options(ns), lock_mode=ns.lock_mode,
                          lock=getattr(ns, "lock", None), refresh=getattr(ns, "refresh", False),
                          no_cache=getattr(ns, "no_cache", False),
-                         env_files=tuple(getattr(ns, "env_file", ())))
+                         env_files=_env_files(ns))
     return options, verbosity
+
+
+def _env_files(ns: "argparse.Namespace") -> "tuple[str, ...]":
+    """The dotenv files a run loads, as ``uv run`` chooses them: none with ``--no-env-file``
+    or ``UV_NO_ENV_FILE`` set true; else the ``--env-file`` files, or the space-separated
+    ``UV_ENV_FILE``."""
+    if not hasattr(ns, "env_file") or ns.no_env_file or _no_env_file():
+        return ()
+    return tuple(ns.env_file) or tuple(os.environ.get("UV_ENV_FILE", "").split())
+
+
+def _no_env_file() -> bool:
+    """``UV_NO_ENV_FILE`` set to a true value (clap's boolish: 1, true, yes, on, y)."""
+    return os.environ.get("UV_NO_ENV_FILE", "").strip().lower() in ("1", "true", "yes", "on",
+                                                                     "y")
 
 
 def _index_options(ns: "argparse.Namespace") -> "tuple[tuple[str, object], ...]":

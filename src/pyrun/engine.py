@@ -76,7 +76,8 @@ class RunOptions:
         no_cache: ``--no-cache``: build the environment in a temporary cache, run the script in
             it as a child, and remove it all afterwards; uv reads and writes no cache either.
         env_files: ``--env-file``: dotenv files whose variables the script's process gets (not
-            pyrun's own resolution), later files winning.
+            pyrun's own resolution), later files winning, the environment's own variables
+            winning over them (as uv's). The CLI fills it from ``UV_ENV_FILE`` too.
     """
 
     python: str | None = None
@@ -281,26 +282,33 @@ def run(
 
 
 def _env_files(paths: Sequence[str]) -> dict[str, str]:
-    """The variables of the dotenv files ``paths`` (``python-dotenv``'s reading: ``KEY=value``
-    lines, comments, quotes, ``export``; a later file wins; a key without a value is skipped).
+    """The variables the dotenv files ``paths`` add to the script's environment, as ``uv run
+    --env-file`` adds them: ``python-dotenv``'s reading (``KEY=value`` lines, comments,
+    quotes, ``export``; a key without a value is skipped), a later file winning over an earlier
+    one, and a variable already in the environment winning over every file. A path may be any
+    readable file, a pipe too (``--env-file <(...)``).
 
     Raises:
-        UsageError: a file cannot be read.
+        UsageError: a file does not exist or cannot be read.
     """
     if not paths:
         return {}
+    import io
+
     from dotenv import dotenv_values
 
     found: dict[str, str] = {}
     for path in paths:
-        if not os.path.isfile(path):
-            raise UsageError(f"--env-file {path}: no such file")
         try:
-            values = dotenv_values(path, encoding="utf-8")
+            with open(path, "rb") as f:
+                text = f.read().decode("utf-8")
+        except FileNotFoundError:
+            raise UsageError(f"--env-file {path}: no such file") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"--env-file {path}: cannot be read ({exc})") from None
+        values = dotenv_values(stream=io.StringIO(text))
         found.update({k: v for k, v in values.items() if v is not None})
-    return found
+    return {k: v for k, v in found.items() if k not in os.environ}
 
 
 def _run_without_cache(script: str, args: list[str], options: RunOptions,

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import shlex
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
+from pyrun.installers.uv import find_uv
 from tests.conftest import Runner, write
 
 BODY = ('# /// script\n# dependencies = ["six"]\n# ///\n'
@@ -20,6 +26,41 @@ def test_env_file_reaches_the_script_and_a_later_file_wins(pyrun: Runner, tmp_pa
     assert out.returncode == 0 and out.stdout.split()[:3] == ["2", "two", "words"], out.stderr
     missing = pyrun("--env-file", str(tmp_path / "nope.env"), str(script))
     assert missing.returncode == 64 and "nope.env" in missing.stderr
+
+
+@pytest.mark.parametrize("case", ["two files", "set already", "UV_ENV_FILE", "both and --no-env-file",
+                                  "UV_NO_ENV_FILE", "a pipe"])
+def test_env_files_are_read_as_uv_run_reads_them(pyrun: Runner, tmp_path: Path,
+                                                 case: str) -> None:
+    """Each case run by pyrun (twice: cold, then warm) and by `uv run --script`, which must
+    print the same: later files win, variables already set win, UV_ENV_FILE (space-separated)
+    is the default, --no-env-file and UV_NO_ENV_FILE turn it off, a pipe can be a file."""
+    write(tmp_path / "e.py", BODY.replace(", sys.prefix", ""))
+    (tmp_path / "one.env").write_text("A=1\nB=b1\n")
+    (tmp_path / "two.env").write_text("A=2\n")
+    two = ["--env-file", "one.env", "--env-file", "two.env"]
+    argv, env = {
+        "two files": (two, {}),
+        "set already": (two, {"A": "outer"}),
+        "UV_ENV_FILE": ([], {"UV_ENV_FILE": "one.env two.env"}),
+        "both and --no-env-file": (["--no-env-file"], {"UV_ENV_FILE": "one.env"}),
+        "UV_NO_ENV_FILE": ([], {"UV_ENV_FILE": "one.env", "UV_NO_ENV_FILE": "1"}),
+        "a pipe": (["--env-file", "<(echo A=piped)"], {}),
+    }[case]
+    outputs = []
+    for command in ([sys.executable, "-m", "pyrun"], [sys.executable, "-m", "pyrun"],
+                    [find_uv(), "run", "-q", "--script"]):
+        line = " ".join([shlex.join(command[:-1] if command[-1] == "--script" else command),
+                         *argv, *(["--script"] if command[-1] == "--script" else []), "e.py"])
+        out = subprocess.run(["bash", "-c", line], cwd=tmp_path, env=pyrun.env(**env),
+                             capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, (line, out.stderr)
+        outputs.append(out.stdout)
+    assert outputs[0] == outputs[1] == outputs[2], (case, outputs)
+    assert outputs[0].split() == {
+        "two files": ["2", "b1"], "set already": ["outer", "b1"], "UV_ENV_FILE": ["2", "b1"],
+        "both and --no-env-file": ["None", "None"], "UV_NO_ENV_FILE": ["None", "None"],
+        "a pipe": ["piped", "None"]}[case]
 
 
 def test_no_cache_leaves_nothing_behind(pyrun: Runner, tmp_path: Path) -> None:
