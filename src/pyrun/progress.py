@@ -53,6 +53,14 @@ class Reporter:
         self._started = time.monotonic()
         self._repaired = False
 
+    @property
+    def live(self) -> bool:
+        """Whether a tool may draw its own progress on the terminal: normal verbosity (not
+        ``-q``, not ``-v``, whose lines would interleave) with stderr on a terminal that can
+        erase a line (``TERM`` is not ``dumb``)."""
+        return (self.verbosity == 0 and self._interactive
+                and os.environ.get("TERM") != "dumb")
+
     def step(self, message: str) -> None:
         """A progress line (``pyrun: resolving ...``), shown on a terminal or with ``-v``."""
         if self._interactive:

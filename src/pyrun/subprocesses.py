@@ -73,6 +73,7 @@ def run_command(
     input: str | None = None,
     environ: Mapping[str, str] | None = None,
     what: str = "command",
+    progress: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` to completion and return it, its stdout and stderr captured as text.
 
@@ -82,6 +83,8 @@ def run_command(
         input: text for the command's stdin, or None for no stdin.
         environ: extra variables on top of :func:`clean_environ`.
         what: a few words naming the step, for the error message.
+        progress: when this process's stderr is a terminal (POSIX, no ``input``), let the
+            command draw its progress there as it runs (:func:`_through_terminal`).
 
     Raises:
         CommandError: the command could not be started, or exited non-zero; it carries the
@@ -89,17 +92,21 @@ def run_command(
     """
     args = checked_argv(argv)
     reporter.debug("running: " + redact(shlex.join(args)))
+    cwd = None if _cwd_exists() else os.sep  # uv refuses a deleted working directory
     try:
-        proc = subprocess.run(
-            args,
-            input=input,
-            stdin=None if input is not None else subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            env=clean_environ(environ),
-            cwd=None if _cwd_exists() else os.sep,  # uv refuses a deleted working directory
-            check=False,
-        )
+        if progress and input is None and os.name == "posix" and _stderr_is_a_terminal():
+            proc = _through_terminal(args, clean_environ(environ), cwd)
+        else:
+            proc = subprocess.run(
+                args,
+                input=input,
+                stdin=None if input is not None else subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                env=clean_environ(environ),
+                cwd=cwd,
+                check=False,
+            )
     except OSError as exc:
         raise CommandError(f"{what} failed: cannot run {args[0]}: {exc}", args, -1, "") from exc
     if proc.returncode != 0:
@@ -112,6 +119,97 @@ def run_command(
             output,
         )
     return proc
+
+
+def _stderr_is_a_terminal() -> bool:
+    try:
+        return os.isatty(2)
+    except OSError:  # pragma: no cover - fd 2 closed
+        return False
+
+
+#: What a command's finished line (a newline, which the terminal driver sends on as CR LF)
+#: becomes on its way to pyrun's terminal: back to the line's start, the line erased.
+_ERASE_LINE = b"\r\x1b[2K"
+
+#: ANSI control sequences, removed from the kept copy of a command's terminal output.
+_CONTROL = None
+
+
+def _through_terminal(args: list[str], environ: dict[str, str],
+                      cwd: str | None) -> subprocess.CompletedProcess[str]:
+    """Run ``args`` with a pseudo-terminal as its stderr (as wide as pyrun's), its stdout
+    captured; what it writes to the pseudo-terminal goes on to pyrun's stderr at once, so its
+    progress bars (uv's per-package download bytes) are drawn live, except that each line it
+    finishes is erased instead of kept: pyrun prints its own summary, and the command's
+    transient bars clear themselves. The output is also kept, without control sequences, as
+    the result's ``stderr`` (for an error message). Ctrl-C kills the command, then is raised.
+
+    Raises:
+        OSError: the command cannot be started, or no pseudo-terminal can be had.
+    """
+    import fcntl
+    import pty
+    import re
+    import termios
+    import threading
+
+    global _CONTROL
+    if _CONTROL is None:
+        _CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+    master, slave = pty.openpty()
+    try:
+        try:
+            size = fcntl.ioctl(2, termios.TIOCGWINSZ, b"\0" * 8)
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, size)
+        except OSError:  # pragma: no cover - a terminal without a size
+            pass
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=slave, env=environ, cwd=cwd)
+    except BaseException:
+        os.close(master)
+        raise
+    finally:
+        os.close(slave)
+    pipe = proc.stdout
+    assert pipe is not None
+    stdout: list[bytes] = []
+    reader = threading.Thread(target=lambda: stdout.append(pipe.read()), daemon=True)
+    reader.start()
+    kept, held = bytearray(), b""
+    try:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the command closed its end
+                break
+            if not chunk:
+                break
+            kept += chunk
+            chunk = held + chunk
+            held = b"\r" if chunk.endswith(b"\r") else b""  # a \r\n cut in two
+            chunk = chunk[: len(chunk) - len(held)].replace(b"\r\n", _ERASE_LINE)
+            try:
+                os.write(2, chunk)
+            except OSError:  # pragma: no cover - the terminal went away; keep reading
+                pass
+        proc.wait()
+    except BaseException:  # Ctrl-C: the command is in the same process group and got it too
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        os.close(master)
+        reader.join()
+        pipe.close()
+        try:
+            os.write(2, _ERASE_LINE)
+        except OSError:  # pragma: no cover
+            pass
+    text = kept.decode("utf-8", "replace").replace("\r\n", "\n")
+    lines = [_CONTROL.sub("", line).rsplit("\r", 1)[-1] for line in text.split("\n")]
+    return subprocess.CompletedProcess(
+        args, proc.returncode, b"".join(stdout).decode("utf-8", "replace"), "\n".join(lines))
 
 
 def _cwd_exists() -> bool:

@@ -33,11 +33,22 @@ def on_terminal(argv: list[str], env: dict[str, str]) -> str:
 
 
 def test_progress_on_a_terminal_only(pyrun: Runner, tmp_path: Path) -> None:
+    """On a terminal: pyrun's lines (sizes, elapsed times) and, while the pool installs, uv's
+    own download bars (bytes of each package) drawn live, uv's summary lines erased; off a
+    terminal, nothing."""
+    import re
+
     script = write(tmp_path / "p.py", '# /// script\n# dependencies = ["six"]\n# ///\n')
     shown = on_terminal([sys.executable, "-m", "pyrun", str(script)],
-                        pyrun.env(PYRUN_CACHE_DIR=str(tmp_path / "a")))
+                        pyrun.env(PYRUN_CACHE_DIR=str(tmp_path / "a"),
+                                  UV_CACHE_DIR=str(tmp_path / "uv")))  # six is downloaded
     assert "resolved 1 distribution(s) in" in shown and " s\r\n" in shown
     assert "KiB) into the pool: six==" in shown and "installed 1 distribution(s) in" in shown
+    assert re.search(r"six +\S* .*B/1\d\.\d\d KiB", shown), shown  # uv's bar, with bytes
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", shown)  # colours off, cursor moves kept
+    assert "Installed 1 package" in plain  # uv's summary: drawn, then erased, never kept
+    assert not re.search(r"Installed 1 package[^\r]*\r\n", plain)
+    assert "pyrun: installed" in shown.split("\x1b[2K")[-1]  # pyrun's own lines stay
     piped = pyrun(str(script), PYRUN_CACHE_DIR=str(tmp_path / "b"))
     assert piped.returncode == 0 and piped.stderr == ""  # nothing off a terminal
 

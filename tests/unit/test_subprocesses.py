@@ -4,6 +4,8 @@ shell, and no other module starts one (the workflow server protocol's included).
 from __future__ import annotations
 
 import ast
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -66,3 +68,21 @@ def test_a_failed_command_keeps_its_command_line_status_and_output() -> None:
                     Reporter(-1), what="trying")
     assert caught.value.returncode == 3 and "said" in caught.value.output
     assert caught.value.argv[0] == sys.executable and "trying failed (exit 3)" in str(caught.value)
+
+
+def test_progress_through_a_terminal_is_drawn_live_and_kept_plain(
+        capfd: pytest.CaptureFixture[str]) -> None:
+    """The command sees a terminal as its stderr; what it draws goes on to pyrun's stderr as it
+    comes, each finished line erased instead of kept; the result keeps stdout, the exit code,
+    and stderr without control sequences or overdrawn parts (for an error message)."""
+    from pyrun.subprocesses import _through_terminal
+
+    code = ("import sys; sys.stdout.write('out'); e = sys.stderr; "
+            "e.write(str(e.isatty()) + '\\n\\x1b[1mbold\\x1b[0m\\n'); "
+            "e.write('10%\\r50%\\rdone\\n'); sys.exit(3)")
+    got = _through_terminal([sys.executable, "-c", code], dict(os.environ), None)
+    assert (got.returncode, got.stdout) == (3, "out")
+    assert got.stderr.split("\n")[:3] == ["True", "bold", "done"]
+    drawn = capfd.readouterr().err
+    assert "True\r\x1b[2K" in drawn and "10%\r50%\rdone\r\x1b[2K" in drawn
+    assert "\n" not in drawn

@@ -52,6 +52,7 @@ class Runner(Protocol):
         input: str | None = None,
         environ: Mapping[str, str] | None = None,
         what: str = "command",
+        progress: bool = False,
     ) -> subprocess.CompletedProcess[str]: ...
 
 

@@ -178,7 +178,7 @@ class Uv(Installer):
         self._run(
             ["pip", "install", "--no-deps", "--link-mode", LINK_MODE, "--prefix", str(prefix),
              "--python", interpreter.executable, "-r", str(lock), *index],
-            what=f"installing {names}",
+            what=f"installing {names}", progress=True,
         )
 
     def from_cache(self) -> Uv:
@@ -209,27 +209,33 @@ class Uv(Installer):
         return uncached(output)
 
     def _run(
-        self, args: Sequence[str], *, what: str, input: str | None = None
+        self, args: Sequence[str], *, what: str, input: str | None = None,
+        progress: bool = False,
     ) -> subprocess.CompletedProcess[str]:
         """Run ``uv ARGS``; failures are classified (:meth:`classify`).
 
         Without a network the first try fails fast: it makes no retries (uv's default of 3
         takes 12 s to give up when DNS fails). A failure that is not plain unreachability is
         tried again with uv's own retry policy. A ``UV_HTTP_RETRIES`` the user set is kept.
+        With ``progress``, on a terminal (:attr:`Reporter.live`), uv draws its own progress
+        bars there (per-package download bytes) as it runs; its summary lines are erased.
         """
+        live = progress and self.reporter.live
         argv = [self.binary, *args]
         if self.offline:
             argv.append("--offline")
         if self.cache_mode and args[0] not in ("init", "remove"):
             argv.append(f"--{self.cache_mode}")  # --refresh, --no-cache
-        if self.reporter.verbosity <= 0:
+        if self.reporter.verbosity <= 0 and not live:
             argv.append("--quiet")
-        environ = {"UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
+        environ = {"UV_PYTHON_DOWNLOADS": "never"}
+        if not live:
+            environ["UV_NO_PROGRESS"] = "1"
         fast = not self.offline and "UV_HTTP_RETRIES" not in os.environ
         try:
             return self.runner(argv, self.reporter, input=input,
                                environ={**environ, "UV_HTTP_RETRIES": "0"} if fast else environ,
-                               what=what)
+                               what=what, progress=live)
         except CommandError as exc:
             error = self.classify(exc, what)
             transient = isinstance(error, IndexServerError) or (
@@ -237,7 +243,8 @@ class Uv(Installer):
             if not fast or not transient:
                 raise error from None
         try:
-            return self.runner(argv, self.reporter, input=input, environ=environ, what=what)
+            return self.runner(argv, self.reporter, input=input, environ=environ, what=what,
+                               progress=live)
         except CommandError as exc:
             raise self.classify(exc, what) from None
 

@@ -34,7 +34,8 @@ class Replay:
 
     def __call__(self, argv: Sequence[str], reporter: Reporter, *, input: str | None = None,
                  environ: Mapping[str, str] | None = None,
-                 what: str = "command") -> subprocess.CompletedProcess[str]:
+                 what: str = "command",
+                 progress: bool = False) -> subprocess.CompletedProcess[str]:
         self.calls.append((list(argv), dict(environ or {})))
         run = self.runs.pop(0) if len(self.runs) > 1 else self.runs[0]
         code, out, err = int(str(run["returncode"])), str(run["stdout"]), str(run["stderr"])
