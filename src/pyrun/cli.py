@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from pyrun.engine import RunOptions
+    from pyrun.completion import Command
 
 SUBCOMMANDS = ("run", "cache", "wsp", "python", "env", "lock", "export", "init", "add", "remove",
                "completion")
@@ -568,10 +569,10 @@ def completion_parser() -> "argparse.ArgumentParser":
     return parser
 
 
-def completion_table() -> "dict[str, list[str]]":
-    """``{subcommand: its options}`` from every parser (``""``: a run), for
+def completion_table() -> "dict[str, Command]":
+    """``{subcommand: what completes after it}`` from every parser (``""``: a run), for
     :mod:`pyrun.completion`."""
-    from pyrun.completion import options_of
+    from pyrun.completion import command_of
     from pyrun.wsp.cli import parser as wsp_parser
 
     parsers = {
@@ -582,7 +583,7 @@ def completion_table() -> "dict[str, list[str]]":
         "remove": lambda: edit_parser("remove"), "wsp": wsp_parser,
         "completion": completion_parser,
     }
-    return {name: options_of(make()) for name, make in parsers.items()}
+    return {name: command_of(make()) for name, make in parsers.items()}
 
 
 def lock_parser(command: str) -> "argparse.ArgumentParser":

@@ -320,6 +320,7 @@ def argument_parser(prog: str, **kwargs: Any) -> argparse.ArgumentParser:
             # Sub-parsers (``pyrun cache clean``) are made by argparse with this class, so the
             # docs line is added here rather than by the factory.
             docs = f"docs: {docs_link(prog)}"
+            kwargs["allow_abbrev"] = False  # sub-parsers too: `--unused-fo` is not an option
             super().__init__(prog=prog, epilog=f"{epilog.rstrip()}\n\n{docs}" if epilog
                              else docs, **kwargs)
 
@@ -327,12 +328,19 @@ def argument_parser(prog: str, **kwargs: Any) -> argparse.ArgumentParser:
             raise UsageError(f"{message}{self._suggestion(message)} (see `{self.prog} --help`)")
 
         def _suggestion(self, message: str) -> str:
-            """``; did you mean --x?`` for an unrecognized option close to a real one."""
+            """``; did you mean X?`` for an unrecognized option close to a real one (never
+            ``--help``), or an invalid choice close to a valid one (``pyrun cache clen``)."""
+            import difflib
+            import re
+
+            choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+            if choice is not None:
+                valid = [c.strip().strip("'") for c in choice.group(2).split(",")]
+                close = difflib.get_close_matches(choice.group(1), valid, n=1, cutoff=0.6)
+                return f"; did you mean {close[0]}?" if close else ""
             if not message.startswith("unrecognized arguments:"):
                 return ""
-            import difflib
-
-            known = list(self._option_string_actions)
+            known = [o for o in self._option_string_actions if o not in ("-h", "--help")]
             for word in message.split(":", 1)[1].split():
                 name = word.split("=", 1)[0]
                 if name.startswith("-"):

@@ -205,6 +205,13 @@ def test_did_you_mean_for_options_and_subcommands(pyrun: Runner, tmp_path: Path)
     assert typo.returncode == 66 and "did you mean `pyrun add`?" in typo.stderr
     plain = pyrun("nothing-like-it.py", cwd=tmp_path)
     assert plain.returncode == 66 and "did you mean" not in plain.stderr
+    choice = pyrun("cache", "clen")  # a sub-command's word, an option's choice
+    assert choice.returncode == 64 and "did you mean clean?" in choice.stderr
+    assert "did you mean pooled?" in pyrun("--composition", "pooledd", "x.py").stderr
+    abbreviated = pyrun("cache", "prune", "--unused-fo", "3")  # never taken for --unused-for
+    assert abbreviated.returncode == 64 and "unrecognized arguments: --unused-fo" in (
+        abbreviated.stderr)
+    assert "did you mean" not in pyrun("completion", "--shel", "bash").stderr  # not --help
 
 
 def test_completion_scripts_are_generated_from_the_parsers(pyrun: Runner, tmp_path: Path) -> None:
