@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     import argparse
     from pathlib import Path
 
-    from pyrun.engine import RunOptions
     from pyrun.completion import Command
+    from pyrun.engine import RunOptions
 
 SUBCOMMANDS = ("run", "cache", "wsp", "python", "env", "lock", "export", "init", "add", "remove",
                "completion")

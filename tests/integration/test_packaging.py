@@ -80,3 +80,31 @@ def test_uv_tool_install_and_pipx_install_give_the_pyrun_command(pyrun: Runner,
         ran = subprocess.run([str(command), script], env=env, capture_output=True, text=True,
                              timeout=600)
         assert ran.returncode == 0 and ran.stdout.strip(), (command, ran.stderr)
+
+
+def test_the_readme_set_up_works_in_a_fresh_activated_venv(pyrun: Runner, tmp_path: Path) -> None:
+    """README's set-up install command, run as written in a copy of the repository inside a
+    fresh venv activated as `. .venv/bin/activate` activates it (what the README tells the user
+    of an externally-managed Python to do first): pyrun installs and runs the example."""
+    import os
+    import shutil
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- setup -->", 2)[1]
+    command = next(ln for ln in block.splitlines() if ln.startswith("python3 -m pip install"))
+    assert "scripts-examples/rich_table.py" in command
+    clone = tmp_path / "pyrun"
+    shutil.copytree(ROOT, clone, ignore=shutil.ignore_patterns(
+        ".git", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis",
+        ".benchmarks", ".work", "envs", ".task-envs"))
+    venv = tmp_path / ".venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    env = pyrun.env(VIRTUAL_ENV=str(venv), PATH=f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}",
+                    PYRUN_CACHE_DIR=str(tmp_path / "cache"))
+    out = subprocess.run(["bash", "-c", command], cwd=clone, env=env, capture_output=True,
+                         text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip()  # the example's table
+    where = subprocess.run(["bash", "-c", "command -v pyrun"], env=env, capture_output=True,
+                           text=True)
+    assert where.stdout.strip() == str(venv / "bin" / "pyrun")
