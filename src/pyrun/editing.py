@@ -43,7 +43,7 @@ BOUNDS = ("lower", "major", "minor", "exact")
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 
 #: UTF-8's byte order mark, which a script may start with.
-_BOM = b"\xef\xbb\xbf"
+BOM = b"\xef\xbb\xbf"
 
 #: The block a file without one gets before uv edits it.
 EMPTY_BLOCK = b"# /// script\n# dependencies = []\n# ///\n"
@@ -82,7 +82,7 @@ def with_block(data: bytes) -> bytes:
 
     if metadata.scan_blocks(metadata.decode_source(data)).blocks:
         return data
-    bom = _BOM if data.startswith(_BOM) else b""
+    bom = BOM if data.startswith(BOM) else b""
     lines = data[len(bom):].splitlines(keepends=True)
     at = 0
     if lines and lines[0].startswith(b"#!"):
@@ -173,7 +173,7 @@ def block_span(data: bytes) -> tuple[int, int] | None:
     offset, start = 0, None
     for line in data.splitlines(keepends=True):
         bare = line.rstrip(b"\r\n")
-        skip = len(_BOM) if offset == 0 and bare.startswith(_BOM) else 0
+        skip = len(BOM) if offset == 0 and bare.startswith(BOM) else 0
         if start is None and bare[skip:] == b"# /// script":
             start = offset + skip
         elif start is not None and bare == b"# ///":

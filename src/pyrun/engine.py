@@ -423,6 +423,24 @@ def add_requirements(script: str, requirements: Sequence[str],
     assert interpreter is not None
     with _suggesting(installer), _writing(script):
         editing.add(installer, script, requirements, interpreter, bounds)
+    _warn_of_a_byte_order_mark(script, reporter)
+
+
+def _warn_of_a_byte_order_mark(script: str, reporter: Reporter) -> None:
+    """A block right after a UTF-8 byte order mark is read by pyrun (and is where Python's
+    own reading of the source puts line 1), but not by uv 0.13, which then runs the script
+    without its dependencies: say so, and how to make both read it."""
+    from pyrun import editing
+
+    try:
+        with open(script, "rb") as f:
+            head = f.read(len(editing.BOM) + len(b"# /// script"))
+    except OSError:
+        return
+    if head == editing.BOM + b"# /// script":
+        reporter.warn(f"{script} starts with a UTF-8 byte order mark, and `uv run --script` "
+                      "does not see a block right after one; remove the mark (UTF-8 needs "
+                      "none) for uv to read the block too")
 
 
 def remove_requirements(script: str, names: Sequence[str],

@@ -77,9 +77,13 @@ def test_add_then_remove_round_trips(pyrun: Runner, tmp_path: Path, shape: str) 
         assert edited.startswith(b"\xef\xbb\xbf# /// script\n")
     if "CRLF" in shape:
         assert b"\r\n# ///\r\n" in edited and edited.startswith(b'"""Doc.\r\n')
-    ours, theirs = pyrun(str(script)), uv_run(pyrun, script)
-    assert ours.returncode == theirs.returncode == 0, ours.stderr + theirs.stderr
-    assert ours.stdout == theirs.stdout and ours.stdout.startswith("six ")
+    ours = pyrun(str(script))
+    assert ours.returncode == 0 and ours.stdout.startswith("six "), ours.stderr
+    if "byte order mark" in shape:  # uv 0.13 does not see a block right after one: said so
+        assert "byte order mark" in added.stderr and "uv run --script" in added.stderr
+    else:
+        theirs = uv_run(pyrun, script)
+        assert theirs.returncode == 0 and ours.stdout == theirs.stdout, theirs.stderr
     removed = pyrun("remove", str(script), "attrs")
     assert removed.returncode == 0, removed.stderr
     assert b"attrs" not in script.read_bytes() and script.read_bytes().endswith(before_code)
