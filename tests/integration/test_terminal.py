@@ -45,6 +45,7 @@ def test_progress_on_a_terminal_only(pyrun: Runner, tmp_path: Path) -> None:
     assert "resolved 1 distribution(s) in" in shown and " s\r\n" in shown
     assert "KiB) into the pool: six==" in shown and "installed 1 distribution(s) in" in shown
     assert re.search(r"six +\S* .*B/1\d\.\d\d KiB", shown), shown  # uv's bar, with bytes
+    assert "experimental" not in shown  # uv's pylock preview warning: enabled by name
     plain = re.sub(r"\x1b\[[0-9;]*m", "", shown)  # colours off, cursor moves kept
     assert "Installed 1 package" in plain  # uv's summary: drawn, then erased, never kept
     assert not re.search(r"Installed 1 package[^\r]*\r\n", plain)

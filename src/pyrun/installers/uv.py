@@ -228,7 +228,11 @@ class Uv(Installer):
             argv.append(f"--{self.cache_mode}")  # --refresh, --no-cache
         if self.reporter.verbosity <= 0 and not live:
             argv.append("--quiet")
-        environ = {"UV_PYTHON_DOWNLOADS": "never"}
+        # pylock.toml input is a preview feature of uv: enabled by name, uv does not warn of it
+        # (a uv that predates the variable ignores it)
+        features = [f for f in os.environ.get("UV_PREVIEW_FEATURES", "").split(",") if f]
+        environ = {"UV_PYTHON_DOWNLOADS": "never",
+                   "UV_PREVIEW_FEATURES": ",".join(dict.fromkeys([*features, "pylock"]))}
         if not live:
             environ["UV_NO_PROGRESS"] = "1"
         fast = not self.offline and "UV_HTTP_RETRIES" not in os.environ
