@@ -78,9 +78,8 @@ def with_block(data: bytes) -> bytes:
     """A script's bytes ``data`` with an empty ``script`` block added when it has none: after
     its byte order mark, shebang line and encoding line; the rest byte for byte, in the file's
     line endings. ``data`` itself when it has a block."""
-    from pyrun import metadata
 
-    if metadata.scan_blocks(metadata.decode_source(data)).blocks:
+    if block_span(data) is not None:
         return data
     bom = BOM if data.startswith(BOM) else b""
     lines = data[len(bom):].splitlines(keepends=True)
@@ -92,7 +91,8 @@ def with_block(data: bytes) -> bytes:
     head = b"".join(lines[:at])
     if head and not head.endswith((b"\n", b"\r")):
         head += b"\n"
-    newline = b"\r\n" if b"\r\n" in data[:4096] else b"\n"
+    head4k = data[:4096]
+    newline = b"\r\n" if b"\r\n" in head4k else b"\r" if b"\r" in head4k else b"\n"
     block = EMPTY_BLOCK.replace(b"\n", newline)
     rest = b"".join(lines[at:])
     return bom + head + block + (newline if rest else b"") + rest
@@ -168,18 +168,22 @@ def remove(installer: Installer, path: str, names: Sequence[str]) -> None:
 
 def block_span(data: bytes) -> tuple[int, int] | None:
     """Byte offsets ``(start, end)`` of the ``script`` block's lines in ``data`` (from its
-    ``# /// script`` line, after a byte order mark, to the end of its ``# ///`` line, line end
-    included), or None."""
-    offset, start = 0, None
-    for line in data.splitlines(keepends=True):
-        bare = line.rstrip(b"\r\n")
-        skip = len(BOM) if offset == 0 and bare.startswith(BOM) else 0
-        if start is None and bare[skip:] == b"# /// script":
-            start = offset + skip
-        elif start is not None and bare == b"# ///":
-            return start, offset + len(line)
-        offset += len(line)
-    return None
+    ``# /// script`` line, after a byte order mark, to the end of its closing ``# ///`` line,
+    line end included), the block as :func:`pyrun.metadata.scan_blocks` finds it (the
+    specification's regular expression: a ``# ///`` inside the block's TOML does not end
+    it); or None."""
+    from pyrun import metadata
+
+    found = [b for b in metadata.scan_blocks(metadata.decode_source(data)).blocks
+             if b.type == "script"]
+    if not found:
+        return None
+    # bytes.splitlines breaks lines exactly where decode_source's newlines are (CR LF, LF, CR)
+    lines = data.splitlines(keepends=True)
+    start = sum(len(line) for line in lines[:found[0].start])
+    if found[0].start == 0 and data.startswith(BOM):
+        start += len(BOM)
+    return start, sum(len(line) for line in lines[:found[0].end + 1])
 
 
 def _read_own(path: str) -> bytes:
@@ -202,6 +206,11 @@ def _read_own(path: str) -> bytes:
         return f.read()
 
 
+def _newlines(text: bytes, ending: bytes) -> bytes:
+    """``text`` with every line ending (CR LF, LF or a lone CR) made ``ending``."""
+    return text.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", ending)
+
+
 def _splice(path: str, edit: Callable[[str], object]) -> None:
     """Run ``edit`` (uv) on a copy of the block of the script at ``path`` (made first when
     there is none: :func:`with_block`), beside it so uv sees the same configuration; then write
@@ -215,17 +224,18 @@ def _splice(path: str, edit: Callable[[str], object]) -> None:
     """
     from pyrun import layout
 
+    lock = f"{path}.lock"  # uv updates the lock beside a script it edits: the copy's, then ours
+    path = os.path.realpath(path)  # a link to the script: the script is edited, the link kept
     with open(path, "rb") as f:
         data = with_block(f.read())
     span = block_span(data)
     assert span is not None  # check_editable and with_block saw to it
     original = data[span[0]:span[1]]
-    directory, name = os.path.split(os.path.abspath(path))
+    directory, name = os.path.split(path)
     copy = os.path.join(directory, f"{layout.tmp_prefix()}edit-{name}")
-    lock = f"{path}.lock"  # uv updates the lock beside a script it edits: the copy's, then ours
     locked = os.path.isfile(lock)
     try:
-        layout.write_atomic(copy, original.replace(b"\r\n", b"\n"))
+        layout.write_atomic(copy, _newlines(original, b"\n"))
         if locked:
             with open(lock, "rb") as f:
                 layout.write_atomic(f"{copy}.lock", f.read())
@@ -240,9 +250,8 @@ def _splice(path: str, edit: Callable[[str], object]) -> None:
     new_span = block_span(edited)
     if new_span is None:
         raise MetadataError(path, [f"{path}: uv left no `# /// script` block; nothing changed"])
-    block = edited[new_span[0]:new_span[1]].replace(b"\r\n", b"\n")
-    if b"\r\n" in original:
-        block = block.replace(b"\n", b"\r\n")
+    ending = b"\r\n" if b"\r\n" in original else b"\r" if b"\r" in original else b"\n"
+    block = _newlines(edited[new_span[0]:new_span[1]], ending)
     if not original.endswith((b"\n", b"\r")):  # the block ended the file without a line end
         block = block.rstrip(b"\r\n")
     mode = os.stat(path).st_mode & 0o7777

@@ -423,24 +423,32 @@ def add_requirements(script: str, requirements: Sequence[str],
     assert interpreter is not None
     with _suggesting(installer), _writing(script):
         editing.add(installer, script, requirements, interpreter, bounds)
-    _warn_of_a_byte_order_mark(script, reporter)
+    _warn_where_uv_is_blind(script, reporter)
 
 
-def _warn_of_a_byte_order_mark(script: str, reporter: Reporter) -> None:
-    """A block right after a UTF-8 byte order mark is read by pyrun (and is where Python's
-    own reading of the source puts line 1), but not by uv 0.13, which then runs the script
-    without its dependencies: say so, and how to make both read it."""
+def _warn_where_uv_is_blind(script: str, reporter: Reporter) -> None:
+    """Two blocks pyrun reads, as Python reads the source, but uv 0.13 does not (it then runs
+    the script without its dependencies): one right after a UTF-8 byte order mark, and one
+    in lone-CR line endings. Say so, and how to make both read it."""
     from pyrun import editing
 
     try:
         with open(script, "rb") as f:
-            head = f.read(len(editing.BOM) + len(b"# /// script"))
+            data = f.read()
     except OSError:
         return
-    if head == editing.BOM + b"# /// script":
-        reporter.warn(f"{script} starts with a UTF-8 byte order mark, and `uv run --script` "
-                      "does not see a block right after one; remove the mark (UTF-8 needs "
-                      "none) for uv to read the block too")
+    span = editing.block_span(data)
+    if span is None:
+        return
+    block = data[span[0]:span[1]]
+    if span[0] == len(editing.BOM) and data.startswith(editing.BOM):
+        what, fix = "a UTF-8 byte order mark right before its block", "remove the mark"
+    elif b"\r" in block and b"\r\n" not in block:
+        what, fix = "lone-CR line endings (classic Mac OS)", "make them LF"
+    else:
+        return
+    reporter.warn(f"{script} has {what}, where `uv run --script` does not see the block (uv "
+                  f"0.13 runs the script without its dependencies); {fix} for uv to read it too")
 
 
 def remove_requirements(script: str, names: Sequence[str],

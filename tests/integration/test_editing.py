@@ -203,3 +203,38 @@ def test_a_script_that_cannot_be_written_is_said_so(pyrun: Runner, tmp_path: Pat
 def test_init_a_script_named_like_an_option(pyrun: Runner, tmp_path: Path) -> None:
     made = pyrun("init", "--", "-new.py", cwd=tmp_path)
     assert made.returncode == 0 and (tmp_path / "-new.py").is_file(), made.stderr
+
+
+def test_odd_but_valid_files_are_edited_in_place(pyrun: Runner, tmp_path: Path) -> None:
+    """Lone-CR line endings (the requirement already there is kept, the endings too, and the
+    user is told uv cannot see such a block); a script reached through a link (the script is
+    edited, the link stays a link); a file whose only block is of another type (a script block
+    is added, the other kept); a `# ///` line inside the block's TOML (the block does not end
+    there, as the specification's expression reads it)."""
+    cr = tmp_path / "cr.py"
+    cr.write_bytes(b'# /// script\r# dependencies = ["six"]\r# ///\rimport six\r')
+    added = pyrun("add", str(cr), "attrs")
+    assert added.returncode == 0 and "lone-CR" in added.stderr, added.stderr
+    assert b'"six"' in cr.read_bytes() and b'"attrs>=' in cr.read_bytes()
+    assert b"\n" not in cr.read_bytes() and cr.read_bytes().endswith(b"# ///\rimport six\r")
+
+    (tmp_path / "real").mkdir()
+    real = tmp_path / "real" / "t.py"
+    real.write_text("print(1)\n")
+    link = tmp_path / "link.py"
+    link.symlink_to(real)
+    assert pyrun("add", str(link), "six").returncode == 0
+    assert link.is_symlink() and '"six>=' in real.read_text()
+
+    other = tmp_path / "other.py"
+    other.write_text("# /// other\n# x = 1\n# ///\nprint(1)\n")
+    out = pyrun("add", str(other), "six")
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    assert other.read_text().endswith("# /// other\n# x = 1\n# ///\nprint(1)\n")
+    assert other.read_text().startswith("# /// script\n")
+
+    inner = tmp_path / "inner.py"
+    inner.write_text('# /// script\n# dependencies = []\n# note = """\n# ///\n# """\n# ///\n'
+                     "print(1)\n")
+    assert pyrun("add", str(inner), "six").returncode == 0
+    assert '# """\n# ///\nprint(1)\n' in inner.read_text() and '"six>=' in inner.read_text()
