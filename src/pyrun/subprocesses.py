@@ -94,9 +94,10 @@ def run_command(
     reporter.debug("running: " + redact(shlex.join(args)))
     cwd = None if _cwd_exists() else os.sep  # uv refuses a deleted working directory
     try:
+        proc = None
         if progress and input is None and os.name == "posix" and _stderr_is_a_terminal():
             proc = _through_terminal(args, clean_environ(environ), cwd)
-        else:
+        if proc is None:
             proc = subprocess.run(
                 args,
                 input=input,
@@ -128,40 +129,98 @@ def _stderr_is_a_terminal() -> bool:
         return False
 
 
-#: What a command's finished line (a newline, which the terminal driver sends on as CR LF)
-#: becomes on its way to pyrun's terminal: back to the line's start, the line erased.
-_ERASE_LINE = b"\r\x1b[2K"
-
 #: ANSI control sequences, removed from the kept copy of a command's terminal output.
 _CONTROL = None
 
 
+class _LineEraser:
+    """Rewrites what a command writes to a terminal so that each line it finishes (a newline,
+    which the terminal driver sends on as CR LF) is erased instead of kept: back to the line's
+    first column, up over the rows a line wider than the terminal wrapped onto, and the screen
+    cleared from there. Everything else (colours, a bar redrawn after a CR) passes unchanged.
+
+    Args:
+        columns: the terminal's width.
+    """
+
+    def __init__(self, columns: int) -> None:
+        self.columns = max(columns, 1)
+        self.column = 0  # characters drawn since the line's start
+        self.escape = 0  # 0 text, 1 after ESC, 2 inside ESC [ ... (a control sequence)
+        self.cr = False  # the last byte was a CR whose meaning the next byte decides
+
+    def _erase(self) -> bytes:
+        rows = (self.column - 1) // self.columns if self.column else 0
+        self.column = 0
+        return b"\r" + (f"\x1b[{rows}A".encode() if rows else b"") + b"\x1b[J"
+
+    def feed(self, data: bytes) -> bytes:
+        """The bytes to write for ``data``, the next bytes the command wrote."""
+        out = bytearray()
+        for byte in data:
+            if self.cr:
+                self.cr = False
+                if byte == 0x0A:  # a finished line
+                    out += self._erase()
+                    continue
+                out += b"\r"
+                self.column = 0
+            if byte == 0x0D:
+                self.cr = True
+                continue
+            out.append(byte)
+            if self.escape == 1:
+                self.escape = 2 if byte == 0x5B else 0
+            elif self.escape == 2:
+                self.escape = 0 if 0x40 <= byte <= 0x7E else 2
+            elif byte == 0x1B:
+                self.escape = 1
+            elif byte == 0x0A:
+                self.column = 0
+            elif byte >= 0x20 and not 0x80 <= byte <= 0xBF:  # a character's first byte
+                self.column += 1
+        return bytes(out)
+
+    def finish(self) -> bytes:
+        """The bytes that erase what is left of the last line."""
+        self.cr = False
+        return self._erase()
+
+
 def _through_terminal(args: list[str], environ: dict[str, str],
-                      cwd: str | None) -> subprocess.CompletedProcess[str]:
+                      cwd: str | None) -> subprocess.CompletedProcess[str] | None:
     """Run ``args`` with a pseudo-terminal as its stderr (as wide as pyrun's), its stdout
     captured; what it writes to the pseudo-terminal goes on to pyrun's stderr at once, so its
     progress bars (uv's per-package download bytes) are drawn live, except that each line it
-    finishes is erased instead of kept: pyrun prints its own summary, and the command's
-    transient bars clear themselves. The output is also kept, without control sequences, as
-    the result's ``stderr`` (for an error message). Ctrl-C kills the command, then is raised.
+    finishes is erased instead of kept (:class:`_LineEraser`): pyrun prints its own summary,
+    and the command's transient bars clear themselves. The output is also kept, without
+    control sequences, as the result's ``stderr`` (for an error message). Ctrl-C kills the
+    command, then is raised. None when no pseudo-terminal can be had (the caller runs the
+    command with its output captured instead).
 
     Raises:
-        OSError: the command cannot be started, or no pseudo-terminal can be had.
+        OSError: the command cannot be started.
     """
     import fcntl
     import pty
     import re
+    import struct
     import termios
     import threading
 
     global _CONTROL
     if _CONTROL is None:
         _CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-    master, slave = pty.openpty()
+    try:
+        master, slave = pty.openpty()
+    except OSError:  # out of pseudo-terminals, say
+        return None
+    columns = 80
     try:
         try:
             size = fcntl.ioctl(2, termios.TIOCGWINSZ, b"\0" * 8)
             fcntl.ioctl(slave, termios.TIOCSWINSZ, size)
+            columns = struct.unpack("HHHH", size)[1] or columns
         except OSError:  # pragma: no cover - a terminal without a size
             pass
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -176,7 +235,7 @@ def _through_terminal(args: list[str], environ: dict[str, str],
     stdout: list[bytes] = []
     reader = threading.Thread(target=lambda: stdout.append(pipe.read()), daemon=True)
     reader.start()
-    kept, held = bytearray(), b""
+    kept, eraser = bytearray(), _LineEraser(columns)
     try:
         while True:
             try:
@@ -186,13 +245,7 @@ def _through_terminal(args: list[str], environ: dict[str, str],
             if not chunk:
                 break
             kept += chunk
-            chunk = held + chunk
-            held = b"\r" if chunk.endswith(b"\r") else b""  # a \r\n cut in two
-            chunk = chunk[: len(chunk) - len(held)].replace(b"\r\n", _ERASE_LINE)
-            try:
-                os.write(2, chunk)
-            except OSError:  # pragma: no cover - the terminal went away; keep reading
-                pass
+            _write_stderr(eraser.feed(chunk))
         proc.wait()
     except BaseException:  # Ctrl-C: the command is in the same process group and got it too
         proc.kill()
@@ -202,14 +255,18 @@ def _through_terminal(args: list[str], environ: dict[str, str],
         os.close(master)
         reader.join()
         pipe.close()
-        try:
-            os.write(2, _ERASE_LINE)
-        except OSError:  # pragma: no cover
-            pass
+        _write_stderr(eraser.finish())
     text = kept.decode("utf-8", "replace").replace("\r\n", "\n")
     lines = [_CONTROL.sub("", line).rsplit("\r", 1)[-1] for line in text.split("\n")]
     return subprocess.CompletedProcess(
         args, proc.returncode, b"".join(stdout).decode("utf-8", "replace"), "\n".join(lines))
+
+
+def _write_stderr(data: bytes) -> None:
+    try:
+        os.write(2, data)
+    except OSError:  # pragma: no cover - the terminal went away; the command goes on
+        pass
 
 
 def _cwd_exists() -> bool:

@@ -84,5 +84,34 @@ def test_progress_through_a_terminal_is_drawn_live_and_kept_plain(
     assert (got.returncode, got.stdout) == (3, "out")
     assert got.stderr.split("\n")[:3] == ["True", "bold", "done"]
     drawn = capfd.readouterr().err
-    assert "True\r\x1b[2K" in drawn and "10%\r50%\rdone\r\x1b[2K" in drawn
+    assert "True\r\x1b[J" in drawn and "10%\r50%\rdone\r\x1b[J" in drawn
     assert "\n" not in drawn
+
+
+def test_a_finished_line_is_erased_over_every_row_it_wrapped_onto() -> None:
+    """At 10 columns a 25-character line took 3 rows: back up 2 and clear; colours and a
+    CR LF cut between two reads count right; a bar redrawn after a CR is left alone."""
+    from pyrun.subprocesses import _LineEraser
+
+    eraser = _LineEraser(10)
+    assert eraser.feed(b"x" * 25 + b"\r\n") == b"x" * 25 + b"\r\x1b[2A\x1b[J"
+    assert eraser.feed(b"\x1b[1m" + b"y" * 10 + b"\x1b[0m\r") == b"\x1b[1m" + b"y" * 10 + b"\x1b[0m"
+    assert eraser.feed(b"\n") == b"\r\x1b[J"  # exactly 10: one row, nothing to back up over
+    assert eraser.feed(b"10%\r50%") == b"10%\r50%"
+    assert eraser.feed("é".encode() * 11) == "é".encode() * 11
+    assert eraser.finish() == b"\r\x1b[1A\x1b[J"  # 50% and 11 characters: 14, two rows
+
+
+def test_without_a_pseudo_terminal_the_command_runs_captured(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Out of pseudo-terminals: no error, the caller runs the command with its output
+    captured (run_command's ordinary path)."""
+    import pty
+
+    from pyrun.subprocesses import _through_terminal
+
+    def none_left() -> tuple[int, int]:
+        raise OSError(5, "out of pty devices")
+
+    monkeypatch.setattr(pty, "openpty", none_left)
+    assert _through_terminal([sys.executable, "-c", "pass"], dict(os.environ), None) is None

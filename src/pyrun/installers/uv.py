@@ -233,7 +233,9 @@ class Uv(Installer):
         features = [f for f in os.environ.get("UV_PREVIEW_FEATURES", "").split(",") if f]
         environ = {"UV_PYTHON_DOWNLOADS": "never",
                    "UV_PREVIEW_FEATURES": ",".join(dict.fromkeys([*features, "pylock"]))}
-        if not live:
+        if live:  # unwrapped, so that the kept copy's messages read (and classify) whole
+            environ["UV_NO_WRAP"] = "1"
+        else:
             environ["UV_NO_PROGRESS"] = "1"
         fast = not self.offline and "UV_HTTP_RETRIES" not in os.environ
         try:
