@@ -79,7 +79,7 @@ def warm_options(argv: list[str]) -> "WarmOptions | None":
     ``--upgrade``, help or the version, uses the deprecated ``--link-mode`` (the slow path
     warns), ``UV_ENV_FILE`` is set, or it holds anything this scan does not know (combined short options); ``argparse``
     then decides (:func:`run_parser`)."""
-    if os.environ.get("UV_ENV_FILE", "").strip() and not _no_env_file():
+    if os.environ.get("UV_ENV_FILE", "").strip() or os.environ.get("UV_NO_ENV_FILE"):
         return None  # the engine reads the dotenv files (and says what is wrong with them)
     found = WarmOptions()
     i = 1 if argv[:1] == ["run"] else 0
@@ -270,9 +270,21 @@ def _env_files(ns: "argparse.Namespace") -> "tuple[str, ...]":
 
 
 def _no_env_file() -> bool:
-    """``UV_NO_ENV_FILE`` set to a true value (clap's boolish: 1, true, yes, on, y)."""
-    return os.environ.get("UV_NO_ENV_FILE", "").strip().lower() in ("1", "true", "yes", "on",
-                                                                     "y")
+    """``UV_NO_ENV_FILE`` set to a true value, as uv reads it (clap's boolish values: ``1``,
+    ``true``, ``t``, ``yes``, ``y``, ``on``, any case; false: ``0``, ``false``, ``f``,
+    ``no``, ``n``, ``off``, or unset or empty).
+
+    Raises:
+        UsageError: another value (uv refuses it too).
+    """
+    value = os.environ.get("UV_NO_ENV_FILE", "")
+    if value.lower() in ("1", "true", "t", "yes", "y", "on"):
+        return True
+    if value.lower() in ("", "0", "false", "f", "no", "n", "off"):
+        return False
+    from pyrun.errors import UsageError
+
+    raise UsageError(f"UV_NO_ENV_FILE={value!r}: not a boolean; use 1 or 0 (as uv)")
 
 
 def _index_options(ns: "argparse.Namespace") -> "tuple[tuple[str, object], ...]":

@@ -263,7 +263,9 @@ def run(
     from pyrun.launch import exec_script
 
     data = metadata.read_script(script) if data is None else data
-    extra = _env_files(options.env_files)
+    from pyrun import envfiles
+
+    extra = envfiles.variables(options.env_files, reporter or Reporter())
     if options.no_cache:
         return _run_without_cache(script, args, options, reporter, data, extra)
     for attempt in range(3):
@@ -279,36 +281,6 @@ def run(
             if attempt == 2 or env.python.exists():
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _env_files(paths: Sequence[str]) -> dict[str, str]:
-    """The variables the dotenv files ``paths`` add to the script's environment, as ``uv run
-    --env-file`` adds them: ``python-dotenv``'s reading (``KEY=value`` lines, comments,
-    quotes, ``export``; a key without a value is skipped), a later file winning over an earlier
-    one, and a variable already in the environment winning over every file. A path may be any
-    readable file, a pipe too (``--env-file <(...)``).
-
-    Raises:
-        UsageError: a file does not exist or cannot be read.
-    """
-    if not paths:
-        return {}
-    import io
-
-    from dotenv import dotenv_values
-
-    found: dict[str, str] = {}
-    for path in paths:
-        try:
-            with open(path, "rb") as f:
-                text = f.read().decode("utf-8")
-        except FileNotFoundError:
-            raise UsageError(f"--env-file {path}: no such file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"--env-file {path}: cannot be read ({exc})") from None
-        values = dotenv_values(stream=io.StringIO(text))
-        found.update({k: v for k, v in values.items() if v is not None})
-    return {k: v for k, v in found.items() if k not in os.environ}
 
 
 def _run_without_cache(script: str, args: list[str], options: RunOptions,

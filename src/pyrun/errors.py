@@ -340,7 +340,13 @@ def argument_parser(prog: str, **kwargs: Any) -> argparse.ArgumentParser:
                 return f"; did you mean {close[0]}?" if close else ""
             if not message.startswith("unrecognized arguments:"):
                 return ""
-            known = [o for o in self._option_string_actions if o not in ("-h", "--help")]
+            parsers, known = [self], []
+            while parsers:  # a sub-command's options too: argparse reports them here
+                parser = parsers.pop()
+                known += [o for o in parser._option_string_actions if o not in ("-h", "--help")]
+                parsers += [sub for action in parser._actions
+                            if isinstance(action, argparse._SubParsersAction)
+                            for sub in action.choices.values()]
             for word in message.split(":", 1)[1].split():
                 name = word.split("=", 1)[0]
                 if name.startswith("-"):

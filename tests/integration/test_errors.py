@@ -212,6 +212,7 @@ def test_did_you_mean_for_options_and_subcommands(pyrun: Runner, tmp_path: Path)
     assert abbreviated.returncode == 64 and "unrecognized arguments: --unused-fo" in (
         abbreviated.stderr)
     assert "did you mean" not in pyrun("completion", "--shel", "bash").stderr  # not --help
+    assert "did you mean --unused-for?" in pyrun("cache", "prune", "--unsed-for", "3").stderr
 
 
 def test_completion_scripts_are_generated_from_the_parsers(pyrun: Runner, tmp_path: Path) -> None:

@@ -21,6 +21,9 @@ def test_env_file_reaches_the_script_and_a_later_file_wins(pyrun: Runner, tmp_pa
     script = write(tmp_path / "e.py", BODY)
     (tmp_path / "one.env").write_text('A=1\n# a comment\nexport B="two words"\n')
     (tmp_path / "two.env").write_text("A=2\n")
+    (tmp_path / "x1.env").write_text("B='${A}' # single quotes: kept as written\n")
+    (tmp_path / "x2.env").write_text('A=file\nB="${A}"\n')
+    (tmp_path / "bad.env").write_text("A=1\nnot an assignment\nB=2\n")
     out = pyrun("--env-file", str(tmp_path / "one.env"), "--env-file", str(tmp_path / "two.env"),
                 str(script))
     assert out.returncode == 0 and out.stdout.split()[:3] == ["2", "two", "words"], out.stderr
@@ -29,7 +32,8 @@ def test_env_file_reaches_the_script_and_a_later_file_wins(pyrun: Runner, tmp_pa
 
 
 @pytest.mark.parametrize("case", ["two files", "set already", "UV_ENV_FILE", "both and --no-env-file",
-                                  "UV_NO_ENV_FILE", "a pipe"])
+                                  "UV_NO_ENV_FILE", "a pipe", "single quotes", "expansion",
+                                  "a bad line"])
 def test_env_files_are_read_as_uv_run_reads_them(pyrun: Runner, tmp_path: Path,
                                                  case: str) -> None:
     """Each case run by pyrun (twice: cold, then warm) and by `uv run --script`, which must
@@ -38,6 +42,9 @@ def test_env_files_are_read_as_uv_run_reads_them(pyrun: Runner, tmp_path: Path,
     write(tmp_path / "e.py", BODY.replace(", sys.prefix", ""))
     (tmp_path / "one.env").write_text("A=1\nB=b1\n")
     (tmp_path / "two.env").write_text("A=2\n")
+    (tmp_path / "x1.env").write_text("B='${A}' # single quotes: kept as written\n")
+    (tmp_path / "x2.env").write_text('A=file\nB="${A}"\n')
+    (tmp_path / "bad.env").write_text("A=1\nnot an assignment\nB=2\n")
     two = ["--env-file", "one.env", "--env-file", "two.env"]
     argv, env = {
         "two files": (two, {}),
@@ -46,6 +53,10 @@ def test_env_files_are_read_as_uv_run_reads_them(pyrun: Runner, tmp_path: Path,
         "both and --no-env-file": (["--no-env-file"], {"UV_ENV_FILE": "one.env"}),
         "UV_NO_ENV_FILE": ([], {"UV_ENV_FILE": "one.env", "UV_NO_ENV_FILE": "1"}),
         "a pipe": (["--env-file", "<(echo A=piped)"], {}),
+        # the last file is read first; a variable set (here by the environment) is kept
+        "single quotes": (["--env-file", "x2.env", "--env-file", "x1.env"], {"A": "env"}),
+        "expansion": (["--env-file", "x2.env"], {"A": "env"}),
+        "a bad line": (["--env-file", "bad.env"], {}),
     }[case]
     outputs = []
     for command in ([sys.executable, "-m", "pyrun"], [sys.executable, "-m", "pyrun"],
@@ -60,7 +71,9 @@ def test_env_files_are_read_as_uv_run_reads_them(pyrun: Runner, tmp_path: Path,
     assert outputs[0].split() == {
         "two files": ["2", "b1"], "set already": ["outer", "b1"], "UV_ENV_FILE": ["2", "b1"],
         "both and --no-env-file": ["None", "None"], "UV_NO_ENV_FILE": ["None", "None"],
-        "a pipe": ["piped", "None"]}[case]
+        "a pipe": ["piped", "None"], "single quotes": ["env", "${A}"],
+        "expansion": ["env", "env"],
+        "a bad line": ["1", "None"]}[case]
 
 
 def test_no_cache_leaves_nothing_behind(pyrun: Runner, tmp_path: Path) -> None:

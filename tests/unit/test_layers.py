@@ -19,7 +19,8 @@ LAYERS: list[set[str]] = [
     # the package (its version and docs URL); output and its colours; shell completion
     {"pyrun", "pyrun.progress", "pyrun.completion"},
     {"pyrun.errors", "pyrun.faults", "pyrun.layout", "pyrun.inprocess"},
-    {"pyrun.subprocesses", "pyrun.pythonenvs", "pyrun.uvsettings", "pyrun.remote"},
+    {"pyrun.subprocesses", "pyrun.pythonenvs", "pyrun.uvsettings", "pyrun.remote",
+     "pyrun.envfiles"},
     {"pyrun.launch", "pyrun.fastpath", "pyrun.metadata", "pyrun.interpreters", "pyrun.resolution",
      "pyrun.cache"},
     {"pyrun.installers.base"},
