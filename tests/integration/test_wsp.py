@@ -131,6 +131,9 @@ def test_client_against_the_builtin_server(pyrun: Runner, project: Path, config:
     assert missing.returncode == 1 and "error -31001" in missing.stderr
     assert wsp(pyrun, project, config, "environment/get", "[1]").returncode == 65
     assert wsp(pyrun, project, config, "--bogus").returncode == 64
+    typo = wsp(pyrun, project, config, "enviroment/list")  # a method the server lists
+    assert typo.returncode == 1 and "did you mean `pyrun wsp environment/list`?" in typo.stderr
+    assert "did you mean `pyrun wsp serve`?" in wsp(pyrun, project, config, "serv").stderr
 
 
 def test_client_against_the_example_script_server(pyrun: Runner, tmp_path: Path,

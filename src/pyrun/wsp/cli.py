@@ -154,12 +154,30 @@ def _with_server(opts: argparse.Namespace, work: Any) -> int:
 
 
 def _call(method: str, params: dict[str, Any] | None, opts: argparse.Namespace) -> int:
-    def work(client: Any, _init: Any) -> int:
-        result = client.request(method, params, opts.timeout)
+    from pyrun.wsp.jsonrpc import METHOD_NOT_FOUND, RpcError
+
+    def work(client: Any, init: Any) -> int:
+        try:
+            result = client.request(method, params, opts.timeout)
+        except RpcError as exc:
+            if exc.code == METHOD_NOT_FOUND:
+                exc.message += _did_you_mean(method, init)
+            raise
         print(json.dumps(result, indent=2, ensure_ascii=False))
         return 0
 
     return _with_server(opts, work)
+
+
+def _did_you_mean(method: str, init: Any) -> str:
+    """``; did you mean `pyrun wsp X`?`` for a method the server does not have, X being close
+    to one of the methods its ``initialize`` listed, or to ``serve`` or ``run``; else ``""``."""
+    import difflib
+
+    listed = init.get("methods") if isinstance(init, dict) else None
+    known = [m for m in listed if isinstance(m, str)] if isinstance(listed, list) else []
+    close = difflib.get_close_matches(method, [*known, "serve", "run"], n=1, cutoff=0.6)
+    return f"; did you mean `pyrun wsp {close[0]}`?" if close else ""
 
 
 def _run_command(command: list[str], opts: argparse.Namespace) -> int:
