@@ -39,10 +39,11 @@ LINK_MODE_ALIASES = {"auto": "auto", "pth": "pooled", "farm": "link-farm"}
 
 EPILOG = """\
 subcommands:
-  pyrun cache dir|info|prune|clean   manage the cache (pyrun cache --help)
+  pyrun cache dir|info|prune|clean|verify
+                                     manage the cache (pyrun cache --help)
   pyrun python SCRIPT                print the interpreter of SCRIPT's environment
   pyrun env SCRIPT --record          add SCRIPT's environment to .python-envs beside it
-  pyrun init SCRIPT [-d REQ]...       a new script with an inline metadata block
+  pyrun init SCRIPT [-d REQ]...      a new script with an inline metadata block
   pyrun add SCRIPT REQ...            add requirements to SCRIPT's block (resolved once)
   pyrun remove SCRIPT NAME...        remove requirements from SCRIPT's block
   pyrun lock SCRIPT                  write SCRIPT.lock beside it, as `uv lock --script`
