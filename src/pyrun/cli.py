@@ -80,7 +80,8 @@ def warm_options(argv: list[str]) -> "WarmOptions | None":
     ``--upgrade``, help or the version, uses the deprecated ``--link-mode`` (the slow path
     warns), ``UV_ENV_FILE`` is set, or it holds anything this scan does not know (combined short options); ``argparse``
     then decides (:func:`run_parser`)."""
-    if os.environ.get("UV_ENV_FILE", "").strip() or os.environ.get("UV_NO_ENV_FILE"):
+    if (os.environ.get("UV_ENV_FILE", "").strip()
+            and os.environ.get("UV_NO_ENV_FILE", "").lower() not in _TRUE):
         return None  # the engine reads the dotenv files (and says what is wrong with them)
     found = WarmOptions()
     i = 1 if argv[:1] == ["run"] else 0
@@ -261,27 +262,35 @@ def _run_options(ns: "argparse.Namespace") -> "tuple[RunOptions, int]":
     return options, verbosity
 
 
+#: clap's boolean values, as uv reads ``UV_NO_ENV_FILE`` (any case).
+_TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
+_FALSE = frozenset({"", "0", "false", "f", "no", "n", "off"})
+
+
 def _env_files(ns: "argparse.Namespace") -> "tuple[str, ...]":
     """The dotenv files a run loads, as ``uv run`` chooses them: none with ``--no-env-file``
     or ``UV_NO_ENV_FILE`` set true; else the ``--env-file`` files, or the space-separated
-    ``UV_ENV_FILE``."""
-    if not hasattr(ns, "env_file") or ns.no_env_file or _no_env_file():
+    ``UV_ENV_FILE``.
+
+    Raises:
+        UsageError: there are files to load and ``UV_NO_ENV_FILE`` is not a boolean.
+    """
+    if not hasattr(ns, "env_file") or ns.no_env_file:
         return ()
-    return tuple(ns.env_file) or tuple(os.environ.get("UV_ENV_FILE", "").split())
+    files = tuple(ns.env_file) or tuple(os.environ.get("UV_ENV_FILE", "").split())
+    return () if files and _no_env_file() else files
 
 
 def _no_env_file() -> bool:
-    """``UV_NO_ENV_FILE`` set to a true value, as uv reads it (clap's boolish values: ``1``,
-    ``true``, ``t``, ``yes``, ``y``, ``on``, any case; false: ``0``, ``false``, ``f``,
-    ``no``, ``n``, ``off``, or unset or empty).
+    """``UV_NO_ENV_FILE`` set to a true value, as uv reads it (:data:`_TRUE`, :data:`_FALSE`).
 
     Raises:
         UsageError: another value (uv refuses it too).
     """
     value = os.environ.get("UV_NO_ENV_FILE", "")
-    if value.lower() in ("1", "true", "t", "yes", "y", "on"):
+    if value.lower() in _TRUE:
         return True
-    if value.lower() in ("", "0", "false", "f", "no", "n", "off"):
+    if value.lower() in _FALSE:
         return False
     from pyrun.errors import UsageError
 
