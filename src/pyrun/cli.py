@@ -62,8 +62,8 @@ what pyrun reads from a script: {docs}reference/
 
 
 class WarmOptions:
-    """What the warm path needs from the command line (a plain class: ``dataclasses`` costs a
-    warm run 12 ms)."""
+    """What the warm path needs from the command line, and all a cold run needs of a command
+    line the warm scan understood (a plain class: ``dataclasses`` costs a warm run 12 ms)."""
 
     def __init__(self) -> None:
         self.script = ""
@@ -73,6 +73,8 @@ class WarmOptions:
         self.composition = "auto"
         self.lock_mode = ""
         self.verbose = False
+        self.verbosity = 0  # -1 with -q, else the number of -v
+        self.offline = False
 
 
 def warm_options(argv: list[str]) -> "WarmOptions | None":
@@ -110,6 +112,11 @@ def warm_options(argv: list[str]) -> "WarmOptions | None":
             return None
         elif name in ("-v", "--verbose"):
             found.verbose = True
+            found.verbosity += found.verbosity >= 0
+        elif name in ("-q", "--quiet"):
+            found.verbosity = -1
+        elif name == "--offline":
+            found.offline = True
         elif name in ("--locked", "--frozen"):
             if found.lock_mode and found.lock_mode != name[2:]:
                 return None  # both: argparse says so
@@ -333,21 +340,30 @@ class Edge:
 
 
 def run_main(argv: list[str], edge: Edge, data: "bytes | None" = None,
-             warm_script: str = "") -> int:
-    """``pyrun [run] [OPTIONS] SCRIPT [ARGS...]`` on the slow path: parse with ``argparse``,
-    then :func:`pyrun.engine.run` (``data``: the script's bytes when the warm path read them
-    for ``warm_script``)."""
-    from pyrun.engine import Reporter, run
+             warm: "WarmOptions | None" = None) -> int:
+    """``pyrun [run] [OPTIONS] SCRIPT [ARGS...]`` on the slow path: :func:`pyrun.engine.run`
+    with the options ``warm`` (the warm scan's, which found no environment; ``data``: the
+    script's bytes it read) when it understood the whole command line, else as ``argparse``
+    parses them (building the parser costs a cold run about 8 ms)."""
+    from pyrun.engine import Reporter, RunOptions, run
     from pyrun.errors import ScriptNotFoundError
 
-    ns = run_parser().parse_args(argv[1:] if argv[:1] == ["run"] else argv)
-    options, edge.verbosity = _run_options(ns)
-    reuse = data if ns.script == warm_script else None
+    if warm is not None and warm.composition in ("auto", "pooled", "link-farm"):
+        script, args = warm.script, warm.script_args
+        edge.verbosity = warm.verbosity
+        options = RunOptions(python=warm.python or None,
+                             with_requirements=tuple(warm.with_requirements),
+                             offline=warm.offline, composition=warm.composition,
+                             lock_mode=warm.lock_mode)
+    else:
+        ns = run_parser().parse_args(argv[1:] if argv[:1] == ["run"] else argv)
+        options, edge.verbosity = _run_options(ns)
+        script, args = ns.script, script_args(argv, ns.script, ns.args)
+        data = data if warm is not None and ns.script == warm.script else None
     try:
-        return run(ns.script, script_args(argv, ns.script, ns.args), options,
-                   Reporter(edge.verbosity), data=reuse)
+        return run(script, args, options, Reporter(edge.verbosity), data=data)
     except ScriptNotFoundError as exc:
-        hint = _subcommand_hint(ns.script, argv)
+        hint = _subcommand_hint(script, argv)
         if hint:
             raise ScriptNotFoundError(exc.path, f"{exc}; {hint}") from None
         raise
@@ -717,12 +733,11 @@ def main(argv: "list[str] | None" = None) -> int:
     """
     argv = sys.argv[1:] if argv is None else argv
     first = argv[0] if argv else ""
-    data, warm_script = None, ""
+    data, warm = None, None
     if first not in SUBCOMMANDS[1:] and os.name == "posix":
         warm = warm_options(argv)
         if warm is not None:
             data = _warm(warm)
-            warm_script = warm.script
     edge = Edge()
     try:
         if first == "cache":
@@ -743,7 +758,7 @@ def main(argv: "list[str] | None" = None) -> int:
             shell = completion_parser().parse_args(argv[1:]).shell
             sys.stdout.write(script(shell, completion_table()))
             return 0
-        return run_main(argv, edge, data, warm_script)
+        return run_main(argv, edge, data, warm)
     except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else 0
     except BrokenPipeError:  # `pyrun wsp environment/list | head`: the reader left; say nothing

@@ -34,6 +34,22 @@ def test_warm_scan_run_subcommand_double_dash_and_deprecated_link_mode() -> None
     assert warm_options(["--lock", "pylock.toml", "x.py"]) is None  # read by the engine
 
 
+@pytest.mark.parametrize(("argv", "verbosity", "offline"), [
+    (["x.py"], 0, False), (["-v", "--verbose", "x.py"], 2, False), (["-v", "-q", "x.py"], -1, False),
+    (["-q", "-v", "--offline", "x.py"], -1, True), (["--offline", "x.py", "-q"], 0, True),
+])
+def test_a_cold_run_takes_the_warm_scan_options_as_argparse_would(
+        argv: list[str], verbosity: int, offline: bool) -> None:
+    """A cold run whose command line the warm scan understood is not parsed again with
+    argparse: what the scan found must be what argparse finds (-q wins over any -v)."""
+    from pyrun.cli import _run_options
+
+    warm = warm_options(argv)
+    assert warm is not None and (warm.verbosity, warm.offline) == (verbosity, offline)
+    options, parsed = _run_options(run_parser().parse_args(argv))
+    assert (parsed, options.offline) == (warm.verbosity, warm.offline)
+
+
 @pytest.mark.parametrize("argv", [
     [], ["-U", "x.py"], ["-qU", "x.py"], ["-p3.12", "x.py"], ["--bogus", "x.py"], ["--help"],
     ["--python"], ["--upgrade=1", "x.py"], ["--link-mode", "copy", "x.py"],

@@ -3,6 +3,7 @@ uv call pins (the interpreter, no Python downloads, the link mode of pool instal
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,23 @@ def test_pool_installs_pin_the_link_mode(tmp_path: Path, monkeypatch: pytest.Mon
     Uv(Reporter(-1), runner=replay, binary="uv").install([dist], tmp_path / "p", here(), tmp_path)
     argv, _env = replay.calls[0]
     assert argv[argv.index("--link-mode") + 1] == LINK_MODE != "symlink"
+
+
+def test_find_uv_takes_the_uv_beside_this_interpreter_first(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As the uv package's own lookup does first (its scripts directory), without
+    importing sysconfig; where there is none, the package's lookup decides."""
+    import sys
+
+    from uv import find_uv_bin
+
+    from pyrun.installers.uv import find_uv
+
+    assert os.path.samefile(find_uv(), find_uv_bin())  # here: the same binary either way
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "uv").write_text("#!/bin/sh\n")
+    (tmp_path / "bin" / "uv").chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "bin" / "python"))
+    assert find_uv() == str(tmp_path / "bin" / "uv")
+    (tmp_path / "bin" / "uv").chmod(0o644)  # not executable: not taken
+    assert find_uv() == find_uv_bin()
