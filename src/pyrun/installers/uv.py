@@ -44,16 +44,19 @@ if TYPE_CHECKING:
 LINK_MODE = "clone" if sys.platform == "darwin" else "hardlink"
 
 def find_uv() -> str:
-    """Path of the uv binary: the ``uv`` package's, found first where that package's own
-    ``find_uv_bin`` looks first (the scripts directory beside this interpreter, as in a venv
-    or a tool environment) without importing ``sysconfig`` (8 ms of a cold run); then as the
-    package finds it; then ``$UV``, then ``PATH``.
+    """Path of the uv binary: the ``uv`` package's, when that package is installed, found
+    first where its own ``find_uv_bin`` looks first (the scripts directory beside this
+    interpreter, as in a venv or a tool environment) without importing ``sysconfig`` (8 ms of
+    a cold run), then as the package finds it; then ``$UV``, then ``PATH``.
 
     Raises:
         ToolNotFoundError: neither the ``uv`` package, ``$UV`` nor ``PATH`` provides one.
     """
+    import importlib.util
+
     beside = os.path.join(os.path.dirname(sys.executable), "uv")
-    if os.name == "posix" and os.path.isfile(beside) and os.access(beside, os.X_OK):
+    if (os.name == "posix" and importlib.util.find_spec("uv") is not None  # the package is here
+            and os.path.isfile(beside) and os.access(beside, os.X_OK)):
         return beside
     try:
         from uv import find_uv_bin

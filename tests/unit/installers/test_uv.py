@@ -121,3 +121,8 @@ def test_find_uv_takes_the_uv_beside_this_interpreter_first(
     assert find_uv() == str(tmp_path / "bin" / "uv")
     (tmp_path / "bin" / "uv").chmod(0o644)  # not executable: not taken
     assert find_uv() == find_uv_bin()
+    (tmp_path / "bin" / "uv").chmod(0o755)
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)  # no uv package
+    assert find_uv() != str(tmp_path / "bin" / "uv")
