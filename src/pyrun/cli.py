@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 SUBCOMMANDS = ("run", "cache", "wsp", "python", "env", "lock", "export", "init", "add", "remove",
                "completion")
 
+#: ``--composition``'s values (:data:`pyrun.composition.COMPOSITIONS`, which a unit test
+#: compares: the CLI does not import the composition module to build its parser).
+COMPOSITIONS = ("auto", "pooled", "link-farm")
+
 #: The deprecated ``--link-mode`` values and the ``--composition`` each means (for one release).
 LINK_MODE_ALIASES = {"auto": "auto", "pth": "pooled", "farm": "link-farm"}
 
@@ -72,16 +76,15 @@ class WarmOptions:
         self.with_requirements: list[str] = []
         self.composition = "auto"
         self.lock_mode = ""
-        self.verbose = False
-        self.verbosity = 0  # -1 with -q, else the number of -v
+        self.verbosity = 0  # -1 with -q (whatever -v says, as argparse), else the number of -v
         self.offline = False
 
 
 def warm_options(argv: list[str]) -> "WarmOptions | None":
     """The options of a run that may take the warm path, or None when it may not: it asks for
     ``--upgrade``, help or the version, uses the deprecated ``--link-mode`` (the slow path
-    warns), ``UV_ENV_FILE`` is set, or it holds anything this scan does not know (combined short options); ``argparse``
-    then decides (:func:`run_parser`)."""
+    warns), ``UV_ENV_FILE`` is set, or it holds anything this scan does not know (combined
+    short options); ``argparse`` then decides (:func:`run_parser`)."""
     if (os.environ.get("UV_ENV_FILE", "").strip()
             and os.environ.get("UV_NO_ENV_FILE", "").lower() not in _TRUE):
         return None  # the engine reads the dotenv files (and says what is wrong with them)
@@ -111,7 +114,6 @@ def warm_options(argv: list[str]) -> "WarmOptions | None":
                                 "--frozen"):
             return None
         elif name in ("-v", "--verbose"):
-            found.verbose = True
             found.verbosity += found.verbosity >= 0
         elif name in ("-q", "--quiet"):
             found.verbosity = -1
@@ -151,7 +153,7 @@ def _warm(options: WarmOptions) -> "bytes | None":
                             lock_mode=options.lock_mode)
     python = fastpath.lookup(root, key)
     if python is not None:
-        if options.verbose:
+        if options.verbosity > 0:
             from pyrun.inprocess import eligible
 
             how = " (in this process)" if eligible(python) else ""
@@ -184,7 +186,7 @@ def _environment_options(parser: "argparse.ArgumentParser") -> None:
                         help="resolve the requirements again instead of reusing the environment")
     parser.add_argument("--offline", action="store_true",
                         help="never touch the network; use only what is cached")
-    parser.add_argument("--composition", choices=("auto", "pooled", "link-farm"),
+    parser.add_argument("--composition", choices=COMPOSITIONS,
                         help="auto (default), pooled (pool directories on sys.path) or "
                         "link-farm (the pool's files hardlinked into one site-packages)")
     parser.add_argument("--link-mode", choices=tuple(LINK_MODE_ALIASES),
@@ -348,7 +350,7 @@ def run_main(argv: list[str], edge: Edge, data: "bytes | None" = None,
     from pyrun.engine import Reporter, RunOptions, run
     from pyrun.errors import ScriptNotFoundError
 
-    if warm is not None and warm.composition in ("auto", "pooled", "link-farm"):
+    if warm is not None and warm.composition in COMPOSITIONS:
         script, args = warm.script, warm.script_args
         edge.verbosity = warm.verbosity
         options = RunOptions(python=warm.python or None,
@@ -545,6 +547,8 @@ def editor_main(command: str, argv: list[str], edge: Edge) -> int:
 
 def edit_parser(command: str) -> "argparse.ArgumentParser":
     """The parser of ``pyrun init``, ``pyrun add`` or ``pyrun remove``."""
+    from pyrun.editing import BOUNDS
+
     if command == "init":
         parser = _parser("pyrun init", "Make a new script with an inline metadata block "
                          "(PEP 723), as `uv init --script` does.")
@@ -560,7 +564,7 @@ def edit_parser(command: str) -> "argparse.ArgumentParser":
                          "byte for byte.")
         parser.add_argument("-p", "--python", metavar="PYTHON",
                             help="the interpreter to resolve for (default: as pyrun chooses)")
-        parser.add_argument("--bounds", choices=("lower", "major", "minor", "exact"),
+        parser.add_argument("--bounds", choices=BOUNDS,
                             help="the version bound each gets (uv's --bounds; default lower)")
         parser.add_argument("script", metavar="SCRIPT")
         parser.add_argument("values", metavar="REQ", nargs="+")
@@ -603,7 +607,9 @@ def completion_parser() -> "argparse.ArgumentParser":
                      "~/.local/share/bash-completion/completions/pyrun; zsh: pyrun completion "
                      "zsh > \"${fpath[1]}/_pyrun\"; fish: pyrun completion fish > "
                      "~/.config/fish/completions/pyrun.fish")
-    parser.add_argument("shell", metavar="SHELL", choices=("bash", "zsh", "fish"))
+    from pyrun.completion import SHELLS
+
+    parser.add_argument("shell", metavar="SHELL", choices=SHELLS)
     return parser
 
 

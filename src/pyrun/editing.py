@@ -186,6 +186,22 @@ def block_span(data: bytes) -> tuple[int, int] | None:
     return start, sum(len(line) for line in lines[:found[0].end + 1])
 
 
+def uv_blind_spot(data: bytes) -> tuple[str, str] | None:
+    """``(what, fix)`` when the block of the script whose bytes are ``data`` is one pyrun reads
+    (as Python reads the source) but uv 0.13 does not, so that ``uv run --script`` runs the
+    script without its dependencies: a block right after a UTF-8 byte order mark, or one in
+    lone-CR line endings. None for any other script, and for one without a block."""
+    span = block_span(data)
+    if span is None:
+        return None
+    block = data[span[0]:span[1]]
+    if span[0] == len(BOM) and data.startswith(BOM):
+        return "a UTF-8 byte order mark right before its block", "remove the mark"
+    if b"\r" in block and b"\r\n" not in block:
+        return "lone-CR line endings (classic Mac OS)", "make them LF"
+    return None
+
+
 def _read_own(path: str) -> bytes:
     """The bytes of ``path``, a copy pyrun made beside a script and uv edited, read only if it
     is still a regular file of this user that no one else can write (the script's directory may

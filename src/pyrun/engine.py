@@ -158,13 +158,24 @@ def prepare(
 
         check_mode(options.lock_mode, name)
     cache = _open_cache(options, reporter, cache)
-    readable = name
-    if name == "-" or "://" in name or not os.path.isfile(name):  # uv reads a copy of those
-        from pyrun import layout
-
-        readable = layout.runnable_copy(layout.cache_root(), source)
+    readable = _readable(name, source, str(cache.root))  # what uv reads, as the interpreter
     return _find_or_build(name, meta, lambda: fast_key_for(source, options, name), options,
                           reporter, cache, readable)
+
+
+def _readable(script: str, data: bytes, root: str) -> str:
+    """A path from which a process can read ``script``: the script itself when it is a regular
+    file, else a copy of ``data`` (what was read, once, from stdin, a pipe, a FIFO or a URL)
+    under the cache ``root`` (:func:`pyrun.layout.runnable_copy`).
+
+    Raises:
+        OSError: the copy cannot be written.
+    """
+    from pyrun import layout
+
+    if script != "-" and "://" not in script and layout.is_regular_file(script):
+        return script
+    return layout.runnable_copy(root, data)
 
 
 def prepare_requirements(
@@ -270,10 +281,7 @@ def run(
         return _run_without_cache(script, args, options, reporter, data, extra)
     for attempt in range(3):
         env = prepare(script, options, reporter, data=data)  # opens (and checks) the cache
-        runnable = script
-        if script == "-" or not layout.is_regular_file(script):  # stdin, a URL, a FIFO:
-            # read once, so the interpreter runs a copy of what was read
-            runnable = layout.runnable_copy(layout.cache_root(), data)
+        runnable = _readable(script, data, layout.cache_root())
         os.environ.update(extra)  # the script's process environment (--env-file)
         try:
             return exec_script(str(env.python), runnable, args)
@@ -291,7 +299,6 @@ def _run_without_cache(script: str, args: list[str], options: RunOptions,
     import shutil
     import tempfile
 
-    from pyrun import layout
     from pyrun.cache import Cache
     from pyrun.launch import activated
     from pyrun.subprocesses import run_attached
@@ -300,9 +307,7 @@ def _run_without_cache(script: str, args: list[str], options: RunOptions,
     try:
         cache = Cache(Path(root))
         env = prepare(script, options, reporter, cache, data=data)
-        runnable = script
-        if script == "-" or not layout.is_regular_file(script):
-            runnable = layout.runnable_copy(root, data)
+        runnable = _readable(script, data, root)
         if runnable.startswith("-"):
             runnable = os.path.join(os.curdir, runnable)
         environ = activated(str(env.path), {**os.environ, **extra})
@@ -399,28 +404,20 @@ def add_requirements(script: str, requirements: Sequence[str],
 
 
 def _warn_where_uv_is_blind(script: str, reporter: Reporter) -> None:
-    """Two blocks pyrun reads, as Python reads the source, but uv 0.13 does not (it then runs
-    the script without its dependencies): one right after a UTF-8 byte order mark, and one
-    in lone-CR line endings. Say so, and how to make both read it."""
+    """Say so when the edited ``script``'s block is one uv cannot see
+    (:func:`pyrun.editing.uv_blind_spot`), and how to make both tools read it."""
     from pyrun import editing
 
     try:
         with open(script, "rb") as f:
-            data = f.read()
+            blind = editing.uv_blind_spot(f.read())
     except OSError:
         return
-    span = editing.block_span(data)
-    if span is None:
-        return
-    block = data[span[0]:span[1]]
-    if span[0] == len(editing.BOM) and data.startswith(editing.BOM):
-        what, fix = "a UTF-8 byte order mark right before its block", "remove the mark"
-    elif b"\r" in block and b"\r\n" not in block:
-        what, fix = "lone-CR line endings (classic Mac OS)", "make them LF"
-    else:
-        return
-    reporter.warn(f"{script} has {what}, where `uv run --script` does not see the block (uv "
-                  f"0.13 runs the script without its dependencies); {fix} for uv to read it too")
+    if blind is not None:
+        what, fix = blind
+        reporter.warn(f"{script} has {what}, where `uv run --script` does not see the block "
+                      f"(uv 0.13 runs the script without its dependencies); {fix} for uv to "
+                      "read it too")
 
 
 def remove_requirements(script: str, names: Sequence[str],
@@ -757,12 +754,10 @@ def _did_you_mean(output: str, installer: Installer) -> str:
     exist and a close name is one the installer has seen (uv's cached index pages: names this
     machine has used), else ``""``."""
     import difflib
-    import re
 
     from packaging.utils import canonicalize_name
 
-    missing = re.findall(r"Because ([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])? was not found "
-                         r"in the package registry", output)
+    missing = installer.missing_packages(output)
     if not missing:
         return ""
     known = sorted(installer.known_names())
@@ -788,8 +783,7 @@ def _overlay(
     from pyrun.resolution import Resolution
     from pyrun.uvsettings import UvSettings, merged
 
-    pins = tuple(f"{d.name}=={d.version}" for d in base.distributions
-                 if d.version and d.kind in ("wheel", "sdist"))
+    pins = tuple(d.pin for d in base.distributions if d.version and d.kind in ("wheel", "sdist"))
     constrained = merged(installer.settings or UvSettings({}), {"constraint-dependencies": pins})
     overlay = _installer(reporter, installer.offline, constrained, installer.cache_mode)
     got, _ = _resolve(overlay, script, reporter, interpreter, extra,

@@ -88,15 +88,21 @@ def block_span(data: bytes) -> bytes:
     return b"\0".join(spans)
 
 
-def lock_bytes(script: str) -> bytes:
-    """The content of the lock beside ``script`` (``x.py.lock``, as ``uv lock --script``
-    writes it) when that is a regular file, else ``b""`` (none for ``-`` and URLs)."""
+def lock_path(script: str) -> "str | None":
+    """The path of the lock beside ``script`` (``x.py.lock``, as ``uv lock --script`` writes
+    it) when that is a regular file; None otherwise, and for ``-`` (stdin) and URLs."""
     if script == "-" or "://" in script:
-        return b""
+        return None
     path = script + ".lock"
+    return path if os.path.isfile(path) else None  # never a FIFO, whose open would block
+
+
+def lock_bytes(script: str) -> bytes:
+    """The content of the lock beside ``script`` (:func:`lock_path`), or ``b""``."""
+    path = lock_path(script)
+    if path is None:
+        return b""
     try:
-        if not os.path.isfile(path):  # never opens a FIFO, which would block
-            return b""
         with open(path, "rb") as f:
             return f.read()
     except OSError:

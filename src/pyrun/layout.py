@@ -139,6 +139,16 @@ def check_root(root: str) -> "str | None":
     return why
 
 
+def digest(data: bytes) -> str:
+    """A 32-hex-digit name for ``data`` (BLAKE2b, 16 bytes): of a script's copy, by content
+    (:func:`runnable_copy`), and of a URL's record (:mod:`pyrun.remote`)."""
+    try:
+        from _blake2 import blake2b
+    except ImportError:  # pragma: no cover - other implementations
+        from hashlib import blake2b
+    return blake2b(data, digest_size=16).hexdigest()
+
+
 def runnable_copy(root: str, data: bytes) -> str:
     """The path of a private copy of a script's ``data`` under ``root/scripts/``, named by its
     content and written once (atomically): for a script that came from a pipe or a FIFO, which
@@ -147,12 +157,8 @@ def runnable_copy(root: str, data: bytes) -> str:
     Raises:
         OSError: the copy cannot be written.
     """
-    try:
-        from _blake2 import blake2b
-    except ImportError:  # pragma: no cover - other implementations
-        from hashlib import blake2b
     directory = os.path.join(root, SCRIPTS)
-    path = os.path.join(directory, blake2b(data, digest_size=16).hexdigest() + ".py")
+    path = os.path.join(directory, digest(data) + ".py")
     try:
         os.utime(path)  # in use: a prune keeps it
     except FileNotFoundError:

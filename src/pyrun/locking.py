@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pyrun.errors import StaleLockError, UsageError
+from pyrun.fastpath import lock_path
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
@@ -38,18 +39,11 @@ if TYPE_CHECKING:
 MODES = ("locked", "frozen")
 
 
-def lock_beside(script: str) -> str | None:
-    """The path of the uv lock of ``script`` (``x.py.lock``, beside it) when that is a regular
-    file; None otherwise (and for scripts read from stdin or a URL)."""
-    path = f"{script}.lock"
-    return path if "://" not in script and os.path.isfile(path) else None
-
-
 def takes_export(script: str, meta: ScriptMetadata, mode: str) -> bool:
     """Whether ``script`` is resolved by uv reading it (``uv export --script``): its
     ``[tool.uv]`` has sources or named indexes, a lock is beside it, or ``mode`` (one of
     :data:`MODES`) asks about that lock."""
-    return bool(meta.uv.script_read or mode or lock_beside(script))
+    return bool(meta.uv.script_read or mode or lock_path(script))
 
 
 def resolve_script(
@@ -130,7 +124,7 @@ def check_mode(mode: str, script: str) -> None:
     Raises:
         UsageError: ``mode`` is set and ``script`` has no lock beside it.
     """
-    if mode and lock_beside(script) is None:
+    if mode and lock_path(script) is None:
         raise UsageError(f"--{mode}: {script} has no lock beside it ({script}.lock); "
                          f"write one with `pyrun lock {script}`")
 

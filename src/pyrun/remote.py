@@ -52,7 +52,8 @@ def fetch(url: str, root: str | None = None) -> bytes:
     headers = {"User-Agent": "pyrun"}
     record_path = None
     if root is not None and layout.check_root(root) is None:
-        record_path = os.path.join(root, layout.SCRIPTS, f"url-{_digest(url.encode())}.json")
+        record = f"url-{layout.digest(url.encode())}.json"
+        record_path = os.path.join(root, layout.SCRIPTS, record)
     known = _known(record_path)
     if known is not None:
         headers.update({k: v for k, v in (("If-None-Match", known[0]),
@@ -90,12 +91,6 @@ def fetch(url: str, root: str | None = None) -> bytes:
     return data
 
 
-def _digest(data: bytes) -> str:
-    from hashlib import blake2b
-
-    return blake2b(data, digest_size=16).hexdigest()
-
-
 def _known(record_path: str | None) -> tuple[str, str, bytes] | None:
     """``(etag, last-modified, content)`` of an earlier fetch, or None when there is no
     usable record (missing, damaged, or its copy gone or altered: then the body is fetched)."""
@@ -116,4 +111,4 @@ def _known(record_path: str | None) -> tuple[str, str, bytes] | None:
             data = f.read(MAX_BYTES + 1)
     except OSError:
         return None
-    return (etag, modified, data) if _digest(data) + ".py" == copy else None
+    return (etag, modified, data) if layout.digest(data) + ".py" == copy else None

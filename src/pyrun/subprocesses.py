@@ -95,7 +95,7 @@ def run_command(
     cwd = None if _cwd_exists() else os.sep  # uv refuses a deleted working directory
     try:
         proc = None
-        if progress and input is None and os.name == "posix" and _stderr_is_a_terminal():
+        if progress and input is None and os.name == "posix" and os.isatty(2):
             proc = _through_terminal(args, clean_environ(environ), cwd)
         if proc is None:
             proc = subprocess.run(
@@ -120,13 +120,6 @@ def run_command(
             output,
         )
     return proc
-
-
-def _stderr_is_a_terminal() -> bool:
-    try:
-        return os.isatty(2)
-    except OSError:  # pragma: no cover - fd 2 closed
-        return False
 
 
 #: ANSI control sequences, removed from the kept copy of a command's terminal output.

@@ -87,6 +87,16 @@ def test_export_writes_a_pylock_that_runs_without_a_resolver(pyrun: Runner, tmp_
     assert bad_name.returncode == 64 and "pylock.NAME.toml" in bad_name.stderr
 
 
+def _project(root: Path, name: str, code: str) -> Path:
+    """A setuptools project at ``root`` whose package ``name`` holds ``code``."""
+    (root / name).mkdir(parents=True)
+    (root / name / "__init__.py").write_text(code)
+    (root / "pyproject.toml").write_text(
+        f'[project]\nname = "{name}"\nversion = "0.1"\n[build-system]\n'
+        'requires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n')
+    return root
+
+
 def test_path_and_git_sources_are_relative_to_the_script_and_a_directory_rebuilds_as_uvs(pyrun: Runner, tmp_path: Path) -> None:
     from tests.loopback import wheel
 
@@ -94,12 +104,7 @@ def test_path_and_git_sources_are_relative_to_the_script_and_a_directory_rebuild
     (here / "dist").mkdir(parents=True)
     name, data = wheel("six", "99.1")
     (here / "dist" / name).write_bytes(data)
-    repo = tmp_path / "repo"
-    (repo / "gitpkg").mkdir(parents=True)
-    (repo / "gitpkg" / "__init__.py").write_text("WHERE = 'from git'\n")
-    (repo / "pyproject.toml").write_text(
-        '[project]\nname = "gitpkg"\nversion = "0.1"\n[build-system]\n'
-        'requires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n')
+    repo = _project(tmp_path / "repo", "gitpkg", "WHERE = 'from git'\n")
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(repo)]
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "one"]):
         subprocess.run([*git, *args],
@@ -110,12 +115,7 @@ def test_path_and_git_sources_are_relative_to_the_script_and_a_directory_rebuild
         "import gitpkg, six\nprint(six.__version__, gitpkg.WHERE)\n"))
     out = pyrun(str(s), cwd=tmp_path)  # run from elsewhere: the path is the script's
     assert out.returncode == 0 and out.stdout.strip() == "99.1-private from git", out.stderr
-    pkg = here / "pkgdir"
-    (pkg / "pkgdir").mkdir(parents=True)
-    (pkg / "pkgdir" / "__init__.py").write_text("V = 'one'\n")
-    (pkg / "pyproject.toml").write_text(
-        '[project]\nname = "pkgdir"\nversion = "0.1"\n[build-system]\n'
-        'requires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n')
+    pkg = _project(here / "pkgdir", "pkgdir", "V = 'one'\n")
     d = write(here / "d.py", '# /// script\n# dependencies = ["pkgdir"]\n# [tool.uv.sources]\n'
                              '# pkgdir = { path = "pkgdir" }\n# ///\n'
                              "import pkgdir\nprint(pkgdir.V)\n")

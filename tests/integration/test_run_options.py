@@ -85,6 +85,9 @@ def test_no_cache_leaves_nothing_behind(pyrun: Runner, tmp_path: Path) -> None:
     assert "pyrun-no-cache-" in out.stdout and "--no-cache" in out.stderr  # uv's too
     assert not cache.exists() or not any((cache / "pool").glob("six-*"))  # nothing pooled
     assert set(Path(tempfile.gettempdir()).glob("pyrun-no-cache-*")) == before  # removed
+    piped = pyrun("--no-cache", "-", input=BODY, PYRUN_CACHE_DIR=str(cache))  # from stdin
+    assert piped.returncode == 0, piped.stderr
+    assert not cache.exists()  # not even the copy of the script that uv reads
 
 
 def test_refresh_resolves_again_and_revalidates(pyrun: Runner, tmp_path: Path) -> None:

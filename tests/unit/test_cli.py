@@ -112,3 +112,10 @@ def test_the_script_gets_its_arguments_exactly_as_given(argv: list[str], expecte
 def test_options_cannot_be_abbreviated() -> None:
     with pytest.raises(UsageError):
         run_parser().parse_args(["--py", "3.12", "x.py"])
+
+
+def test_the_cli_knows_every_composition() -> None:
+    from pyrun.cli import COMPOSITIONS
+    from pyrun.composition import COMPOSITIONS as ENGINES
+
+    assert COMPOSITIONS == ENGINES

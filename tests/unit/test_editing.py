@@ -31,3 +31,16 @@ def test_block_span_covers_the_block_lines_and_their_line_ends() -> None:
     start, end = block_span(data) or (0, 0)
     assert data[start:end] == b"# /// script\r\n# dependencies = []\r\n# ///\r\n"
     assert block_span(b"print(1)\n") is None
+
+
+def test_the_blocks_uv_cannot_see_are_named() -> None:
+    from pyrun.editing import uv_blind_spot
+
+    block = b'# /// script\n# dependencies = ["six"]\n# ///\n'
+    assert uv_blind_spot(block + b"import six\n") is None
+    assert uv_blind_spot(block.replace(b"\n", b"\r\n")) is None
+    assert uv_blind_spot(b"print(1)\n") is None
+    bom = uv_blind_spot(b"\xef\xbb\xbf" + block)
+    assert bom is not None and "byte order mark" in bom[0]
+    cr = uv_blind_spot(block.replace(b"\n", b"\r"))
+    assert cr is not None and "lone-CR" in cr[0]

@@ -214,6 +214,11 @@ class Installer(ABC):
         proved unreachable), or None when the tool has no cache-only mode."""
         return None
 
+    def missing_packages(self, output: str) -> list[str]:
+        """The names of the packages that the tool's failure ``output`` says no index has
+        (for "did you mean"); empty when it says none, or the tool's messages are not known."""
+        return []
+
     def known_names(self) -> set[str]:
         """Distribution names this tool has seen (its cache's index pages), for "did you
         mean"; empty when it keeps none."""

@@ -202,6 +202,12 @@ class Uv(Installer):
         return ("network was disabled" in said or "network connectivity is disabled" in said
                 or (self.offline and "not found in the cache" in said))
 
+    def missing_packages(self, output: str) -> list[str]:
+        """uv's ``Because NAME was not found in the package registry`` (an extra after the name
+        allowed); see :meth:`Installer.missing_packages`."""
+        return re.findall(r"Because ([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])? was not "
+                          r"found in the package registry", output)
+
     def known_names(self) -> set[str]:
         """The projects whose index pages uv has cached (``simple-v*/*/NAME.rkyv`` under its
         cache directory: ``UV_CACHE_DIR``, else the user cache directory)."""

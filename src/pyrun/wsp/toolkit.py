@@ -195,16 +195,11 @@ class VenvFolder(ProjectServer):
         super().__init__(self.folder.parent)
 
     def methods(self) -> dict[str, Any]:
-        """The core environment methods, and ``pyrun/process/write``/``kill`` for streaming."""
-        return {
-            "environment/list": self.list,
-            "environment/create": self.create,
-            "environment/get": self.get,
-            "environment/delete": self.delete,
-            "environment/execute": self.execute,
-            "pyrun/process/write": self.process_write,
-            "pyrun/process/kill": self.process_kill,
-        }
+        """The built-in server's methods but ``initialize`` (the toolkit's :class:`Server`
+        answers it) and the default environment's (a folder has none): the core environment
+        methods, and ``pyrun/process/write``/``kill`` for streaming."""
+        return {m: h for m, h in super().methods().items() if m not in (
+            "initialize", "pyrun/default_environment", "pyrun/set_default_environment")}
 
     @property
     def capabilities(self) -> dict[str, Any]:

@@ -126,3 +126,11 @@ def test_find_uv_takes_the_uv_beside_this_interpreter_first(
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)  # no uv package
     assert find_uv() != str(tmp_path / "bin" / "uv")
+
+
+def test_the_packages_uv_says_no_index_has() -> None:
+    said = ("  × No solution found when resolving dependencies:\n"
+            "  ╰─▶ Because reqeusts[socks] was not found in the package registry and you "
+            "require reqeusts[socks], we can conclude that your requirements are unsatisfiable.")
+    assert Uv(Reporter(-1), binary="uv").missing_packages(said) == ["reqeusts"]
+    assert Uv(Reporter(-1), binary="uv").missing_packages("error: no network") == []
