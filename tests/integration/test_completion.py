@@ -68,7 +68,7 @@ def test_a_tab_completes_in_the_real_shell(pyrun: Runner, tmp_path: Path, shell:
         argv = ["zsh", "-f", "-i"]
         setup = f"fpath=({tmp_path} $fpath); autoload -U compinit; compinit -u -D"
     else:
-        script = tmp_path / f"pyrun.{shell}"
+        script = tmp_path / "completion-script"  # a name no expected word is part of
         script.write_text(printed.stdout)
         argv = (["bash", "--norc", "--noprofile", "-i"] if shell == "bash" else
                 ["fish", "--no-config", "-i"])

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from pyrun.installers.uv import find_uv
 from tests.conftest import Runner
 
 SHAPES = {
@@ -41,13 +40,8 @@ SHAPES = {
 
 
 def uv_run(runner: Runner, script: Path) -> subprocess.CompletedProcess[str]:
-    """`uv run --script`, checked to have read the block: without it uv runs the script on
-    the Python it finds, which may have the packages anyway (a test would pass by accident)."""
-    env = runner.env()
-    out = subprocess.run([find_uv(), "run", "-v", "--script", str(script)], env=env,
-                         capture_output=True, text=True, timeout=600)
-    assert "Reading inline script metadata" in out.stderr, out.stderr[-2000:]
-    return out
+    """`uv run --script`, checked to have read the block (:meth:`Runner.uv`)."""
+    return runner.uv("run", "--script", str(script))
 
 
 #: Shapes uv's editor keeps as they are, so that adding a requirement and removing it again

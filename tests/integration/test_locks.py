@@ -7,7 +7,6 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from pyrun.installers.uv import find_uv
 from tests.conftest import Runner, write
 
 
@@ -17,10 +16,7 @@ def script(path: Path, requirement: str) -> Path:
 
 
 def uv(runner: Runner, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = runner.env()
-    env.pop("VIRTUAL_ENV", None)
-    return subprocess.run([find_uv(), *args], capture_output=True, text=True, cwd=cwd,
-                          env=env, timeout=300)
+    return runner.uv(*args, cwd=cwd)
 
 
 def test_a_lock_written_by_uv_is_honoured_as_uv_run_honours_it(
@@ -44,6 +40,10 @@ def test_a_lock_written_by_pyrun_is_honoured_by_uv_and_its_changes_reach_warm_ru
     done = pyrun("lock", str(s))
     assert done.returncode == 0 and (tmp_path / "s.py.lock").is_file(), done.stderr
     assert uv(pyrun, "run", "--script", "s.py", cwd=tmp_path).stdout.strip() == "1.14.0"
+    s.write_text(s.read_text().replace("six<1.15", "six"))  # now only the lock says 1.14
+    frozen = uv(pyrun, "run", "--frozen", "--script", "s.py", cwd=tmp_path)
+    assert frozen.stdout.strip() == "1.14.0", frozen.stderr  # uv read pyrun's lock
+    s.write_text(s.read_text().replace('"six"', '"six<1.15"'))
     assert pyrun(str(s)).stdout.strip() == "1.14.0"
     s.write_text(s.read_text().replace("six<1.15", "six<1.14"))
     assert pyrun("lock", str(s)).returncode == 0

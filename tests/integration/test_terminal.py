@@ -13,13 +13,21 @@ from pathlib import Path
 from tests.conftest import Runner, write
 
 
-def on_terminal(argv: list[str], env: dict[str, str]) -> str:
-    """Run ``argv`` with a pseudo-terminal as its stdio; return all it wrote."""
+def on_terminal(argv: list[str], env: dict[str, str], timeout: float = 300) -> str:
+    """Run ``argv`` with a pseudo-terminal as its stdio; return all it wrote (a command still
+    running after ``timeout`` seconds is killed, and the test fails on what it showed)."""
+    import select
+    import signal
+    import time
+
     pid, fd = pty.fork()
     if pid == 0:  # pragma: no cover - the child
         os.execvpe(argv[0], argv, env)
     out = b""
-    while True:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not select.select([fd], [], [], 1.0)[0]:
+            continue
         try:
             data = os.read(fd, 65536)
         except OSError:
@@ -27,6 +35,8 @@ def on_terminal(argv: list[str], env: dict[str, str]) -> str:
         if not data:
             break
         out += data
+    else:
+        os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     os.close(fd)
     return out.decode(errors="replace")

@@ -63,7 +63,12 @@ def test_the_workflow_example_runs_under_pyrun_and_uv(pyrun: Runner, tmp_path: P
         assert client.request("environment/list") == []
         made = client.request("environment/create", {"name": "dev"}, timeout=300)
         assert made["interpreter_path"] == str(proj / "envs" / "dev" / "bin" / "python")
-        assert client.request("example/python")["version"].count(".") == 2
+        serving = client.request("example/python")
+        assert serving["version"].count(".") == 2
+        # in the environment the script's block asks for, not on an interpreter that happens
+        # to have pyrun installed (uv would fall back to one if it missed the block)
+        prefix = Path(serving["executable"]).parent.parent
+        assert (prefix / "pyvenv.cfg").is_file() and prefix != Path(sys.prefix), serving
         assert client.request("environment/get", {"id": "dev"})["id"] == "dev"
         ran = client.request("environment/execute", {"id": "dev", "argv": [
             "python", "-c", "import sys; print(sys.prefix); sys.exit(4)"]})
