@@ -51,16 +51,16 @@ class Runner:
     def uv(self, *args: str, cwd: Path | None = None, **extra: str
            ) -> subprocess.CompletedProcess[str]:
         """The real ``uv ARGS`` (the binary pyrun uses) with this runner's caches; a ``run
-        --script`` is checked to have read the script's block (without it, uv runs the script
-        on the Python it finds, which may have the packages anyway: a test would pass by
-        accident)."""
+        --script`` that succeeds is checked to have read the script's block (without it, uv
+        runs the script on the Python it finds, which may have the packages anyway: a test
+        would pass by accident)."""
         from pyrun.installers.uv import find_uv
 
         if args[:1] == ("run",) and "--script" in args:
             args = (*args[:1], "-v", *args[1:])
         out = subprocess.run([find_uv(), *args], capture_output=True, text=True, cwd=cwd,
                              env=self.env(**extra), timeout=600)
-        if args[:1] == ("run",) and "--script" in args:
+        if args[:1] == ("run",) and "--script" in args and out.returncode == 0:
             assert "Reading inline script metadata" in out.stderr, out.stderr[-2000:]
         return out
 

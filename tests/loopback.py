@@ -16,14 +16,17 @@ import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 
 
-def wheel(name: str, version: str, module: str | None = None) -> tuple[str, bytes]:
+def wheel(name: str, version: str, module: str | None = None,
+          requires: Sequence[str] = ()) -> tuple[str, bytes]:
     """A pure wheel ``(filename, bytes)`` of ``name`` holding one module ``name`` whose
-    ``__version__`` is ``module`` (default: ``"<version>-private"``)."""
+    ``__version__`` is ``module`` (default: ``"<version>-private"``), requiring ``requires``
+    (``Requires-Dist``)."""
     text = module if module is not None else f"{version}-private"
+    depends = "".join(f"Requires-Dist: {r}\n" for r in requires)
     files = {
         f"{name}.py": f"__version__ = {text!r}\n".encode(),
         f"{name}-{version}.dist-info/METADATA":
-            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{depends}".encode(),
         f"{name}-{version}.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: pyrun-tests\n"
                                              b"Root-Is-Purelib: true\nTag: py3-none-any\n",
     }

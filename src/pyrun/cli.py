@@ -150,7 +150,7 @@ def _warm(options: WarmOptions) -> "bytes | None":
     key = fastpath.fast_key(fastpath.block_span(data), options.python,
                             options.with_requirements, sys.executable, options.composition,
                             lock=fastpath.lock_bytes(options.script),
-                            lock_mode=options.lock_mode)
+                            lock_mode=options.lock_mode, script=options.script)
     python = fastpath.lookup(root, key)
     if python is not None:
         if options.verbosity > 0:
@@ -183,7 +183,12 @@ def _environment_options(parser: "argparse.ArgumentParser") -> None:
     parser.add_argument("-w", "--with", dest="with_requirements", metavar="REQ", action="append",
                         default=[], help="an extra requirement for this run (repeatable)")
     parser.add_argument("-U", "--upgrade", action="store_true",
-                        help="resolve the requirements again instead of reusing the environment")
+                        help="resolve the requirements again instead of reusing the environment "
+                        "(and upgrade the lock beside the script, as uv's)")
+    parser.add_argument("-P", "--upgrade-package", dest="upgrade_packages", metavar="PACKAGE",
+                        action="append", default=[],
+                        help="resolve again, upgrading PACKAGE and keeping the other versions "
+                        "(repeatable)")
     parser.add_argument("--offline", action="store_true",
                         help="never touch the network; use only what is cached")
     parser.add_argument("--composition", choices=COMPOSITIONS,
@@ -263,7 +268,8 @@ def _run_options(ns: "argparse.Namespace") -> "tuple[RunOptions, int]":
         if ns.composition is None:
             composition = LINK_MODE_ALIASES[ns.link_mode]
     options = RunOptions(python=ns.python, with_requirements=tuple(ns.with_requirements),
-                         upgrade=ns.upgrade, offline=ns.offline, composition=composition,
+                         upgrade=ns.upgrade, upgrade_packages=tuple(ns.upgrade_packages),
+                         offline=ns.offline, composition=composition,
                          index=_index_options(ns), lock_mode=ns.lock_mode,
                          lock=getattr(ns, "lock", None), refresh=getattr(ns, "refresh", False),
                          no_cache=getattr(ns, "no_cache", False),

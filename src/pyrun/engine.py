@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from pyrun.composition import Composition
     from pyrun.environment import Environment
     from pyrun.installers.base import Installer
-    from pyrun.interpreters import Interpreter
+    from pyrun.interpreters import Interpreter, InterpreterFinder
     from pyrun.metadata import ScriptMetadata
     from pyrun.pool import PoolEntry
     from pyrun.resolution import Resolution
@@ -60,7 +60,11 @@ class RunOptions:
     Attributes:
         python: ``--python``: a version (``3.12``), a specifier, a command or a path; or None.
         with_requirements: ``--with``: extra requirement strings (PEP 508) for this run.
-        upgrade: ``--upgrade``: resolve again instead of reusing the recorded environment.
+        upgrade: ``--upgrade``: resolve again instead of reusing the recorded environment;
+            the lock beside the script is upgraded too (as ``uv run --upgrade``).
+        upgrade_packages: ``--upgrade-package``: resolve again, upgrading these packages (PEP
+            508 names or requirements) and keeping the other versions as they were (in the
+            lock beside the script, or the environment recorded for the script).
         offline: ``--offline``: never touch the network (uv reads only its cache).
         composition: ``--composition``: ``auto``, ``pooled`` or ``link-farm``; see
             :mod:`pyrun.composition`.
@@ -83,6 +87,7 @@ class RunOptions:
     python: str | None = None
     with_requirements: tuple[str, ...] = ()
     upgrade: bool = False
+    upgrade_packages: tuple[str, ...] = ()
     offline: bool = False
     composition: str = "auto"
     index: tuple[tuple[str, object], ...] = ()
@@ -91,6 +96,18 @@ class RunOptions:
     refresh: bool = False
     no_cache: bool = False
     env_files: tuple[str, ...] = ()
+
+    @property
+    def upgrade_args(self) -> list[str]:
+        """uv's ``--upgrade`` and ``--upgrade-package=P`` for these options, each package
+        checked as a requirement (so none can be read as another option).
+
+        Raises:
+            UsageError: a package that is not a valid requirement.
+        """
+        packages = [str(r) for r in _requirements(self.upgrade_packages, "--upgrade-package")]
+        return (["--upgrade"] if self.upgrade else []) + [f"--upgrade-package={p}"
+                                                           for p in packages]
 
     @property
     def cache_mode(self) -> str:
@@ -110,7 +127,7 @@ def fast_key_for(data: bytes, options: RunOptions, script: str = "-") -> str:
     from pyrun.uvsettings import UvSettings, key_parts
 
     lock = fastpath.lock_bytes(script)
-    extra = key_parts(UvSettings(dict(options.index)))
+    extra = key_parts(UvSettings(command_line=dict(options.index)))
     if options.lock is not None:
         try:
             with open(options.lock, "rb") as f:
@@ -119,7 +136,8 @@ def fast_key_for(data: bytes, options: RunOptions, script: str = "-") -> str:
             raise UsageError(f"--lock {options.lock}: cannot be read ({exc.strerror})") from None
     return fastpath.fast_key(fastpath.block_span(data), options.python or "",
                              list(options.with_requirements), sys.executable,
-                             options.composition, extra, lock=lock, lock_mode=options.lock_mode)
+                             options.composition, extra, lock=lock, lock_mode=options.lock_mode,
+                             script=script)
 
 
 def prepare(
@@ -233,7 +251,7 @@ def create_venv(
     if os.path.lexists(prefix):
         raise UsageError(f"{prefix} exists already; choose another place for the new venv")
     cache = _open_cache(RunOptions(), reporter, cache)
-    interpreter = InterpreterFinder(cache.root, reporter).choose(python, None, str(prefix))
+    interpreter = _interpreter(InterpreterFinder(cache.root, reporter), python, None, "")
     prefix.parent.mkdir(parents=True, exist_ok=True)
     try:
         run_command([interpreter.executable, "-m", "venv", "--without-pip", str(prefix)],
@@ -330,9 +348,10 @@ def lock(script: str, options: RunOptions = RunOptions(), reporter: Reporter | N
 
     reporter = reporter or Reporter()
     _lockable(script)
-    installer = _installer(reporter, options.offline, UvSettings({}))
+    installer = _installer(reporter, options.offline, UvSettings())
     reporter.step(f"locking {script}")
-    installer.lock_script(script, UvSettings(dict(options.index)).index_options())
+    installer.lock_script(script, [*UvSettings(command_line=dict(options.index)).index_options(),
+                                   *options.upgrade_args])
     return f"{script}.lock"
 
 
@@ -358,11 +377,12 @@ def export(script: str, options: RunOptions = RunOptions(),
 
         check_mode(options.lock_mode, script)
     cache = _open_cache(options, reporter, None)
-    interpreter = InterpreterFinder(cache.root, reporter).choose(
-        options.python, meta.requires_python, script)
-    installer = _installer(reporter, options.offline, UvSettings({}))
+    interpreter = _interpreter(InterpreterFinder(cache.root, reporter), options.python, meta,
+                               script)
+    installer = _installer(reporter, options.offline, UvSettings())
+    cli = UvSettings(command_line=dict(options.index)).index_options()
     return installer.export_script(script, interpreter, mode=options.lock_mode,
-                                   options=UvSettings(dict(options.index)).index_options())
+                                   options=[*cli, *options.upgrade_args])
 
 
 def init_script(script: str, options: RunOptions = RunOptions(),
@@ -459,8 +479,8 @@ def _editor(options: RunOptions, reporter: Reporter | None, interpreter: bool = 
     if not interpreter:
         return reporter, installer, None
     cache = _open_cache(options, reporter, None)
-    return reporter, installer, InterpreterFinder(cache.root, reporter).choose(
-        options.python, None, "pyrun")
+    return reporter, installer, _interpreter(InterpreterFinder(cache.root, reporter),
+                                             options.python, None, "")
 
 
 def _lockable(script: str) -> None:
@@ -540,7 +560,7 @@ def _find_or_build(
     from pyrun.environment import Environment
 
     key = key_of()
-    if not (options.upgrade or options.refresh):
+    if not (options.upgrade or options.refresh or options.upgrade_packages):
         python, why = fastpath.check(str(cache.root), key)
         if python is not None:
             env_dir = Path(python).parent.parent
@@ -593,12 +613,14 @@ def _build(
     _prefetch()
     extra = _requirements(options.with_requirements, "--with")
     finder = InterpreterFinder(cache.root, reporter)
-    interpreter = finder.choose(options.python, meta.requires_python, script)
+    interpreter = _interpreter(finder, options.python, meta, script)
     reporter.debug(f"interpreter: {interpreter.executable} ({interpreter.version})")
     from pyrun import locking
-    from pyrun.uvsettings import UvSettings, merged
+    from pyrun.uvsettings import UvSettings, merged, not_applied
 
     settings = merged(meta.uv, dict(options.index))
+    for warning in not_applied(meta.uv):
+        reporter.warn(f"{script}: {warning}")
     exported = options.lock is None and locking.takes_export(script, meta, options.lock_mode)
     installer: Installer | None = None
     resolution = Resolution((), ())
@@ -610,7 +632,8 @@ def _build(
     elif exported:
         installer = _installer(reporter, options.offline, settings, options.cache_mode)
         target = finder.target(interpreter)
-        cli = UvSettings(dict(options.index)).index_options()
+        cli = [*UvSettings(command_line=dict(options.index)).index_options(),
+               *options.upgrade_args]
         resolution, installer = _resolve(
             installer, script, reporter, interpreter, meta.dependencies,
             lambda inst: Resolution(tuple(str(r) for r in meta.dependencies),
@@ -619,9 +642,11 @@ def _build(
     elif meta.dependencies or extra:
         requirements = [*meta.dependencies, *extra]
         installer = _installer(reporter, options.offline, settings, options.cache_mode)
+        keep = () if options.upgrade or not options.upgrade_packages else _kept(
+            cache, key_of(), options.upgrade_packages)
         resolution, installer = _resolve(
             installer, script, reporter, interpreter, requirements,
-            lambda inst: inst.resolve(requirements, interpreter))
+            lambda inst: inst.resolve(requirements, interpreter, prefer=keep))
         extra = []
     if extra and installer is not None:  # --with on top of a lock: resolved within its pins
         resolution = _overlay(resolution, extra, interpreter, installer, script, reporter)
@@ -653,6 +678,34 @@ def _build(
     return env
 
 
+def _kept(cache: Cache, key: str, upgrading: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """``(name, version)`` of each distribution of the environment recorded under ``key``
+    but those named in ``upgrading`` (``--upgrade-package``): the versions a resolution
+    keeps where it can, as ``uv run --upgrade-package`` keeps the installed ones. Empty when
+    nothing usable is recorded."""
+    from packaging.utils import canonicalize_name
+
+    from pyrun import layout
+
+    entry = layout.read_index(str(cache.root), key)
+    if not isinstance(entry, layout.IndexEntry):
+        return ()
+    marker = layout.read_marker(os.path.join(entry.env_dir, layout.ENV_MARKER)) or {}
+    names = {canonicalize_name(str(r.name)) for r in _requirements(upgrading,
+                                                                   "--upgrade-package")}
+    kept = []
+    entries = marker.get("entries")
+    for name in entries if isinstance(entries, list) else ():
+        if not (isinstance(name, str) and layout.is_key(name)):
+            continue
+        about = layout.read_marker(str(cache.pool / name / layout.ENTRY_MARKER)) or {}
+        dist, version = about.get("name"), about.get("version")
+        if isinstance(dist, str) and isinstance(version, str) \
+                and canonicalize_name(dist) not in names:
+            kept.append((dist, version))
+    return tuple(kept)
+
+
 #: What a build needs after its resolution, imported meanwhile (:func:`_prefetch`).
 _LATER = ("pyrun.pool", "pyrun.environment", "pyrun.bytecode", "filelock")
 
@@ -674,6 +727,24 @@ def _prefetch() -> None:
                 return
 
     threading.Thread(target=load, name="pyrun-prefetch", daemon=True).start()
+
+
+def _interpreter(finder: InterpreterFinder, python: str | None, meta: ScriptMetadata | None,
+                 script: str) -> Interpreter:
+    """The interpreter ``uv run --script`` would choose for ``script`` (``""``: none, as for a
+    new venv), asked of the uv pyrun drives (:meth:`InterpreterFinder.choose`); pyrun's own
+    discovery where there is no uv."""
+    from pyrun.errors import ToolNotFoundError
+    from pyrun.installers.uv import find_uv
+
+    try:
+        uv: str | None = find_uv()
+    except ToolNotFoundError:
+        uv = None
+    if meta is None:
+        return finder.choose(python, None, script, uv=uv)
+    return finder.choose(python, meta.requires_python, script, uv=uv, settings=meta.uv,
+                         has_block=meta.has_block)
 
 
 def _installer(
@@ -784,7 +855,7 @@ def _overlay(
     from pyrun.uvsettings import UvSettings, merged
 
     pins = tuple(d.pin for d in base.distributions if d.version and d.kind in ("wheel", "sdist"))
-    constrained = merged(installer.settings or UvSettings({}), {"constraint-dependencies": pins})
+    constrained = merged(installer.settings or UvSettings(), {"constraint-dependencies": pins})
     overlay = _installer(reporter, installer.offline, constrained, installer.cache_mode)
     got, _ = _resolve(overlay, script, reporter, interpreter, extra,
                       lambda inst: inst.resolve(extra, interpreter))

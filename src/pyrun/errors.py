@@ -194,6 +194,14 @@ class DiskFullError(InstallerError):
     exit_code = ExitCode.CACHE
 
 
+class SettingsError(InstallerError):
+    """uv refused the script's ``[tool.uv]`` table (a key it does not know, a value of the
+    wrong kind, a ``required-version`` this uv does not meet): the script's metadata, as uv
+    reads it, is invalid."""
+
+    exit_code = ExitCode.METADATA
+
+
 class InstallError(InstallerError):
     """A distribution could not be built or installed.
 

@@ -16,8 +16,9 @@ in one place (:func:`resolution_inputs`):
 * the signature (size and mtime) of every configuration file uv or pip would read: uv's
   ``$UV_CONFIG_FILE``, user (``$XDG_CONFIG_HOME/uv/uv.toml``) and system
   (``$XDG_CONFIG_DIRS/uv/uv.toml``, ``/etc/uv/uv.toml``) files, and the ``uv.toml`` and
-  ``pyproject.toml`` files of the working directory and its parents (uv's project-level
-  configuration); pip's ``$PIP_CONFIG_FILE``, ``/etc/pip.conf``,
+  ``pyproject.toml`` files of the script's directory and its parents (uv's project-level
+  configuration for a script: :func:`search_start`);
+* the Python version file uv would read (:func:`version_file`); pip's ``$PIP_CONFIG_FILE``, ``/etc/pip.conf``,
   ``$XDG_CONFIG_DIRS/pip/pip.conf``, ``~/.config/pip/pip.conf``, ``~/.pip/pip.conf`` and the
   ``pip.conf`` of pyrun's own interpreter's prefix.
 
@@ -118,6 +119,7 @@ def fast_key(
     index_options: "list[str] | None" = None,
     lock: bytes = b"",
     lock_mode: str = "",
+    script: str = "-",
 ) -> str:
     """Hash every input that decides a script's environment, as 32 hex digits.
 
@@ -132,12 +134,16 @@ def fast_key(
         lock: the bytes of the lock beside the script (:func:`lock_bytes`), and of a
             ``--lock`` file; ``b""`` when there is none.
         lock_mode: ``--locked`` or ``--frozen`` as ``locked``/``frozen``, or ``""``.
+        script: the script's path as given (``-`` for standard input, or a URL): where the
+            Python version file that uv would read is looked for (:func:`version_file`).
 
-    The installers' settings (:func:`resolution_inputs`) are hashed too, so a changed index,
+    The Python version file (its path and signature) and the installers' settings (:func:`resolution_inputs`) are hashed too, so a changed index,
     ``UV_*``/``PIP_*`` variable or configuration file means a new resolution.
     """
     h = blake2b(digest_size=16)
-    texts = [python, default_python, composition, *with_requirements, *resolution_inputs()]
+    start = search_start(script)
+    texts = [python, default_python, composition, *with_requirements,
+             *resolution_inputs(cwd=start), version_file_input(script)]
     if index_options:
         texts += ["\0index", *index_options]
     parts = [layout.CACHE_FORMAT.encode(), span]
@@ -272,6 +278,64 @@ def config_files(environ: "Mapping[str, str] | None" = None, cwd: "str | None" =
     files += [os.path.join(xdg_config, "pip", "pip.conf"), os.path.join(home, ".pip", "pip.conf"),
               os.path.join(sys.prefix, "pip.conf")]
     return [f for f in files if f]
+
+
+#: Python version files, in the order uv looks for them in each directory.
+VERSION_FILES = (".python-version", ".python-versions")
+
+#: uv's values for a false boolean variable (clap's ``BoolishValueParser``).
+_FALSE = frozenset({"", "0", "false", "f", "no", "n", "off"})
+
+
+def search_start(script: str) -> str:
+    """Where uv starts looking for configuration and Python version files for ``script``:
+    the script's directory (``uv run --script`` reads a project's ``uv.toml`` or
+    ``pyproject.toml`` from there up, not from the working directory: checked with uv
+    0.13.9), else, for ``-``, a URL or no script (``""``), the working directory; ``""``
+    when that is gone."""
+    try:
+        if script and script != "-" and "://" not in script:
+            return os.path.dirname(os.path.abspath(script))
+        return os.getcwd()
+    except OSError:  # the working directory was removed
+        return ""
+
+
+def version_file(script: str, environ: "Mapping[str, str] | None" = None) -> "str | None":
+    """The Python version file ``uv run --script`` reads for ``script``, or None.
+
+    uv looks in the script's directory and each of its parents (the working directory for
+    ``-``, a URL, or no script: ``""``), in each directory ``.python-version`` first, then
+    ``.python-versions``; where none is found, in its user configuration directory
+    (``$XDG_CONFIG_HOME/uv``, else ``~/.config/uv``). A true ``UV_NO_CONFIG`` ignores it.
+    Source: uv's ``crates/uv-python/src/version_files.rs`` (``PythonVersionFile::discover``)
+    and ``ScriptPython::from_request`` (``crates/uv/src/commands/project/mod.rs``), uv 0.12.5.
+
+    >>> version_file("/nonexistent/x.py", {"XDG_CONFIG_HOME": "/nonexistent"}) is None
+    True
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get("UV_NO_CONFIG", "").strip().lower() not in _FALSE:
+        return None
+    here = search_start(script)
+    config = environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    while True:
+        for name in VERSION_FILES:
+            path = os.path.join(here or os.path.join(config, "uv"), name)
+            if os.path.isfile(path):
+                return path
+        if not here:
+            return None
+        parent = os.path.dirname(here)
+        here = "" if parent == here else parent
+
+
+def version_file_input(script: str) -> str:
+    """``path<TAB>signature`` of :func:`version_file` for ``script``, or ``""``: a new,
+    changed or removed ``.python-version`` can change the interpreter, so it changes the
+    fast-path key."""
+    path = version_file(script)
+    return f"{path}\t{layout.file_signature(path)}" if path else ""
 
 
 def resolution_inputs(

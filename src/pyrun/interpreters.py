@@ -19,14 +19,18 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
 from pyrun import layout
-from pyrun.errors import NoInterpreterError
+from pyrun.errors import NoInterpreterError, UsageError
 from pyrun.progress import Reporter
 from pyrun.subprocesses import DEVNULL, PIPE, start
+
+if TYPE_CHECKING:
+    from pyrun.uvsettings import UvSettings
 
 #: Oldest interpreter pyrun builds environments for.
 MINIMUM = Version("3.8")
@@ -309,48 +313,144 @@ class InterpreterFinder:
 
     # -- choice -------------------------------------------------------------------------
     def choose(
-        self, request: str | None, requires_python: SpecifierSet | None, script: str
+        self, request: str | None, requires_python: SpecifierSet | None, script: str, *,
+        uv: str | None = None, settings: UvSettings | None = None, has_block: bool = True,
     ) -> Interpreter:
-        """Pick the interpreter for a script.
+        """Pick the interpreter for a script as ``uv run --script`` picks it.
+
+        The request is uv's (``ScriptPython::from_request``): ``--python`` (``request``), else
+        ``UV_PYTHON``, else the nearest Python version file
+        (:func:`pyrun.fastpath.version_file`) when it can meet ``requires_python``, else
+        ``requires_python``. uv answers it (``uv python find``, never downloading): the first
+        match in uv's discovery order, with its ``python-preference``. uv's warnings (a
+        request that cannot meet ``requires-python``, ``==3.11`` that no patch version meets
+        exactly) are passed on, and the choice stands, as in uv. Only where uv finds no
+        Python (or there is no uv) does pyrun look further, among what uv cannot see (pyenv's
+        versions, uv's managed Pythons), and take the highest match: the version uv would
+        download.
 
         Args:
             request: the ``--python`` value, or None.
             requires_python: the script's ``requires-python``, or None.
-            script: the script path, for messages.
+            script: the script as given (a path, ``-``, a URL): where the version file is
+                looked for, and what messages name.
+            uv: the uv binary to ask, or None (pyrun's own discovery only).
+            settings: the script's ``[tool.uv]`` (its ``python-preference``, say) and where
+                uv looks for configuration (:meth:`pyrun.uvsettings.UvSettings.project`),
+                for uv when it does not read the script itself; or None.
+            has_block: whether the script has an inline script metadata block (uv's own
+                reading of a script, ``--script``, needs one).
 
         Raises:
-            NoInterpreterError: nothing installed matches; the message lists what was found.
+            NoInterpreterError: neither uv nor pyrun finds a match, or the match is older
+                than :data:`MINIMUM`; the message says what was found and what to do.
         """
-        if request:
-            interp = self._requested(request)
+        from pyrun import fastpath
+
+        explicit = request or os.environ.get("UV_PYTHON") or None
+        source = "--python" if request else "UV_PYTHON"
+        version_file = None
+        if explicit is None:
+            version_file = fastpath.version_file(script)
+            wanted = _first_request(version_file) if version_file else None
+            if wanted and requires_python is not None and not _intersects(wanted,
+                                                                          requires_python):
+                self._reporter.debug(f"ignoring {version_file} ({wanted}): it cannot meet "
+                                     f"requires-python {requires_python}")
+                wanted = None
+            if wanted:
+                explicit, source = wanted, f"`{os.path.basename(version_file or '')}`"
+        where = f"{script}: " if script else ""
+        if uv is not None:
+            regular = script not in ("", "-") and "://" not in script and os.path.isfile(script)
+            by_script = regular and has_block and (explicit is None or source.startswith("`"))
+            found, said = self._ask_uv(uv, None if by_script else (
+                explicit or (str(requires_python) if requires_python is not None else "default")),
+                script if by_script else None, None if by_script else settings)
+            if found is not None:
+                for line in said:
+                    self._reporter.warn(line)
+                if not by_script and requires_python is not None and not requires_python.contains(
+                        found.version, prereleases=True):
+                    self._reporter.warn(_incompatible(found, requires_python, explicit, source))
+                return self._usable(found, where)
+            self._reporter.debug(f"uv found no Python: {' '.join(said)[-400:]}")
+        return self._own_choice(explicit, source, requires_python, where)
+
+    def _ask_uv(self, uv: str, request: str | None, script: str | None,
+                settings: UvSettings | None) -> tuple[Interpreter | None, list[str]]:
+        """``uv python find`` for ``request`` (or uv's own reading of ``script``), reading
+        the configuration ``settings`` say: the interpreter uv chose, or None, and uv's
+        warnings (or its error, when None)."""
+        import contextlib
+
+        argv = [uv, "python", "find", "--no-python-downloads"]
+        if script is not None:
+            argv.append(f"--script={os.path.abspath(script)}")
+        else:
+            argv += ["--", request or "default"]
+        self._reporter.debug(f"asking uv: {' '.join(argv[1:])}")
+        try:
+            with settings.project() if settings is not None \
+                    else contextlib.nullcontext([]) as project:
+                proc = start([*argv[:4], *project, *(["--no-project"] if script is None
+                                                      else []), *argv[4:]],
+                             stdin=DEVNULL, stdout=PIPE, stderr=PIPE, text=True,
+                             environ={**os.environ, "UV_PYTHON_DOWNLOADS": "never"})
+                out, err = proc.communicate()
+        except (OSError, UsageError) as exc:
+            return None, [str(exc)]
+        said = [line.split(":", 1)[1].strip() if line.startswith("warning:") else line.strip()
+                for line in err.splitlines() if line.strip()]
+        path = out.strip().splitlines()[-1] if out.strip() else ""
+        if proc.returncode != 0 or not path:
+            return None, said
+        found = self.query(path)
+        if found is None:
+            return None, [*said, f"{path} (uv's answer) does not answer as a Python"]
+        return found, [line for line in said if not line.startswith("error")]
+
+    def _usable(self, interp: Interpreter, where: str) -> Interpreter:
+        if interp.version < MINIMUM:
+            raise NoInterpreterError(
+                str(interp.version), f"{where}uv chose Python {interp.version} "
+                f"({interp.executable}), but pyrun needs {MINIMUM} or newer; ask for a newer "
+                "Python with --python")
+        return interp
+
+    def _own_choice(self, explicit: str | None, source: str,
+                    requires_python: SpecifierSet | None, where: str) -> Interpreter:
+        """pyrun's own discovery, where uv finds nothing: the highest installed match."""
+        if explicit is not None and explicit != "default":
+            interp = self._requested(explicit, source)
             if requires_python is not None and not requires_python.contains(
-                interp.version, prereleases=True
-            ):
-                raise NoInterpreterError(
-                    request,
-                    f"{script}: requires-python {str(requires_python)!r}, but --python {request} "
-                    f"is Python {interp.version}; choose a matching --python or drop it"
-                )
-            return interp
+                    interp.version, prereleases=True):
+                self._reporter.warn(_incompatible(interp, requires_python, explicit, source))
+            return self._usable(interp, where)
         if requires_python is None:
             return self.current()
-        current = self.current()
-        everything = [current, *self.installed()]
+        everything = [self.current(), *self.installed()]
         matching = [i for i in everything if requires_python.contains(i.version, prereleases=True)]
-        if not matching:
+        if not matching:  # uv's reading of `==3.11`: any 3.11, with a warning
+            loose = _release_level(requires_python)
+            matching = [i for i in everything if loose.contains(i.version, prereleases=True)]
+            if matching:
+                found = max(matching, key=lambda i: i.version)
+                self._reporter.warn(_incompatible(found, requires_python, None, ""))
+                return self._usable(found, where)
             raise self._none_matches(str(requires_python), requires_python,
-                                     f"{script}: requires-python {str(requires_python)!r}",
+                                     f"{where}requires-python {str(requires_python)!r}",
                                      everything)
         return max(matching, key=lambda i: i.version)
 
-    def _requested(self, request: str) -> Interpreter:
+    def _requested(self, request: str, source: str = "--python") -> Interpreter:
         looks_like_path = os.sep in request or (os.altsep is not None and os.altsep in request)
         if looks_like_path or os.path.isfile(request):
             interp = self.query(request) if os.path.exists(request) else None
             if interp is None:
                 raise NoInterpreterError(
                     request,
-                    f"--python {request}: not a Python interpreter that can be run; "
+                    f"{source} {request}: not a Python interpreter that can be run; "
                     "give a version such as 3.12 or the path of a python executable"
                 )
             return interp
@@ -363,15 +463,73 @@ class InterpreterFinder:
             if interp is None:
                 raise NoInterpreterError(
                     request,
-                    f"--python {request}: not a version, a specifier, a path or a command on "
+                    f"{source} {request}: not a version, a specifier, a path or a command on "
                     "PATH; give a version such as 3.12"
                 )
             return interp
         everything = [self.current(), *self.installed()]
         matching = [i for i in everything if spec.contains(i.version, prereleases=True)]
         if not matching:
-            raise self._none_matches(request, spec, f"--python {request}", everything)
+            raise self._none_matches(request, spec, f"{source} {request}", everything)
         return max(matching, key=lambda i: i.version)
+
+
+def _incompatible(found: Interpreter, requires_python: SpecifierSet, request: str | None,
+                  source: str) -> str:
+    """uv's warning when the requested interpreter cannot meet ``requires-python``
+    (``ProjectError::*ScriptIncompatibility``, uv's ``crates/uv/src/commands/project/mod.rs``)."""
+    wanted = _uv_specifiers(requires_python)
+    if request is None:
+        return (f"The resolved Python interpreter (Python {found.version}) is incompatible "
+                f"with the script's Python requirement: `{wanted}`")
+    if source.startswith("`"):
+        return (f"The Python request from {source} resolved to Python {found.version}, which "
+                f"is incompatible with the script's Python requirement: `{wanted}`")
+    return (f"The requested interpreter resolved to Python {found.version}, which is "
+            f"incompatible with the script's Python requirement: `{wanted}`")
+
+
+def _release_level(spec: SpecifierSet) -> SpecifierSet:
+    """``spec`` with each ``==X.Y`` (no patch, no wildcard) read as ``==X.Y.*``: how uv's
+    discovery matches such a request against installed patch versions.
+
+    >>> str(_release_level(SpecifierSet("==3.11")))
+    '==3.11.*'
+    """
+    return SpecifierSet(",".join(
+        f"=={s.version}.*" if s.operator == "==" and "*" not in s.version
+        and s.version.count(".") == 1 else str(s) for s in spec))
+
+
+def _uv_specifiers(spec: SpecifierSet) -> str:
+    return ", ".join(str(s) for s in sorted(spec, key=str))
+
+
+def _first_request(path: str) -> str | None:
+    """A version file's request: its first line that is neither empty nor a ``#`` comment
+    (uv's ``PythonVersionFile::try_from_path``); None when it has none or cannot be read."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                text = line.strip()
+                if text and not text.startswith("#"):
+                    return text
+    except OSError:
+        return None
+    return None
+
+
+def _intersects(request: str, requires_python: SpecifierSet) -> bool:
+    """Whether a version request can meet ``requires_python`` (uv's
+    ``PythonRequest::intersects_requires_python``): a request with no version (a path, an
+    implementation) always can; a version request when some release it admits also satisfies
+    ``requires_python``, checked on every ``3.X.Y`` up to 3.40.60 and ``2.7.Y``."""
+    spec = _as_specifier(request.split("@", 1)[-1])
+    if spec is None:
+        return True
+    candidates = [Version(f"3.{m}.{p}") for m in range(41) for p in range(61)]
+    candidates += [Version(f"2.7.{p}") for p in range(19)]
+    return any(spec.contains(v) and requires_python.contains(v) for v in candidates)
 
 
 def _as_specifier(request: str) -> SpecifierSet | None:

@@ -252,7 +252,8 @@ def parse(text: str, path: str = "<script>") -> ScriptMetadata:
                 "closed with a `# ///` line, so it is ignored (PEP 723)"
             )
     if not scripts:
-        return ScriptMetadata(path=path, warnings=tuple(warnings))
+        return ScriptMetadata(path=path, warnings=tuple(warnings),
+                              uv=uvsettings.UvSettings(root=uvsettings.root_of(path)))
     block = scripts[0]
     for k in range(block.start + 1, block.end):
         if _START.fullmatch(lines[k]):
@@ -363,11 +364,12 @@ def _validate(
     if not isinstance(tool, dict):
         problem("", "tool", f"`tool` must be a table, not {tool!r}")
         tool = {}
-    uv = uvsettings.UvSettings({})
+    uv = uvsettings.UvSettings()
     if "uv" in tool:
         uv, uv_problems = uvsettings.check(tool["uv"], "[tool.uv]", parse_requirement)
         for key, text in uv_problems:
             problem("", key, text)
+    uv = uvsettings.UvSettings(uv.table, root=uvsettings.root_of(path))
 
     for key in data:
         if key not in _KNOWN_FIELDS:

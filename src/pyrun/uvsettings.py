@@ -1,101 +1,163 @@
-"""A script's ``[tool.uv]`` table: what pyrun honours of it, and how it reaches the resolver.
+"""A script's ``[tool.uv]`` table, handed to uv whole, in a form uv reads itself.
 
 Scripts in the wild are written for ``uv run --script``, which reads ``[tool.uv]`` from the
-inline metadata. pyrun honours the keys that change a resolution and map to one
-``uv pip compile`` option each (:data:`HONOURED`); the keys only uv's own reading of a script
-understands (:data:`SCRIPT_KEYS`: ``sources``, named ``index`` tables) send the resolution to
-``uv export --script`` (:mod:`pyrun.locking`); every other key is refused with an error naming
-it (:func:`check`): never silence. The values go to uv as ``--option=value`` (never as a
-separate word, so a value cannot be read as an option), constraint and override requirements
-through files, after the same validation as ``dependencies``.
+inline metadata and combines it with the configuration it discovers (the working directory's
+project, the user's and the system's ``uv.toml``), the script's winning. pyrun does not
+translate the table key by key: it writes it, as it stands, into a generated ``uv.toml``
+(:func:`project_args`) in a directory of its own, and points every uv call it makes for the
+script at that directory with ``--project``. uv then reads the table as a project's
+configuration, still combined with the user's and the system's files, so every key uv accepts in
+a script has the effect uv gives it, today's and tomorrow's; a key uv does not know, or a value
+it refuses, is refused by uv with uv's own message. Two adjustments make the generated file
+mean what the script's table means (uv's ``crates/uv/src/lib.rs``, "merge the metadata into
+the filesystem metadata"):
 
-Source: uv's documentation, "Settings" (the ``[tool.uv]`` reference), and
-``uv pip compile --help``.
+* relative index paths (``index``, ``index-url``, ``extra-index-url``, ``find-links``) are
+  made absolute from the script's directory, as uv rebases a script's table
+  (``Options::relative_to``);
+* the project configuration uv would have found for the script (from the script's directory,
+  not the working directory: the nearest ``uv.toml``, or ``pyproject.toml`` with a
+  ``[tool.uv]`` table: ``FilesystemOptions::find``) is merged below the script's table: a
+  value the script sets wins, lists are joined (the script's first), tables merged key by key
+  (uv's ``Combine``).
+
+A script without a table gets ``--project`` set to its own directory, for the same reason:
+``uv run --script`` looks for a project's configuration there (checked with uv 0.13.9), where
+a plain ``uv pip compile`` would look in the working directory.
+
+``sources`` is project-only in a ``uv.toml``: a script with ``sources`` or named indexes is
+resolved by ``uv export --script``, where uv reads the script itself (:mod:`pyrun.locking`).
+
+pyrun reads a few keys itself and checks their shape (:func:`check`): ``sources`` and
+``index`` (the named indexes' credentials reach ``uv pip install``), and the index keys that
+say whether artifacts come from one index. The command line's index options
+(``pyrun --index-url URL``) are uv options, on top of the table as uv puts them.
+
+Source: uv's documentation, "Settings" and "Configuration files"; uv's source,
+``crates/uv-settings/src/lib.rs`` and ``combine.rs`` (uv 0.12.5).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+import contextlib
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-#: ``[tool.uv]`` key -> (the ``uv pip compile`` option, the kind of value).
-HONOURED: dict[str, tuple[str, str]] = {
-    "exclude-newer": ("--exclude-newer", "str"),
-    "prerelease": ("--prerelease", "str"),
-    "resolution": ("--resolution", "str"),
-    "index-strategy": ("--index-strategy", "str"),
+#: Command-line option key -> (the uv option, the kind of value): pyrun's index options, and
+#: the constraints an overlay on a lock adds.
+OPTIONS: dict[str, tuple[str, str]] = {
+    "index": ("--index", "strs"),
+    "default-index": ("--default-index", "str"),
     "index-url": ("--index-url", "str"),
     "extra-index-url": ("--extra-index-url", "strs"),
     "find-links": ("--find-links", "strs"),
     "no-index": ("--no-index", "bool"),
-    "no-build": ("--no-build", "bool"),
-    "no-binary": ("--no-binary=:all:", "bool"),
-    "no-build-package": ("--no-build-package", "strs"),
-    "no-binary-package": ("--no-binary", "strs"),
+    "index-strategy": ("--index-strategy", "str"),
     "constraint-dependencies": ("--constraint", "requirements"),
-    "override-dependencies": ("--override", "requirements"),
+}
+
+#: The keys that say where distributions come from.
+INDEX_KEYS = frozenset({"index", "default-index", "index-url", "extra-index-url",
+                        "find-links", "no-index", "index-strategy"})
+
+#: ``[tool.uv]`` keys uv reads only from a script itself (never from a ``uv.toml``).
+SCRIPT_ONLY = frozenset({"sources"})
+
+#: Keys of a project's ``[tool.uv]`` that a ``uv.toml`` may not hold (uv's
+#: ``validate_uv_toml``): left out when a working directory's ``pyproject.toml`` is merged in.
+PROJECT_ONLY = frozenset({"conflicts", "workspace", "sources", "dev-dependencies",
+                          "default-groups", "dependency-groups", "managed", "package",
+                          "build-backend", "environments", "required-environments"})
+
+#: ``[tool.uv]`` keys whose effect in ``uv run --script`` pyrun cannot give, with why and what
+#: happens instead (a warning when an environment is built, never an exit).
+NOT_APPLIED: dict[str, str] = {
+    "link-mode": "pyrun links its pool to uv's cache with hardlinks (clones on macOS) and "
+                 "composes environments from the pool, whatever the link mode",
+    "upgrade": "it applies when pyrun builds the environment; later runs reuse it (run "
+               "`pyrun -U` to resolve again)",
+    "upgrade-package": "it applies when pyrun builds the environment; later runs reuse it "
+                       "(run `pyrun --upgrade-package NAME` to resolve again)",
+    "reinstall": "pyrun's pool keeps each distribution once; later runs reuse the environment "
+                 "(run `pyrun --refresh` to build it again)",
+    "reinstall-package": "pyrun's pool keeps each distribution once; later runs reuse the "
+                         "environment (run `pyrun --refresh` to build it again)",
+    "python-downloads": "pyrun never downloads a Python: where uv finds none installed, pyrun "
+                        "looks in pyenv's versions and uv's managed Pythons",
 }
 
 
-#: Keys that only ``uv export --script`` reads (pyrun then lets uv read the script itself,
-#: :mod:`pyrun.locking`), with the kind of value each must have. In
-#: :attr:`UvSettings.values`, ``index`` is kept as ``index-tables``: ``--index URL`` on the
-#: command line is another thing.
-SCRIPT_KEYS: dict[str, str] = {
-    "sources": "table",  # {name: {index|git|url|path = ..., ...} or a list of those}
-    "index": "indexes",  # [{name = "...", url = "...", explicit = true, default = true}]
-}
+def not_applied(settings: UvSettings) -> list[str]:
+    """One warning for each key of the script's table in :data:`NOT_APPLIED`."""
+    return [f"[tool.uv] `{key}` does not apply as in uv: {NOT_APPLIED[key]}"
+            for key in settings.table if key in NOT_APPLIED
+            and not (key == "python-downloads" and settings.table[key] == "never")]
 
-#: Command-line options only (``pyrun --index URL``), beside :data:`HONOURED`'s: uv's
-#: ``[tool.uv] index`` is a list of named tables, which pyrun does not read yet.
-CLI_ONLY: dict[str, tuple[str, str]] = {
-    "index": ("--index", "strs"),
-    "default-index": ("--default-index", "str"),
-}
+
+#: Index keys whose values may be relative paths, rebased from the file's directory.
+_REBASED = ("index-url", "extra-index-url", "find-links")
 
 
 @dataclass(frozen=True)
 class UvSettings:
-    """The honoured keys of a script's ``[tool.uv]``, validated.
+    """A script's ``[tool.uv]`` table and the command line's index options.
 
     Attributes:
-        values: ``{key: value}`` for each key of :data:`HONOURED` the script sets (a string, a
-            bool, or a tuple of strings).
+        table: the script's ``[tool.uv]`` as written (every key; uv reads it).
+        command_line: ``{key: value}`` for each key of :data:`OPTIONS` the command line sets
+            (a string, a bool, or a tuple of strings).
+        root: the directory the table's relative paths start from: the script's own (the
+            working directory for a script from standard input or a URL: ``""``).
     """
 
-    values: Mapping[str, Any]
+    table: Mapping[str, Any] = field(default_factory=dict)
+    command_line: Mapping[str, Any] = field(default_factory=dict)
+    root: str = ""
 
     def __bool__(self) -> bool:
-        return bool(self.values)
+        return bool(self.table or self.command_line)
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """The index-related values uv combines from both (the command line's lists first);
+        the script's named indexes as ``index-tables``."""
+        values: dict[str, Any] = {k: v for k, v in self.table.items() if k in INDEX_KEYS}
+        if "index" in values:
+            values["index-tables"] = tuple(values.pop("index"))
+        for key, value in self.command_line.items():
+            kind = OPTIONS[key][1]
+            values[key] = (*value, *values.get(key, ())) if kind in ("strs", "requirements") \
+                and isinstance(values.get(key, ()), (list, tuple)) else value
+        return values
 
     @property
     def script_read(self) -> bool:
-        """Whether a key of :data:`SCRIPT_KEYS` is set: only uv reading the script itself
-        (``uv export --script``) honours these settings."""
-        return "sources" in self.values or "index-tables" in self.values
+        """Whether only uv reading the script itself (``uv export --script``) honours the
+        table: it has ``sources`` or named indexes."""
+        return "sources" in self.table or "index" in self.table
 
     def named_indexes(self) -> list[str]:
         """``--index=NAME=URL`` for each ``[[tool.uv.index]]`` table: what an install from a
         lock naming those indexes needs to find their credentials (``UV_INDEX_<NAME>_*``)."""
-        return [f"--index={i['name']}={i['url']}" for i in self.values.get("index-tables", ())]
+        return [f"--index={i['name']}={i['url']}" for i in self.table.get("index", ())]
 
     def index_options(self) -> list[str]:
-        """The options of :data:`INDEX_KEYS` among these settings, and the script's named
-        indexes, for ``uv pip install``."""
-        only = UvSettings({k: v for k, v in self.values.items() if k in INDEX_KEYS})
-        return only.compile_options(Path(".")) + self.named_indexes()  # no requirement files
+        """The command line's index options, and the script's named indexes, for ``uv pip
+        install`` and ``uv export``."""
+        only = UvSettings(command_line={k: v for k, v in self.command_line.items()
+                                        if k in INDEX_KEYS})
+        return only.compile_options(Path(".")) + self.named_indexes()
 
     def compile_options(self, workdir: Path) -> list[str]:
-        """The ``uv pip compile`` options for these settings; constraint and override
-        requirements are written to files in ``workdir``."""
+        """The uv options for the command line's settings; constraint requirements are
+        written to a file in ``workdir``."""
         out: list[str] = []
-        for key in sorted(self.values):
-            if key in ("sources", "index-tables"):  # SCRIPT_KEYS: uv reads them from the script
-                continue
-            option, kind = HONOURED.get(key) or CLI_ONLY[key]
-            value = self.values[key]
+        for key in sorted(self.command_line):
+            option, kind = OPTIONS[key]
+            value = self.command_line[key]
             if kind == "bool":
                 out += [option] if value else []
             elif kind == "str":
@@ -108,87 +170,188 @@ class UvSettings:
                 out.append(f"{option}={path}")
         return out
 
+    def config(self) -> dict[str, Any] | None:
+        """The ``uv.toml`` content that means to uv what the table means in its script (see
+        the module's docstring), or None when the script has no table."""
+        if not self.table:
+            return None
+        here = self.root or os.getcwd()
+        mine = rebased({k: v for k, v in self.table.items() if k not in SCRIPT_ONLY}, here)
+        found = discovered_config(here)
+        return combine(mine, found) if found is not None else mine
 
-#: The keys that say where distributions come from: an install needs them too (an index's
-#: credentials, matched to the locked artifact's URL).
-INDEX_KEYS = frozenset({"index", "default-index", "index-url", "extra-index-url",
-                        "find-links", "no-index", "index-strategy"})
+    @contextlib.contextmanager
+    def project(self) -> Iterator[list[str]]:
+        """The ``--project`` option that makes uv read the configuration ``uv run --script``
+        reads for this script: a temporary directory holding :meth:`config` as its
+        ``uv.toml`` (removed on exit); else the script's directory, where uv looks for a
+        project's configuration for a script (not the working directory); else none.
+
+        Raises:
+            OSError: the temporary directory cannot be written.
+        """
+        config = self.config()
+        if config is None:
+            yield [f"--project={self.root}"] if self.root else []
+            return
+        with project_args(config) as args:
+            yield args
+
+
+def root_of(script: str) -> str:
+    """The directory a script's relative paths start from (:attr:`UvSettings.root`)."""
+    if script and script != "-" and "://" not in script:
+        return os.path.dirname(os.path.abspath(script))
+    return ""
+
+
+def rebased(table: Mapping[str, Any], root: str) -> dict[str, Any]:
+    """``table`` with relative index paths made absolute from ``root`` (uv's
+    ``rebase_indexes``): a value with no URL scheme that is not an absolute path.
+
+    >>> rebased({"find-links": ["./wheels", "https://x/y"], "index-url": "/abs"}, "/s")
+    {'find-links': ['/s/wheels', 'https://x/y'], 'index-url': '/abs'}
+    """
+    def fix(value: Any) -> Any:
+        if isinstance(value, str) and "://" not in value and not value.startswith("file:") \
+                and not os.path.isabs(value) and not value.startswith("~"):
+            return os.path.normpath(os.path.join(root, value))
+        return value
+
+    out = dict(table)
+    for key in _REBASED:
+        if isinstance(out.get(key), list):
+            out[key] = [fix(v) for v in out[key]]
+        elif key in out:
+            out[key] = fix(out[key])
+    if isinstance(out.get("index"), list):
+        out["index"] = [{**i, "url": fix(i.get("url"))} if isinstance(i, dict) else i
+                        for i in out["index"]]
+    return out
+
+
+def combine(first: Mapping[str, Any], second: Mapping[str, Any]) -> dict[str, Any]:
+    """``first`` over ``second`` as uv's ``Combine`` joins two configurations: a value set in
+    ``first`` wins, lists are joined (``first``'s items first), tables merged key by key.
+
+    >>> combine({"a": 1, "l": [1], "t": {"x": 1}}, {"a": 2, "b": 3, "l": [2], "t": {"y": 2}})
+    {'a': 1, 'l': [1, 2], 't': {'x': 1, 'y': 2}, 'b': 3}
+    """
+    out = dict(first)
+    for key, value in second.items():
+        mine = out.get(key)
+        if key not in out:
+            out[key] = value
+        elif isinstance(mine, list) and isinstance(value, list):
+            out[key] = [*mine, *value]
+        elif isinstance(mine, dict) and isinstance(value, dict):
+            out[key] = combine(mine, value)
+    return out
+
+
+def discovered_config(start: str) -> dict[str, Any] | None:
+    """The project configuration uv finds for a script in directory ``start`` (uv's
+    ``FilesystemOptions::find``): in the nearest directory that has one, ``uv.toml``, else
+    ``pyproject.toml``'s ``[tool.uv]`` (a ``pyproject.toml`` without one is passed over),
+    rebased to that directory, without :data:`PROJECT_ONLY` keys. None when there is none, or
+    it cannot be read as TOML (uv then says so when it reads it itself).
+    """
+    try:
+        from tomllib import loads
+    except ImportError:  # Python < 3.11
+        from tomli import loads
+    here = os.path.abspath(start)
+    while True:
+        for name in ("uv.toml", "pyproject.toml"):
+            path = os.path.join(here, name)
+            try:
+                with open(path, encoding="utf-8") as f:
+                    data = loads(f.read())
+            except (OSError, ValueError):
+                continue
+            table = data if name == "uv.toml" else data.get("tool", {}).get("uv") \
+                if isinstance(data.get("tool"), dict) else None
+            if isinstance(table, dict):
+                return rebased({k: v for k, v in table.items() if k not in PROJECT_ONLY}, here)
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent
+
+
+@contextlib.contextmanager
+def project_args(config: Mapping[str, Any] | None) -> Iterator[list[str]]:
+    """``["--project=DIR"]`` for a temporary directory holding ``config`` as its ``uv.toml``
+    (removed on exit), or ``[]`` for no config.
+
+    Raises:
+        OSError: the directory cannot be written.
+    """
+    if not config:
+        yield []
+        return
+    import tempfile
+
+    import tomli_w
+
+    with tempfile.TemporaryDirectory(prefix="pyrun-uvconfig-") as tmp:
+        Path(tmp, "uv.toml").write_text(tomli_w.dumps(dict(config)), encoding="utf-8")
+        yield [f"--project={tmp}"]
 
 
 def check(
     table: Any, where: str, parse_requirement: Callable[[str], object]
 ) -> tuple[UvSettings, list[tuple[str, str]]]:
-    """Validate a ``[tool.uv]`` table (``where`` names it in messages; ``parse_requirement``
-    validates a requirement, raising ``ValueError``).
+    """Check the keys of a ``[tool.uv]`` table that pyrun reads itself (``where`` names it in
+    messages); uv checks the rest when it reads the table. ``parse_requirement`` is kept for
+    callers' symmetry with ``dependencies`` (raising ``ValueError``).
 
-    Returns the settings pyrun honours and ``[(key, problem)]``: every key it does not honour
-    (``sources``, ``index``, ...), and every value of the wrong type, with what to do. The
-    caller turns problems into errors naming the script's line.
+    Returns the settings and ``[(key, problem)]``, each problem saying what to do. The caller
+    turns problems into errors naming the script's line.
     """
-    problems: list[tuple[str, str]] = []
+    del parse_requirement  # uv parses the table's requirements itself
     if not isinstance(table, dict):
-        return UvSettings({}), [("uv", f"{where} must be a table")]
-    values: dict[str, Any] = {}
-    for key, value in table.items():
-        if key in SCRIPT_KEYS:
-            problem = _script_key_problem(key, value)
+        return UvSettings(), [("uv", f"{where} must be a table")]
+    problems: list[tuple[str, str]] = []
+    for key in ("sources", "index"):
+        if key in table:
+            problem = _script_key_problem(key, table[key])
             if problem:
                 problems.append((key, f"{where} `{key}` {problem}"))
-            else:
-                values[key if key == "sources" else "index-tables"] = (
-                    value if key == "sources" else tuple(value))
-            continue
-        if key not in HONOURED:
-            problems.append((key, f"{where} `{key}` is not supported by pyrun yet, and pyrun "
-                                  "never ignores what uv would read: remove it, or run the "
-                                  "script with `uv run --script`"))
-            continue
-        kind = HONOURED[key][1]
-        if kind == "bool" and isinstance(value, bool):
-            values[key] = value
-        elif kind == "str" and isinstance(value, str) and _plain(value):
-            values[key] = value
-        elif kind in ("strs", "requirements") and _strings(value):
-            if kind == "requirements":
-                try:
-                    value = [str(parse_requirement(v)) for v in value]
-                except ValueError as exc:
-                    problems.append((key, f"{where} `{key}`: {exc}"))
-                    continue
-            values[key] = tuple(value)
-        else:
-            expected = {"bool": "true or false", "str": "a string",
-                        "strs": "a list of strings", "requirements": "a list of requirements"}
-            problems.append((key, f"{where} `{key}` must be {expected[kind]} (one line, not "
-                                  f"starting with -), not {value!r}"))
-    return UvSettings(values), problems
+    for key, kind in (("index-url", "str"), ("extra-index-url", "strs"), ("find-links", "strs"),
+                      ("no-index", "bool")):
+        if key in table and not _shaped(table[key], kind):
+            expected = {"bool": "true or false", "str": "a string (one line, not starting "
+                        "with -)", "strs": "a list of strings (one line each, not starting "
+                        "with -)"}[kind]
+            problems.append((key, f"{where} `{key}` must be {expected}, not {table[key]!r}"))
+    return UvSettings(table=dict(table)), problems
 
 
 def merged(script: UvSettings, command_line: Mapping[str, Any]) -> UvSettings:
-    """The script's settings with the command line's on top (as uv: the command line wins;
-    lists are joined, the command line's first)."""
-    values = dict(script.values)
+    """The script's table with the command line's options (lists joined, the given ones
+    first; uv's command line wins over any configuration)."""
+    values = dict(script.command_line)
     for key, value in command_line.items():
-        kind = (HONOURED.get(key) or CLI_ONLY[key])[1]  # never a SCRIPT_KEYS key
-        if kind in ("strs", "requirements"):
-            values[key] = (*value, *values.get(key, ()))
-        else:
-            values[key] = value
-    return UvSettings(values)
+        kind = OPTIONS[key][1]
+        values[key] = (*value, *values.get(key, ())) if kind in ("strs", "requirements") \
+            else value
+    return UvSettings(script.table, values, script.root)
 
 
 def key_parts(settings: UvSettings) -> list[str]:
-    """The settings as sorted ``key=value`` lines, for the fast-path key."""
-    return sorted(f"{k}={v!r}" for k, v in settings.values.items())
+    """The command line's settings as sorted ``key=value`` lines, for the fast-path key (the
+    table is in the block's bytes)."""
+    return sorted(f"{k}={v!r}" for k, v in settings.command_line.items())
 
 
 _INDEX_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
 def _script_key_problem(key: str, value: Any) -> str | None:
-    """What is wrong with a :data:`SCRIPT_KEYS` value (uv checks the rest when it reads the
-    script), or None. Index names and URLs reach ``uv pip install`` as options, so they must
-    be plain text."""
+    """What is wrong with a ``sources`` or ``index`` value (uv checks the rest when it reads
+    the script), or None. Index names and URLs reach ``uv pip install`` as options, so they
+    must be plain text."""
     if key == "sources":
         if not isinstance(value, dict) or not all(isinstance(v, (dict, list))
                                                   for v in value.values()):
@@ -205,15 +368,19 @@ def _script_key_problem(key: str, value: Any) -> str | None:
     return None
 
 
+def _shaped(value: Any, kind: str) -> bool:
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "str":
+        return isinstance(value, str) and _plain(value)
+    return isinstance(value, list) and all(isinstance(v, str) and _plain(v) for v in value)
+
+
 def _plain(text: str) -> bool:
     """One line of text that cannot be taken for an option."""
     return bool(text) and not text.startswith("-") and not any(c < " " for c in text)
 
 
-def _strings(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) and _plain(v) for v in value)
-
-
 def names(settings: UvSettings) -> Sequence[str]:
     """The keys set, for messages (``pip cannot honour exclude-newer, prerelease``)."""
-    return sorted("index" if k == "index-tables" else k for k in settings.values)
+    return sorted({*settings.table, *settings.command_line})

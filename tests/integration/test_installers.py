@@ -37,10 +37,15 @@ def test_tool_uv_exclude_newer_pins_an_older_release(pyrun: Runner, tmp_path: Pa
                    "import six\nprint(six.__version__)\n")
     out = pyrun(str(script), PYRUN_CACHE_DIR=str(tmp_path / "cache"))
     assert out.returncode == 0 and out.stdout.strip() == "1.13.0", out.stderr
+    # a key uv does not know: refused by uv, in uv's words, as the script's metadata
     refused = write(tmp_path / "src.py", '# /// script\n# dependencies = ["six"]\n'
-                    '# [tool.uv]\n# compile-bytecode = true\n# ///\n')
+                    '# [tool.uv]\n# not-a-uv-key = true\n# ///\n')
     out = pyrun(str(refused))
-    assert out.returncode == 65 and "`compile-bytecode` is not supported by pyrun" in out.stderr
+    assert out.returncode == 65, out.stderr
+    assert "unknown field `not-a-uv-key`" in out.stderr and "[tool.uv]" in out.stderr
+    assert "Traceback" not in out.stderr and "pyrun-uvconfig" not in out.stderr
+    theirs = pyrun.uv("run", "--script", str(refused))
+    assert theirs.returncode != 0 and "unknown field `not-a-uv-key`" in theirs.stderr
 
 
 def test_a_damaged_uv_lock_beside_the_script_is_an_error_naming_it(

@@ -195,16 +195,37 @@ def test_parse_requirement_is_the_one_validator() -> None:
             metadata.parse_requirement(bad)
 
 
-def test_tool_uv_keys_pyrun_honours_become_uv_options(tmp_path: Path) -> None:
+def test_tool_uv_is_handed_to_uv_whole_as_a_uv_toml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     text = ('# /// script\n# dependencies = ["six"]\n# [tool.uv]\n'
-            '# exclude-newer = "2020-01-01T00:00:00Z"\n# prerelease = "allow"\n'
-            '# no-build = true\n# constraint-dependencies = ["six<1.14"]\n# ///\n')
-    meta = metadata.parse(text, "x.py")
-    options = meta.uv.compile_options(tmp_path)
-    assert "--exclude-newer=2020-01-01T00:00:00Z" in options and "--no-build" in options
-    assert "--prerelease=allow" in options
-    assert f"--constraint={tmp_path / 'constraint-dependencies.txt'}" in options
-    assert (tmp_path / "constraint-dependencies.txt").read_text() == "six<1.14\n"
+            '# exclude-newer = "2020-01-01T00:00:00Z"\n# compile-bytecode = true\n'
+            '# python-preference = "only-system"\n# find-links = ["./wheels"]\n'
+            '# constraint-dependencies = ["six<1.14"]\n# future-key = 1\n# ///\n')
+    monkeypatch.chdir(tmp_path)  # no project configuration above it
+    meta = metadata.parse(text, str(tmp_path / "sub" / "x.py"))
+    assert meta.uv.compile_options(tmp_path) == []  # nothing translated into options
+    config = meta.uv.config()
+    assert config == {"exclude-newer": "2020-01-01T00:00:00Z", "compile-bytecode": True,
+                      "python-preference": "only-system",
+                      "find-links": [str(tmp_path / "sub" / "wheels")],  # from the script's dir
+                      "constraint-dependencies": ["six<1.14"], "future-key": 1}
+    # the working directory's project configuration is combined below the script's
+    (tmp_path / "uv.toml").write_text('exclude-newer = "2030-01-01T00:00:00Z"\n'
+                                      'find-links = ["more"]\nnative-tls = true\n')
+    config = metadata.parse(text, str(tmp_path / "sub" / "x.py")).uv.config()
+    assert config is not None and config["exclude-newer"] == "2020-01-01T00:00:00Z"
+    assert config["find-links"] == [str(tmp_path / "sub" / "wheels"), str(tmp_path / "more")]
+    assert config["native-tls"] is True
+    from pyrun.uvsettings import project_args
+
+    with project_args(config) as args:
+        assert len(args) == 1 and args[0].startswith("--project=")
+        written = Path(args[0].split("=", 1)[1], "uv.toml").read_text()
+        assert 'exclude-newer = "2020-01-01T00:00:00Z"' in written
+    assert not Path(args[0].split("=", 1)[1]).exists()
+    with project_args(None) as args:
+        assert args == []
 
 
 def test_tool_uv_sources_and_indexes_send_the_script_to_uv_export() -> None:
@@ -219,15 +240,12 @@ def test_tool_uv_sources_and_indexes_send_the_script_to_uv_export() -> None:
 
 
 @pytest.mark.parametrize(("table", "words"), [
-    ("[tool.uv]\n# compile-bytecode = true", "`compile-bytecode` is not supported by pyrun"),
     ('[tool.uv]\n# sources = "private"', "`sources` must be a table of sources"),
     ('[[tool.uv.index]]\n# name = "a b"\n# url = "https://x/simple"', "needs a `name`"),
     ('[[tool.uv.index]]\n# name = "p"\n# url = "--find-links=/x"', "p: needs a `url`"),
-    ("[tool.uv]\n# exclude-newer = 2020", "`exclude-newer` must be a string"),
     ('[tool.uv]\n# index-url = "--find-links=/tmp"', "`index-url` must be a string"),
-    ('[tool.uv]\n# override-dependencies = ["six\\n-r x"]', "one line"),
 ])
-def test_tool_uv_keys_pyrun_does_not_honour_are_named(table: str, words: str) -> None:
+def test_tool_uv_keys_pyrun_reads_itself_are_checked(table: str, words: str) -> None:
     text = f"# /// script\n# dependencies = []\n# {table}\n# ///\n"
     with pytest.raises(MetadataError, match="x.py:") as caught:
         metadata.parse(text, "x.py")

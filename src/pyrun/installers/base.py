@@ -23,6 +23,7 @@ from pyrun.errors import (
     InstallError,
     NetworkError,
     ResolutionError,
+    SettingsError,
 )
 from pyrun.progress import Reporter
 
@@ -101,11 +102,14 @@ class Installer(ABC):
 
     @abstractmethod
     def resolve(
-        self, requirements: Sequence[Requirement], interpreter: Interpreter
+        self, requirements: Sequence[Requirement], interpreter: Interpreter,
+        prefer: Sequence[tuple[str, str]] = (),
     ) -> Resolution:
         """Resolve ``requirements`` (PEP 508) for ``interpreter`` with :attr:`settings`: one
         pinned distribution per package, each with the one artifact to install there and its
-        sha256.
+        sha256. ``prefer`` holds ``(name, version)`` pairs kept where they still fit
+        (``--upgrade-package`` upgrades the others); an installer without preferences
+        ignores them.
 
         Raises:
             ResolutionError: no set of versions satisfies the requirements.
@@ -189,6 +193,9 @@ class Installer(ABC):
             return NetworkError(f"{what}: {missing} is not in the cache and --offline forbids "
                                 "the network; run once without --offline (connected) to fetch "
                                 f"it. {said}", failure)
+        if "the script's [tool.uv]" in out or "Required uv version" in out:
+            return SettingsError(f"{what}: uv refuses the script's [tool.uv] table; change or "
+                                 f"remove the setting it names. {said}", failure)
         status = self.SERVER_ERROR.search(out) if self.SERVER_ERROR is not None else None
         if status is not None:
             code = next(g for g in status.groups() if g)

@@ -90,9 +90,11 @@ class Pip(Installer):
         return command
 
     def resolve(
-        self, requirements: Sequence[Requirement], interpreter: Interpreter
+        self, requirements: Sequence[Requirement], interpreter: Interpreter,
+        prefer: Sequence[tuple[str, str]] = (),
     ) -> Resolution:
-        """``pip install --dry-run --ignore-installed --report``; see :meth:`Installer.resolve`.
+        """``pip install --dry-run --ignore-installed --report``; see :meth:`Installer.resolve`
+        (pip has no preferences: ``prefer`` is not used, every package may move).
 
         Raises:
             ToolNotFoundError: the script has ``[tool.uv]`` settings, which only uv honours.

@@ -11,6 +11,7 @@ point into uv's cache.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -103,10 +104,13 @@ class Uv(Installer):
         self.binary = binary or find_uv()
 
     def resolve(
-        self, requirements: Sequence[Requirement], interpreter: Interpreter
+        self, requirements: Sequence[Requirement], interpreter: Interpreter,
+        prefer: Sequence[tuple[str, str]] = (),
     ) -> Resolution:
         """``uv pip compile - --format pylock.toml`` for ``interpreter``, with the script's
-        ``[tool.uv]`` settings as options; see :meth:`Installer.resolve`."""
+        ``[tool.uv]`` read by uv (:mod:`pyrun.uvsettings`); ``prefer`` reaches uv as an
+        existing output file, whose versions uv keeps where they still fit (as in
+        ``uv pip compile -o FILE``); see :meth:`Installer.resolve`."""
         import tempfile
 
         from pyrun.resolution import Resolution, parse_pylock
@@ -116,13 +120,21 @@ class Uv(Installer):
             return Resolution((), ())
         with tempfile.TemporaryDirectory(prefix="pyrun-uv-") as tmp:
             options = self.settings.compile_options(Path(tmp)) if self.settings else []
+            if prefer:
+                kept = Path(tmp, "pylock.toml")
+                kept.write_text('lock-version = "1.0"\ncreated-by = "pyrun"\n' + "".join(
+                    f'\n[[packages]]\nname = "{n}"\nversion = "{v}"\n' for n, v in prefer
+                    if _PLAIN.fullmatch(n) and _PLAIN.fullmatch(v)), encoding="utf-8")
+                options.append(f"--output-file={kept}")
             proc = self._run(
                 ["pip", "compile", "-", "--format", "pylock.toml", "--no-header",
                  "--python", interpreter.executable, *options],
                 input="\n".join(lines) + "\n",
                 what=f"resolving {', '.join(lines)}",
             )
-        found = parse_pylock(proc.stdout, "uv pip compile")
+            # with an output file, uv writes the lock there (and, unless quiet, to stdout)
+            text = kept.read_text(encoding="utf-8") if prefer else proc.stdout
+        found = parse_pylock(text, "uv pip compile")
         return Resolution(lines, tuple(_with_index(d, self._single_index()) for d in found))
 
     def _single_index(self) -> str | None:
@@ -253,22 +265,41 @@ class Uv(Installer):
         else:
             environ["UV_NO_PROGRESS"] = "1"
         fast = not self.offline and "UV_HTTP_RETRIES" not in os.environ
-        try:
-            return self.runner(argv, self.reporter, input=input,
-                               environ={**environ, "UV_HTTP_RETRIES": "0"} if fast else environ,
-                               what=what, progress=live)
-        except CommandError as exc:
-            error = self.classify(exc, what)
-            transient = isinstance(error, IndexServerError) or (
-                isinstance(error, NetworkError) and not error.unreachable)
-            if not fast or not transient:
-                raise error from None
-        try:
-            return self.runner(argv, self.reporter, input=input, environ=environ, what=what,
-                               progress=live)
-        except CommandError as exc:
-            raise self.classify(exc, what) from None
+        # the script's [tool.uv], as uv reads a project's configuration (uv reading the script
+        # itself, as `export --script` does, needs no copy)
+        scripted = self.settings is not None and args[0] in ("pip", "python")
+        with self.settings.project() if self.settings is not None and scripted \
+                else contextlib.nullcontext([]) as project:
+            argv += project
+            try:
+                return self.runner(argv, self.reporter, input=input,
+                                   environ={**environ, "UV_HTTP_RETRIES": "0"} if fast
+                                   else environ, what=what, progress=live)
+            except CommandError as exc:
+                error = self.classify(_as_the_script(exc, project), what)
+                transient = isinstance(error, IndexServerError) or (
+                    isinstance(error, NetworkError) and not error.unreachable)
+                if not fast or not transient:
+                    raise error from None
+            try:
+                return self.runner(argv, self.reporter, input=input, environ=environ,
+                                   what=what, progress=live)
+            except CommandError as exc:
+                raise self.classify(_as_the_script(exc, project), what) from None
 
+
+def _as_the_script(exc: CommandError, project: Sequence[str]) -> CommandError:
+    """``exc`` with the generated ``uv.toml`` (:func:`pyrun.uvsettings.project_args`) named
+    as what it is in uv's messages: the script's ``[tool.uv]`` table."""
+    if not project:
+        return exc
+    generated = os.path.join(project[0].split("=", 1)[1], "uv.toml")
+    return CommandError(str(exc).replace(generated, "[tool.uv]"), exc.argv, exc.returncode,
+                        exc.output.replace(generated, "the script's [tool.uv]"))
+
+
+#: A name or version that can stand in a TOML string as it is.
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+!-]*")
 
 #: Where PyPI's files are served from, and the index that names them.
 _PYPI_FILES, _PYPI = "https://files.pythonhosted.org/", "https://pypi.org/simple"

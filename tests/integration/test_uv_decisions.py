@@ -1,0 +1,229 @@
+"""Every decision uv makes about a script is uv's (issue 20): pyrun and ``uv run --script`` run
+side by side on the same script, in the same directory, with the same ``PATH`` and variables,
+and must agree.
+
+The interpreter: ``requires-python`` in every form (open, bounded, ``==3.X``, ``==3.X.*``),
+``.python-version`` (and one that ``requires-python`` rules out), ``UV_PYTHON``, ``--python``.
+Two installed CPythons are put on ``PATH`` in a chosen order (older first), so that "the
+first match in uv's discovery order" and "the highest installed" give different answers.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from pyrun.interpreters import Interpreter, InterpreterFinder
+from pyrun.progress import Reporter
+from tests.conftest import Runner, write
+
+#: What each tool's run prints: the version and the real base interpreter.
+PROBE = ("import os, sys\n"
+         "print('.'.join(map(str, sys.version_info[:3])), "
+         "os.path.realpath(getattr(sys, '_base_executable', sys.executable)))\n")
+
+
+@pytest.fixture(scope="module")
+def two_pythons(tmp_path_factory: pytest.TempPathFactory) -> tuple[Interpreter, Interpreter]:
+    """Two installed CPythons of different minor versions, older first, neither the one
+    running the tests when that can be had."""
+    finder = InterpreterFinder(tmp_path_factory.mktemp("finder"), Reporter(-1))
+    by_minor: dict[int, Interpreter] = {}
+    for i in sorted(finder.installed(), key=lambda i: i.version):
+        if i.implementation == "cpython" and i.version.major == 3 and i.version.minor >= 9 \
+                and not i.version.is_prerelease:
+            by_minor[i.version.minor] = i
+    mine = sys.version_info[1]
+    minors = [m for m in by_minor if m != mine] or list(by_minor)
+    if len(minors) < 2:
+        pytest.skip("needs two CPython minor versions (3.9 or newer) installed")
+    return by_minor[minors[0]], by_minor[minors[-1]]
+
+
+def bin_dir(where: Path, interp: Interpreter) -> Path:
+    """A directory holding only ``python3`` and ``python3.X`` for ``interp``."""
+    d = where / f"bin-{interp.short_version}"
+    d.mkdir(exist_ok=True)
+    for name in ("python3", f"python{interp.short_version}"):
+        if not (d / name).exists():
+            (d / name).symlink_to(interp.executable)
+    return d
+
+
+@pytest.fixture()
+def side_by_side(pyrun: Runner, tmp_path: Path, two_pythons: tuple[Interpreter, Interpreter]):
+    """``compare(block_lines, *options, **variables)``: the script run by both tools in
+    ``tmp_path/work`` with the older Python's directory first on ``PATH``, then the newer's;
+    returns ``(pyrun's line, uv's line, pyrun's stderr, uv's stderr)``."""
+    older, newer = two_pythons
+    path = os.pathsep.join([str(bin_dir(tmp_path, older)), str(bin_dir(tmp_path, newer)),
+                            os.environ.get("PATH", "")])
+    work = tmp_path / "work"
+    work.mkdir()
+    count = [0]
+
+    def compare(block: str, *options: str, **variables: str) -> tuple[str, str, str, str]:
+        count[0] += 1
+        script = write(work / f"s{count[0]}.py",
+                       f"# /// script\n{block}# dependencies = []\n# ///\n{PROBE}")
+        env = {"PATH": path, "UV_PYTHON_DOWNLOADS": "never", **variables}
+        mine = pyrun(*options, str(script), cwd=work, **env)
+        theirs = pyrun.uv("run", *options, "--script", str(script), cwd=work, **env)
+        assert theirs.returncode == 0, theirs.stderr[-2000:]
+        assert mine.returncode == 0, mine.stderr
+        return mine.stdout.strip(), theirs.stdout.strip(), mine.stderr, theirs.stderr
+
+    return compare
+
+
+@pytest.mark.parametrize("form", ["open", "bounded", "exact-minor", "minor-wildcard"])
+def test_requires_python_picks_what_uv_picks(
+    side_by_side, two_pythons: tuple[Interpreter, Interpreter], form: str
+) -> None:
+    older, newer = two_pythons
+    spec = {"open": ">=3.9", "bounded": f">={older.short_version},<4",
+            "exact-minor": f"=={older.short_version}",
+            "minor-wildcard": f"=={newer.short_version}.*"}[form]
+    mine, theirs, err, uv_err = side_by_side(f'# requires-python = "{spec}"\n')
+    assert mine == theirs
+    expected = newer if form == "minor-wildcard" else older  # the first on PATH, not the highest
+    assert mine.split()[0] == str(expected.version)
+    if form == "exact-minor" and older.version.micro:  # ==3.X is 3.X.0: uv warns, runs 3.X.Y
+        assert "incompatible with the script's Python requirement" in uv_err
+        assert "incompatible with the script's Python requirement" in err
+
+
+def test_python_version_file_is_read_as_uv_reads_it(
+    side_by_side, two_pythons: tuple[Interpreter, Interpreter], tmp_path: Path
+) -> None:
+    older, newer = two_pythons
+    (tmp_path / "work" / ".python-version").write_text(f"# pinned\n{newer.short_version}\n")
+    mine, theirs, _, _ = side_by_side('# requires-python = ">=3.9"\n')
+    assert mine == theirs and mine.split()[0] == str(newer.version)
+    # one that requires-python rules out is ignored, by both
+    (tmp_path / "work" / ".python-version").write_text(f"{older.short_version}\n")
+    mine, theirs, _, _ = side_by_side(f'# requires-python = ">={newer.short_version}"\n')
+    assert mine == theirs and mine.split()[0] == str(newer.version)
+
+
+def test_python_version_file_changes_a_warm_run(
+    pyrun: Runner, side_by_side, two_pythons: tuple[Interpreter, Interpreter], tmp_path: Path
+) -> None:
+    older, newer = two_pythons
+    first, _, _, _ = side_by_side('# requires-python = ">=3.9"\n')
+    assert first.split()[0] == str(older.version)
+    (tmp_path / "work" / ".python-version").write_text(f"{newer.short_version}\n")
+    script = tmp_path / "work" / "s1.py"  # the same script again, now with a version file
+    again = pyrun(str(script), cwd=tmp_path / "work",
+                  PATH=os.pathsep.join([str(tmp_path / f"bin-{older.short_version}"),
+                                        str(tmp_path / f"bin-{newer.short_version}"),
+                                        os.environ["PATH"]]))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.split()[0] == str(newer.version)
+
+
+def test_uv_python_and_python_option_win_as_in_uv(
+    side_by_side, two_pythons: tuple[Interpreter, Interpreter]
+) -> None:
+    older, newer = two_pythons
+    mine, theirs, _, _ = side_by_side('# requires-python = ">=3.9"\n', UV_PYTHON=newer.short_version)
+    assert mine == theirs and mine.split()[0] == str(newer.version)
+    mine, theirs, _, _ = side_by_side('# requires-python = ">=3.9"\n', "--python",
+                                      newer.short_version)
+    assert mine == theirs and mine.split()[0] == str(newer.version)
+    # a request requires-python rules out: uv warns and runs it; so does pyrun
+    mine, theirs, err, uv_err = side_by_side(f'# requires-python = ">={newer.short_version}"\n',
+                                             "--python", older.short_version)
+    assert mine == theirs and mine.split()[0] == str(older.version)
+    warning = "The requested interpreter resolved to Python"
+    assert warning in uv_err and warning in err
+
+
+# -- upgrades ---------------------------------------------------------------------------------
+
+def locked_versions(lock: Path) -> dict[str, str]:
+    """``{name: version}`` of the packages of a script's lock (``x.py.lock``)."""
+    try:
+        import tomllib
+    except ImportError:  # Python < 3.11
+        import tomli as tomllib  # type: ignore[no-redef]
+    data = tomllib.loads(lock.read_text(encoding="utf-8"))
+    return {p["name"]: p["version"] for p in data["package"] if "version" in p}
+
+
+TWO = ("# /// script\n# dependencies = [{deps}]\n# ///\n"
+       "import six, idna\nprint(six.__version__, idna.__version__)\n")
+
+
+def widened(path: Path) -> Path:
+    """A script locked at old versions of six and idna whose block then admits newer ones."""
+    return write(path, TWO.format(deps='"six", "idna"'))
+
+
+@pytest.mark.parametrize("how", [("-U",), ("-P", "six"), ("--upgrade-package", "idna")])
+def test_lock_upgrades_as_uv_lock_upgrades(pyrun: Runner, tmp_path: Path, how: tuple[str, ...]
+                                           ) -> None:
+    results = []
+    for tool in ("pyrun", "uv"):
+        d = tmp_path / tool
+        d.mkdir()
+        script = write(d / "s.py", TWO.format(deps='"six<1.15", "idna<3"'))
+        assert pyrun.uv("lock", "--script", str(script)).returncode == 0
+        widened(script)
+        out = (pyrun("lock", *how, str(script)) if tool == "pyrun"
+               else pyrun.uv("lock", *how, "--script", str(script)))
+        assert out.returncode == 0, out.stderr
+        results.append(locked_versions(d / "s.py.lock"))
+    assert results[0] == results[1]
+    mine = results[0]
+    assert (mine["six"] != "1.14.0") == (how[-1] in ("-U", "six"))
+    assert (mine["idna"] != "2.10") == (how[-1] in ("-U", "idna"))
+
+
+def test_an_upgraded_run_of_a_locked_script_rewrites_its_lock_as_uv_run_does(
+    pyrun: Runner, tmp_path: Path
+) -> None:
+    for tool in ("pyrun", "uv"):
+        d = tmp_path / tool
+        d.mkdir()
+        script = write(d / "s.py", TWO.format(deps='"six<1.15", "idna<3"'))
+        assert pyrun.uv("lock", "--script", str(script)).returncode == 0
+        widened(script)
+        plain = pyrun(str(script)) if tool == "pyrun" else pyrun.uv("run", "--script",
+                                                                    str(script))
+        assert plain.stdout.split()[-2:] == ["1.14.0", "2.10"]  # the lock still fits: kept
+        up = (pyrun("-P", "six", str(script)) if tool == "pyrun"
+              else pyrun.uv("run", "-P", "six", "--script", str(script)))
+        assert up.returncode == 0, up.stderr
+        assert up.stdout.split()[-1] == "2.10" and up.stdout.split()[-2] != "1.14.0"
+        assert locked_versions(d / "s.py.lock")["six"] == up.stdout.split()[-2]
+        again = pyrun(str(script)) if tool == "pyrun" else pyrun.uv("run", "--script",
+                                                                    str(script))
+        assert again.stdout.split()[-2:] == up.stdout.split()[-2:]  # from the rewritten lock
+
+
+def test_upgrade_package_keeps_the_other_versions_of_the_recorded_environment(
+    pyrun: Runner, tmp_path: Path
+) -> None:
+    from tests.loopback import wheel
+
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    for name, data in (wheel("alpha", "1.0"), wheel("beta", "1.0")):
+        (wheels / name).write_bytes(data)
+    script = write(tmp_path / "ab.py", "# /// script\n# dependencies = [\"alpha\", \"beta\"]\n"
+                   "# [tool.uv]\n# no-index = true\n# find-links = [\"./wheels\"]\n# ///\n"
+                   "import alpha, beta\nprint(alpha.__version__, beta.__version__)\n")
+    assert pyrun(str(script)).stdout.split() == ["1.0-private", "1.0-private"]
+    assert pyrun.uv("run", "--script", str(script)).stdout.split()[-2:] == [
+        "1.0-private", "1.0-private"]
+    for name, data in (wheel("alpha", "2.0"), wheel("beta", "2.0")):
+        (wheels / name).write_bytes(data)
+    mine = pyrun("-P", "alpha", str(script))
+    theirs = pyrun.uv("run", "-P", "alpha", "--script", str(script))
+    assert mine.returncode == 0, mine.stderr
+    assert mine.stdout.split() == theirs.stdout.split()[-2:] == ["2.0-private", "1.0-private"]
+    assert pyrun("-U", str(script)).stdout.split() == ["2.0-private", "2.0-private"]
