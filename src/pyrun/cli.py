@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from pyrun.completion import Command
     from pyrun.engine import RunOptions
 
-SUBCOMMANDS = ("run", "cache", "wsp", "python", "env", "lock", "export", "init", "add", "remove",
-               "completion")
+SUBCOMMANDS = ("run", "cache", "wsp", "python", "env", "lock", "export", "tree", "init", "add",
+               "remove", "completion")
 
 #: ``--composition``'s values (:data:`pyrun.composition.COMPOSITIONS`, which a unit test
 #: compares: the CLI does not import the composition module to build its parser).
@@ -53,6 +53,8 @@ subcommands:
   pyrun lock SCRIPT                  write SCRIPT.lock beside it, as `uv lock --script`
   pyrun completion bash|zsh|fish     print the shell completion script
   pyrun export SCRIPT [-o FILE]      print (or write) SCRIPT's lock as PEP 751 pylock.toml
+                                     (or --format requirements.txt)
+  pyrun tree SCRIPT [--outdated]     print SCRIPT's dependency tree, as `uv tree --script`
   pyrun wsp ...                      the workflow server protocol (pyrun wsp --help)
 
 environment: PYRUN_CACHE_DIR (cache location), UV (the uv binary to use; pip stands in when
@@ -63,6 +65,21 @@ exit codes: the script's own; or pyrun's: 64 usage, 65 bad metadata, 66 no scrip
 71 install failure, 73 cache unusable, 78 bad project file, 130 interrupted; every code, and
 what pyrun reads from a script: {docs}reference/
 """
+
+
+def _version() -> str:
+    """``pyrun --version``: pyrun's version and the uv it drives (``uv --version``), or that
+    none is found."""
+    try:
+        from pyrun.installers.uv import find_uv
+        from pyrun.subprocesses import run_captured
+
+        uv = find_uv()
+        said = run_captured([uv, "--version"], input=b"", environ=os.environ, cwd=None,
+                            timeout=30).stdout.decode(errors="replace").strip()
+        return f"pyrun {__version__} (drives {said or 'uv'} at {uv})"
+    except Exception:  # noqa: BLE001 - no uv: pip stands in
+        return f"pyrun {__version__} (uv not found: pip stands in)"
 
 
 class WarmOptions:
@@ -78,6 +95,10 @@ class WarmOptions:
         self.lock_mode = ""
         self.verbosity = 0  # -1 with -q (whatever -v says, as argparse), else the number of -v
         self.offline = False
+
+
+#: uv's flags that mean nothing for pyrun, accepted on the warm path too.
+_NO_OPS = ("--isolated", "--exact", "--no-project", "--no-sync", "--no-python-downloads")
 
 
 def warm_options(argv: list[str]) -> "WarmOptions | None":
@@ -97,6 +118,9 @@ def warm_options(argv: list[str]) -> "WarmOptions | None":
             break
         if not arg.startswith("-") or arg == "-":
             break
+        if len(arg) > 2 and arg[1] != "-" and not arg[1:].strip("vq"):  # -vv, -qv: one by one
+            argv = [*argv[:i], *(f"-{c}" for c in arg[1:]), *argv[i + 1:]]
+            continue
         name, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
         if name in ("-p", "--python", "-w", "--with", "--composition"):
             if not eq:
@@ -111,8 +135,10 @@ def warm_options(argv: list[str]) -> "WarmOptions | None":
             else:
                 found.composition = value
         elif eq or name not in ("--offline", "-q", "--quiet", "-v", "--verbose", "--locked",
-                                "--frozen"):
+                                "--frozen", *_NO_OPS):
             return None
+        elif name in _NO_OPS:
+            pass
         elif name in ("-v", "--verbose"):
             found.verbosity += found.verbosity >= 0
         elif name in ("-q", "--quiet"):
@@ -153,6 +179,10 @@ def _warm(options: WarmOptions) -> "bytes | None":
                             lock_mode=options.lock_mode, script=options.script)
     python = fastpath.lookup(root, key)
     if python is not None:
+        line = fastpath.unclosed(data) if options.verbosity >= 0 else 0
+        if line:  # said on every run, as the engine says it
+            print("pyrun: " + fastpath.UNCLOSED.format(path=options.script, line=line),
+                  file=sys.stderr)
         if options.verbosity > 0:
             from pyrun.inprocess import eligible
 
@@ -176,12 +206,20 @@ def _parser(prog: str, description: str, **kwargs: object) -> "argparse.Argument
     return argument_parser(prog, description=description, **kwargs)
 
 
+#: uv's ``--link-mode`` values (how uv places files in an environment).
+UV_LINK_MODES = ("clone", "copy", "hardlink", "symlink")
+
+
 def _environment_options(parser: "argparse.ArgumentParser") -> None:
     """The options that choose a script's environment, shared by run, python and env."""
     parser.add_argument("-p", "--python", metavar="PYTHON",
                         help="interpreter: a version (3.12), a specifier (>=3.11), a command or a path")
     parser.add_argument("-w", "--with", dest="with_requirements", metavar="REQ", action="append",
                         default=[], help="an extra requirement for this run (repeatable)")
+    parser.add_argument("--with-requirements", dest="with_requirements_files", metavar="FILE",
+                        action="append", default=[],
+                        help="extra requirements for this run from a requirements FILE "
+                        "(repeatable)")
     parser.add_argument("-U", "--upgrade", action="store_true",
                         help="resolve the requirements again instead of reusing the environment "
                         "(and upgrade the lock beside the script, as uv's)")
@@ -194,8 +232,10 @@ def _environment_options(parser: "argparse.ArgumentParser") -> None:
     parser.add_argument("--composition", choices=COMPOSITIONS,
                         help="auto (default), pooled (pool directories on sys.path) or "
                         "link-farm (the pool's files hardlinked into one site-packages)")
-    parser.add_argument("--link-mode", choices=tuple(LINK_MODE_ALIASES),
-                        help="deprecated spelling of --composition (pth: pooled, farm: link-farm)")
+    parser.add_argument("--link-mode", choices=(*LINK_MODE_ALIASES, *UV_LINK_MODES),
+                        help="uv's link mode (clone, copy, hardlink, symlink): accepted, and "
+                        "does not apply to pyrun's pool; pth and farm: deprecated spellings of "
+                        "--composition pooled and link-farm")
     index = parser.add_argument_group("index options (as uv's; on top of the script's [tool.uv])")
     index.add_argument("--index", metavar="URL", action="append", default=[],
                        help="an index to use beside the default (repeatable)")
@@ -208,6 +248,34 @@ def _environment_options(parser: "argparse.ArgumentParser") -> None:
     index.add_argument("--no-index", action="store_true", help="use no index at all")
     index.add_argument("--index-strategy", metavar="STRATEGY",
                        help="first-index (default), unsafe-first-match or unsafe-best-match")
+    uv = parser.add_argument_group(
+        "resolver and installer settings (uv run's options; uv reads them, above the script's "
+        "[tool.uv])")
+    for flag in ("no-sources", "reinstall", "compile-bytecode", "no-build-isolation",
+                 "no-build", "no-binary", "system-certs"):
+        uv.add_argument(f"--{flag}", action="store_true", help=f"as uv's --{flag}")
+    for flag, metavar in (("exclude-newer", "DATE"), ("prerelease", "MODE"),
+                          ("resolution", "MODE"), ("fork-strategy", "STRATEGY"),
+                          ("keyring-provider", "PROVIDER")):
+        uv.add_argument(f"--{flag}", metavar=metavar, help=f"as uv's --{flag}")
+    for flag, metavar in (("exclude-newer-package", "PACKAGE=DATE"),
+                          ("no-sources-package", "PACKAGE"), ("reinstall-package", "PACKAGE"),
+                          ("config-settings-package", "PACKAGE:KEY=VALUE"),
+                          ("no-build-isolation-package", "PACKAGE"),
+                          ("no-build-package", "PACKAGE"), ("no-binary-package", "PACKAGE"),
+                          ("allow-insecure-host", "HOST")):
+        uv.add_argument(f"--{flag}", metavar=metavar, action="append", default=[],
+                        help=f"as uv's --{flag} (repeatable)")
+    uv.add_argument("-C", "--config-setting", dest="config_settings", metavar="KEY=VALUE",
+                    action="append", default=[], help="as uv's -C (repeatable)")
+    managed = uv.add_mutually_exclusive_group()
+    managed.add_argument("--managed-python", dest="python_preference", action="store_const",
+                         const="only-managed", help="only uv-managed Pythons, as uv's")
+    managed.add_argument("--no-managed-python", dest="python_preference",
+                         action="store_const", const="only-system",
+                         help="no uv-managed Pythons, as uv's")
+    uv.add_argument("--no-python-downloads", action="store_true",
+                    help="accepted, as uv's: pyrun never downloads a Python")
     locks = parser.add_argument_group("locks (SCRIPT.lock beside the script, as uv's)")
     mode = locks.add_mutually_exclusive_group()
     mode.add_argument("--locked", dest="lock_mode", action="store_const", const="locked",
@@ -245,7 +313,22 @@ def run_parser() -> "argparse.ArgumentParser":
                         "$UV_ENV_FILE, space-separated, as uv's)")
     parser.add_argument("--no-env-file", action="store_true",
                         help="load no dotenv file, not even $UV_ENV_FILE (also: UV_NO_ENV_FILE=1)")
-    parser.add_argument("-V", "--version", action="version", version=f"pyrun {__version__}")
+    parser.add_argument("-m", "--module", action="store_true",
+                        help="run the module named SCRIPT (python -m) in the environment the "
+                        "--with requirements make, as `uv run --with REQ -m MODULE`")
+    for flag, why in (("isolated", "every environment is composed read-only from the pool"),
+                      ("exact", "an environment holds exactly what the script resolves to"),
+                      ("no-project", "a script is never part of a project"),
+                      ("no-sync", "pyrun builds what a script needs, and nothing more")):
+        parser.add_argument(f"--{flag}", action="store_true",
+                            help=f"accepted, as uv's; no effect: {why}")
+    class Version(argparse.Action):  # the uv found only when asked (a cold run never asks)
+        def __call__(self, parser: "argparse.ArgumentParser", *_: object) -> None:
+            print(_version())
+            parser.exit()
+
+    parser.add_argument("-V", "--version", action=Version, nargs=0, default=argparse.SUPPRESS,
+                        help="print pyrun's version and the uv it drives")
     parser.add_argument("script", metavar="SCRIPT", help="the script (use -- before a name "
                         "that starts with -)")
     parser.add_argument("args", metavar="ARGS", nargs=argparse.REMAINDER,
@@ -260,14 +343,23 @@ def _run_options(ns: "argparse.Namespace") -> "tuple[RunOptions, int]":
 
     verbosity = -1 if ns.quiet else ns.verbose
     composition = ns.composition or "auto"
-    if ns.link_mode is not None:
+    if ns.link_mode in UV_LINK_MODES:
+        if verbosity >= 0:
+            from pyrun.uvsettings import NOT_APPLIED
+
+            print(f"pyrun: warning: --link-mode {ns.link_mode} does not apply: "
+                  f"{NOT_APPLIED['link-mode']}", file=sys.stderr)
+    elif ns.link_mode is not None:
         if verbosity >= 0:
             print("pyrun: warning: --link-mode is deprecated and will be removed in the next "
                   "release; use --composition " + LINK_MODE_ALIASES[ns.link_mode],
                   file=sys.stderr)
         if ns.composition is None:
             composition = LINK_MODE_ALIASES[ns.link_mode]
-    options = RunOptions(python=ns.python, with_requirements=tuple(ns.with_requirements),
+    from pyrun.requirementsfile import read_requirements
+
+    files = [r for f in ns.with_requirements_files for r in read_requirements(f)]
+    options = RunOptions(python=ns.python, with_requirements=(*ns.with_requirements, *files),
                          upgrade=ns.upgrade, upgrade_packages=tuple(ns.upgrade_packages),
                          offline=ns.offline, composition=composition,
                          index=_index_options(ns), lock_mode=ns.lock_mode,
@@ -327,15 +419,27 @@ def _index_options(ns: "argparse.Namespace") -> "tuple[tuple[str, object], ...]"
         "find-links": tuple(ns.find_links), "no-index": ns.no_index,
         "index-strategy": ns.index_strategy,
     }
+    from pyrun.uvsettings import SETTINGS
+
+    for key in SETTINGS:
+        dest = "config_settings" if key == "config-settings" else key.replace("-", "_")
+        value = getattr(ns, dest, None)
+        given[key] = tuple(value) if isinstance(value, list) else value
     out = []
     for key, value in given.items():
         if value in (None, (), False):
             continue
         for text in value if isinstance(value, tuple) else [value]:
             if isinstance(text, str) and (text.startswith("-") or any(c < " " for c in text)):
-                raise UsageError(f"--{key} {text!r}: a URL or path is one line, not starting "
+                raise UsageError(f"--{key} {text!r}: a value is one line, not starting "
                                  "with -")
         out.append((key, value))
+    try:
+        from pyrun.uvsettings import overlay
+
+        overlay(dict(out))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     return tuple(out)
 
 
@@ -353,7 +457,7 @@ def run_main(argv: list[str], edge: Edge, data: "bytes | None" = None,
     with the options ``warm`` (the warm scan's, which found no environment; ``data``: the
     script's bytes it read) when it understood the whole command line, else as ``argparse``
     parses them (building the parser costs a cold run about 8 ms)."""
-    from pyrun.engine import Reporter, RunOptions, run
+    from pyrun.engine import Reporter, RunOptions, run, run_module
     from pyrun.errors import ScriptNotFoundError
 
     if warm is not None and warm.composition in COMPOSITIONS:
@@ -368,6 +472,8 @@ def run_main(argv: list[str], edge: Edge, data: "bytes | None" = None,
         options, edge.verbosity = _run_options(ns)
         script, args = ns.script, script_args(argv, ns.script, ns.args)
         data = data if warm is not None and ns.script == warm.script else None
+        if ns.module:
+            return run_module(script, args, options, Reporter(edge.verbosity))
     try:
         return run(script, args, options, Reporter(edge.verbosity), data=data)
     except ScriptNotFoundError as exc:
@@ -382,9 +488,11 @@ def _subcommand_hint(script: str, argv: list[str]) -> str:
     subcommand (a bare word close to one), else ``""``."""
     import difflib
 
+    from pyrun.errors import CLOSE
+
     if os.sep in script or "." in script or argv[:1] == ["run"]:
         return ""
-    close = difflib.get_close_matches(script, SUBCOMMANDS[1:], n=1, cutoff=0.6)
+    close = difflib.get_close_matches(script, SUBCOMMANDS[1:], n=1, cutoff=CLOSE)
     return f"did you mean `pyrun {close[0]}`?" if close else ""
 
 
@@ -572,8 +680,17 @@ def edit_parser(command: str) -> "argparse.ArgumentParser":
                             help="the interpreter to resolve for (default: as pyrun chooses)")
         parser.add_argument("--bounds", choices=BOUNDS,
                             help="the version bound each gets (uv's --bounds; default lower)")
+        parser.add_argument("-r", "--requirements", metavar="FILE", action="append",
+                            default=[], help="add the requirements of FILE too (repeatable)")
+        parser.add_argument("--index", metavar="URL", action="append", default=[],
+                            help="an index to resolve from, recorded in the block as uv's "
+                            "--index records it (repeatable)")
+        parser.add_argument("--raw", action="store_true",
+                            help="add each requirement as written, with no bound (uv's --raw)")
+        parser.add_argument("--frozen", action="store_true",
+                            help="add without resolving (uv's --frozen)")
         parser.add_argument("script", metavar="SCRIPT")
-        parser.add_argument("values", metavar="REQ", nargs="+")
+        parser.add_argument("values", metavar="REQ", nargs="*")
     else:
         parser = _parser("pyrun remove", "Remove requirements from SCRIPT's inline metadata "
                          "block, as `uv remove --script` does.")
@@ -590,14 +707,21 @@ def edit_main(command: str, argv: list[str], edge: Edge) -> int:
     :func:`~pyrun.engine.add_requirements`, :func:`~pyrun.engine.remove_requirements`)."""
     from pyrun import engine
 
-    ns = edit_parser(command).parse_args(argv)
+    ns = edit_parser(command).parse_intermixed_args(argv)  # options between the requirements
     edge.verbosity = -1 if ns.quiet else ns.verbose
     reporter = engine.Reporter(edge.verbosity)
     options = engine.RunOptions(python=getattr(ns, "python", None))
     if command == "init":
         engine.init_script(ns.script, options, ns.values, reporter)
     elif command == "add":
-        engine.add_requirements(ns.script, ns.values, options, ns.bounds, reporter)
+        from pyrun.errors import UsageError
+        from pyrun.requirementsfile import read_requirements
+
+        wanted = [*ns.values, *(r for f in ns.requirements for r in read_requirements(f))]
+        if not wanted:
+            raise UsageError("pyrun add: give at least one requirement, or -r FILE")
+        engine.add_requirements(ns.script, wanted, options, ns.bounds, reporter, raw=ns.raw,
+                                frozen=ns.frozen, indexes=ns.index)
     else:
         engine.remove_requirements(ns.script, ns.values, reporter)
     if edge.verbosity >= 0:
@@ -609,10 +733,10 @@ def edit_main(command: str, argv: list[str], edge: Edge) -> int:
 def completion_parser() -> "argparse.ArgumentParser":
     """The parser of ``pyrun completion SHELL``."""
     parser = _parser("pyrun completion", "Print the completion script for SHELL, generated "
-                     "from pyrun's own parsers. bash: pyrun completion bash > "
-                     "~/.local/share/bash-completion/completions/pyrun; zsh: pyrun completion "
-                     "zsh > \"${fpath[1]}/_pyrun\"; fish: pyrun completion fish > "
-                     "~/.config/fish/completions/pyrun.fish")
+                     "from pyrun's own parsers. Load it from your shell's start-up file: "
+                     "bash: eval \"$(pyrun completion bash)\" in ~/.bashrc; zsh: eval "
+                     "\"$(pyrun completion zsh)\" in ~/.zshrc, after compinit; fish: pyrun "
+                     "completion fish | source in ~/.config/fish/config.fish.")
     from pyrun.completion import SHELLS
 
     parser.add_argument("shell", metavar="SHELL", choices=SHELLS)
@@ -629,7 +753,7 @@ def completion_table() -> "dict[str, Command]":
         "": run_parser, "run": run_parser, "cache": cache_parser,
         "python": lambda: editor_parser("python"), "env": lambda: editor_parser("env"),
         "lock": lambda: lock_parser("lock"), "export": lambda: lock_parser("export"),
-        "init": lambda: edit_parser("init"), "add": lambda: edit_parser("add"),
+        "tree": tree_parser, "init": lambda: edit_parser("init"), "add": lambda: edit_parser("add"),
         "remove": lambda: edit_parser("remove"), "wsp": wsp_parser,
         "completion": completion_parser,
     }
@@ -648,10 +772,67 @@ def lock_parser(command: str) -> "argparse.ArgumentParser":
                          "allows), from SCRIPT.lock when there is one; `pyrun --lock FILE "
                          "SCRIPT` runs from it.")
         parser.add_argument("-o", "--output-file", metavar="FILE",
-                            help="write it to FILE (pylock.toml, or pylock.NAME.toml)")
+                            help="write it to FILE (pylock.toml, or pylock.NAME.toml, for "
+                            "that format)")
+        parser.add_argument("--format", choices=EXPORT_FORMATS, default=EXPORT_FORMATS[0],
+                            help="pylock.toml (PEP 751, the default) or requirements.txt (with "
+                            "hashes), as uv export writes them")
     _environment_options(parser)
     parser.add_argument("script", metavar="SCRIPT")
     return parser
+
+
+#: ``pyrun export --format``'s values, as ``uv export --script`` writes them.
+EXPORT_FORMATS = ("pylock.toml", "requirements.txt")
+
+
+def tree_parser() -> "argparse.ArgumentParser":
+    """The parser of ``pyrun tree SCRIPT``."""
+    parser = _parser("pyrun tree", "Print SCRIPT's dependency tree, as `uv tree --script` "
+                     "prints it (uv reads the script, its [tool.uv] and its lock).")
+    parser.add_argument("--outdated", action="store_true",
+                        help="show the latest release of each package beside its version")
+    parser.add_argument("-d", "--depth", type=int, metavar="N", help="at most N levels")
+    parser.add_argument("--invert", action="store_true",
+                        help="show what depends on each package instead")
+    parser.add_argument("--package", metavar="PACKAGE", action="append", default=[],
+                        help="only the tree under PACKAGE (repeatable)")
+    parser.add_argument("--prune", metavar="PACKAGE", action="append", default=[],
+                        help="leave PACKAGE and what only it needs out (repeatable)")
+    parser.add_argument("--no-dedupe", action="store_true",
+                        help="repeat a package's dependencies wherever it appears")
+    parser.add_argument("--universal", action="store_true",
+                        help="every platform and Python the script allows, not this one's")
+    parser.add_argument("--show-sizes", action="store_true", help="show each package's size")
+    _environment_options(parser)
+    parser.add_argument("script", metavar="SCRIPT")
+    return parser
+
+
+def tree_main(argv: list[str], edge: Edge) -> int:
+    """``pyrun tree SCRIPT`` (:func:`pyrun.engine.tree`).
+
+    Raises:
+        UsageError: a package name that is not one; and the errors of that function.
+    """
+    import re
+
+    from pyrun import engine
+    from pyrun.errors import UsageError
+
+    ns = tree_parser().parse_args(argv)
+    options, edge.verbosity = _run_options(ns)
+    flags = [f"--{f.replace('_', '-')}" for f in ("outdated", "invert", "no_dedupe",
+                                                     "universal", "show_sizes") if getattr(ns, f)]
+    if ns.depth is not None:
+        flags.append(f"--depth={ns.depth}")
+    for option in ("package", "prune"):
+        for name in getattr(ns, option):
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+                raise UsageError(f"--{option} {name!r}: not a package name")
+            flags.append(f"--{option}={name}")
+    sys.stdout.write(engine.tree(ns.script, options, flags, engine.Reporter(edge.verbosity)))
+    return 0
 
 
 def lock_main(command: str, argv: list[str], edge: Edge) -> int:
@@ -673,10 +854,11 @@ def lock_main(command: str, argv: list[str], edge: Edge) -> int:
             print(f"pyrun: wrote {path}", file=sys.stderr)
         return 0
     output = ns.output_file
-    if output is not None and not _pylock_name(os.path.basename(output)):
+    if output is not None and ns.format == "pylock.toml" \
+            and not _pylock_name(os.path.basename(output)):
         raise UsageError(f"-o {output}: a PEP 751 lock is named pylock.toml or "
-                         "pylock.NAME.toml")
-    text = engine.export(ns.script, options, engine.Reporter(edge.verbosity))
+                         "pylock.NAME.toml (or give --format requirements.txt)")
+    text = engine.export(ns.script, options, engine.Reporter(edge.verbosity), ns.format)
     if output is None:
         sys.stdout.write(text)
         return 0
@@ -744,7 +926,10 @@ def main(argv: "list[str] | None" = None) -> int:
     subcommand raises becomes one message and an exit code here (:func:`pyrun.errors.report`).
     """
     argv = sys.argv[1:] if argv is None else argv
-    first = argv[0] if argv else ""
+    if not argv:  # a newcomer typing `pyrun`: what it does and its commands, not an error
+        run_parser().print_help()
+        return 0
+    first = argv[0]
     data, warm = None, None
     if first not in SUBCOMMANDS[1:] and os.name == "posix":
         warm = warm_options(argv)
@@ -762,6 +947,8 @@ def main(argv: "list[str] | None" = None) -> int:
             return editor_main(first, argv[1:], edge)
         if first in ("lock", "export"):
             return lock_main(first, argv[1:], edge)
+        if first == "tree":
+            return tree_main(argv[1:], edge)
         if first in ("init", "add", "remove"):
             return edit_main(first, argv[1:], edge)
         if first == "completion":

@@ -116,10 +116,12 @@ def init(installer: Installer, path: str, interpreter: Interpreter,
 
 
 def add(installer: Installer, path: str, requirements: Sequence[str],
-        interpreter: Interpreter, bounds: str | None = None) -> None:
+        interpreter: Interpreter, bounds: str | None = None,
+        options: Sequence[str] = ()) -> None:
     """Add ``requirements`` (PEP 508, validated: none can start with ``-``, so none is read as
     an option) to the block of ``path`` with ``uv add --script``, which resolves them once; a
-    block is made first where there is none.
+    block is made first where there is none. ``options`` are uv add's own, already checked
+    (``--raw``, ``--frozen``, ``--index=URL``).
 
     Raises:
         MetadataError, ScriptNotFoundError: see :func:`check_editable`. UsageError: an
@@ -138,7 +140,8 @@ def add(installer: Installer, path: str, requirements: Sequence[str],
     check_editable(path)
     extra = [f"--bounds={bounds}"] if bounds else []
     _splice(path, lambda copy: installer.edit_script(
-        ["add", f"--script={copy}", "--python", interpreter.executable, *extra, *requirements],
+        ["add", f"--script={copy}", "--python", interpreter.executable, *extra, *options,
+         *requirements],
         what=f"adding to {path}"))
 
 

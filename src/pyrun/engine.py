@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Reporter", "RunOptions", "add_requirements", "command_environ", "create_venv", "export",
     "fast_key_for", "init_script", "lock", "prepare", "prepare_requirements",
-    "remove_requirements", "run", "run_captured", "start",
+    "remove_requirements", "run", "run_captured", "run_module", "start", "tree",
 ]
 
 
@@ -68,9 +68,10 @@ class RunOptions:
         offline: ``--offline``: never touch the network (uv reads only its cache).
         composition: ``--composition``: ``auto``, ``pooled`` or ``link-farm``; see
             :mod:`pyrun.composition`.
-        index: index options, ``{key: value}`` with the keys of :mod:`pyrun.uvsettings`
-            (``index``, ``default-index``, ``index-url``, ``extra-index-url``, ``find-links``,
-            ``no-index``, ``index-strategy``): on top of the script's ``[tool.uv]``.
+        index: uv's settings from the command line, ``((key, value), ...)``: the index
+            options (:data:`pyrun.uvsettings.OPTIONS`: ``index``, ``index-url``, ...) and
+            uv's resolver and installer settings (:data:`pyrun.uvsettings.SETTINGS`:
+            ``exclude-newer``, ``no-build``, ...), on top of the script's ``[tool.uv]``.
         lock_mode: ``--locked`` or ``--frozen`` (``"locked"``, ``"frozen"``) for the lock
             beside the script (``x.py.lock``), or ``""``; see :mod:`pyrun.locking`.
         lock: ``--lock FILE``: a ``pylock.toml`` (PEP 751) to install from, with no
@@ -309,6 +310,32 @@ def run(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def run_module(module: str, args: list[str], options: RunOptions = RunOptions(),
+               reporter: Reporter | None = None) -> int:
+    """Run ``python -m MODULE *args`` in the environment the ``--with`` requirements of
+    ``options`` make (none: an empty one), as ``uv run --with REQ -m MODULE`` does. On POSIX
+    this replaces the current process, as :func:`run`.
+
+    Raises:
+        UsageError: ``module`` is not a dotted name; and the errors of
+            :func:`prepare_requirements`.
+    """
+    import dataclasses
+    import re
+
+    from pyrun import envfiles
+    from pyrun.launch import exec_script
+
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", module):
+        raise UsageError(f"-m {module!r}: a module's name is dotted identifiers (http.server)")
+    reporter = reporter or Reporter()
+    extra = envfiles.variables(options.env_files, reporter)
+    env = prepare_requirements(options.with_requirements,
+                               dataclasses.replace(options, with_requirements=()), reporter)
+    os.environ.update(extra)
+    return exec_script(str(env.python), module, args, module=True)
+
+
 def _run_without_cache(script: str, args: list[str], options: RunOptions,
                        reporter: Reporter | None, data: bytes, extra: dict[str, str]) -> int:
     """``--no-cache``: build in a temporary cache, run the script as a child (a cache that
@@ -348,19 +375,40 @@ def lock(script: str, options: RunOptions = RunOptions(), reporter: Reporter | N
 
     reporter = reporter or Reporter()
     _lockable(script)
-    installer = _installer(reporter, options.offline, UvSettings())
+    installer = _installer(reporter, options.offline, _command_line(options, script))
     reporter.step(f"locking {script}")
     installer.lock_script(script, [*UvSettings(command_line=dict(options.index)).index_options(),
                                    *options.upgrade_args])
     return f"{script}.lock"
 
 
+def tree(script: str, options: RunOptions = RunOptions(), flags: Sequence[str] = (),
+         reporter: Reporter | None = None) -> str:
+    """``script``'s dependency tree, as ``uv tree --script`` prints it: uv reads the script
+    (its ``[tool.uv]``, the lock beside it) and the command line's settings; ``flags`` are
+    uv tree's own (``--outdated``, ``--depth=N``, ...), already checked.
+
+    Raises:
+        The errors of :func:`lock`.
+    """
+    from pyrun.uvsettings import UvSettings
+
+    reporter = reporter or Reporter()
+    _lockable(script)
+    installer = _installer(reporter, options.offline, _command_line(options, script))
+    cli = UvSettings(command_line=dict(options.index)).index_options()
+    python = [f"--python={options.python}"] if options.python else []
+    mode = [f"--{options.lock_mode}"] if options.lock_mode else []
+    return installer.tree_script(script, [*cli, *options.upgrade_args, *python, *mode, *flags])
+
+
 def export(script: str, options: RunOptions = RunOptions(),
-           reporter: Reporter | None = None) -> str:
+           reporter: Reporter | None = None, format: str = "pylock.toml") -> str:
     """The PEP 751 ``pylock.toml`` text of ``script``'s requirements, as ``uv export --script
     --format pylock.toml`` writes it: universal (every interpreter ``requires-python``
     admits, every platform), from the lock beside the script when there is one (brought up to
     date unless ``options.lock_mode`` says otherwise). ``pyrun --lock FILE`` runs from it.
+    With ``format`` ``requirements.txt``, the same as uv writes it in that format.
 
     Raises:
         The errors of :func:`lock`, NoInterpreterError, and StaleLockError (``--locked``).
@@ -379,10 +427,10 @@ def export(script: str, options: RunOptions = RunOptions(),
     cache = _open_cache(options, reporter, None)
     interpreter = _interpreter(InterpreterFinder(cache.root, reporter), options.python, meta,
                                script)
-    installer = _installer(reporter, options.offline, UvSettings())
+    installer = _installer(reporter, options.offline, _command_line(options, script))
     cli = UvSettings(command_line=dict(options.index)).index_options()
     return installer.export_script(script, interpreter, mode=options.lock_mode,
-                                   options=[*cli, *options.upgrade_args])
+                                   options=[*cli, *options.upgrade_args], format=format)
 
 
 def init_script(script: str, options: RunOptions = RunOptions(),
@@ -405,10 +453,12 @@ def init_script(script: str, options: RunOptions = RunOptions(),
 
 def add_requirements(script: str, requirements: Sequence[str],
                      options: RunOptions = RunOptions(), bounds: str | None = None,
-                     reporter: Reporter | None = None) -> None:
+                     reporter: Reporter | None = None, *, raw: bool = False,
+                     frozen: bool = False, indexes: Sequence[str] = ()) -> None:
     """Add ``requirements`` to ``script``'s block (``uv add --script``: resolved once, so each
-    is known to exist; ``bounds`` is uv's ``--bounds``). The rest of the file is kept byte for
-    byte. See :mod:`pyrun.editing`.
+    is known to exist; ``bounds`` is uv's ``--bounds``; ``raw``, ``frozen`` and ``indexes``
+    are uv add's ``--raw`` (as written, no bound added), ``--frozen`` (not resolved) and
+    ``--index URL``). The rest of the file is kept byte for byte. See :mod:`pyrun.editing`.
 
     Raises:
         ScriptNotFoundError, MetadataError (two blocks, an unclosed one), UsageError,
@@ -418,8 +468,13 @@ def add_requirements(script: str, requirements: Sequence[str],
 
     reporter, installer, interpreter = _editor(options, reporter)
     assert interpreter is not None
+    for url in indexes:
+        if url.startswith("-") or any(c < " " for c in url):
+            raise UsageError(f"--index {url!r}: a URL is one line, not starting with -")
+    flags = [*(["--raw"] if raw else []), *(["--frozen"] if frozen else []),
+             *(f"--index={url}" for url in indexes)]
     with _suggesting(installer), _writing(script):
-        editing.add(installer, script, requirements, interpreter, bounds)
+        editing.add(installer, script, requirements, interpreter, bounds, flags)
     _warn_where_uv_is_blind(script, reporter)
 
 
@@ -600,21 +655,46 @@ def _build(
 ) -> Environment:
     """The slow path of :func:`prepare`: interpreter, resolution, pool, environment, index.
     The environment is recorded under the fast key as it is after the resolution (uv brings
-    a stale lock beside the script up to date, which changes the key)."""
-    from pyrun import bytecode
-    from pyrun.composition import POOLED
-    from pyrun.environment import ensure_environment
-    from pyrun.errors import EntriesVanished
-    from pyrun.faults import point
+    a stale lock beside the script up to date, which changes the key). A resolution or an
+    install that fails says which Python it was for and how to choose another."""
+    from pyrun.errors import InstallError
     from pyrun.interpreters import InterpreterFinder
-    from pyrun.layout import ENTRY_MARKER
-    from pyrun.resolution import Resolution
 
     _prefetch()
     extra = _requirements(options.with_requirements, "--with")
     finder = InterpreterFinder(cache.root, reporter)
     interpreter = _interpreter(finder, options.python, meta, script)
     reporter.debug(f"interpreter: {interpreter.executable} ({interpreter.version})")
+    try:
+        return _build_on(interpreter, finder, extra, script, meta, key_of, options, reporter,
+                         cache, readable)
+    except (ResolutionError, InstallError) as exc:  # which Python, and how to choose another
+        how = "as --python asked" if options.python else "the one uv chooses for this script"
+        exc.args = (f"{exc}\n(for Python {interpreter.version} at {interpreter.executable}, "
+                    f"{how}; to choose another: pyrun --python 3.X {script})",)
+        raise
+
+
+def _build_on(
+    interpreter: Interpreter,
+    finder: InterpreterFinder,
+    extra: list[Requirement],
+    script: str,
+    meta: ScriptMetadata,
+    key_of: Callable[[], str],
+    options: RunOptions,
+    reporter: Reporter,
+    cache: Cache,
+    readable: str,
+) -> Environment:
+    """:func:`_build` once the interpreter is chosen: resolution, pool, environment, index."""
+    from pyrun import bytecode
+    from pyrun.composition import POOLED
+    from pyrun.environment import ensure_environment
+    from pyrun.errors import EntriesVanished
+    from pyrun.faults import point
+    from pyrun.layout import ENTRY_MARKER
+    from pyrun.resolution import Resolution
     from pyrun import locking
     from pyrun.uvsettings import UvSettings, merged, not_applied
 
@@ -729,6 +809,14 @@ def _prefetch() -> None:
     threading.Thread(target=load, name="pyrun-prefetch", daemon=True).start()
 
 
+def _command_line(options: RunOptions, script: str) -> UvSettings:
+    """The command line's uv settings for a uv that reads ``script`` itself (``uv lock``,
+    ``uv export --script``)."""
+    from pyrun.uvsettings import UvSettings, root_of
+
+    return UvSettings(command_line=dict(options.index), root=root_of(script))
+
+
 def _interpreter(finder: InterpreterFinder, python: str | None, meta: ScriptMetadata | None,
                  script: str) -> Interpreter:
     """The interpreter ``uv run --script`` would choose for ``script`` (``""``: none, as for a
@@ -785,19 +873,19 @@ def _resolve(
         cached = installer.from_cache() if exc.unreachable else None
         if cached is None:
             raise
-        reporter.step(f"{script}: the package index cannot be reached; trying the cache")
+        reporter.step(f"{script}: {exc.place} cannot be reached; trying the cache")
         reporter.debug(str(exc))
         try:
             resolution = how(cached)
         except NetworkError as offline_exc:
             missing = cached.missing_from_cache(offline_exc.output) or "a distribution it needs"
             raise NetworkError(
-                f"{script}: the package index cannot be reached, and {missing} is not in the "
+                f"{script}: {exc.place} cannot be reached, and {missing} is not in the "
                 "cache; connect to the network and run again (pyrun --offline works once "
-                "everything is cached)",
-                offline_exc.command,
+                f"everything is cached). {installer.name} said:\n{_said(exc)}",
+                offline_exc.command, place=exc.place,
             ) from None
-        reporter.warn(f"{script}: the package index cannot be reached; resolved from "
+        reporter.warn(f"{script}: {exc.place} cannot be reached; resolved from "
                       f"{installer.name}'s cache (newer releases, if any, are not seen)")
         installer = cached
     point("resolved")
@@ -806,6 +894,15 @@ def _resolve(
     pins = ", ".join(d.pin for d in resolution.distributions)
     reporter.debug(f"resolved: {pins}")
     return resolution, installer
+
+
+def _said(exc: NetworkError) -> str:
+    """What the tool said when it could not reach the network (its first failure), indented,
+    credentials shown as ``***``."""
+    from pyrun.installers.base import tool_said
+    from pyrun.subprocesses import redact
+
+    return redact(tool_said(exc.output)) if exc.command is not None else ""
 
 
 @contextlib.contextmanager

@@ -160,15 +160,19 @@ class NetworkError(InstallerError):
     Attributes:
         unreachable: there is no network at all (no DNS, no route, refused), so retrying now
             would not help and uv's cache is worth a try.
+        place: what could not be reached, as a message names it (``the package index``, ``the
+            git repository https://host/x.git``).
     """
 
     exit_code = ExitCode.NETWORK
 
     def __init__(
-        self, message: str, command: CommandError | None = None, *, unreachable: bool = False
+        self, message: str, command: CommandError | None = None, *, unreachable: bool = False,
+        place: str = "the package index",
     ) -> None:
         super().__init__(message, command)
         self.unreachable = unreachable
+        self.place = place
 
 
 class IndexServerError(InstallerError):
@@ -314,6 +318,12 @@ def docs_link(prog: str) -> str:
     return f"{DOCS_URL}cli/#{'-'.join(prog.split())}"
 
 
+#: How alike a mistyped word and a real one must be for a "did you mean" (difflib's ratio): a
+#: typo, a missing letter or two swapped ones (`lcok`: 0.75) pass; a merely similar word does
+#: not (`--prerelease` for `--refresh`: 0.67, `tree` for `remove`: 0.6).
+CLOSE = 0.75
+
+
 def argument_parser(prog: str, **kwargs: Any) -> argparse.ArgumentParser:
     """An ``argparse`` parser for a front end whose usage errors raise :class:`UsageError`
     (one line naming the problem and ``PROG --help``) instead of printing the usage and exiting;
@@ -344,7 +354,7 @@ def argument_parser(prog: str, **kwargs: Any) -> argparse.ArgumentParser:
             choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
             if choice is not None:
                 valid = [c.strip().strip("'") for c in choice.group(2).split(",")]
-                close = difflib.get_close_matches(choice.group(1), valid, n=1, cutoff=0.6)
+                close = difflib.get_close_matches(choice.group(1), valid, n=1, cutoff=CLOSE)
                 return f"; did you mean {close[0]}?" if close else ""
             if not message.startswith("unrecognized arguments:"):
                 return ""
@@ -358,12 +368,23 @@ def argument_parser(prog: str, **kwargs: Any) -> argparse.ArgumentParser:
             for word in message.split(":", 1)[1].split():
                 name = word.split("=", 1)[0]
                 if name.startswith("-"):
-                    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+                    close = difflib.get_close_matches(name, known, n=1, cutoff=CLOSE)
                     if close:
                         return f"; did you mean {close[0]}?"
             return ""
 
-    kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+    class Formatter(argparse.RawDescriptionHelpFormatter):
+        """The description wrapped to the terminal's width, as the options' help is; the
+        epilog (a table of commands, kept as written) not."""
+
+        def add_text(self, text: str | None) -> None:
+            if text and text is description:
+                fill = argparse.HelpFormatter._fill_text  # the raw formatter's keeps lines
+                text = "\n\n".join(fill(self, p, self._width, "") for p in text.split("\n\n"))
+            super().add_text(text)
+
+    description = kwargs.get("description")
+    kwargs.setdefault("formatter_class", Formatter)
     return Parser(prog=prog, allow_abbrev=False, **kwargs)
 
 

@@ -89,6 +89,29 @@ def block_span(data: bytes) -> bytes:
     return b"\0".join(spans)
 
 
+def unclosed(data: bytes) -> int:
+    """The 1-based line of the first ``# /// script`` line whose run of ``#`` lines
+    (:func:`block_span`) holds no ``# ///`` line, so that no block can close there; 0 when
+    there is none. The warm path warns of it on every run, as the engine does (the full
+    check, with the same words, is :func:`pyrun.metadata.load`'s).
+
+    >>> unclosed(b'# /// script\\n# dependencies = ["rich"]\\nimport rich\\n')
+    1
+    >>> unclosed(b'# /// script\\n# dependencies = []\\n# ///\\n')
+    0
+    """
+    body = data[len(_BOM):] if data.startswith(_BOM) else data
+    for span in block_span(body).split(b"\0") if body else ():
+        lines = span.replace(b"\r", b"").split(b"\n")
+        if span and b"# ///" not in lines[1:]:
+            return body[:body.find(span)].count(b"\n") + 1
+    return 0
+
+
+UNCLOSED = ("{path}:{line}:1: warning: the `# /// script` block opened here is never closed "
+            "with a `# ///` line, so it is ignored (PEP 723)")
+
+
 def lock_path(script: str) -> "str | None":
     """The path of the lock beside ``script`` (``x.py.lock``, as ``uv lock --script`` writes
     it) when that is a regular file; None otherwise, and for ``-`` (stdin) and URLs."""

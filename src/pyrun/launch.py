@@ -80,7 +80,8 @@ def release(fd: int) -> None:
         os.close(fd)
 
 
-def exec_script(python: str, script: str, args: list[str], in_process: bool = False) -> int:
+def exec_script(python: str, script: str, args: list[str], in_process: bool = False,
+                module: bool = False) -> int:
     """Run ``python script *args`` with this process's stdio, terminal, environment and cwd.
 
     As ``uv run`` does, the environment's ``bin`` directory is put first on ``PATH`` (so the
@@ -91,7 +92,8 @@ def exec_script(python: str, script: str, args: list[str], in_process: bool = Fa
     child and its exit code is returned, 128+N when signal N ended it.
 
     A script whose name starts with ``-`` is passed as ``./NAME``, so that the interpreter
-    reads it as a file, never as an option (``pyrun -- -c`` runs the file ``-c``).
+    reads it as a file, never as an option (``pyrun -- -c`` runs the file ``-c``). With
+    ``module``, ``script`` is a module's name and runs as ``python -m MODULE``.
 
     The script's process holds a shared lock (``flock``) on the environment's completion
     marker for as long as it runs, taken before the exec and inherited through it: ``pyrun
@@ -108,11 +110,11 @@ def exec_script(python: str, script: str, args: list[str], in_process: bool = Fa
             again.
         OSError: the interpreter cannot be executed.
     """
-    if script.startswith("-"):
+    if script.startswith("-") and not module:
         script = os.path.join(os.curdir, script)
     env_dir = os.path.dirname(os.path.dirname(python))
     holder = hold(os.path.join(env_dir, "pyrun-env.json"))
-    if in_process:
+    if in_process and not module:
         from pyrun import inprocess
 
         if inprocess.eligible(python):
@@ -120,7 +122,7 @@ def exec_script(python: str, script: str, args: list[str], in_process: bool = Fa
                 return inprocess.become(python, script, args, holder)
             except OSError:  # the script cannot be read: nothing changed; exec says why
                 os.set_inheritable(holder, True)
-    argv = [python, script, *args]
+    argv = [python, "-m", script, *args] if module else [python, script, *args]
     environ = activated(env_dir, os.environ)
     sys.stdout.flush()
     sys.stderr.flush()

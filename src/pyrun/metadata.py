@@ -28,6 +28,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from pyrun import uvsettings
+from pyrun.fastpath import UNCLOSED
 from pyrun.errors import MetadataError, ScriptNotFoundError
 
 if sys.version_info >= (3, 11):
@@ -247,10 +248,7 @@ def parse(text: str, path: str = "<script>") -> ScriptMetadata:
             continue  # reported below as a start line inside an open block
         opened = _START.fullmatch(lines[start])
         if opened is not None and opened.group(1) == "script":
-            warnings.append(
-                f"{path}:{start + 1}:1: warning: the `# /// script` block opened here is never "
-                "closed with a `# ///` line, so it is ignored (PEP 723)"
-            )
+            warnings.append(UNCLOSED.format(path=path, line=start + 1))
     if not scripts:
         return ScriptMetadata(path=path, warnings=tuple(warnings),
                               uv=uvsettings.UvSettings(root=uvsettings.root_of(path)))

@@ -194,6 +194,12 @@ class Pool:
                  f" ({max(1, size // 1024)} KiB)" if size else "")
         self.reporter.step(f"installing {len(missing)} distribution(s){shown} into the pool: "
                            f"{names}")
+        for e in missing:  # minutes, sometimes: said even off a terminal, as uv says it
+            if e.distribution.kind in ("sdist", "vcs", "directory", "archive"):
+                why = ("no wheel of it fits this Python; choose another with --python"
+                       if e.distribution.kind == "sdist" else f"a {e.distribution.kind} source")
+                self.reporter.notice(f"building {e.distribution.pin} for Python "
+                                     f"{interpreter.version} ({interpreter.executable}): {why}")
         started = time.monotonic()
         stage = Path(tempfile.mkdtemp(prefix=f"{tmp_prefix()}stage-", dir=self.cache.pool))
         try:

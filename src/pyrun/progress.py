@@ -66,6 +66,12 @@ class Reporter:
         if self._interactive:
             self._write(message)
 
+    def notice(self, message: str) -> None:
+        """Something the user should know that is not a problem (a build from source that may
+        take minutes), shown unless quiet, on a terminal or not."""
+        if self.verbosity >= 0:
+            self._write(message)
+
     def warn(self, message: str) -> None:
         """A warning, shown unless quiet."""
         if self.verbosity >= 0:

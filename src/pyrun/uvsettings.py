@@ -59,6 +59,63 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "constraint-dependencies": ("--constraint", "requirements"),
 }
 
+#: uv's resolver and installer options that ``pyrun`` accepts as ``uv run`` does (the same
+#: names as the ``[tool.uv]`` keys they set), with the kind of value each takes on the command
+#: line: they reach uv in the generated ``uv.toml``, above the script's table (uv's command
+#: line wins over any configuration). ``map``: ``KEY=VALUE``; ``nested``: ``PACKAGE:KEY=VALUE``.
+SETTINGS: dict[str, str] = {
+    "exclude-newer": "str", "exclude-newer-package": "map", "prerelease": "str",
+    "resolution": "str", "fork-strategy": "str", "keyring-provider": "str",
+    "no-sources": "bool", "no-sources-package": "list", "reinstall": "bool",
+    "reinstall-package": "list", "compile-bytecode": "bool", "config-settings": "map",
+    "config-settings-package": "nested", "no-build-isolation": "bool",
+    "no-build-isolation-package": "list", "no-build": "bool", "no-build-package": "list",
+    "no-binary": "bool", "no-binary-package": "list", "allow-insecure-host": "list",
+    "system-certs": "bool", "python-preference": "str",
+}
+
+
+def overlay(command_line: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``uv.toml`` values of the :data:`SETTINGS` options in ``command_line``.
+
+    >>> overlay({"exclude-newer": "2024-01-01", "config-settings": ("a=1", "b=2"),
+    ...          "config-settings-package": ("six:x=y",), "no-build": True})
+    {'exclude-newer': '2024-01-01', 'config-settings': {'a': '1', 'b': '2'}, \
+'config-settings-package': {'six': {'x': 'y'}}, 'no-build': True}
+
+    Raises:
+        ValueError: a ``map`` value without ``=`` or a ``nested`` one without ``:``.
+    """
+    out: dict[str, Any] = {}
+    for key, value in command_line.items():
+        kind = SETTINGS.get(key)
+        if kind is None:
+            continue
+        if kind == "list":
+            out[key] = list(value)
+        elif kind == "map":
+            table: dict[str, str] = {}
+            for item in value:
+                name, eq, text = item.partition("=")
+                if not eq:
+                    flag = "config-setting" if key == "config-settings" else key
+                    raise ValueError(f"--{flag} {item!r}: expected KEY=VALUE")
+                table[name] = text
+            out[key] = table
+        elif kind == "nested":
+            nested: dict[str, dict[str, str]] = {}
+            for item in value:
+                package, colon, rest = item.partition(":")
+                name, eq, text = rest.partition("=")
+                if not (colon and eq):
+                    raise ValueError(f"--{key} {item!r}: expected PACKAGE:KEY=VALUE")
+                nested.setdefault(package, {})[name] = text
+            out[key] = nested
+        else:
+            out[key] = value
+    return out
+
+
 #: The keys that say where distributions come from.
 INDEX_KEYS = frozenset({"index", "default-index", "index-url", "extra-index-url",
                         "find-links", "no-index", "index-strategy"})
@@ -128,6 +185,8 @@ class UvSettings:
         if "index" in values:
             values["index-tables"] = tuple(values.pop("index"))
         for key, value in self.command_line.items():
+            if key not in OPTIONS:
+                continue
             kind = OPTIONS[key][1]
             values[key] = (*value, *values.get(key, ())) if kind in ("strs", "requirements") \
                 and isinstance(values.get(key, ()), (list, tuple)) else value
@@ -155,7 +214,7 @@ class UvSettings:
         """The uv options for the command line's settings; constraint requirements are
         written to a file in ``workdir``."""
         out: list[str] = []
-        for key in sorted(self.command_line):
+        for key in sorted(k for k in self.command_line if k in OPTIONS):
             option, kind = OPTIONS[key]
             value = self.command_line[key]
             if kind == "bool":
@@ -170,29 +229,39 @@ class UvSettings:
                 out.append(f"{option}={path}")
         return out
 
-    def config(self) -> dict[str, Any] | None:
-        """The ``uv.toml`` content that means to uv what the table means in its script (see
-        the module's docstring), or None when the script has no table."""
-        if not self.table:
+    def config(self, table: bool = True) -> dict[str, Any] | None:
+        """The ``uv.toml`` content that means to uv what the command line's settings
+        (:func:`overlay`) and, with ``table``, the script's table mean (see the module's
+        docstring); None when there are neither.
+
+        Raises:
+            ValueError: a command-line setting is malformed (see :func:`overlay`).
+        """
+        top = overlay(self.command_line)
+        mine = {k: v for k, v in self.table.items() if k not in SCRIPT_ONLY} if table else {}
+        if not (top or mine):
             return None
         here = self.root or os.getcwd()
-        mine = rebased({k: v for k, v in self.table.items() if k not in SCRIPT_ONLY}, here)
+        layered = combine(top, rebased(mine, here))
         found = discovered_config(here)
-        return combine(mine, found) if found is not None else mine
+        return combine(layered, found) if found is not None else layered
 
     @contextlib.contextmanager
-    def project(self) -> Iterator[list[str]]:
+    def project(self, table: bool = True) -> Iterator[list[str]]:
         """The ``--project`` option that makes uv read the configuration ``uv run --script``
         reads for this script: a temporary directory holding :meth:`config` as its
         ``uv.toml`` (removed on exit); else the script's directory, where uv looks for a
         project's configuration for a script (not the working directory); else none.
+        ``table=False`` is for a uv that reads the script's table itself (``uv export
+        --script``).
 
         Raises:
             OSError: the temporary directory cannot be written.
+            ValueError: see :meth:`config`.
         """
-        config = self.config()
+        config = self.config(table)
         if config is None:
-            yield [f"--project={self.root}"] if self.root else []
+            yield [f"--project={self.root}"] if self.root and table else []
             return
         with project_args(config) as args:
             yield args
@@ -333,8 +402,9 @@ def merged(script: UvSettings, command_line: Mapping[str, Any]) -> UvSettings:
     first; uv's command line wins over any configuration)."""
     values = dict(script.command_line)
     for key, value in command_line.items():
-        kind = OPTIONS[key][1]
-        values[key] = (*value, *values.get(key, ())) if kind in ("strs", "requirements") \
+        kind = OPTIONS[key][1] if key in OPTIONS else SETTINGS[key]
+        values[key] = (*value, *values.get(key, ())) if kind in ("strs", "requirements",
+                                                                  "list", "map", "nested") \
             else value
     return UvSettings(script.table, values, script.root)
 

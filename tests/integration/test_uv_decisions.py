@@ -227,3 +227,43 @@ def test_upgrade_package_keeps_the_other_versions_of_the_recorded_environment(
     assert mine.returncode == 0, mine.stderr
     assert mine.stdout.split() == theirs.stdout.split()[-2:] == ["2.0-private", "1.0-private"]
     assert pyrun("-U", str(script)).stdout.split() == ["2.0-private", "2.0-private"]
+
+
+def test_a_2024_pin_runs_from_wheels_on_the_python_uv_picks(pyrun: Runner, tmp_path: Path
+                                                            ) -> None:
+    """numpy 1.26.4 has wheels up to CPython 3.12: on the highest Python installed (3.13, say)
+    it would build from source for minutes; on the one uv picks it installs in seconds."""
+    import time
+
+    script = write(tmp_path / "np.py", '# /// script\n# requires-python = ">=3.9"\n'
+                   '# dependencies = ["numpy==1.26.4"]\n# ///\n'
+                   "import os, sys, numpy\nprint(numpy.__version__, os.path.realpath("
+                   "getattr(sys, '_base_executable', sys.executable)))\n")
+    started = time.monotonic()
+    mine = pyrun(str(script))
+    elapsed = time.monotonic() - started
+    assert mine.returncode == 0, mine.stderr
+    assert "building" not in mine.stderr  # from a wheel
+    theirs = pyrun.uv("run", "--script", str(script))
+    assert theirs.returncode == 0, theirs.stderr[-2000:]
+    assert mine.stdout.split() == theirs.stdout.split()[-2:]
+    assert mine.stdout.split()[0] == "1.26.4"
+    assert elapsed < 120, f"{elapsed:.0f} s"
+
+
+def test_a_build_from_source_says_which_python_and_how_to_choose_another(
+    pyrun: Runner, tmp_path: Path
+) -> None:
+    """A failed build names the interpreter and --python (numba 0.60 refuses Python 3.13 in
+    its setup.py: the sdist is what a 3.13 resolution gets)."""
+    finder = InterpreterFinder(tmp_path / "finder", Reporter(-1))
+    newest = [i for i in finder.installed() if (i.version.major, i.version.minor) == (3, 13)]
+    if not newest:
+        pytest.skip("needs CPython 3.13")
+    script = write(tmp_path / "nb.py", '# /// script\n# dependencies = ["numba==0.60.0"]\n'
+                   "# ///\nimport numba\n")
+    out = pyrun("--python", str(newest[0].executable), str(script))
+    assert out.returncode in (67, 71), out.stderr
+    assert f"for Python {newest[0].version} at {newest[0].executable}" in out.stderr
+    assert "to choose another: pyrun --python 3.X" in out.stderr
+    assert "Traceback (most recent call last):\n  File \"" not in out.stderr.split("uv said")[0]

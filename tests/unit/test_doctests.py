@@ -7,7 +7,8 @@ import importlib
 
 import pytest
 
-MODULES = ["pyrun.environment", "pyrun.fastpath", "pyrun.layout"]
+MODULES = ["pyrun.environment", "pyrun.fastpath", "pyrun.layout", "pyrun.uvsettings",
+           "pyrun.requirementsfile", "pyrun.interpreters", "pyrun.installers.base"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -20,7 +20,7 @@ LAYERS: list[set[str]] = [
     {"pyrun", "pyrun.progress", "pyrun.completion"},
     {"pyrun.errors", "pyrun.faults", "pyrun.layout", "pyrun.inprocess"},
     {"pyrun.subprocesses", "pyrun.pythonenvs", "pyrun.uvsettings", "pyrun.remote",
-     "pyrun.envfiles", "pyrun.fastpath"},
+     "pyrun.envfiles", "pyrun.fastpath", "pyrun.requirementsfile"},
     {"pyrun.launch", "pyrun.metadata", "pyrun.interpreters", "pyrun.resolution",
      "pyrun.cache"},
     {"pyrun.installers.base"},

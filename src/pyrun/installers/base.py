@@ -37,6 +37,34 @@ if TYPE_CHECKING:
     from pyrun.uvsettings import UvSettings
 
 
+def unreachable_place(output: str) -> str:
+    """What a tool's ``output`` says could not be reached, for a message: ``the git repository
+    URL (host HOST: REASON)`` from git's own words, ``URL (host HOST)`` for a request that
+    failed, else ``the package index``. Credentials in a URL are shown as ``***``.
+
+    >>> unreachable_place("fatal: unable to access 'https://h.invalid/x.git/': Could not "
+    ...                   "resolve host: h.invalid")
+    'the git repository https://h.invalid/x.git/ (host h.invalid: Could not resolve host: h.invalid)'
+    >>> unreachable_place("error sending request for url (https://u:p@idx.example/simple/six/)")
+    'https://***@idx.example/simple/six/ (host idx.example)'
+    """
+    import re
+    from urllib.parse import urlsplit
+
+    from pyrun.subprocesses import redact
+
+    git = re.search(r"unable to access '([^']+)': ([^\n]+)", output)
+    if git is not None:
+        url = redact(git.group(1))
+        return f"the git repository {url} (host {urlsplit(git.group(1)).hostname}: " \
+               f"{git.group(2).strip()})"
+    sent = re.search(r"(?:error sending request for url \(|Failed to fetch: `)"
+                     r"([a-z][a-z0-9+.-]*://[^)`\s]+)", output)
+    if sent is not None:
+        return f"{redact(sent.group(1))} (host {urlsplit(sent.group(1)).hostname})"
+    return "the package index"
+
+
 def tool_said(output: str) -> str:
     """A tool's output for an error message: each non-blank line stripped and indented."""
     return "\n".join("    " + ln.strip() for ln in output.strip().splitlines() if ln.strip())
@@ -135,12 +163,25 @@ class Installer(ABC):
             NetworkError, IndexServerError, InstallError: as for :meth:`resolve`.
         """
 
+    def tree_script(self, script: str, options: Sequence[str] = ()) -> str:
+        """``script``'s dependency tree as the tool prints it (``options``: the tool's own).
+
+        Raises:
+            ToolNotFoundError: the tool cannot read scripts (only uv can).
+            ResolutionError, NetworkError, InstallError.
+        """
+        from pyrun.errors import ToolNotFoundError
+
+        raise ToolNotFoundError(f"{script}: `pyrun tree` asks uv (`uv tree --script`), and uv "
+                                "was not found; install it with `pip install uv`")
+
     def export_script(self, script: str, interpreter: Interpreter, *, mode: str = "",
-                      options: Sequence[str] = ()) -> str:
+                      options: Sequence[str] = (), format: str = "pylock.toml") -> str:
         """A universal ``pylock.toml`` (PEP 751) of ``script``'s requirements as the tool
-        reads the script itself (``[tool.uv]`` whole, the lock beside it); ``mode`` is
-        ``""``, ``"locked"`` or ``"frozen"`` (:data:`pyrun.locking.MODES`); ``options`` are
-        the command line's index options.
+        reads the script itself (``[tool.uv]`` whole, the lock beside it), or with ``format``
+        ``requirements.txt`` the same as a hashed requirements file; ``mode`` is ``""``,
+        ``"locked"`` or ``"frozen"`` (:data:`pyrun.locking.MODES`); ``options`` are the
+        command line's uv options (indexes, upgrades).
 
         Raises:
             ToolNotFoundError: the tool cannot read scripts (only uv can).
@@ -177,7 +218,7 @@ class Installer(ABC):
         raise ToolNotFoundError(f"{script}: locking a script needs uv, and uv was not found; "
                                 "install it with `pip install uv`")
 
-    def classify(self, failure: CommandError, what: str) -> InstallerError:
+    def classify(self, failure: CommandError, what: str) -> InstallerError:  # noqa: C901
         """The error a user should see for a failed run of this tool (``what`` names the step:
         ``resolving rich``), by what its output says, in this order: a full disk, offline
         without the cache, an index that answered with HTTP 5xx (reached, and failing: not the user's
@@ -204,8 +245,23 @@ class Installer(ABC):
                                     f"check the index URL. {said}", failure, status=int(code))
         unreachable = any(sign in out for sign in self.UNREACHABLE)
         if unreachable or any(sign in out for sign in self.NETWORK):
-            return NetworkError(f"{what}: the package index cannot be reached; check the network "
-                                f"connection. {said}", failure, unreachable=unreachable)
+            place = unreachable_place(out)
+            return NetworkError(f"{what}: {place} cannot be reached; check the network "
+                                f"connection. {said}", failure, unreachable=unreachable,
+                                place=place)
+        from pyrun.subprocesses import redact
+
+        refused = re.search(r"index URL \(([^)]+)\) could not be queried due to a lack of "
+                            r"valid authentication credentials \((\d+)[^)]*\)|"
+                            r"(401 Unauthorized|403 Forbidden)", out)
+        if refused is not None:
+            index = redact(refused.group(1)) if refused.group(1) else "the index"
+            status = refused.group(2) or refused.group(3)
+            return ResolutionError(
+                f"{what}: {index} refused pyrun's request for lack of valid credentials (HTTP "
+                f"{status}); give them as uv reads them: UV_INDEX_<NAME>_USERNAME and "
+                "_PASSWORD for a named index, ~/.netrc, a keyring (UV_KEYRING_PROVIDER), or "
+                f"in the index URL. {said}", failure)
         if any(sign in out for sign in self.UNSATISFIABLE):
             return ResolutionError(f"{what}: the requirements cannot be satisfied; check each "
                                    f"requirement's name and version. {said}", failure)

@@ -149,12 +149,12 @@ class Uv(Installer):
         return _without_credentials(str(single)) if single else None
 
     def export_script(self, script: str, interpreter: Interpreter, *, mode: str = "",
-                      options: Sequence[str] = ()) -> str:
-        """``uv export --script SCRIPT --format pylock.toml`` for ``interpreter`` (which sets
-        the lower bound of a script without ``requires-python``); see
-        :meth:`Installer.export_script`. uv updates a stale lock beside the script unless
-        ``mode`` says otherwise, as ``uv run --script`` does."""
-        args = ["export", f"--script={script}", "--format", "pylock.toml", "--no-header",
+                      options: Sequence[str] = (), format: str = "pylock.toml") -> str:
+        """``uv export --script SCRIPT --format FORMAT`` (``pylock.toml`` or
+        ``requirements.txt``) for ``interpreter`` (which sets the lower bound of a script
+        without ``requires-python``); see :meth:`Installer.export_script`. uv updates a stale
+        lock beside the script unless ``mode`` says otherwise, as ``uv run --script`` does."""
+        args = ["export", f"--script={script}", "--format", format, "--no-header",
                 "--python", interpreter.executable, *options]
         if mode:
             args.append(f"--{mode}")
@@ -165,6 +165,12 @@ class Uv(Installer):
             if stale:
                 raise StaleLockError(f"{script}.lock", f"{script}: {stale}") from None
             raise
+
+    def tree_script(self, script: str, options: Sequence[str] = ()) -> str:
+        """``uv tree --script SCRIPT OPTIONS``: the script's dependency tree as uv prints it
+        (``--outdated`` marks what has a newer release); see :meth:`Installer.tree_script`."""
+        return self._run(["tree", f"--script={script}", *options],
+                         what=f"the dependency tree of {script}").stdout
 
     def edit_script(self, args: Sequence[str], *, what: str) -> str:
         """``uv ARGS`` (``init``/``add``/``remove --script``); see
@@ -267,8 +273,11 @@ class Uv(Installer):
         fast = not self.offline and "UV_HTTP_RETRIES" not in os.environ
         # the script's [tool.uv], as uv reads a project's configuration (uv reading the script
         # itself, as `export --script` does, needs no copy)
-        scripted = self.settings is not None and args[0] in ("pip", "python")
-        with self.settings.project() if self.settings is not None and scripted \
+        # uv reading the script itself (export, lock, tree --script) gets only the command
+        # line's settings: it reads the table from the script
+        own = args[0] in ("pip", "python")
+        with self.settings.project(table=own) if self.settings is not None \
+                and (own or args[0] in ("export", "lock", "tree")) \
                 else contextlib.nullcontext([]) as project:
             argv += project
             try:
