@@ -95,10 +95,16 @@ class WarmOptions:
         self.lock_mode = ""
         self.verbosity = 0  # -1 with -q (whatever -v says, as argparse), else the number of -v
         self.offline = False
+        self.no_ops: list[str] = []
 
 
 #: uv's flags that mean nothing for pyrun, accepted on the warm path too.
 _NO_OPS = ("--isolated", "--exact", "--no-project", "--no-sync", "--no-python-downloads")
+
+#: The no-op flags uv itself warns of for a script, and its words.
+_UV_WARNS = ("--no-sync", "--isolated")
+_NO_OP_WARNING = ("pyrun: warning: `{flag}` is a no-op for Python scripts with inline metadata, "
+                  "which always run in isolation")
 
 
 def warm_options(argv: list[str]) -> "WarmOptions | None":
@@ -138,7 +144,7 @@ def warm_options(argv: list[str]) -> "WarmOptions | None":
                                 "--frozen", *_NO_OPS):
             return None
         elif name in _NO_OPS:
-            pass
+            found.no_ops.append(name)
         elif name in ("-v", "--verbose"):
             found.verbosity += found.verbosity >= 0
         elif name in ("-q", "--quiet"):
@@ -172,6 +178,9 @@ def _warm(options: WarmOptions) -> "bytes | None":
                 data = f.read()
     except OSError:
         return None
+    if options.verbosity >= 0:
+        for flag in sorted(set(options.no_ops) & set(_UV_WARNS), key=_UV_WARNS.index):
+            print(_NO_OP_WARNING.format(flag=flag), file=sys.stderr)
     root = layout.cache_root()
     key = fastpath.fast_key(fastpath.block_span(data), options.python,
                             options.with_requirements, sys.executable, options.composition,
@@ -249,8 +258,8 @@ def _environment_options(parser: "argparse.ArgumentParser") -> None:
     index.add_argument("--index-strategy", metavar="STRATEGY",
                        help="first-index (default), unsafe-first-match or unsafe-best-match")
     uv = parser.add_argument_group(
-        "resolver and installer settings (uv run's options; uv reads them, above the script's "
-        "[tool.uv])")
+        "resolver and installer settings",
+        "uv run's options, read by uv, above the script's [tool.uv]")
     for flag in ("no-sources", "reinstall", "compile-bytecode", "no-build-isolation",
                  "no-build", "no-binary", "system-certs"):
         uv.add_argument(f"--{flag}", action="store_true", help=f"as uv's --{flag}")
@@ -470,6 +479,10 @@ def run_main(argv: list[str], edge: Edge, data: "bytes | None" = None,
     else:
         ns = run_parser().parse_args(argv[1:] if argv[:1] == ["run"] else argv)
         options, edge.verbosity = _run_options(ns)
+        if warm is None and edge.verbosity >= 0:  # else the warm scan said it
+            for flag in _UV_WARNS:
+                if getattr(ns, flag[2:].replace("-", "_")):
+                    print(_NO_OP_WARNING.format(flag=flag), file=sys.stderr)
         script, args = ns.script, script_args(argv, ns.script, ns.args)
         data = data if warm is not None and ns.script == warm.script else None
         if ns.module:
@@ -707,7 +720,14 @@ def edit_main(command: str, argv: list[str], edge: Edge) -> int:
     :func:`~pyrun.engine.add_requirements`, :func:`~pyrun.engine.remove_requirements`)."""
     from pyrun import engine
 
-    ns = edit_parser(command).parse_intermixed_args(argv)  # options between the requirements
+    parser = edit_parser(command)
+    if command == "add":  # options after the requirements too (`add x.py six --frozen`)
+        ns, rest = parser.parse_known_args(argv)
+        if any(word.startswith("-") for word in rest):
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        ns.values += rest
+    else:
+        ns = parser.parse_args(argv)
     edge.verbosity = -1 if ns.quiet else ns.verbose
     reporter = engine.Reporter(edge.verbosity)
     options = engine.RunOptions(python=getattr(ns, "python", None))

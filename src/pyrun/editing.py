@@ -95,7 +95,10 @@ def with_block(data: bytes) -> bytes:
     newline = b"\r\n" if b"\r\n" in head4k else b"\r" if b"\r" in head4k else b"\n"
     block = EMPTY_BLOCK.replace(b"\n", newline)
     rest = b"".join(lines[at:])
-    return bom + head + block + (newline if rest else b"") + rest
+    # no blank line after it, as uv adds a block; but a comment right below would read as
+    # part of the block (the specification's expression is greedy), so then one
+    gap = newline if rest.startswith(b"#") else b""
+    return bom + head + block + gap + rest
 
 
 def init(installer: Installer, path: str, interpreter: Interpreter,
@@ -231,8 +234,9 @@ def _newlines(text: bytes, ending: bytes) -> bytes:
 
 
 def _splice(path: str, edit: Callable[[str], object]) -> None:
-    """Run ``edit`` (uv) on a copy of the block of the script at ``path`` (made first when
-    there is none: :func:`with_block`), beside it so uv sees the same configuration; then write
+    """Run ``edit`` (uv) on a copy of the block of the script at ``path`` (an empty file when
+    there is none, where uv writes a new block; it goes where :func:`with_block` puts one),
+    beside it so uv sees the same configuration; then write
     the script once, with the block uv wrote in place of the original's, in the original's line
     endings. Only the block reaches uv, so the rest of the file (in any PEP 263 encoding) is
     never read or rewritten by it, and a failed edit leaves the script as it was.
@@ -246,7 +250,8 @@ def _splice(path: str, edit: Callable[[str], object]) -> None:
     lock = f"{path}.lock"  # uv updates the lock beside a script it edits: the copy's, then ours
     path = os.path.realpath(path)  # a link to the script: the script is edited, the link kept
     with open(path, "rb") as f:
-        data = with_block(f.read())
+        raw = f.read()
+    data = with_block(raw)
     span = block_span(data)
     assert span is not None  # check_editable and with_block saw to it
     original = data[span[0]:span[1]]
@@ -254,7 +259,10 @@ def _splice(path: str, edit: Callable[[str], object]) -> None:
     copy = os.path.join(directory, f"{layout.tmp_prefix()}edit-{name}")
     locked = os.path.isfile(lock)
     try:
-        layout.write_atomic(copy, _newlines(original, b"\n"))
+        # no block yet: uv gets an empty file and writes the block as it writes a new one
+        # (with the requires-python it derives from the interpreter)
+        given = _newlines(original, b"\n") if block_span(raw) is not None else b""
+        layout.write_atomic(copy, given)
         if locked:
             with open(lock, "rb") as f:
                 layout.write_atomic(f"{copy}.lock", f.read())
