@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from pyrun.metadata import ScriptMetadata
     from pyrun.pool import PoolEntry
     from pyrun.resolution import Resolution
+    from pyrun.uvpython import Asked
     from pyrun.uvsettings import UvSettings
 
 __all__ = [
@@ -168,18 +169,40 @@ def prepare(
 
     reporter = reporter or Reporter()
     source = metadata.read_script(script) if data is None else data
-    meta = metadata.load(script, source)
-    for warning in meta.warnings:
-        reporter.warn(warning)
     name = os.fspath(script)
-    if options.lock_mode:
-        from pyrun.locking import check_mode
+    early = _ask_early(name, options, source)
+    try:
+        meta = metadata.load(script, source)
+        for warning in meta.warnings:
+            reporter.warn(warning)
+        if options.lock_mode:
+            from pyrun.locking import check_mode
 
-        check_mode(options.lock_mode, name)
-    cache = _open_cache(options, reporter, cache)
-    readable = _readable(name, source, str(cache.root))  # what uv reads, as the interpreter
-    return _find_or_build(name, meta, lambda: fast_key_for(source, options, name), options,
-                          reporter, cache, readable)
+            check_mode(options.lock_mode, name)
+        cache = _open_cache(options, reporter, cache)
+        readable = _readable(name, source, str(cache.root))  # what uv reads, as the interpreter
+        return _find_or_build(name, meta, lambda: fast_key_for(source, options, name), options,
+                              reporter, cache, readable, early)
+    finally:
+        if early is not None:
+            early.close()
+
+
+def _ask_early(script: str, options: RunOptions, source: bytes) -> Asked | None:
+    """uv's choice of the interpreter, started now when it will be needed as uv reads the
+    script (:func:`pyrun.uvpython.ask_early`): no ``--python`` or ``--lock``, a block."""
+    from pyrun import fastpath
+
+    if options.python or options.lock is not None or not fastpath.block_span(source):
+        return None
+    from pyrun.errors import ToolNotFoundError
+    from pyrun.installers.uv import find_uv
+    from pyrun.uvpython import ask_early
+
+    try:
+        return ask_early(find_uv(), script)
+    except ToolNotFoundError:
+        return None
 
 
 def _readable(script: str, data: bytes, root: str) -> str:
@@ -607,10 +630,12 @@ def _find_or_build(
     reporter: Reporter,
     cache: Cache,
     readable: str | None = None,
+    early: Asked | None = None,
 ) -> Environment:
     """The recorded environment for the fast key (``key_of()``) when it is usable, else
     :func:`_build`; a cache that cannot be written becomes :class:`CacheError`. ``readable``
-    is a path where uv can read the script (a copy of one from stdin or a URL)."""
+    is a path where uv can read the script (a copy of one from stdin or a URL); ``early`` is
+    uv's choice of its interpreter, already asked (:func:`_ask_early`)."""
     from pyrun import fastpath
     from pyrun.environment import Environment
 
@@ -625,7 +650,8 @@ def _find_or_build(
         if why:
             reporter.repair(f"{script}: {why}; building its environment again")
     try:
-        return _build(script, meta, key_of, options, reporter, cache, readable or script)
+        return _build(script, meta, key_of, options, reporter, cache, readable or script,
+                      early)
     except OSError as exc:
         if exc.errno in _CACHE_ERRNOS:
             raise CacheError(
@@ -652,6 +678,7 @@ def _build(
     reporter: Reporter,
     cache: Cache,
     readable: str,
+    early: Asked | None = None,
 ) -> Environment:
     """The slow path of :func:`prepare`: interpreter, resolution, pool, environment, index.
     The environment is recorded under the fast key as it is after the resolution (uv brings
@@ -663,7 +690,7 @@ def _build(
     _prefetch()
     extra = _requirements(options.with_requirements, "--with")
     finder = InterpreterFinder(cache.root, reporter)
-    interpreter = _interpreter(finder, options.python, meta, script)
+    interpreter = _interpreter(finder, options.python, meta, script, early)
     reporter.debug(f"interpreter: {interpreter.executable} ({interpreter.version})")
     try:
         return _build_on(interpreter, finder, extra, script, meta, key_of, options, reporter,
@@ -818,7 +845,7 @@ def _command_line(options: RunOptions, script: str) -> UvSettings:
 
 
 def _interpreter(finder: InterpreterFinder, python: str | None, meta: ScriptMetadata | None,
-                 script: str) -> Interpreter:
+                 script: str, early: Asked | None = None) -> Interpreter:
     """The interpreter ``uv run --script`` would choose for ``script`` (``""``: none, as for a
     new venv), asked of the uv pyrun drives (:meth:`InterpreterFinder.choose`); pyrun's own
     discovery where there is no uv."""
@@ -832,7 +859,7 @@ def _interpreter(finder: InterpreterFinder, python: str | None, meta: ScriptMeta
     if meta is None:
         return finder.choose(python, None, script, uv=uv)
     return finder.choose(python, meta.requires_python, script, uv=uv, settings=meta.uv,
-                         has_block=meta.has_block)
+                         has_block=meta.has_block, early=early)
 
 
 def _installer(

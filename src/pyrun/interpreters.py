@@ -30,6 +30,7 @@ from pyrun.progress import Reporter
 from pyrun.subprocesses import DEVNULL, PIPE, start
 
 if TYPE_CHECKING:
+    from pyrun.uvpython import Asked
     from pyrun.uvsettings import UvSettings
 
 #: Oldest interpreter pyrun builds environments for.
@@ -315,6 +316,7 @@ class InterpreterFinder:
     def choose(
         self, request: str | None, requires_python: SpecifierSet | None, script: str, *,
         uv: str | None = None, settings: UvSettings | None = None, has_block: bool = True,
+        early: Asked | None = None,
     ) -> Interpreter:
         """Pick the interpreter for a script as ``uv run --script`` picks it.
 
@@ -340,6 +342,8 @@ class InterpreterFinder:
                 for uv when it does not read the script itself; or None.
             has_block: whether the script has an inline script metadata block (uv's own
                 reading of a script, ``--script``, needs one).
+            early: uv's reading of the script, started by :func:`ask_early` while the
+                caller read the block; used when it is the question this choice asks.
 
         Raises:
             NoInterpreterError: neither uv nor pyrun finds a match, or the match is older
@@ -366,7 +370,7 @@ class InterpreterFinder:
             by_script = regular and has_block and (explicit is None or source.startswith("`"))
             found, said = self._ask_uv(uv, None if by_script else (
                 explicit or (str(requires_python) if requires_python is not None else "default")),
-                script if by_script else None, None if by_script else settings)
+                script if by_script else None, None if by_script else settings, early)
             if found is not None:
                 for line in said:
                     self._reporter.warn(line)
@@ -375,15 +379,30 @@ class InterpreterFinder:
                     self._reporter.warn(_incompatible(found, requires_python, explicit, source))
                 return self._usable(found, where)
             self._reporter.debug(f"uv found no Python: {' '.join(said)[-400:]}")
-        return self._own_choice(explicit, source, requires_python, where)
+        preference = _preference(settings)
+        try:
+            return self._own_choice(explicit, source, requires_python, where, preference)
+        except NoInterpreterError as exc:
+            if uv is not None and said and preference:
+                raise NoInterpreterError(exc.request, f"{exc}; uv said: {said[-1]}") from None
+            raise
 
     def _ask_uv(self, uv: str, request: str | None, script: str | None,
-                settings: UvSettings | None) -> tuple[Interpreter | None, list[str]]:
-        """``uv python find`` for ``request`` (or uv's own reading of ``script``), reading
-        the configuration ``settings`` say: the interpreter uv chose, or None, and uv's
-        warnings (or its error, when None)."""
+                settings: UvSettings | None, early: Asked | None = None,
+                ) -> tuple[Interpreter | None, list[str]]:
+        """``uv python find`` for ``request`` (or uv's own reading of ``script``: then the
+        ``early`` one when :func:`ask_early` started it), reading the configuration
+        ``settings`` say: the interpreter uv chose, or None, and uv's warnings (or its error,
+        when None)."""
         import contextlib
 
+        if script is not None and early is not None and early.script == script:
+            self._reporter.debug(f"uv was asked early: python find --script={script}")
+            try:
+                out, err = early.process.communicate()
+            except OSError as exc:
+                return None, [str(exc)]
+            return self._answer(early.process.returncode, out, err)
         argv = [uv, "python", "find", "--no-python-downloads"]
         if script is not None:
             argv.append(f"--script={os.path.abspath(script)}")
@@ -400,10 +419,16 @@ class InterpreterFinder:
                 out, err = proc.communicate()
         except (OSError, UsageError) as exc:
             return None, [str(exc)]
+        return self._answer(proc.returncode, out, err)
+
+    def _answer(self, returncode: int, out: str, err: str
+                ) -> tuple[Interpreter | None, list[str]]:
+        """What ``uv python find`` said: the interpreter (queried) or None, and its warnings
+        (or its error)."""
         said = [line.split(":", 1)[1].strip() if line.startswith("warning:") else line.strip()
                 for line in err.splitlines() if line.strip()]
         path = out.strip().splitlines()[-1] if out.strip() else ""
-        if proc.returncode != 0 or not path:
+        if returncode != 0 or not path:
             return None, said
         found = self.query(path)
         if found is None:
@@ -419,8 +444,27 @@ class InterpreterFinder:
         return interp
 
     def _own_choice(self, explicit: str | None, source: str,
-                    requires_python: SpecifierSet | None, where: str) -> Interpreter:
-        """pyrun's own discovery, where uv finds nothing: the highest installed match."""
+                    requires_python: SpecifierSet | None, where: str,
+                    preference: str = "") -> Interpreter:
+        """pyrun's own discovery, where uv finds nothing: the highest installed match, among
+        uv's managed Pythons only (``only-managed``) or none of them (``only-system``), as
+        the script's ``python-preference`` says."""
+        if preference in ("only-managed", "only-system"):
+            managed = [i for i in self.installed() if _is_managed(i.executable)]
+            allowed = managed if preference == "only-managed" else [
+                i for i in self.installed() if not _is_managed(i.executable)]
+            if not allowed:
+                raise NoInterpreterError(explicit or str(requires_python or ""),
+                                         f"{where}python-preference {preference!r}: no such "
+                                         f"Python is installed (found {_versions(self.installed())})")
+            spec = _as_specifier(explicit) if explicit not in (None, "default") else None
+            spec = spec if spec is not None else requires_python
+            fits = [i for i in allowed if spec is None or spec.contains(i.version,
+                                                                         prereleases=True)]
+            if not fits:
+                raise NoInterpreterError(str(spec), f"{where}python-preference {preference!r}: "
+                                         f"none of {_versions(allowed)} matches {spec}")
+            return self._usable(max(fits, key=lambda i: i.version), where)
         if explicit is not None and explicit != "default":
             interp = self._requested(explicit, source)
             if requires_python is not None and not requires_python.contains(
@@ -487,6 +531,28 @@ def _incompatible(found: Interpreter, requires_python: SpecifierSet, request: st
                 f"is incompatible with the script's Python requirement: `{wanted}`")
     return (f"The requested interpreter resolved to Python {found.version}, which is "
             f"incompatible with the script's Python requirement: `{wanted}`")
+
+
+def _preference(settings: UvSettings | None) -> str:
+    """The ``python-preference`` the command line or the script's table sets, or ``""``."""
+    if settings is None:
+        return ""
+    from pyrun.uvsettings import overlay
+
+    value = overlay(settings.command_line).get("python-preference") or settings.table.get(
+        "python-preference")
+    return value if isinstance(value, str) else ""
+
+
+def _managed_dir() -> str:
+    """Where uv installs the Pythons it manages (``UV_PYTHON_INSTALL_DIR``, else
+    ``$XDG_DATA_HOME/uv/python``, ``~/.local/share/uv/python``)."""
+    return os.path.realpath(os.environ.get("UV_PYTHON_INSTALL_DIR") or os.path.join(
+        os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "uv", "python"))
+
+
+def _is_managed(executable: str) -> bool:
+    return os.path.realpath(executable).startswith(_managed_dir() + os.sep)
 
 
 def _release_level(spec: SpecifierSet) -> SpecifierSet:

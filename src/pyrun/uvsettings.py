@@ -201,7 +201,8 @@ class UvSettings:
     def named_indexes(self) -> list[str]:
         """``--index=NAME=URL`` for each ``[[tool.uv.index]]`` table: what an install from a
         lock naming those indexes needs to find their credentials (``UV_INDEX_<NAME>_*``)."""
-        return [f"--index={i['name']}={i['url']}" for i in self.table.get("index", ())]
+        return [f"--index={i['name']}={i['url']}" if i.get("name") else f"--index={i['url']}"
+                for i in self.table.get("index", ())]
 
     def index_options(self) -> list[str]:
         """The command line's index options, and the script's named indexes, for ``uv pip
@@ -243,7 +244,8 @@ class UvSettings:
             return None
         here = self.root or os.getcwd()
         layered = combine(top, rebased(mine, here))
-        found = discovered_config(here)
+        found = None if _no_config() else user_config_file() if _config_file() \
+            else discovered_config(here)
         return combine(layered, found) if found is not None else layered
 
     @contextlib.contextmanager
@@ -263,8 +265,34 @@ class UvSettings:
         if config is None:
             yield [f"--project={self.root}"] if self.root and table else []
             return
-        with project_args(config) as args:
+        with project_args(config, as_file=_no_config() or bool(_config_file())) as args:
             yield args
+
+
+def _config_file() -> str:
+    """``UV_CONFIG_FILE``: the one configuration file uv reads instead of discovering any."""
+    return os.environ.get("UV_CONFIG_FILE", "")
+
+
+def _no_config() -> bool:
+    """``UV_NO_CONFIG`` set true: uv reads no configuration file (a script's table still)."""
+    return os.environ.get("UV_NO_CONFIG", "").strip().lower() not in (
+        "", "0", "false", "f", "no", "n", "off")
+
+
+def user_config_file() -> dict[str, Any] | None:
+    """The content of ``UV_CONFIG_FILE``, rebased to its directory; None when it cannot be
+    read as TOML (uv then says why, reading it itself)."""
+    try:
+        from tomllib import loads
+    except ImportError:  # Python < 3.11
+        from tomli import loads
+    path = os.path.abspath(_config_file())
+    try:
+        with open(path, encoding="utf-8") as f:
+            return rebased(loads(f.read()), os.path.dirname(path))
+    except (OSError, ValueError):
+        return None
 
 
 def root_of(script: str) -> str:
@@ -349,9 +377,13 @@ def discovered_config(start: str) -> dict[str, Any] | None:
 
 
 @contextlib.contextmanager
-def project_args(config: Mapping[str, Any] | None) -> Iterator[list[str]]:
+def project_args(config: Mapping[str, Any] | None, as_file: bool = False
+                 ) -> Iterator[list[str]]:
     """``["--project=DIR"]`` for a temporary directory holding ``config`` as its ``uv.toml``
-    (removed on exit), or ``[]`` for no config.
+    (removed on exit), or ``[]`` for no config. With ``as_file``, ``["--config-file=FILE"]``
+    for that file instead: where uv reads no discovered configuration (``UV_NO_CONFIG``) or
+    one given file (``UV_CONFIG_FILE``), a script's table still counts, and the command line's
+    ``--config-file`` wins over both variables.
 
     Raises:
         OSError: the directory cannot be written.
@@ -365,7 +397,7 @@ def project_args(config: Mapping[str, Any] | None) -> Iterator[list[str]]:
 
     with tempfile.TemporaryDirectory(prefix="pyrun-uvconfig-") as tmp:
         Path(tmp, "uv.toml").write_text(tomli_w.dumps(dict(config)), encoding="utf-8")
-        yield [f"--project={tmp}"]
+        yield [f"--config-file={Path(tmp, 'uv.toml')}"] if as_file else [f"--project={tmp}"]
 
 
 def check(
@@ -431,8 +463,9 @@ def _script_key_problem(key: str, value: Any) -> str | None:
         return "must be a list of tables ([[tool.uv.index]] with name and url)"
     for table in value:
         name, url = table.get("name"), table.get("url")
-        if not (isinstance(name, str) and name and set(name) <= _INDEX_NAME_CHARS):
-            return f"needs a `name` of letters, digits, -, _ and . in each table, not {name!r}"
+        if name is not None and not (isinstance(name, str) and name
+                                     and set(name) <= _INDEX_NAME_CHARS):
+            return f"`name` must be letters, digits, -, _ and ., not {name!r}"
         if not (isinstance(url, str) and _plain(url)):
             return f"{name}: needs a `url` (one line, not starting with -), not {url!r}"
     return None

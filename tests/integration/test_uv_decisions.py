@@ -267,3 +267,21 @@ def test_a_build_from_source_says_which_python_and_how_to_choose_another(
     assert f"for Python {newest[0].version} at {newest[0].executable}" in out.stderr
     assert "to choose another: pyrun --python 3.X" in out.stderr
     assert "Traceback (most recent call last):\n  File \"" not in out.stderr.split("uv said")[0]
+
+
+def test_python_preference_only_managed_is_not_escaped(
+    pyrun: Runner, tmp_path: Path, two_pythons: tuple[Interpreter, Interpreter]
+) -> None:
+    """With no uv-managed Python installed, uv refuses a script that asks for one only; pyrun
+    does not run it on a pyenv Python instead (a real script's table, found by the corpus)."""
+    managed = tmp_path / "managed"  # empty: no uv-managed Python
+    managed.mkdir()
+    script = write(tmp_path / "m.py", '# /// script\n# requires-python = ">=3.9"\n'
+                   '# dependencies = []\n# [tool.uv]\n# python-preference = "only-managed"\n'
+                   "# ///\nprint(1)\n")
+    env = {"UV_PYTHON_INSTALL_DIR": str(managed), "UV_PYTHON_DOWNLOADS": "never"}
+    mine = pyrun(str(script), **env)
+    theirs = pyrun.uv("run", "--script", str(script), **env)
+    assert theirs.returncode != 0
+    assert mine.returncode == 68, mine.stderr
+    assert "only-managed" in mine.stderr and "Traceback" not in mine.stderr

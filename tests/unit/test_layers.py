@@ -21,6 +21,7 @@ LAYERS: list[set[str]] = [
     {"pyrun.errors", "pyrun.faults", "pyrun.layout", "pyrun.inprocess"},
     {"pyrun.subprocesses", "pyrun.pythonenvs", "pyrun.uvsettings", "pyrun.remote",
      "pyrun.envfiles", "pyrun.fastpath", "pyrun.requirementsfile"},
+    {"pyrun.uvpython"},
     {"pyrun.launch", "pyrun.metadata", "pyrun.interpreters", "pyrun.resolution",
      "pyrun.cache"},
     {"pyrun.installers.base"},

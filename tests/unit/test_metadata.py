@@ -241,7 +241,7 @@ def test_tool_uv_sources_and_indexes_send_the_script_to_uv_export() -> None:
 
 @pytest.mark.parametrize(("table", "words"), [
     ('[tool.uv]\n# sources = "private"', "`sources` must be a table of sources"),
-    ('[[tool.uv.index]]\n# name = "a b"\n# url = "https://x/simple"', "needs a `name`"),
+    ('[[tool.uv.index]]\n# name = "a b"\n# url = "https://x/simple"', "`name` must be letters"),
     ('[[tool.uv.index]]\n# name = "p"\n# url = "--find-links=/x"', "p: needs a `url`"),
     ('[tool.uv]\n# index-url = "--find-links=/tmp"', "`index-url` must be a string"),
 ])
@@ -250,3 +250,11 @@ def test_tool_uv_keys_pyrun_reads_itself_are_checked(table: str, words: str) -> 
     with pytest.raises(MetadataError, match="x.py:") as caught:
         metadata.parse(text, "x.py")
     assert words in str(caught.value)
+
+
+def test_an_unnamed_index_table_is_uvs_too() -> None:
+    """uv accepts ``[[tool.uv.index]]`` with a ``url`` and no ``name`` (a real script does)."""
+    text = ('# /// script\n# dependencies = []\n# [[tool.uv.index]]\n'
+            '# url = "https://pypi.org/simple"\n# default = true\n# ///\n')
+    meta = metadata.parse(text, "x.py")
+    assert meta.uv.named_indexes() == ["--index=https://pypi.org/simple"]

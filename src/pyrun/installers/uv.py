@@ -300,9 +300,10 @@ class Uv(Installer):
 def _as_the_script(exc: CommandError, project: Sequence[str]) -> CommandError:
     """``exc`` with the generated ``uv.toml`` (:func:`pyrun.uvsettings.project_args`) named
     as what it is in uv's messages: the script's ``[tool.uv]`` table."""
-    if not project:
+    if not project or "pyrun-uvconfig-" not in project[0]:  # not one pyrun generated
         return exc
-    generated = os.path.join(project[0].split("=", 1)[1], "uv.toml")
+    where = project[0].split("=", 1)[1]
+    generated = where if where.endswith(".toml") else os.path.join(where, "uv.toml")
     return CommandError(str(exc).replace(generated, "[tool.uv]"), exc.argv, exc.returncode,
                         exc.output.replace(generated, "the script's [tool.uv]"))
 
