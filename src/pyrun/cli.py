@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from pyrun.completion import Command
     from pyrun.engine import RunOptions
+    from pyrun.uvpython import Asked
 
 SUBCOMMANDS = ("run", "cache", "wsp", "python", "env", "lock", "export", "tree", "init", "add",
                "remove", "completion")
@@ -96,6 +97,7 @@ class WarmOptions:
         self.verbosity = 0  # -1 with -q (whatever -v says, as argparse), else the number of -v
         self.offline = False
         self.no_ops: list[str] = []
+        self.early: "Asked | None" = None  # uv asked which Python, after a miss
 
 
 #: uv's flags that mean nothing for pyrun, accepted on the warm path too.
@@ -203,6 +205,17 @@ def _warm(options: WarmOptions) -> "bytes | None":
         except OSError:  # removed by a clean meanwhile, say: the engine builds it again
             return data
         sys.exit(code)  # the script ran in this process, or (off POSIX) as a child
+    if regular and not options.python and fastpath.block_span(data):
+        # a cold run: uv's choice of the interpreter runs while the engine is imported
+        # (its answer is taken, or the process stopped, by pyrun.engine.prepare)
+        from pyrun.errors import ToolNotFoundError
+        from pyrun.installers.uv import find_uv
+        from pyrun.uvpython import ask_early
+
+        try:
+            options.early = ask_early(find_uv(), options.script)
+        except ToolNotFoundError:
+            pass
     return data
 
 
@@ -488,7 +501,8 @@ def run_main(argv: list[str], edge: Edge, data: "bytes | None" = None,
         if ns.module:
             return run_module(script, args, options, Reporter(edge.verbosity))
     try:
-        return run(script, args, options, Reporter(edge.verbosity), data=data)
+        return run(script, args, options, Reporter(edge.verbosity), data=data,
+                   early=warm.early if warm is not None else None)
     except ScriptNotFoundError as exc:
         hint = _subcommand_hint(script, argv)
         if hint:

@@ -149,6 +149,7 @@ def prepare(
     cache: Cache | None = None,
     *,
     data: bytes | None = None,
+    early: Asked | None = None,
 ) -> Environment:
     """Return the environment ``script`` runs in, building whatever is missing.
 
@@ -159,6 +160,9 @@ def prepare(
         cache: the cache to use (default: ``PYRUN_CACHE_DIR`` or the user cache directory).
         data: the script's bytes when the caller has read them already (the script is read
             once per run, so its key and its metadata come from the same bytes).
+        early: uv's choice of the interpreter when the caller has asked already
+            (:func:`pyrun.uvpython.ask_early`); else it is asked here, as early as it can be.
+            Either way, it is stopped if it is not needed.
 
     Raises:
         ScriptNotFoundError, MetadataError, UsageError, NoInterpreterError, ResolutionError,
@@ -170,7 +174,7 @@ def prepare(
     reporter = reporter or Reporter()
     source = metadata.read_script(script) if data is None else data
     name = os.fspath(script)
-    early = _ask_early(name, options, source)
+    early = early if early is not None else _ask_early(name, options, source)
     try:
         meta = metadata.load(script, source)
         for warning in meta.warnings:
@@ -301,8 +305,10 @@ def run(
     reporter: Reporter | None = None,
     *,
     data: bytes | None = None,
+    early: Asked | None = None,
 ) -> int:
-    """Prepare ``script``'s environment and run it as ``python script *args`` would.
+    """Prepare ``script``'s environment and run it as ``python script *args`` would
+    (``data`` and ``early``: see :func:`prepare`).
 
     On POSIX this replaces the current process and does not return; elsewhere it returns the
     script's exit code (128+N for signal N). A script that is not a regular file (``-`` for
@@ -320,9 +326,10 @@ def run(
 
     extra = envfiles.variables(options.env_files, reporter or Reporter())
     if options.no_cache:
-        return _run_without_cache(script, args, options, reporter, data, extra)
+        return _run_without_cache(script, args, options, reporter, data, extra, early)
     for attempt in range(3):
-        env = prepare(script, options, reporter, data=data)  # opens (and checks) the cache
+        env = prepare(script, options, reporter, data=data, early=early)  # checks the cache
+        early = None  # consumed (or stopped) by the first attempt
         runnable = _readable(script, data, layout.cache_root())
         os.environ.update(extra)  # the script's process environment (--env-file)
         try:
@@ -360,7 +367,8 @@ def run_module(module: str, args: list[str], options: RunOptions = RunOptions(),
 
 
 def _run_without_cache(script: str, args: list[str], options: RunOptions,
-                       reporter: Reporter | None, data: bytes, extra: dict[str, str]) -> int:
+                       reporter: Reporter | None, data: bytes, extra: dict[str, str],
+                       early: Asked | None = None) -> int:
     """``--no-cache``: build in a temporary cache, run the script as a child (a cache that
     outlived the run would be a cache), remove it all, and return the script's exit code
     (128+N for signal N)."""
@@ -374,7 +382,7 @@ def _run_without_cache(script: str, args: list[str], options: RunOptions,
     root = tempfile.mkdtemp(prefix="pyrun-no-cache-")
     try:
         cache = Cache(Path(root))
-        env = prepare(script, options, reporter, cache, data=data)
+        env = prepare(script, options, reporter, cache, data=data, early=early)
         runnable = _readable(script, data, root)
         if runnable.startswith("-"):
             runnable = os.path.join(os.curdir, runnable)

@@ -349,25 +349,15 @@ class InterpreterFinder:
             NoInterpreterError: neither uv nor pyrun finds a match, or the match is older
                 than :data:`MINIMUM`; the message says what was found and what to do.
         """
-        from pyrun import fastpath
-
         explicit = request or os.environ.get("UV_PYTHON") or None
         source = "--python" if request else "UV_PYTHON"
-        version_file = None
-        if explicit is None:
-            version_file = fastpath.version_file(script)
-            wanted = _first_request(version_file) if version_file else None
-            if wanted and requires_python is not None and not _intersects(wanted,
-                                                                          requires_python):
-                self._reporter.debug(f"ignoring {version_file} ({wanted}): it cannot meet "
-                                     f"requires-python {requires_python}")
-                wanted = None
-            if wanted:
-                explicit, source = wanted, f"`{os.path.basename(version_file or '')}`"
         where = f"{script}: " if script else ""
+        regular = script not in ("", "-") and "://" not in script and os.path.isfile(script)
+        # uv reading the script itself finds its version file; else pyrun finds it for uv
+        if explicit is None and not (uv is not None and regular and has_block):
+            explicit, source = self._version_file_request(script, requires_python)
         if uv is not None:
-            regular = script not in ("", "-") and "://" not in script and os.path.isfile(script)
-            by_script = regular and has_block and (explicit is None or source.startswith("`"))
+            by_script = regular and has_block and explicit is None
             found, said = self._ask_uv(uv, None if by_script else (
                 explicit or (str(requires_python) if requires_python is not None else "default")),
                 script if by_script else None, None if by_script else settings, early)
@@ -379,6 +369,8 @@ class InterpreterFinder:
                     self._reporter.warn(_incompatible(found, requires_python, explicit, source))
                 return self._usable(found, where)
             self._reporter.debug(f"uv found no Python: {' '.join(said)[-400:]}")
+            if by_script:  # pyrun's own search answers the request uv would have made
+                explicit, source = self._version_file_request(script, requires_python)
         preference = _preference(settings)
         try:
             return self._own_choice(explicit, source, requires_python, where, preference)
@@ -386,6 +378,22 @@ class InterpreterFinder:
             if uv is not None and said and preference:
                 raise NoInterpreterError(exc.request, f"{exc}; uv said: {said[-1]}") from None
             raise
+
+    def _version_file_request(self, script: str, requires_python: SpecifierSet | None
+                              ) -> tuple[str | None, str]:
+        """The request of the Python version file uv reads for ``script``
+        (:func:`pyrun.fastpath.version_file`) and its name (``.python-version``, in
+        backquotes, for messages); ``(None, "")`` when there is none, or ``requires_python``
+        rules it out (uv passes it over then)."""
+        from pyrun import fastpath
+
+        found = fastpath.version_file(script)
+        wanted = _first_request(found) if found else None
+        if wanted and requires_python is not None and not _intersects(wanted, requires_python):
+            self._reporter.debug(f"ignoring {found} ({wanted}): it cannot meet "
+                                 f"requires-python {requires_python}")
+            wanted = None
+        return (wanted, f"`{os.path.basename(found or '')}`") if wanted else (None, "")
 
     def _ask_uv(self, uv: str, request: str | None, script: str | None,
                 settings: UvSettings | None, early: Asked | None = None,
@@ -589,13 +597,35 @@ def _intersects(request: str, requires_python: SpecifierSet) -> bool:
     """Whether a version request can meet ``requires_python`` (uv's
     ``PythonRequest::intersects_requires_python``): a request with no version (a path, an
     implementation) always can; a version request when some release it admits also satisfies
-    ``requires_python``, checked on every ``3.X.Y`` up to 3.40.60 and ``2.7.Y``."""
+    ``requires_python``, checked at the ends of each minor version up to 3.40 and at each
+    version either side names, and the patch versions beside those.
+
+    >>> _intersects("3.12", SpecifierSet(">=3.12")), _intersects("3.11", SpecifierSet(">=3.12"))
+    (True, False)
+    >>> _intersects(">=3.10,<3.12", SpecifierSet(">=3.11.4")), _intersects("pypy", SpecifierSet("<3"))
+    (True, True)
+    """
     spec = _as_specifier(request.split("@", 1)[-1])
     if spec is None:
         return True
-    candidates = [Version(f"3.{m}.{p}") for m in range(41) for p in range(61)]
-    candidates += [Version(f"2.7.{p}") for p in range(19)]
-    return any(spec.contains(v) and requires_python.contains(v) for v in candidates)
+    # the ends of every release range either side names, and the versions they name
+    from packaging.version import InvalidVersion
+
+    candidates: set[Version] = set()
+    for s in (*spec, *requires_python):
+        try:
+            candidates.add(Version(s.version.rstrip(".*")))
+        except InvalidVersion:  # `===anything`
+            continue
+    for minor in range(41):
+        candidates |= {Version(f"3.{minor}.0"), Version(f"3.{minor}.999")}
+    candidates |= {Version("2.7.0"), Version("2.7.999")}
+    for v in list(candidates):  # just above and below each named version too
+        candidates |= {Version(f"{v.major}.{v.minor}.{v.micro + 1}")}
+        if v.micro:
+            candidates.add(Version(f"{v.major}.{v.minor}.{v.micro - 1}"))
+    return any(spec.contains(v, prereleases=True) and requires_python.contains(
+        v, prereleases=True) for v in candidates)
 
 
 def _as_specifier(request: str) -> SpecifierSet | None:
