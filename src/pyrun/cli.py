@@ -238,6 +238,9 @@ def _environment_options(parser: "argparse.ArgumentParser") -> None:
                         help="interpreter: a version (3.12), a specifier (>=3.11), a command or a path")
     parser.add_argument("-w", "--with", dest="with_requirements", metavar="REQ", action="append",
                         default=[], help="an extra requirement for this run (repeatable)")
+    parser.add_argument("--with-editable", dest="with_editables", metavar="PATH",
+                        action="append", default=[],
+                        help="a local project installed editable for this run (repeatable)")
     parser.add_argument("--with-requirements", dest="with_requirements_files", metavar="FILE",
                         action="append", default=[],
                         help="extra requirements for this run from a requirements FILE "
@@ -383,6 +386,7 @@ def _run_options(ns: "argparse.Namespace") -> "tuple[RunOptions, int]":
     files = [r for f in ns.with_requirements_files for r in read_requirements(f)]
     options = RunOptions(python=ns.python, with_requirements=(*ns.with_requirements, *files),
                          upgrade=ns.upgrade, upgrade_packages=tuple(ns.upgrade_packages),
+                         with_editables=tuple(os.path.abspath(p) for p in ns.with_editables),
                          offline=ns.offline, composition=composition,
                          index=_index_options(ns), lock_mode=ns.lock_mode,
                          lock=getattr(ns, "lock", None), refresh=getattr(ns, "refresh", False),

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from pyrun.environment import Environment
     from pyrun.installers.base import Installer
     from pyrun.interpreters import Interpreter, InterpreterFinder
-    from pyrun.metadata import ScriptMetadata
+    from pyrun.metadata import Editable, ScriptMetadata
     from pyrun.pool import PoolEntry
     from pyrun.resolution import Resolution
     from pyrun.uvpython import Asked
@@ -66,6 +66,8 @@ class RunOptions:
         upgrade_packages: ``--upgrade-package``: resolve again, upgrading these packages (PEP
             508 names or requirements) and keeping the other versions as they were (in the
             lock beside the script, or the environment recorded for the script).
+        with_editables: ``--with-editable``: local project directories installed editable
+            for this run (their code is used where it lies), as absolute paths.
         offline: ``--offline``: never touch the network (uv reads only its cache).
         composition: ``--composition``: ``auto``, ``pooled`` or ``link-farm``; see
             :mod:`pyrun.composition`.
@@ -90,6 +92,7 @@ class RunOptions:
     with_requirements: tuple[str, ...] = ()
     upgrade: bool = False
     upgrade_packages: tuple[str, ...] = ()
+    with_editables: tuple[str, ...] = ()
     offline: bool = False
     composition: str = "auto"
     index: tuple[tuple[str, object], ...] = ()
@@ -110,6 +113,11 @@ class RunOptions:
         packages = [str(r) for r in _requirements(self.upgrade_packages, "--upgrade-package")]
         return (["--upgrade"] if self.upgrade else []) + [f"--upgrade-package={p}"
                                                            for p in packages]
+
+    @property
+    def with_key(self) -> list[str]:
+        """The ``--with`` requirements and editables as the fast-path key takes them."""
+        return [*self.with_requirements, *(f"-e {p}" for p in self.with_editables)]
 
     @property
     def cache_mode(self) -> str:
@@ -137,7 +145,7 @@ def fast_key_for(data: bytes, options: RunOptions, script: str = "-") -> str:
         except OSError as exc:
             raise UsageError(f"--lock {options.lock}: cannot be read ({exc.strerror})") from None
     return fastpath.fast_key(fastpath.block_span(data), options.python or "",
-                             list(options.with_requirements), sys.executable,
+                             options.with_key, sys.executable,
                              options.composition, extra, lock=lock, lock_mode=options.lock_mode,
                              script=script)
 
@@ -243,7 +251,7 @@ def prepare_requirements(
     deps = _requirements(requirements, "requirement")
     cache = _open_cache(options, reporter, cache)
     span = b"requires\0" + "\n".join(requirements).encode()
-    key = fastpath.fast_key(span, options.python or "", list(options.with_requirements),
+    key = fastpath.fast_key(span, options.python or "", options.with_key,
                             sys.executable, options.composition)
     meta = metadata.ScriptMetadata(path="<requires>", dependencies=tuple(deps), has_block=True)
     return _find_or_build("<requires>", meta, lambda: key, options, reporter, cache)
@@ -598,6 +606,28 @@ def command_environ(prefix: Path, extra: Mapping[str, str] | None = None) -> dic
 # -- the stages ------------------------------------------------------------------------------
 
 
+def _editables(paths: Sequence[str]) -> list[Editable]:
+    """``--with-editable`` directories, checked: each an existing directory with a
+    ``pyproject.toml``, ``setup.py`` or ``setup.cfg``, named by a path that cannot be read as
+    an option or a second line.
+
+    Raises:
+        UsageError: one is not such a directory.
+    """
+    from pyrun.metadata import Editable
+
+    out = []
+    for path in paths:
+        full = os.path.abspath(path)
+        if any(c < " " for c in full) or not any(
+                os.path.isfile(os.path.join(full, f))
+                for f in ("pyproject.toml", "setup.py", "setup.cfg")):
+            raise UsageError(f"--with-editable {path}: not a project directory (one with "
+                             "pyproject.toml, setup.py or setup.cfg)")
+        out.append(Editable(full))
+    return out
+
+
 def _requirements(texts: Sequence[str], what: str) -> list[Requirement]:
     """Parse PEP 508 strings (:func:`pyrun.metadata.parse_requirement`: no control
     characters, so nothing can reach the installer as an option of its own).
@@ -696,7 +726,8 @@ def _build(
     from pyrun.interpreters import InterpreterFinder
 
     _prefetch()
-    extra = _requirements(options.with_requirements, "--with")
+    extra: list[Requirement | Editable] = [*_requirements(options.with_requirements, "--with"),
+                                           *_editables(options.with_editables)]
     finder = InterpreterFinder(cache.root, reporter)
     interpreter = _interpreter(finder, options.python, meta, script, early)
     reporter.debug(f"interpreter: {interpreter.executable} ({interpreter.version})")
@@ -713,7 +744,7 @@ def _build(
 def _build_on(
     interpreter: Interpreter,
     finder: InterpreterFinder,
-    extra: list[Requirement],
+    extra: list[Requirement | Editable],
     script: str,
     meta: ScriptMetadata,
     key_of: Callable[[], str],
@@ -974,7 +1005,7 @@ def _did_you_mean(output: str, installer: Installer) -> str:
 
 def _overlay(
     base: Resolution,
-    extra: Sequence[Requirement],
+    extra: Sequence[Requirement | Editable],
     interpreter: Interpreter,
     installer: Installer,
     script: str,

@@ -94,6 +94,21 @@ class ScriptMetadata:
     warnings: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Editable:
+    """``--with-editable PATH``: a local project installed editable, as uv's resolver reads
+    it (a ``-e PATH`` line).
+
+    Attributes:
+        path: the project's directory, absolute.
+    """
+
+    path: str
+
+    def __str__(self) -> str:
+        return f"-e {self.path}"
+
+
 def parse_requirement(text: str) -> Requirement:
     """One requirement (PEP 508) from any source: the block, ``--with``, a WSP request.
 

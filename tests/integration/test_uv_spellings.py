@@ -176,3 +176,27 @@ def test_a_newcomers_first_commands(pyrun: Runner, tmp_path: Path) -> None:
         capture_output=True, text=True,
         env={"HOME": str(home), "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"})
     assert done.returncode == 0 and "_pyrun" in done.stdout, done.stderr
+
+
+def test_with_editable_uses_the_projects_code_where_it_lies(pyrun: Runner, tmp_path: Path,
+                                                           wheels: Path) -> None:
+    project = tmp_path / "proj"
+    (project / "src" / "proj").mkdir(parents=True)
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "proj"\nversion = "0.1"\ndependencies = ["alpha"]\n'
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n')
+    code = project / "src" / "proj" / "__init__.py"
+    code.write_text("X = 1\n")
+    script = write(tmp_path / "e.py", "# /// script\n# dependencies = []\n# ///\n"
+                   "import proj, alpha\nprint(proj.X, proj.__file__ == "
+                   f"{str(code)!r}, alpha.__version__)\n")
+    mine = pyrun("--find-links", str(wheels), "--with-editable", str(project), str(script))
+    theirs = pyrun.uv("run", "--find-links", str(wheels), "--with-editable", str(project),
+                      "--script", str(script))
+    assert mine.returncode == 0, mine.stderr
+    assert mine.stdout.split() == theirs.stdout.split()[-3:] == ["1", "True", "2.0-private"]
+    code.write_text("X = 2\n")  # an edit shows at once: nothing is rebuilt
+    again = pyrun("--find-links", str(wheels), "--with-editable", str(project), str(script))
+    assert again.stdout.split()[0] == "2" and "building" not in again.stderr
+    bad = pyrun("--with-editable", str(tmp_path), str(script))
+    assert bad.returncode == 64 and "not a project directory" in bad.stderr

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
     from packaging.requirements import Requirement
 
+    from pyrun.metadata import Editable
+
     from pyrun.interpreters import Interpreter
     from pyrun.resolution import LockedDistribution, Resolution
     from pyrun.uvsettings import UvSettings
@@ -130,7 +132,7 @@ class Installer(ABC):
 
     @abstractmethod
     def resolve(
-        self, requirements: Sequence[Requirement], interpreter: Interpreter,
+        self, requirements: Sequence[Requirement | Editable], interpreter: Interpreter,
         prefer: Sequence[tuple[str, str]] = (),
     ) -> Resolution:
         """Resolve ``requirements`` (PEP 508) for ``interpreter`` with :attr:`settings`: one

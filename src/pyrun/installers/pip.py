@@ -30,6 +30,8 @@ from pyrun.progress import Reporter
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
+    from pyrun.metadata import Editable
+
     from pyrun.interpreters import Interpreter
     from pyrun.resolution import LockedDistribution, Resolution
     from pyrun.uvsettings import UvSettings
@@ -90,7 +92,7 @@ class Pip(Installer):
         return command
 
     def resolve(
-        self, requirements: Sequence[Requirement], interpreter: Interpreter,
+        self, requirements: Sequence[Requirement | Editable], interpreter: Interpreter,
         prefer: Sequence[tuple[str, str]] = (),
     ) -> Resolution:
         """``pip install --dry-run --ignore-installed --report``; see :meth:`Installer.resolve`

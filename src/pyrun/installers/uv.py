@@ -35,6 +35,8 @@ from pyrun.progress import Reporter
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
+    from pyrun.metadata import Editable
+
     from pyrun.interpreters import Interpreter
     from pyrun.resolution import LockedDistribution, Resolution
     from pyrun.uvsettings import UvSettings
@@ -104,7 +106,7 @@ class Uv(Installer):
         self.binary = binary or find_uv()
 
     def resolve(
-        self, requirements: Sequence[Requirement], interpreter: Interpreter,
+        self, requirements: Sequence[Requirement | Editable], interpreter: Interpreter,
         prefer: Sequence[tuple[str, str]] = (),
     ) -> Resolution:
         """``uv pip compile - --format pylock.toml`` for ``interpreter``, with the script's
