@@ -404,6 +404,8 @@ class InterpreterFinder:
         when None)."""
         import contextlib
 
+        from pyrun.uvpython import environ as uv_environ
+
         if script is not None and early is not None and early.script == script:
             self._reporter.debug(f"uv was asked early: python find --script={script}")
             try:
@@ -423,7 +425,7 @@ class InterpreterFinder:
                 proc = start([*argv[:4], *project, *(["--no-project"] if script is None
                                                       else []), *argv[4:]],
                              stdin=DEVNULL, stdout=PIPE, stderr=PIPE, text=True,
-                             environ={**os.environ, "UV_PYTHON_DOWNLOADS": "never"})
+                             environ=uv_environ())
                 out, err = proc.communicate()
         except (OSError, UsageError) as exc:
             return None, [str(exc)]

@@ -285,3 +285,41 @@ def test_python_preference_only_managed_is_not_escaped(
     assert theirs.returncode != 0
     assert mine.returncode == 68, mine.stderr
     assert "only-managed" in mine.stderr and "Traceback" not in mine.stderr
+
+
+def _pyenv_versions() -> list[str]:
+    root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    shims = os.path.join(root, "shims")
+    if shims not in os.environ.get("PATH", "").split(os.pathsep):
+        return []
+    try:
+        return sorted(v for v in os.listdir(os.path.join(root, "versions"))
+                      if v.startswith("3.") and v.count(".") == 2 and int(v.split(".")[1]) >= 9)
+    except OSError:
+        return []
+
+
+@pytest.mark.parametrize("selection", ["global", "one", "two", "system"])
+def test_pyenv_shims_answer_as_they_would_for_uv(pyrun: Runner, tmp_path: Path,
+                                                 selection: str) -> None:
+    """pyrun gives uv a PATH where pyenv's shims are replaced by what they would run (uv runs
+    a shim, about 200 ms, to learn what is behind it); uv's answer must not change."""
+    versions = _pyenv_versions()
+    if len(versions) < 2:
+        pytest.skip("needs pyenv's shims on PATH and two pyenv versions")
+    env = {"global": {}, "one": {"PYENV_VERSION": versions[-1]},
+           "two": {"PYENV_VERSION": f"{versions[0]}:{versions[-1]}"},
+           "system": {"PYENV_VERSION": "system"}}[selection]
+    compared = 0
+    for spec in (">=3.9", f">={versions[-1].rsplit('.', 1)[0]}"):
+        script = write(tmp_path / f"s{len(spec)}.py", f'# /// script\n# requires-python = '
+                       f'"{spec}"\n# dependencies = []\n# ///\n{PROBE}')
+        theirs = pyrun.uv("python", "find", "--no-python-downloads", f"--script={script}",
+                          cwd=tmp_path, **env)
+        mine = pyrun(str(script), cwd=tmp_path, **env)
+        if theirs.returncode != 0:  # uv found none (a shim of a version not selected failed)
+            continue  # pyrun's own search answers then, tested elsewhere
+        assert mine.returncode == 0, mine.stderr
+        assert mine.stdout.split()[1] == os.path.realpath(theirs.stdout.strip()), (spec, env)
+        compared += 1
+    assert compared, "uv answered none of the requests"

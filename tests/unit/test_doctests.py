@@ -8,7 +8,8 @@ import importlib
 import pytest
 
 MODULES = ["pyrun.environment", "pyrun.fastpath", "pyrun.layout", "pyrun.uvsettings",
-           "pyrun.requirementsfile", "pyrun.interpreters", "pyrun.installers.base"]
+           "pyrun.requirementsfile", "pyrun.interpreters", "pyrun.installers.base",
+           "pyrun.uvpython"]
 
 
 @pytest.mark.parametrize("name", MODULES)
