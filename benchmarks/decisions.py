@@ -17,7 +17,10 @@ before, ...); a ratio is the median of the pairs' ratios. Scenarios:
    whole cold path, interpreter and settings steps included;
 2. the same script with a ``[tool.uv]`` table (``exclude-newer``), which before was translated
    into options and now reaches uv as a ``uv.toml``;
-3. a warm run of the small script.
+3. a warm run of the small script;
+4. scenario 1 as a pyenv user runs it: ``PATH`` as this benchmark was started with, pyenv's
+   shims included (uv runs a shim to learn what is behind it; pyrun gives uv the directories
+   the shims would run instead). Skipped when ``PATH`` has no shims.
 
 The extra cost of the new steps is ``ratio - 1`` of a cold run; issue 20 asks for at most 5%.
 """
@@ -61,11 +64,11 @@ def install(source: Path, venv: Path, python: str) -> Path:
     return venv / "bin" / "pyrun"
 
 
-def environ(python: str, cache: Path) -> dict[str, str]:
+def environ(python: str, cache: Path, shims: bool = False) -> dict[str, str]:
     e = {k: v for k, v in os.environ.items()
          if k not in ("PYTHONDONTWRITEBYTECODE", "VIRTUAL_ENV", "PYRUN_COMPILE")}
-    path = [p for p in e.get("PATH", "").split(os.pathsep) if "pyenv" not in p]
-    e.update(PATH=os.pathsep.join([os.path.dirname(python), *path]),
+    path = [p for p in e.get("PATH", "").split(os.pathsep) if shims or "pyenv" not in p]
+    e.update(PATH=os.pathsep.join(path if shims else [os.path.dirname(python), *path]),
              PYRUN_CACHE_DIR=str(cache), UV_CACHE_DIR=str(WORK / "uv-cache"),
              UV_PYTHON_DOWNLOADS="never")
     return e
@@ -89,7 +92,7 @@ def settle(cache: Path) -> None:
 
 
 def paired(label: str, before: Path, now: Path, script: Path, python: str, repeat: int,
-           cold: bool) -> tuple[str, float, float, float]:
+           cold: bool, shims: bool = False) -> tuple[str, float, float, float]:
     ratios, a_times, b_times = [], [], []
     for i in range(repeat):
         pair = []
@@ -97,7 +100,7 @@ def paired(label: str, before: Path, now: Path, script: Path, python: str, repea
             cache = WORK / f"cache-{name}" / (str(i) if cold else "warm")
             if cold and cache.exists():
                 shutil.rmtree(cache)
-            env = environ(python, cache)
+            env = environ(python, cache, shims)
             if not cold and i == 0:
                 timed([str(pyrun), str(script)], env)  # build it once
                 settle(cache)
@@ -142,6 +145,9 @@ def main() -> None:
         paired("warm run, small script", before, now, small, python, ns.warm_repeat,
                cold=False),
     ]
+    if any(p.endswith(os.path.join(".pyenv", "shims")) for p in os.environ["PATH"].split(":")):
+        rows.append(paired("cold run, small script, pyenv's shims on PATH", before, now, small,
+                           python, ns.repeat, cold=True, shims=True))
     version = subprocess.run([UV, "--version"], capture_output=True, text=True).stdout.strip()
     print(f"pyrun {ns.before} against the working tree; {version}; scripts on {python}; "
           f"{os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}\n")
