@@ -15,7 +15,8 @@ before, ...); a ratio is the median of the pairs' ratios. Scenarios:
 
 1. a cold run of a small script (one dependency), pyrun's cache empty, uv's cache warm: the
    whole cold path, interpreter and settings steps included;
-2. the same script with a ``[tool.uv]`` table (``exclude-newer``), which before was translated
+2. the same with ``requires-python`` (as ``uv init --script`` writes it: before, pyrun took the
+   highest installed match; now uv's first match), and with a ``[tool.uv]`` table (``exclude-newer``), which before was translated
    into options and now reaches uv as a ``uv.toml``;
 3. a warm run of the small script;
 4. scenario 1 as a pyenv user runs it: ``PATH`` as this benchmark was started with, pyenv's
@@ -43,6 +44,9 @@ WORK = Path(__file__).resolve().parent / ".work-decisions"
 UV = str(find_uv_bin())
 
 SMALL = '# /// script\n# dependencies = ["six"]\n# ///\nimport six\nprint(six.__version__)\n'
+#: As ``uv init --script`` writes a script: with ``requires-python``.
+BOUNDED = ('# /// script\n# requires-python = ">=3.9"\n# dependencies = ["six"]\n# ///\n'
+           "import six\nprint(six.__version__)\n")
 TABLE = ('# /// script\n# dependencies = ["six"]\n# [tool.uv]\n'
          '# exclude-newer = "2024-01-01T00:00:00Z"\n# ///\nimport six\nprint(six.__version__)\n')
 
@@ -132,13 +136,16 @@ def main() -> None:
     finally:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
                        check=False, capture_output=True)
-    small, table = WORK / "small.py", WORK / "table.py"
+    small, table, bounded = WORK / "small.py", WORK / "table.py", WORK / "bounded.py"
     small.write_text(SMALL)
     table.write_text(TABLE)
-    for script in (small, table):  # uv's cache warm for both
+    bounded.write_text(BOUNDED)
+    for script in (small, table, bounded):  # uv's cache warm for all
         timed([str(now), str(script)], environ(python, WORK / "cache-prime"))
     rows = [
         paired("cold run, small script (uv's cache warm)", before, now, small, python,
+               ns.repeat, cold=True),
+        paired("cold run, small script with requires-python", before, now, bounded, python,
                ns.repeat, cold=True),
         paired("cold run, small script with [tool.uv]", before, now, table, python,
                ns.repeat, cold=True),

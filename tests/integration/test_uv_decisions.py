@@ -67,8 +67,10 @@ def side_by_side(pyrun: Runner, tmp_path: Path, two_pythons: tuple[Interpreter, 
 
     def compare(block: str, *options: str, **variables: str) -> tuple[str, str, str, str]:
         count[0] += 1
-        script = write(work / f"s{count[0]}.py",
-                       f"# /// script\n{block}# dependencies = []\n# ///\n{PROBE}")
+        # a block of this test's own (a comment in it): pyrun reuses the environment another
+        # test built for the same block under another PATH, as uv reuses one that still fits
+        script = write(work / f"s{count[0]}.py", f"# /// script\n{block}# dependencies = []  "
+                       f"# {tmp_path.name}\n# ///\n{PROBE}")
         env = {"PATH": path, "UV_PYTHON_DOWNLOADS": "never", **variables}
         mine = pyrun(*options, str(script), cwd=work, **env)
         theirs = pyrun.uv("run", *options, "--script", str(script), cwd=work, **env)
@@ -293,8 +295,9 @@ def _pyenv_versions() -> list[str]:
     if shims not in os.environ.get("PATH", "").split(os.pathsep):
         return []
     try:
-        return sorted(v for v in os.listdir(os.path.join(root, "versions"))
-                      if v.startswith("3.") and v.count(".") == 2 and int(v.split(".")[1]) >= 9)
+        return sorted((v for v in os.listdir(os.path.join(root, "versions"))
+                       if v.startswith("3.") and v.count(".") == 2 and v.replace(".", "").isdigit()
+                       and int(v.split(".")[1]) >= 9), key=lambda v: tuple(map(int, v.split("."))))
     except OSError:
         return []
 
@@ -312,8 +315,10 @@ def test_pyenv_shims_answer_as_they_would_for_uv(pyrun: Runner, tmp_path: Path,
            "system": {"PYENV_VERSION": "system"}}[selection]
     compared = 0
     for spec in (">=3.9", f">={versions[-1].rsplit('.', 1)[0]}"):
+        # a block of its own (a comment in it): the same block built by another test, under
+        # another PATH, would be reused, as uv reuses an environment that still fits
         script = write(tmp_path / f"s{len(spec)}.py", f'# /// script\n# requires-python = '
-                       f'"{spec}"\n# dependencies = []\n# ///\n{PROBE}')
+                       f'"{spec}"\n# dependencies = []  # pyenv {selection}\n# ///\n{PROBE}')
         theirs = pyrun.uv("python", "find", "--no-python-downloads", f"--script={script}",
                           cwd=tmp_path, **env)
         mine = pyrun(str(script), cwd=tmp_path, **env)
