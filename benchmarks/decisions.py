@@ -16,7 +16,8 @@ before, ...); a ratio is the median of the pairs' ratios. Scenarios:
 1. a cold run of a small script (one dependency), pyrun's cache empty, uv's cache warm: the
    whole cold path, interpreter and settings steps included;
 2. the same with ``requires-python`` (as ``uv init --script`` writes it: before, pyrun took the
-   highest installed match; now uv's first match), and with a ``[tool.uv]`` table (``exclude-newer``), which before was translated
+   highest installed match; now uv's first match), and with a ``[tool.uv]`` table
+   (``exclude-newer``), which before was translated
    into options and now reaches uv as a ``uv.toml``;
 3. a warm run of the small script;
 4. scenario 1 as a pyenv user runs it: ``PATH`` as this benchmark was started with, pyenv's

@@ -378,9 +378,10 @@ def argument_parser(prog: str, **kwargs: Any) -> argparse.ArgumentParser:
         epilog (a table of commands, kept as written) not."""
 
         def add_text(self, text: str | None) -> None:
-            if text and text is description:
+            if isinstance(text, str) and text and text is description:
                 fill = argparse.HelpFormatter._fill_text  # the raw formatter's keeps lines
-                text = "\n\n".join(fill(self, p, self._width, "") for p in text.split("\n\n"))
+                paragraphs = str(description).split("\n\n")
+                text = "\n\n".join(fill(self, p, self._width, "") for p in paragraphs)
             super().add_text(text)
 
     description = kwargs.get("description")

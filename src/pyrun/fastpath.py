@@ -18,7 +18,8 @@ in one place (:func:`resolution_inputs`):
   (``$XDG_CONFIG_DIRS/uv/uv.toml``, ``/etc/uv/uv.toml``) files, and the ``uv.toml`` and
   ``pyproject.toml`` files of the script's directory and its parents (uv's project-level
   configuration for a script: :func:`search_start`);
-* the Python version file uv would read (:func:`version_file`); pip's ``$PIP_CONFIG_FILE``, ``/etc/pip.conf``,
+* the Python version file uv would read (:func:`version_file`);
+* pip's ``$PIP_CONFIG_FILE``, ``/etc/pip.conf``,
   ``$XDG_CONFIG_DIRS/pip/pip.conf``, ``~/.config/pip/pip.conf``, ``~/.pip/pip.conf`` and the
   ``pip.conf`` of pyrun's own interpreter's prefix.
 
@@ -160,7 +161,8 @@ def fast_key(
         script: the script's path as given (``-`` for standard input, or a URL): where the
             Python version file that uv would read is looked for (:func:`version_file`).
 
-    The Python version file (its path and signature) and the installers' settings (:func:`resolution_inputs`) are hashed too, so a changed index,
+    The Python version file (its path and signature) and the installers' settings
+    (:func:`resolution_inputs`) are hashed too, so a changed index,
     ``UV_*``/``PIP_*`` variable or configuration file means a new resolution.
     """
     h = blake2b(digest_size=16)

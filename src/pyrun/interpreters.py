@@ -420,8 +420,9 @@ class InterpreterFinder:
             argv += ["--", request or "default"]
         self._reporter.debug(f"asking uv: {' '.join(argv[1:])}")
         try:
-            with settings.project() if settings is not None \
-                    else contextlib.nullcontext([]) as project:
+            config: contextlib.AbstractContextManager[list[str]] = (
+                settings.project() if settings is not None else contextlib.nullcontext([]))
+            with config as project:
                 proc = start([*argv[:4], *project, *(["--no-project"] if script is None
                                                       else []), *argv[4:]],
                              stdin=DEVNULL, stdout=PIPE, stderr=PIPE, text=True,
@@ -464,9 +465,10 @@ class InterpreterFinder:
             allowed = managed if preference == "only-managed" else [
                 i for i in self.installed() if not _is_managed(i.executable)]
             if not allowed:
+                seen = _versions(self.installed())
                 raise NoInterpreterError(explicit or str(requires_python or ""),
                                          f"{where}python-preference {preference!r}: no such "
-                                         f"Python is installed (found {_versions(self.installed())})")
+                                         f"Python is installed (found {seen})")
             spec = _as_specifier(explicit) if explicit not in (None, "default") else None
             spec = spec if spec is not None else requires_python
             fits = [i for i in allowed if spec is None or spec.contains(i.version,
@@ -604,8 +606,10 @@ def _intersects(request: str, requires_python: SpecifierSet) -> bool:
 
     >>> _intersects("3.12", SpecifierSet(">=3.12")), _intersects("3.11", SpecifierSet(">=3.12"))
     (True, False)
-    >>> _intersects(">=3.10,<3.12", SpecifierSet(">=3.11.4")), _intersects("pypy", SpecifierSet("<3"))
-    (True, True)
+    >>> _intersects(">=3.10,<3.12", SpecifierSet(">=3.11.4"))
+    True
+    >>> _intersects("pypy", SpecifierSet("<3"))
+    True
     """
     spec = _as_specifier(request.split("@", 1)[-1])
     if spec is None:

@@ -27,7 +27,8 @@ def read_requirements(path: str, _seen: frozenset[str] = frozenset()) -> list[st
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (d / "base.txt").write_text("six  # pinned below\\n")
-    >>> _ = (d / "r.txt").write_text("# tools\\n-r base.txt\\nrich>=13 \\\\\\n  ; python_version>'3'\\n")
+    >>> _ = (d / "r.txt").write_text("# tools\\n-r base.txt\\n"
+    ...                              "rich>=13 \\\\\\n  ; python_version>'3'\\n")
     >>> read_requirements(str(d / "r.txt"))
     ['six', "rich>=13   ; python_version>'3'"]
 

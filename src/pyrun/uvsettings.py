@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -283,16 +284,22 @@ def _no_config() -> bool:
 def user_config_file() -> dict[str, Any] | None:
     """The content of ``UV_CONFIG_FILE``, rebased to its directory; None when it cannot be
     read as TOML (uv then says why, reading it itself)."""
-    try:
-        from tomllib import loads
-    except ImportError:  # Python < 3.11
-        from tomli import loads
+    loads = _toml_loads()
     path = os.path.abspath(_config_file())
     try:
         with open(path, encoding="utf-8") as f:
             return rebased(loads(f.read()), os.path.dirname(path))
     except (OSError, ValueError):
         return None
+
+
+def _toml_loads() -> Callable[[str], dict[str, Any]]:
+    """``tomllib.loads`` (``tomli``'s before Python 3.11)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.9 and 3.10 only
+        import tomli as tomllib
+    return tomllib.loads
 
 
 def root_of(script: str) -> str:
@@ -353,10 +360,7 @@ def discovered_config(start: str) -> dict[str, Any] | None:
     rebased to that directory, without :data:`PROJECT_ONLY` keys. None when there is none, or
     it cannot be read as TOML (uv then says so when it reads it itself).
     """
-    try:
-        from tomllib import loads
-    except ImportError:  # Python < 3.11
-        from tomli import loads
+    loads = _toml_loads()
     here = os.path.abspath(start)
     while True:
         for name in ("uv.toml", "pyproject.toml"):

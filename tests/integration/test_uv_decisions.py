@@ -131,7 +131,8 @@ def test_uv_python_and_python_option_win_as_in_uv(
     side_by_side, two_pythons: tuple[Interpreter, Interpreter]
 ) -> None:
     older, newer = two_pythons
-    mine, theirs, _, _ = side_by_side('# requires-python = ">=3.9"\n', UV_PYTHON=newer.short_version)
+    mine, theirs, _, _ = side_by_side('# requires-python = ">=3.9"\n',
+                                      UV_PYTHON=newer.short_version)
     assert mine == theirs and mine.split()[0] == str(newer.version)
     mine, theirs, _, _ = side_by_side('# requires-python = ">=3.9"\n', "--python",
                                       newer.short_version)

@@ -44,9 +44,10 @@ def unreachable_place(output: str) -> str:
     URL (host HOST: REASON)`` from git's own words, ``URL (host HOST)`` for a request that
     failed, else ``the package index``. Credentials in a URL are shown as ``***``.
 
-    >>> unreachable_place("fatal: unable to access 'https://h.invalid/x.git/': Could not "
-    ...                   "resolve host: h.invalid")
-    'the git repository https://h.invalid/x.git/ (host h.invalid: Could not resolve host: h.invalid)'
+    >>> print(unreachable_place("fatal: unable to access 'https://h.invalid/x.git/': Could "
+    ...                         "not resolve host: h.invalid"))  # doctest: +NORMALIZE_WHITESPACE
+    the git repository https://h.invalid/x.git/
+    (host h.invalid: Could not resolve host: h.invalid)
     >>> unreachable_place("error sending request for url (https://u:p@idx.example/simple/six/)")
     'https://***@idx.example/simple/six/ (host idx.example)'
     """
@@ -258,10 +259,10 @@ class Installer(ABC):
                             r"(401 Unauthorized|403 Forbidden)", out)
         if refused is not None:
             index = redact(refused.group(1)) if refused.group(1) else "the index"
-            status = refused.group(2) or refused.group(3)
+            http = refused.group(2) or refused.group(3)
             return ResolutionError(
                 f"{what}: {index} refused pyrun's request for lack of valid credentials (HTTP "
-                f"{status}); give them as uv reads them: UV_INDEX_<NAME>_USERNAME and "
+                f"{http}); give them as uv reads them: UV_INDEX_<NAME>_USERNAME and "
                 "_PASSWORD for a named index, ~/.netrc, a keyring (UV_KEYRING_PROVIDER), or "
                 f"in the index URL. {said}", failure)
         if any(sign in out for sign in self.UNSATISFIABLE):

@@ -278,9 +278,10 @@ class Uv(Installer):
         # uv reading the script itself (export, lock, tree --script) gets only the command
         # line's settings: it reads the table from the script
         own = args[0] in ("pip", "python")
-        with self.settings.project(table=own) if self.settings is not None \
-                and (own or args[0] in ("export", "lock", "tree")) \
-                else contextlib.nullcontext([]) as project:
+        config: contextlib.AbstractContextManager[list[str]] = (
+            self.settings.project(table=own) if self.settings is not None
+            and (own or args[0] in ("export", "lock", "tree")) else contextlib.nullcontext([]))
+        with config as project:
             argv += project
             try:
                 return self.runner(argv, self.reporter, input=input,
