@@ -10,7 +10,8 @@ on every cold run) and the script's ``[tool.uv]`` (a generated ``uv.toml`` and `
 on each uv call). Both pyruns are installed with pip into venvs of their own (as users install
 pyrun), from ``COMMIT`` (default: the commit before issue 20's work) and from the working tree,
 on the interpreter uv finds by default; ``PATH`` holds that interpreter's directory before the
-system's and no pyenv shims (as a user without pyenv has it). Runs are paired (before, now,
+system's and no pyenv shims (as a user without pyenv has it); the scripts lie in a scratch
+folder outside any project (in the system's temporary directory), as users keep them. Runs are paired (before, now,
 before, ...); a ratio is the median of the pairs' ratios. Scenarios:
 
 1. a cold run of a small script (one dependency), pyrun's cache empty, uv's cache warm: the
@@ -35,13 +36,16 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from uv import find_uv_bin
 
 ROOT = Path(__file__).resolve().parent.parent
-WORK = Path(__file__).resolve().parent / ".work-decisions"
+#: A scratch folder outside any project (uv reads a project's configuration for a script from
+#: its directory up: inside this repository it would read pyrun's own pyproject.toml).
+WORK = Path(tempfile.gettempdir()) / "pyrun-bench-decisions"
 UV = str(find_uv_bin())
 
 SMALL = '# /// script\n# dependencies = ["six"]\n# ///\nimport six\nprint(six.__version__)\n'
