@@ -1,8 +1,8 @@
 """A script's ``[tool.uv]`` table, handed to uv whole, in a form uv reads itself.
 
 Scripts in the wild are written for ``uv run --script``, which reads ``[tool.uv]`` from the
-inline metadata and combines it with the configuration it discovers (the working directory's
-project, the user's and the system's ``uv.toml``), the script's winning. pyrun does not
+inline metadata and combines it with the configuration it discovers (a project's, found from
+the script's directory; the user's and the system's ``uv.toml``), the script's winning. pyrun does not
 translate the table key by key: it writes it, as it stands, into a generated ``uv.toml``
 (:func:`project_args`) in a directory of its own, and points every uv call it makes for the
 script at that directory with ``--project``. uv then reads the table as a project's
@@ -23,7 +23,11 @@ the filesystem metadata"):
 
 A script without a table gets ``--project`` set to its own directory, for the same reason:
 ``uv run --script`` looks for a project's configuration there (checked with uv 0.13.9), where
-a plain ``uv pip compile`` would look in the working directory.
+a plain ``uv pip compile`` would look in the working directory. Where uv reads no discovered
+configuration (``UV_NO_CONFIG``) or one named file (``UV_CONFIG_FILE``), the generated file is
+given with ``--config-file`` instead (with that file's content below the table), so that the
+table still counts, as it does for ``uv run --script``. uv's command-line settings
+(:data:`SETTINGS`: ``pyrun --exclude-newer DATE``) go into the same file, above the table.
 
 ``sources`` is project-only in a ``uv.toml``: a script with ``sources`` or named indexes is
 resolved by ``uv export --script``, where uv reads the script itself (:mod:`pyrun.locking`).
@@ -125,7 +129,8 @@ INDEX_KEYS = frozenset({"index", "default-index", "index-url", "extra-index-url"
 SCRIPT_ONLY = frozenset({"sources"})
 
 #: Keys of a project's ``[tool.uv]`` that a ``uv.toml`` may not hold (uv's
-#: ``validate_uv_toml``): left out when a working directory's ``pyproject.toml`` is merged in.
+#: ``validate_uv_toml``): left out when the project configuration found from the script's
+#: directory (a ``pyproject.toml``) is merged in.
 PROJECT_ONLY = frozenset({"conflicts", "workspace", "sources", "dev-dependencies",
                           "default-groups", "dependency-groups", "managed", "package",
                           "build-backend", "environments", "required-environments"})
@@ -161,12 +166,13 @@ _REBASED = ("index-url", "extra-index-url", "find-links")
 
 @dataclass(frozen=True)
 class UvSettings:
-    """A script's ``[tool.uv]`` table and the command line's index options.
+    """A script's ``[tool.uv]`` table and uv's settings from the command line.
 
     Attributes:
         table: the script's ``[tool.uv]`` as written (every key; uv reads it).
-        command_line: ``{key: value}`` for each key of :data:`OPTIONS` the command line sets
-            (a string, a bool, or a tuple of strings).
+        command_line: ``{key: value}`` for each key of :data:`OPTIONS` (uv options) and
+            :data:`SETTINGS` (the generated ``uv.toml``, above the table) the command line
+            sets: a string, a bool, or a tuple of strings.
         root: the directory the table's relative paths start from: the script's own (the
             working directory for a script from standard input or a URL: ``""``).
     """
