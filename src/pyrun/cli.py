@@ -208,14 +208,18 @@ def _warm(options: WarmOptions) -> "bytes | None":
     if regular and not options.python and fastpath.block_span(data):
         # a cold run: uv's choice of the interpreter runs while the engine is imported
         # (its answer is taken, or the process stopped, by pyrun.engine.prepare)
-        from pyrun.errors import ToolNotFoundError
-        from pyrun.installers.uv import find_uv
-        from pyrun.uvpython import ask_early
+        from pyrun.uvpython import ask_early, uv_binary
 
-        try:
-            options.early = ask_early(find_uv(), options.script)
-        except ToolNotFoundError:
-            pass
+        uv = uv_binary()  # without importing the installers: uv starts sooner
+        if uv is None:
+            from pyrun.errors import ToolNotFoundError
+            from pyrun.installers.uv import find_uv
+
+            try:
+                uv = find_uv()
+            except ToolNotFoundError:
+                pass
+        options.early = ask_early(uv, options.script) if uv else None
     return data
 
 

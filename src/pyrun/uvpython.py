@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 
 from pyrun.errors import UsageError
 from pyrun.subprocesses import DEVNULL, PIPE, start
@@ -116,6 +117,20 @@ def _selected(root: str, env: dict[str, str], cwd: str | None) -> list[str] | No
     except OSError:
         return None
     return words or ["system"]
+
+
+def uv_binary() -> str | None:
+    """The uv binary :func:`pyrun.installers.uv.find_uv` looks for first: the ``uv``
+    package's, beside this interpreter (as in a venv or a tool environment), found without
+    importing the installers, so that a cold run's question to uv starts sooner; None when it
+    is not there."""
+    import importlib.util
+
+    beside = os.path.join(os.path.dirname(sys.executable), "uv")
+    if (os.name == "posix" and importlib.util.find_spec("uv") is not None
+            and os.path.isfile(beside) and os.access(beside, os.X_OK)):
+        return beside
+    return None
 
 
 def ask_early(uv: str, script: str) -> Asked | None:

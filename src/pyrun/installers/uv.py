@@ -55,11 +55,10 @@ def find_uv() -> str:
     Raises:
         ToolNotFoundError: neither the ``uv`` package, ``$UV`` nor ``PATH`` provides one.
     """
-    import importlib.util
+    from pyrun.uvpython import uv_binary
 
-    beside = os.path.join(os.path.dirname(sys.executable), "uv")
-    if (os.name == "posix" and importlib.util.find_spec("uv") is not None  # the package is here
-            and os.path.isfile(beside) and os.access(beside, os.X_OK)):
+    beside = uv_binary()
+    if beside is not None:
         return beside
     try:
         from uv import find_uv_bin
