@@ -198,6 +198,9 @@ def test_an_upgraded_run_of_a_locked_script_rewrites_its_lock_as_uv_run_does(
         plain = pyrun(str(script)) if tool == "pyrun" else pyrun.uv("run", "--script",
                                                                     str(script))
         assert plain.stdout.split()[-2:] == ["1.14.0", "2.10"]  # the lock still fits: kept
+        refreshed = (pyrun("--refresh", str(script)) if tool == "pyrun"
+                     else pyrun.uv("run", "--refresh", "--script", str(script)))
+        assert refreshed.stdout.split()[-2:] == ["1.14.0", "2.10"]  # --refresh keeps pins
         up = (pyrun("-P", "six", str(script)) if tool == "pyrun"
               else pyrun.uv("run", "-P", "six", "--script", str(script)))
         assert up.returncode == 0, up.stderr
