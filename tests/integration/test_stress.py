@@ -114,7 +114,13 @@ def test_storm(pyrun: Runner, tmp_path: Path) -> None:
         final = subprocess.run([sys.executable, "-m", "pyrun", str(scripts[name])], env=environ,
                                capture_output=True, text=True, timeout=300)
         assert final.returncode == 0 and sorted(final.stdout.split()) == expected[name], final.stderr
-    time.sleep(1)
+    # the background compilers those runs started hold their entries' locks until they end:
+    # wait for them to end (a fixed sleep was too short on a loaded machine)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and any(
+            b"pyrun.bytecode" in cmdline(pid) and str(cache).encode() in cmdline(pid)
+            for pid in (int(p) for p in os.listdir("/proc") if p.isdigit())):
+        time.sleep(0.05)
     for d in ("pool", "envs"):
         dead = [p for p in (cache / d).glob(".tmp-*")
                 if not os.path.exists(f"/proc/{p.name.split('-')[1]}")]
