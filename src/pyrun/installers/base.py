@@ -32,9 +32,9 @@ if TYPE_CHECKING:
 
     from packaging.requirements import Requirement
 
-    from pyrun.metadata import Editable
-
+    from pyrun.errors import ToolNotFoundError
     from pyrun.interpreters import Interpreter
+    from pyrun.metadata import Editable
     from pyrun.resolution import LockedDistribution, Resolution
     from pyrun.uvsettings import UvSettings
 
@@ -66,6 +66,13 @@ def unreachable_place(output: str) -> str:
     if sent is not None:
         return f"{redact(sent.group(1))} (host {urlsplit(sent.group(1)).hostname})"
     return "the package index"
+
+
+def _needs_uv(what: str) -> ToolNotFoundError:
+    """The error for something only uv can do (``what`` says what), when pip stands in."""
+    from pyrun.errors import ToolNotFoundError
+
+    return ToolNotFoundError(f"{what}, and uv was not found; install it with `pip install uv`")
 
 
 def tool_said(output: str) -> str:
@@ -173,10 +180,7 @@ class Installer(ABC):
             ToolNotFoundError: the tool cannot read scripts (only uv can).
             ResolutionError, NetworkError, InstallError.
         """
-        from pyrun.errors import ToolNotFoundError
-
-        raise ToolNotFoundError(f"{script}: `pyrun tree` asks uv (`uv tree --script`), and uv "
-                                "was not found; install it with `pip install uv`")
+        raise _needs_uv(f"{script}: `pyrun tree` asks uv (`uv tree --script`)")
 
     def export_script(self, script: str, interpreter: Interpreter, *, mode: str = "",
                       options: Sequence[str] = (), format: str = "pylock.toml") -> str:
@@ -190,11 +194,8 @@ class Installer(ABC):
             ToolNotFoundError: the tool cannot read scripts (only uv can).
             StaleLockError, ResolutionError, NetworkError, InstallError.
         """
-        from pyrun.errors import ToolNotFoundError
-
-        raise ToolNotFoundError(
-            f"{script}: its [tool.uv] sources or indexes, or its lock, can be honoured only by "
-            "uv, and uv was not found; install it with `pip install uv`")
+        raise _needs_uv(f"{script}: its [tool.uv] sources or indexes, or its lock, can be "
+                        "honoured only by uv")
 
     def edit_script(self, args: Sequence[str], *, what: str) -> str:
         """Run the tool's script-editing command ``args`` (``init``/``add``/``remove``
@@ -204,10 +205,7 @@ class Installer(ABC):
             ToolNotFoundError: the tool cannot edit scripts (only uv can).
             ResolutionError, NetworkError, InstallError: as the tool reports them.
         """
-        from pyrun.errors import ToolNotFoundError
-
-        raise ToolNotFoundError(f"{what}: editing a script's metadata needs uv, and uv was not "
-                                "found; install it with `pip install uv`")
+        raise _needs_uv(f"{what}: editing a script's metadata needs uv")
 
     def lock_script(self, script: str, options: Sequence[str] = ()) -> str:
         """Write or update ``script``'s lock (``x.py.lock``) and return what the tool said.
@@ -216,10 +214,7 @@ class Installer(ABC):
             ToolNotFoundError: the tool cannot lock scripts (only uv can).
             ResolutionError, NetworkError, InstallError.
         """
-        from pyrun.errors import ToolNotFoundError
-
-        raise ToolNotFoundError(f"{script}: locking a script needs uv, and uv was not found; "
-                                "install it with `pip install uv`")
+        raise _needs_uv(f"{script}: locking a script needs uv")
 
     def classify(self, failure: CommandError, what: str) -> InstallerError:  # noqa: C901
         """The error a user should see for a failed run of this tool (``what`` names the step:

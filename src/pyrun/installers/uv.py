@@ -35,9 +35,8 @@ from pyrun.progress import Reporter
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
-    from pyrun.metadata import Editable
-
     from pyrun.interpreters import Interpreter
+    from pyrun.metadata import Editable
     from pyrun.resolution import LockedDistribution, Resolution
     from pyrun.uvsettings import UvSettings
 
