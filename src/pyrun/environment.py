@@ -439,11 +439,25 @@ def _link_file(source: Path, dest: Path) -> None:
 
 
 def shebang(python: str) -> str:
-    """A shebang for ``python``, or a ``/bin/sh`` trampoline when the path is too long."""
+    """A shebang for ``python``, or a ``/bin/sh`` trampoline when the path is too long or
+    holds a space: a line that ``/bin/sh`` runs (``exec`` of the interpreter, its path quoted
+    with :func:`shlex.quote`, so a ``'`` in it, as in ``/home/o'brien``, is quoted too) and
+    that Python reads as a string. Source: pypa/installer's ``scripts.py``
+    (``_build_shebang``).
+
+    >>> shebang("/usr/bin/python3")
+    '#!/usr/bin/python3\\n'
+    >>> print(shebang("/home/o'brien/my env/bin/python"), end="")
+    #!/bin/sh
+    '''exec' '/home/o'"'"'brien/my env/bin/python' "$0" "$@"
+    ' '''
+    """
+    import shlex
+
     line = f"#!{python}\n"
     if len(line.encode()) <= SHEBANG_LIMIT and " " not in python:
         return line
-    return f"#!/bin/sh\n'''exec' '{python}' \"$0\" \"$@\"\n' '''\n"
+    return f"#!/bin/sh\n'''exec' {shlex.quote(python)} \"$0\" \"$@\"\n' '''\n"
 
 
 def _write_wrapper(path: Path, python: str, target: str) -> None:

@@ -495,3 +495,20 @@ def test_overlapping_top_level_names(pyrun: Runner, tmp_path: Path, mode: str) -
     assert out.stdout.strip().endswith(os.sep + "magic.py")
     assert "'magic' is provided by file-magic and by python-magic; file-magic's copy" in out.stderr
     assert "is provided by" not in run_ok(pyrun, path, "--composition", mode).stderr
+
+
+def test_entry_points_run_from_an_environment_whose_path_holds_a_quote_and_a_space(
+    pyrun: Runner, tmp_path: Path
+) -> None:
+    """Issue 21: the wrapper's /bin/sh trampoline quoted the interpreter's path by hand, so a
+    home like /home/o'brien broke every entry point."""
+    cache = tmp_path / "o'brien cache"
+    script = write(tmp_path / "t.py", '# /// script\n# dependencies = ["tabulate"]\n# ///\n'
+                   "import subprocess\nout = subprocess.run(['tabulate', '--help'], "
+                   "capture_output=True, text=True)\nprint(out.returncode, 'usage' in "
+                   "out.stdout.lower())\n")
+    out = pyrun(str(script), PYRUN_CACHE_DIR=str(cache))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["0", "True"]
+    wrapper = next((cache / "envs").glob("*/bin/tabulate"))
+    assert wrapper.read_text().startswith("#!/bin/sh\n")  # the trampoline was needed
