@@ -196,3 +196,21 @@ def test_a_key_pyrun_cannot_apply_is_a_warning_once(pyrun: Runner, folder: Path)
     again = pyrun(str(script))
     assert again.returncode == 0 and again.stderr == ""
     assert os.path.isfile(script)
+
+
+def test_uv_no_config_and_uv_config_file_keep_the_table(pyrun: Runner, folder: Path,
+                                                        tmp_path: Path) -> None:
+    """uv reads a script's table whatever UV_NO_CONFIG or UV_CONFIG_FILE say of configuration
+    files; so does pyrun (it then gives uv its generated file with --config-file)."""
+    (tmp_path / "given.toml").write_text('prerelease = "allow"\n')
+    cases = (({"UV_NO_CONFIG": "1"}, {"alpha": "2.0"}),
+             ({"UV_CONFIG_FILE": str(tmp_path / "given.toml")}, {"alpha": "3.0rc1"}))
+    for i, (variables, expected) in enumerate(cases):
+        # a script of its own each time: uv would reuse the environment it made for a path
+        script = write(folder / f"cfg{i}.py", "# /// script\n# dependencies = [\"alpha\"]\n"
+                       f"# [tool.uv]\n{LOCAL}# ///\n{PROBE}")
+        mine = pyrun(str(script), **variables)
+        theirs = pyrun.uv("run", "--script", str(script), **variables)
+        assert mine.returncode == 0, mine.stderr
+        assert json.loads(mine.stdout) == json.loads(theirs.stdout.strip().splitlines()[-1]) \
+            == expected, variables
