@@ -86,10 +86,10 @@ def timed(argv: list[str]) -> float:
 
 
 def compilers_running() -> bool:
-    """Whether a background ``pyrun.bytecode`` compiler is still at work (Linux /proc)."""
+    """Whether a background ``pyrun.engine.bytecode`` compiler is still at work (Linux /proc)."""
     for pid in os.listdir("/proc"):
         try:
-            if pid.isdigit() and b"pyrun.bytecode" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if pid.isdigit() and b"pyrun.engine.bytecode" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 return True
         except OSError:
             continue
@@ -125,7 +125,7 @@ def _rss_and_parents() -> dict[int, tuple[int, int, bytes]]:
 
 def peak_memory(argv: list[str]) -> float:
     """Run ``argv``; the largest sum, over 5 ms samples, of the resident memory of its process
-    tree and of any ``pyrun.bytecode`` compiler (which runs detached, in a session of its own),
+    tree and of any ``pyrun.engine.bytecode`` compiler (which runs detached, in a session of its own),
     until all of them have ended. Returns MiB."""
     proc = subprocess.Popen(argv, env=env(), stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -134,11 +134,11 @@ def peak_memory(argv: list[str]) -> float:
     while True:
         procs = _rss_and_parents()
         for pid, (parent, _rss, cmd) in procs.items():
-            if parent in tracked or b"pyrun.bytecode" in cmd:
+            if parent in tracked or b"pyrun.engine.bytecode" in cmd:
                 tracked.add(pid)
         alive = [pid for pid in tracked if pid in procs]
         peak = max(peak, sum(procs[pid][1] for pid in alive))
-        if proc.poll() is not None and not any(b"pyrun.bytecode" in procs[p][2] for p in alive
+        if proc.poll() is not None and not any(b"pyrun.engine.bytecode" in procs[p][2] for p in alive
                                                if p != proc.pid):
             break
         time.sleep(0.005)

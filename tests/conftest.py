@@ -54,7 +54,7 @@ class Runner:
         --script`` that succeeds is checked to have read the script's block (without it, uv
         runs the script on the Python it finds, which may have the packages anyway: a test
         would pass by accident)."""
-        from pyrun.installers.uv import find_uv
+        from pyrun.engine.installers.uv import find_uv
 
         if args[:1] == ("run",) and "--script" in args:
             args = (*args[:1], "-v", *args[1:])

@@ -94,7 +94,7 @@ def unclosed(data: bytes) -> int:
     """The 1-based line of the first ``# /// script`` line whose run of ``#`` lines
     (:func:`block_span`) holds no ``# ///`` line, so that no block can close there; 0 when
     there is none. The warm path warns of it on every run, as the engine does (the full
-    check, with the same words, is :func:`pyrun.metadata.load`'s).
+    check, with the same words, is :func:`pyrun.script.metadata.load`'s).
 
     >>> unclosed(b'# /// script\\n# dependencies = ["rich"]\\nimport rich\\n')
     1

@@ -98,7 +98,7 @@ def exec_script(python: str, script: str, args: list[str], in_process: bool = Fa
     The script's process holds a shared lock (``flock``) on the environment's completion
     marker for as long as it runs, taken before the exec and inherited through it: ``pyrun
     cache prune`` and ``clean`` remove an environment only under an exclusive lock on it
-    (:mod:`pyrun.maintenance`), so a running script never sees its environment go, and a run
+    (:mod:`pyrun.store.maintenance`), so a running script never sees its environment go, and a run
     that waited for a removal finds the environment gone and builds it again.
 
     With ``in_process`` (the warm path, which has loaded next to nothing), a script whose

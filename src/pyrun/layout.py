@@ -141,7 +141,7 @@ def check_root(root: str) -> "str | None":
 
 def digest(data: bytes) -> str:
     """A 32-hex-digit name for ``data`` (BLAKE2b, 16 bytes): of a script's copy, by content
-    (:func:`runnable_copy`), and of a URL's record (:mod:`pyrun.remote`)."""
+    (:func:`runnable_copy`), and of a URL's record (:mod:`pyrun.script.remote`)."""
     try:
         from _blake2 import blake2b
     except ImportError:  # pragma: no cover - other implementations

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pyrun.interpreters import Interpreter, InterpreterFinder
+from pyrun.engine.interpreters import Interpreter, InterpreterFinder
 from pyrun.progress import Reporter
 from tests.conftest import Runner
 
@@ -50,7 +50,7 @@ def pool_is_never_written(pyrun: Runner) -> Iterator[None]:
     entry (a ``.pyc`` for a module imported from it, say) would leave a newer file.
     """
     yield
-    pool = pyrun.cache / "pool"
+    pool = pyrun.store.cache / "pool"
     if not pool.is_dir():
         return
     newer = []

@@ -53,7 +53,7 @@ def compilers_of(cache: Path) -> list[int]:
             cmd = (pid / "cmdline").read_bytes()
         except OSError:
             continue
-        if b"pyrun.bytecode" in cmd and str(cache).encode() in cmd:
+        if b"pyrun.engine.bytecode" in cmd and str(cache).encode() in cmd:
             found.append(int(pid.name))
     return found
 

@@ -160,7 +160,7 @@ def test_no_matching_python_says_what_to_install(pyrun: Runner, tmp_path: Path) 
 
 
 def test_an_installed_python_too_old_for_pyrun_is_said_to_be(pyrun: Runner, tmp_path: Path) -> None:
-    from pyrun.interpreters import InterpreterFinder
+    from pyrun.engine.interpreters import InterpreterFinder
     from pyrun.progress import Reporter
 
     finder = InterpreterFinder(tmp_path, Reporter(-1))

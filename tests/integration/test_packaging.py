@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 from pyrun import DOCS_URL
-from pyrun.installers.uv import find_uv
+from pyrun.engine.installers.uv import find_uv
 from tests.conftest import Runner
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pyrun.installers.uv import find_uv
+from pyrun.engine.installers.uv import find_uv
 from tests.conftest import Runner, write
 
 BODY = ('# /// script\n# dependencies = ["six"]\n# ///\n'

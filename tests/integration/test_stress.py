@@ -80,7 +80,7 @@ def test_storm(pyrun: Runner, tmp_path: Path) -> None:
                 counts["killed"] += 1
                 counts["killed_in_build"] += int(in_build and proc.returncode != 0)
             for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
-                if b"pyrun.bytecode" in cmdline(pid) and str(cache).encode() in cmdline(pid):
+                if b"pyrun.engine.bytecode" in cmdline(pid) and str(cache).encode() in cmdline(pid):
                     if rng.random() < 0.5:
                         try:
                             os.kill(pid, signal.SIGKILL)
@@ -118,7 +118,7 @@ def test_storm(pyrun: Runner, tmp_path: Path) -> None:
     # wait for them to end (a fixed sleep was too short on a loaded machine)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and any(
-            b"pyrun.bytecode" in cmdline(pid) and str(cache).encode() in cmdline(pid)
+            b"pyrun.engine.bytecode" in cmdline(pid) and str(cache).encode() in cmdline(pid)
             for pid in (int(p) for p in os.listdir("/proc") if p.isdigit())):
         time.sleep(0.05)
     for d in ("pool", "envs"):

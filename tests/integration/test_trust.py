@@ -367,7 +367,7 @@ def test_a_deleted_working_directory_never_marks_an_entry_compiled_without_bytec
     compiled only when its .pyc files are there."""
     import time
 
-    from pyrun.bytecode import has_bytecode
+    from pyrun.engine.bytecode import has_bytecode
 
     cache, script = tmp_path / "cache", write(tmp_path / "k.py", body("six", "idna"))
     gone = tmp_path / "gone"
@@ -384,7 +384,7 @@ def test_a_deleted_working_directory_never_marks_an_entry_compiled_without_bytec
 
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and any(
-            b"pyrun.bytecode" in cmdline(int(p)) for p in os.listdir("/proc") if p.isdigit()):
+            b"pyrun.engine.bytecode" in cmdline(int(p)) for p in os.listdir("/proc") if p.isdigit()):
         time.sleep(0.2)
     flagged = 0
     for entry in (cache / "pool").iterdir():

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pyrun.interpreters import Interpreter, InterpreterFinder
+from pyrun.engine.interpreters import Interpreter, InterpreterFinder
 from pyrun.progress import Reporter
 from tests.conftest import Runner, write
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pyrun.installers.uv import find_uv
+from pyrun.engine.installers.uv import find_uv
 from pyrun.wsp.client import Client
 from pyrun.wsp.jsonrpc import RpcError
 from tests.conftest import Runner

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from pyrun.interpreters import Interpreter
+from pyrun.engine.interpreters import Interpreter
 from pyrun.wsp.client import Client
 from pyrun.wsp.jsonrpc import RpcError
 from tests.conftest import Runner, write

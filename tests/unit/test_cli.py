@@ -116,6 +116,6 @@ def test_options_cannot_be_abbreviated() -> None:
 
 def test_the_cli_knows_every_composition() -> None:
     from pyrun.cli import COMPOSITIONS
-    from pyrun.composition import COMPOSITIONS as ENGINES
+    from pyrun.engine.composition import COMPOSITIONS as ENGINES
 
     assert COMPOSITIONS == ENGINES

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from pyrun.composition import compose, ordered, top_level_name
-from pyrun.environment import _write_wrapper, shebang
+from pyrun.engine.composition import compose, ordered, top_level_name
+from pyrun.engine.environment import _write_wrapper, shebang
 from pyrun.errors import UsageError
-from pyrun.pool import PoolEntry, _neutral_script
-from pyrun.resolution import LockedDistribution
+from pyrun.engine.pool import PoolEntry, _neutral_script
+from pyrun.engine.resolution import LockedDistribution
 
 
 def entry(root: Path, name: str, files: dict[str, str]) -> PoolEntry:

@@ -116,7 +116,7 @@ def _helps() -> dict[str, str]:
     import argparse
 
     from pyrun import cli
-    from pyrun.wsp.cli import parser as wsp_parser
+    from pyrun.cli.wsp import parser as wsp_parser
 
     parsers = [cli.run_parser(), cli.cache_parser(), cli.editor_parser("python"),
                cli.editor_parser("env"), cli.lock_parser("lock"), cli.lock_parser("export"),

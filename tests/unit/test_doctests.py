@@ -16,12 +16,12 @@ MODULES = sorted(m.name for m in pkgutil.walk_packages(pyrun.__path__, "pyrun.")
 
 
 def test_the_walk_finds_the_package() -> None:
-    assert {"pyrun.fastpath", "pyrun.wsp.toolkit", "pyrun.installers.uv"} <= set(MODULES)
+    assert {"pyrun.fastpath", "pyrun.wsp.toolkit", "pyrun.engine.installers.uv"} <= set(MODULES)
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name: str) -> None:
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
-    if name in ("pyrun.environment", "pyrun.fastpath", "pyrun.uvsettings"):
+    if name in ("pyrun.engine.environment", "pyrun.fastpath", "pyrun.script.uvsettings"):
         assert result.attempted > 0

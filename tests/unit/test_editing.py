@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pyrun.editing import _read_own, block_span
+from pyrun.engine.editing import _read_own, block_span
 from pyrun.errors import MetadataError
 
 
@@ -34,7 +34,7 @@ def test_block_span_covers_the_block_lines_and_their_line_ends() -> None:
 
 
 def test_the_blocks_uv_cannot_see_are_named() -> None:
-    from pyrun.editing import uv_blind_spot
+    from pyrun.engine.editing import uv_blind_spot
 
     block = b'# /// script\n# dependencies = ["six"]\n# ///\n'
     assert uv_blind_spot(block + b"import six\n") is None

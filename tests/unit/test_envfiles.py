@@ -1,4 +1,4 @@
-"""dotenv files read as `uv run --env-file` reads them (pyrun.envfiles); the same cases run
+"""dotenv files read as `uv run --env-file` reads them (pyrun.script.envfiles); the same cases run
 against uv itself in tests/integration/test_run_options.py."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pyrun import envfiles
+from pyrun.script import envfiles
 from pyrun.errors import UsageError
 from pyrun.progress import Reporter
 

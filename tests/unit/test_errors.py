@@ -8,20 +8,20 @@ import io
 import pytest
 
 import pyrun.errors as errors
-import pyrun.wsp.cli
+import pyrun.cli.wsp
 import pyrun.wsp.client
 import pyrun.wsp.declaration
 import pyrun.wsp.framing
 import pyrun.wsp.jsonrpc
-from pyrun import pythonenvs
-from pyrun.resolution import parse_pylock
+from pyrun.script import pythonenvs
+from pyrun.engine.resolution import parse_pylock
 
 EXITS = {v for k, v in vars(errors.ExitCode).items() if k.isupper()}
 
 
 def all_exceptions() -> list[type[BaseException]]:
     found = []
-    for module in (errors, pythonenvs, pyrun.wsp.cli, pyrun.wsp.client, pyrun.wsp.declaration,
+    for module in (errors, pythonenvs, pyrun.cli.wsp, pyrun.wsp.client, pyrun.wsp.declaration,
                    pyrun.wsp.framing, pyrun.wsp.jsonrpc):
         found += [c for _n, c in inspect.getmembers(module, inspect.isclass)
                   if issubclass(c, BaseException) and c.__module__ == module.__name__]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pyrun.errors import NoInterpreterError
-from pyrun.interpreters import InterpreterFinder, _as_specifier
+from pyrun.engine.interpreters import InterpreterFinder, _as_specifier
 from pyrun.progress import Reporter
 
 

@@ -1,47 +1,40 @@
-"""The module map holds: no import cycles, no upward imports, the front ends (the CLI and WSP)
-use only the engine's public API, and nothing below the engine knows that WSP exists.
+"""The folders are the layers: ``ls src/pyrun`` shows the flow, and these tests hold it.
+
+* The root holds the ground floor and the warm path, standard library only.
+* ``script/`` (what a script says), ``store/`` (the cache on disk), ``engine/`` (building and
+  running), ``wsp/`` (the protocol) and ``cli/`` (the command) are layers in that order: a
+  module imports only from its own folder or a folder before it.
+* Outside ``engine/``, only the engine's public face (``pyrun.engine``) is imported.
+* WSP uses only the public API; nothing below the front ends knows that WSP exists.
+* No import cycles, inside a folder either.
 
 Imports inside functions and under ``TYPE_CHECKING`` count: they are edges of the map too.
+docs/design.md draws the same map.
 """
 
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pyrun
 
 SRC = Path(pyrun.__file__).parent
 
-#: Each module's layer, bottom first; a module imports only from lower layers (a package's
-#: ``__init__`` counts as its own module). docs/design.md draws the same map.
-LAYERS: list[set[str]] = [
-    # the package (its version and docs URL); output and its colours; shell completion
-    {"pyrun", "pyrun.progress", "pyrun.completion"},
-    {"pyrun.errors", "pyrun.faults", "pyrun.layout", "pyrun.inprocess"},
-    {"pyrun.subprocesses", "pyrun.pythonenvs", "pyrun.uvsettings", "pyrun.remote",
-     "pyrun.envfiles", "pyrun.fastpath", "pyrun.requirementsfile"},
-    {"pyrun.uvpython"},
-    {"pyrun.launch", "pyrun.metadata", "pyrun.interpreters", "pyrun.resolution",
-     "pyrun.cache"},
-    {"pyrun.installers.base"},
-    {"pyrun.installers.uv", "pyrun.installers.pip"},
-    {"pyrun.installers", "pyrun.pool", "pyrun.locking", "pyrun.editing"},
-    {"pyrun.composition", "pyrun.bytecode"},
-    {"pyrun.environment"},
-    {"pyrun.engine", "pyrun.maintenance"},
-    {"pyrun.wsp", "pyrun.wsp.framing"},
-    {"pyrun.wsp.jsonrpc"},
-    {"pyrun.wsp.client", "pyrun.wsp.declaration"},
-    {"pyrun.wsp.server"},
-    {"pyrun.wsp.toolkit"},
-    {"pyrun.wsp.cli"},
-    {"pyrun.cli"},
-    {"pyrun.__main__"},
-]
+#: The layer folders, bottom first ("" is the root: the ground floor and the warm path).
+FOLDERS = ["", "script", "store", "engine", "wsp", "cli"]
+
+#: The root's modules: each one the warm path or the ground floor under every layer.
+GROUND = {"pyrun", "pyrun.__main__", "pyrun.errors", "pyrun.progress", "pyrun.faults",
+          "pyrun.layout", "pyrun.fastpath", "pyrun.launch", "pyrun.inprocess",
+          "pyrun.subprocesses"}
+
+#: ``python -m pyrun``: a front end that lives at the root because Python looks for it there.
+ENTRY = "pyrun.__main__"
 
 #: What the workflow server protocol may import from pyrun outside ``pyrun.wsp``.
-PUBLIC_API = {"pyrun", "pyrun.engine", "pyrun.errors", "pyrun.pythonenvs"}
+PUBLIC_API = {"pyrun", "pyrun.engine", "pyrun.errors", "pyrun.progress"}
 
 
 def module_name(path: Path) -> str:
@@ -49,35 +42,64 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imports() -> dict[str, set[str]]:
-    """``{module: the pyrun modules it imports}``."""
-    known = {module_name(p) for p in SRC.rglob("*.py")}
+def _trees() -> dict[str, ast.AST]:
+    return {module_name(p): ast.parse(p.read_text(encoding="utf-8"), str(p))
+            for p in SRC.rglob("*.py")}
+
+
+def imports(others: bool = False) -> dict[str, set[str]]:
+    """``{module: the pyrun modules it imports}`` (with ``others``: the top-level names of
+    every other module it imports)."""
+    trees = _trees()
+    known = set(trees)
     graph: dict[str, set[str]] = {}
-    for path in SRC.rglob("*.py"):
-        name = module_name(path)
+    for name, tree in trees.items():
         found: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        for node in ast.walk(tree):
             if isinstance(node, ast.Import):
-                found.update(a.name for a in node.names if a.name.startswith("pyrun"))
+                found.update(a.name if a.name.startswith("pyrun") or not others
+                             else a.name.split(".")[0] for a in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 if node.module == "pyrun" or node.module.startswith("pyrun."):
                     for alias in node.names:
                         sub = f"{node.module}.{alias.name}"
                         found.add(sub if sub in known else node.module)
-        graph[name] = found - {name}
+                else:
+                    found.add(node.module.split(".")[0])
+        graph[name] = {d for d in found if others or d.startswith("pyrun")} - {name}
+        if not others:
+            graph[name] = {d for d in graph[name] if d == "pyrun" or d.startswith("pyrun.")}
     return graph
 
 
-def test_every_module_has_a_layer() -> None:
-    placed = set().union(*LAYERS)
-    assert set(imports()) == placed
+def folder(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and (SRC / parts[1]).is_dir() else ""
 
 
-def test_no_upward_or_sideways_imports() -> None:
-    rank = {m: i for i, layer in enumerate(LAYERS) for m in layer}
-    wrong = [f"{m} (layer {rank[m]}) imports {d} (layer {rank[d]})"
-             for m, deps in sorted(imports().items()) for d in sorted(deps) if rank[d] >= rank[m]]
+def test_every_folder_is_a_layer_and_every_root_module_is_ground() -> None:
+    assert {folder(m) for m in imports()} == set(FOLDERS)
+    assert {m for m in imports() if folder(m) == ""} == GROUND
+
+
+def test_no_upward_imports_between_folders() -> None:
+    rank = {f: i for i, f in enumerate(FOLDERS)}
+    wrong = [f"{m} imports {d}" for m, deps in sorted(imports().items()) if m != ENTRY
+             for d in sorted(deps) if rank[folder(d)] > rank[folder(m)]]
     assert wrong == []
+
+
+def test_only_the_engine_s_public_face_is_imported_from_outside() -> None:
+    wrong = [f"{m} imports {d}" for m, deps in sorted(imports().items())
+             if folder(m) != "engine" for d in sorted(deps) if d.startswith("pyrun.engine.")]
+    assert wrong == []
+
+
+def test_the_ground_floor_uses_the_standard_library_only() -> None:
+    for module, deps in imports(others=True).items():
+        if folder(module) == "" and module != ENTRY:
+            outside = {d for d in deps if not d.startswith("pyrun")} - set(sys.stdlib_module_names)
+            assert outside == set(), (module, outside)
 
 
 def test_no_cycles() -> None:
@@ -99,12 +121,12 @@ def test_no_cycles() -> None:
 
 def test_wsp_uses_only_the_public_api() -> None:
     for module, deps in imports().items():
-        if module.startswith("pyrun.wsp"):
-            outside = {d for d in deps if not d.startswith("pyrun.wsp")} - PUBLIC_API
+        if folder(module) == "wsp":
+            outside = {d for d in deps if folder(d) != "wsp"} - PUBLIC_API
             assert outside == set(), (module, outside)
 
 
 def test_nothing_below_the_front_ends_knows_wsp() -> None:
     for module, deps in imports().items():
-        if not module.startswith("pyrun.wsp") and module not in ("pyrun.cli", "pyrun.__main__"):
-            assert not any(d.startswith("pyrun.wsp") for d in deps), module
+        if folder(module) not in ("wsp", "cli") and module != ENTRY:
+            assert not any(folder(d) == "wsp" for d in deps), module

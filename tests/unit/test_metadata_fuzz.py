@@ -8,7 +8,7 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pyrun import metadata
+from pyrun.script import metadata
 from pyrun.errors import MetadataError
 
 #: Lines that matter to the grammar, mixed with arbitrary text.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pyrun import pythonenvs
+from pyrun.script import pythonenvs
 
 
 def fake_venv(path: Path, version: str = "3.12.1") -> Path:

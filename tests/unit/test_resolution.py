@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pyrun.errors import LockError
-from pyrun.resolution import select_pylock, write_pylock
+from pyrun.engine.resolution import select_pylock, write_pylock
 
 H = "0" * 64
 LOCK = f'''lock-version = "1.0"

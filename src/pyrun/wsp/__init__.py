@@ -5,7 +5,7 @@ Modules: :mod:`~pyrun.wsp.framing` (Content-Length frames), :mod:`~pyrun.wsp.jso
 (messages, errors, the lifecycle and dispatch), :mod:`~pyrun.wsp.server` (pyrun's own server),
 :mod:`~pyrun.wsp.client` (talking to any server), :mod:`~pyrun.wsp.declaration` (finding and
 trusting a project's ``[workflow] wsp``). From pyrun they use only the engine's public API
-(:mod:`pyrun.engine`, :mod:`pyrun.errors`, :mod:`pyrun.pythonenvs`). Protocol notes: docs/wsp.md.
+(:mod:`pyrun.engine`, :mod:`pyrun.errors`, :mod:`pyrun.script.pythonenvs`). Protocol notes: docs/wsp.md.
 """
 
 PROTOCOL_VERSION = "0.1.0"

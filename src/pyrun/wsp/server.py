@@ -1,7 +1,7 @@
 """pyrun's own WSP server for a project directory (``pyrun wsp serve``).
 
 The project's environments are the ``.venv`` at its root (made with the standard library's
-``venv``) and those listed in its ``.python-envs`` (see :mod:`pyrun.pythonenvs`), plus the
+``venv``) and those listed in its ``.python-envs`` (see :mod:`pyrun.script.pythonenvs`), plus the
 activated one (``VIRTUAL_ENV``) when there is one. An environment's ``id`` is its path as the
 project records it: ``.venv``, the ``.python-envs`` line, or the absolute path of the activated
 environment.
@@ -29,7 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from pyrun import __version__, engine, pythonenvs
+from pyrun import __version__, engine
+
+from pyrun.script import pythonenvs
 from pyrun.errors import (
     CommandError,
     IndexServerError,
@@ -521,7 +523,7 @@ class ProjectServer:
 
 @contextlib.contextmanager
 def python_envs_failure(reason: str) -> Iterator[None]:
-    """Turn a :class:`~pyrun.pythonenvs.PythonEnvsError` (the project's ``.python-envs`` cannot
+    """Turn a :class:`~pyrun.script.pythonenvs.PythonEnvsError` (the project's ``.python-envs`` cannot
     be read or written) into the -32603 a client gets, with ``data.reason`` (``unreadable
     .python-envs`` or ``unwritable .python-envs``) and ``data.path``."""
     try:

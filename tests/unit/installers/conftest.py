@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyrun.errors import CommandError
-from pyrun.interpreters import Interpreter
+from pyrun.engine.interpreters import Interpreter
 from pyrun.progress import Reporter
 
 RECORDED = Path(__file__).parent / "recorded"

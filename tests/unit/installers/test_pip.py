@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from pyrun.installers.pip import parse_pip_report, pip_requirements
+from pyrun.engine.installers.pip import parse_pip_report, pip_requirements
 
 REPORT = {
     "version": "1",
@@ -44,7 +44,7 @@ import pytest  # noqa: E402
 from packaging.requirements import Requirement  # noqa: E402
 
 from pyrun.errors import InstallError, LockError, NetworkError, ResolutionError  # noqa: E402
-from pyrun.installers.pip import Pip  # noqa: E402
+from pyrun.engine.installers.pip import Pip  # noqa: E402
 from pyrun.progress import Reporter  # noqa: E402
 from tests.unit.installers.conftest import Replay, here, recorded  # noqa: E402
 
@@ -91,7 +91,7 @@ def test_a_report_of_another_shape_is_a_lock_error() -> None:
 
 def test_tool_uv_settings_need_uv() -> None:
     from pyrun.errors import ToolNotFoundError
-    from pyrun.uvsettings import UvSettings
+    from pyrun.script.uvsettings import UvSettings
 
     replay = Replay([recorded("pip-resolution")])
     pip = Pip(Reporter(-1), runner=replay, command=["pip"],

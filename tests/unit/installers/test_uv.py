@@ -16,9 +16,9 @@ from pyrun.errors import (
     NetworkError,
     ResolutionError,
 )
-from pyrun.installers.uv import LINK_MODE, Uv
+from pyrun.engine.installers.uv import LINK_MODE, Uv
 from pyrun.progress import Reporter
-from pyrun.resolution import LockedDistribution
+from pyrun.engine.resolution import LockedDistribution
 from tests.unit.installers.conftest import Replay, here, recorded
 
 CASES = [
@@ -111,7 +111,7 @@ def test_find_uv_takes_the_uv_beside_this_interpreter_first(
 
     from uv import find_uv_bin
 
-    from pyrun.installers.uv import find_uv
+    from pyrun.engine.installers.uv import find_uv
 
     assert os.path.samefile(find_uv(), find_uv_bin())  # here: the same binary either way
     (tmp_path / "bin").mkdir()

@@ -30,7 +30,7 @@ table still counts, as it does for ``uv run --script``. uv's command-line settin
 (:data:`SETTINGS`: ``pyrun --exclude-newer DATE``) go into the same file, above the table.
 
 ``sources`` is project-only in a ``uv.toml``: a script with ``sources`` or named indexes is
-resolved by ``uv export --script``, where uv reads the script itself (:mod:`pyrun.locking`).
+resolved by ``uv export --script``, where uv reads the script itself (:mod:`pyrun.engine.locking`).
 
 pyrun reads a few keys itself and checks their shape (:func:`check`): ``sources`` and
 ``index`` (the named indexes' credentials reach ``uv pip install``), and the index keys that

@@ -16,11 +16,11 @@ Entry layout::
     pyrun-entry.json    what the entry holds (name, version, artifact URL and hash, the cache
                         tags of the interpreters its ``.pyc`` files are for, a file manifest)
 
-Missing entries are installed in one installer call (:mod:`pyrun.installers`) into a staging
+Missing entries are installed in one installer call (:mod:`pyrun.engine.installers`) into a staging
 prefix (uv hardlinks from its own cache), split per distribution by each wheel's
 RECORD, made read-only and renamed into place under per-entry file locks. A finished entry is
 never written again, with one exception: each interpreter version that uses it adds its own
-``.pyc`` files, once, under the entry's lock (:mod:`pyrun.bytecode`).
+``.pyc`` files, once, under the entry's lock (:mod:`pyrun.engine.bytecode`).
 """
 
 from __future__ import annotations
@@ -38,14 +38,14 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from pyrun import layout
-from pyrun.cache import Cache, make_readonly, remove_tree
+from pyrun.store.cache import Cache, make_readonly, remove_tree
 from pyrun.errors import InstallError
 from pyrun.faults import point
-from pyrun.installers.base import Installer
-from pyrun.interpreters import Interpreter
+from pyrun.engine.installers.base import Installer
+from pyrun.engine.interpreters import Interpreter
 from pyrun.layout import ENTRY_MARKER, tmp_prefix
 from pyrun.progress import Reporter
-from pyrun.resolution import LockedDistribution
+from pyrun.engine.resolution import LockedDistribution
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ def entry_key(dist: LockedDistribution, interpreter: Interpreter) -> str:
 
 
 class Pool:
-    """The pool under a :class:`~pyrun.cache.Cache`.
+    """The pool under a :class:`~pyrun.store.cache.Cache`.
 
     Args:
         cache: the cache whose ``pool/`` and ``locks/`` are used.
@@ -219,7 +219,7 @@ class Pool:
                     "url": entry.distribution.url,
                     "sha256": entry.distribution.sha256,
                     "installed-with": interpreter.identity(),
-                    "compiled-for": [],  # pyrun.bytecode adds each interpreter's tag
+                    "compiled-for": [],  # pyrun.engine.bytecode adds each interpreter's tag
                 }
                 write_marker(tmp, record)
                 make_readonly(tmp)

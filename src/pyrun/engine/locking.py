@@ -1,13 +1,13 @@
 """Script locks: uv's ``x.py.lock`` beside a script, and PEP 751 ``pylock.toml`` files.
 
-Two routes lead from a script to its pinned distributions (:class:`~pyrun.resolution.Resolution`):
+Two routes lead from a script to its pinned distributions (:class:`~pyrun.engine.resolution.Resolution`):
 
 * the usual one, ``uv pip compile`` of the requirements for one interpreter (fastest), and
 * uv reading the script itself, ``uv export --script x.py --format pylock.toml``
   (:func:`resolve_script`), taken when the script needs what only that reading honours: a
   ``[tool.uv] sources`` or named ``index`` table, or a lock beside it (``x.py.lock``, written
   by ``uv lock --script`` or ``pyrun lock``), or ``--locked``/``--frozen``. Its answer is a
-  universal lock (markers, every wheel); :func:`pyrun.resolution.select_pylock` picks what
+  universal lock (markers, every wheel); :func:`pyrun.engine.resolution.select_pylock` picks what
   the chosen interpreter installs, so the pool keys are the same on both routes.
 
 ``--lock FILE`` runs a script from a ``pylock.toml`` it was exported to (:func:`from_pylock`):
@@ -30,10 +30,10 @@ from pyrun.fastpath import lock_path
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
-    from pyrun.installers.base import Installer
-    from pyrun.interpreters import Interpreter
-    from pyrun.metadata import ScriptMetadata
-    from pyrun.resolution import LockedDistribution
+    from pyrun.engine.installers.base import Installer
+    from pyrun.engine.interpreters import Interpreter
+    from pyrun.script.metadata import ScriptMetadata
+    from pyrun.engine.resolution import LockedDistribution
 
 #: ``--locked``: the lock must match the script; ``--frozen``: the lock is used unchecked.
 MODES = ("locked", "frozen")
@@ -61,7 +61,7 @@ def resolve_script(
         installer: uv (only uv reads scripts; any other installer raises).
         script: the script's path.
         interpreter: the interpreter chosen for it; ``target`` is its marker environment and
-            wheel tags (:meth:`pyrun.interpreters.InterpreterFinder.target`).
+            wheel tags (:meth:`pyrun.engine.interpreters.InterpreterFinder.target`).
         mode: ``""``, ``"locked"`` or ``"frozen"`` (:data:`MODES`).
         options: the command line's index options for uv (``--index=URL``, ...).
 
@@ -72,7 +72,7 @@ def resolve_script(
         LockError: uv's answer has nothing for this interpreter.
         ResolutionError, NetworkError, InstallError: as :meth:`Installer.resolve`.
     """
-    from pyrun.resolution import select_pylock
+    from pyrun.engine.resolution import select_pylock
 
     text = installer.export_script(script, interpreter, mode=mode, options=options)
     return select_pylock(text, f"uv export --script {script}", *target, base=os.getcwd())
@@ -95,7 +95,7 @@ def from_pylock(
     """
     from packaging.utils import canonicalize_name
 
-    from pyrun.resolution import select_pylock
+    from pyrun.engine.resolution import select_pylock
 
     try:
         with open(path, encoding="utf-8") as f:

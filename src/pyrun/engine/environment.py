@@ -14,7 +14,7 @@ set share one, however they spell their requirements. Its layout (POSIX)::
     share/, etc/, ...                       the wheels' ``.data/data``, merged (hardlinks)
     pyrun-env.json                          the completion marker, written last
 
-How the entries are ordered and which mode is used: :mod:`pyrun.composition`. What the
+How the entries are ordered and which mode is used: :mod:`pyrun.engine.composition`. What the
 activation files are: :func:`write_activation`. Where two entries write the same file (data,
 headers, scripts, or in a link farm any file), the first in precedence order wins.
 """
@@ -33,12 +33,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pyrun import __version__, layout
-from pyrun.cache import Cache, remove_tree
-from pyrun.composition import LINK_FARM, POOLED, Composition, top_level_name
+from pyrun.store.cache import Cache, remove_tree
+from pyrun.engine.composition import LINK_FARM, POOLED, Composition, top_level_name
 from pyrun.errors import EntriesVanished
 from pyrun.faults import point
-from pyrun.interpreters import Interpreter
-from pyrun.pool import PoolEntry, script_entry_points
+from pyrun.engine.interpreters import Interpreter
+from pyrun.engine.pool import PoolEntry, script_entry_points
 from pyrun.progress import Reporter
 
 PTH_NAME = "_pyrun_pool.pth"
@@ -76,7 +76,7 @@ class Environment:
 
     Attributes:
         path: its directory.
-        mode: ``"pooled"`` or ``"link-farm"``; see :mod:`pyrun.composition`.
+        mode: ``"pooled"`` or ``"link-farm"``; see :mod:`pyrun.engine.composition`.
         python: its interpreter (``bin/python``), the one scripts run with.
         activation: its ``_pyrun_pool.pth``.
     """
@@ -142,7 +142,7 @@ def environment_key(
     interpreter: Interpreter, entries: Sequence[PoolEntry], mode: str = POOLED
 ) -> str:
     """The environment key: sha256 over the interpreter's identity, the sorted pool keys and
-    the composition (``pooled`` or ``link-farm``, see :mod:`pyrun.composition`). Returns 32
+    the composition (``pooled`` or ``link-farm``, see :mod:`pyrun.engine.composition`). Returns 32
     hex digits. The order of the entries does not matter, so scripts whose requirements
     resolve to the same set share one environment however they spell or order them:
 
@@ -174,8 +174,8 @@ def ensure_environment(
     Args:
         cache: the cache whose ``envs/`` holds environments.
         interpreter: the base interpreter.
-        plan: from :func:`pyrun.composition.compose`; for a link farm, its entries' bytecode
-            must already be in place (:func:`pyrun.bytecode.before_link_farm`).
+        plan: from :func:`pyrun.engine.composition.compose`; for a link farm, its entries' bytecode
+            must already be in place (:func:`pyrun.engine.bytecode.before_link_farm`).
         reporter: progress, and the warnings about overlapping top-level names.
 
     The build happens in a temporary directory under the environment's lock; the completion
@@ -315,7 +315,7 @@ def populate(prefix: Path, final: Path, interpreter: Interpreter, plan: Composit
         prefix: an existing venv directory (pyrun's own, or one made by ``python -m venv``).
         final: where that venv will live when scripts run (shebangs name its interpreter).
         interpreter: the venv's base interpreter.
-        plan: from :func:`pyrun.composition.compose`.
+        plan: from :func:`pyrun.engine.composition.compose`.
     """
     site = site_packages(prefix, interpreter)
     site.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from pyrun import uvsettings
+from pyrun.script import uvsettings
 from pyrun.fastpath import UNCLOSED
 from pyrun.errors import MetadataError, ScriptNotFoundError
 
@@ -79,7 +79,7 @@ class ScriptMetadata:
         dependencies: the ``dependencies`` requirements (PEP 508), in block order.
         requires_python: the ``requires-python`` specifier, or None when absent.
         tool: the ``[tool]`` table, kept for later use (empty when absent).
-        uv: the ``[tool.uv]`` settings pyrun honours (:mod:`pyrun.uvsettings`); any other
+        uv: the ``[tool.uv]`` settings pyrun honours (:mod:`pyrun.script.uvsettings`); any other
             ``[tool.uv]`` key is a :class:`MetadataError`.
         has_block: whether the script has a ``script`` block at all.
         warnings: messages for the user that do not stop the run (unclosed block, unknown field).
@@ -171,7 +171,7 @@ def read_script(path: str | os.PathLike[str]) -> bytes:
     from them, so an edit between two reads cannot bind a key to another block.
 
     ``-`` is standard input, read to its end (``pyrun -``, as ``python -`` and ``uv run -``);
-    an ``https://`` URL is fetched (:mod:`pyrun.remote`).
+    an ``https://`` URL is fetched (:mod:`pyrun.script.remote`).
 
     Raises:
         ScriptNotFoundError: the path is missing, a directory, or unreadable (or the URL
@@ -180,9 +180,9 @@ def read_script(path: str | os.PathLike[str]) -> bytes:
     """
     if os.fspath(path) == "-":
         return sys.stdin.buffer.read()
-    from pyrun import remote
+    from pyrun.script import remote
 
-    if remote.is_url(os.fspath(path)):  # fetched once (pyrun.remote)
+    if remote.is_url(os.fspath(path)):  # fetched once (pyrun.script.remote)
         from pyrun import layout
 
         return remote.fetch(os.fspath(path), layout.cache_root())

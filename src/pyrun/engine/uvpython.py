@@ -1,7 +1,7 @@
 """uv's choice of a script's interpreter, asked early: ``uv python find --script SCRIPT``
 started as soon as the script's bytes are read, so that it runs while pyrun imports what it
-needs and parses the block (a cold run's critical path). :mod:`pyrun.interpreters` takes the
-answer (:meth:`pyrun.interpreters.InterpreterFinder.choose`).
+needs and parses the block (a cold run's critical path). :mod:`pyrun.engine.interpreters` takes the
+answer (:meth:`pyrun.engine.interpreters.InterpreterFinder.choose`).
 
 This module imports only ``os`` and :mod:`pyrun.subprocesses`: starting the question must not
 wait for ``packaging``.
@@ -120,7 +120,7 @@ def _selected(root: str, env: dict[str, str], cwd: str | None) -> list[str] | No
 
 
 def uv_binary() -> str | None:
-    """The uv binary :func:`pyrun.installers.uv.find_uv` looks for first: the ``uv``
+    """The uv binary :func:`pyrun.engine.installers.uv.find_uv` looks for first: the ``uv``
     package's, beside this interpreter (as in a venv or a tool environment), found without
     importing the installers, so that a cold run's question to uv starts sooner; None when it
     is not there."""

@@ -1,6 +1,6 @@
 """The interface every installer implements: resolve requirements to a lock, install locked
 distributions into a prefix, classify failures. uv is the installer; pip stands in where uv
-cannot be had. Nothing outside :mod:`pyrun.installers` knows which one it holds.
+cannot be had. Nothing outside :mod:`pyrun.engine.installers` knows which one it holds.
 
 An installer runs its tool through a *runner* with the signature of
 :func:`pyrun.subprocesses.run_command`; tests pass another runner that replays recorded
@@ -33,10 +33,10 @@ if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
     from pyrun.errors import ToolNotFoundError
-    from pyrun.interpreters import Interpreter
-    from pyrun.metadata import Editable
-    from pyrun.resolution import LockedDistribution, Resolution
-    from pyrun.uvsettings import UvSettings
+    from pyrun.engine.interpreters import Interpreter
+    from pyrun.script.metadata import Editable
+    from pyrun.engine.resolution import LockedDistribution, Resolution
+    from pyrun.script.uvsettings import UvSettings
 
 
 def unreachable_place(output: str) -> str:
@@ -103,7 +103,7 @@ class Installer(ABC):
         offline: never touch the network (only the tool's cache is read).
         runner: how commands are run (default :func:`pyrun.subprocesses.run_command`).
         settings: the script's ``[tool.uv]`` with the command line's index options on top
-            (:mod:`pyrun.uvsettings`), for every resolution and install.
+            (:mod:`pyrun.script.uvsettings`), for every resolution and install.
         cache_mode: ``""``; ``"refresh"`` (``--refresh``: revalidate what the tool cached);
             or ``"no-cache"`` (``--no-cache``: neither read nor write the tool's cache).
 
@@ -187,7 +187,7 @@ class Installer(ABC):
         """A universal ``pylock.toml`` (PEP 751) of ``script``'s requirements as the tool
         reads the script itself (``[tool.uv]`` whole, the lock beside it), or with ``format``
         ``requirements.txt`` the same as a hashed requirements file; ``mode`` is ``""``,
-        ``"locked"`` or ``"frozen"`` (:data:`pyrun.locking.MODES`); ``options`` are the
+        ``"locked"`` or ``"frozen"`` (:data:`pyrun.engine.locking.MODES`); ``options`` are the
         command line's uv options (indexes, upgrades).
 
         Raises:
@@ -199,7 +199,7 @@ class Installer(ABC):
 
     def edit_script(self, args: Sequence[str], *, what: str) -> str:
         """Run the tool's script-editing command ``args`` (``init``/``add``/``remove``
-        ``--script``, see :mod:`pyrun.editing`); returns what it printed.
+        ``--script``, see :mod:`pyrun.engine.editing`); returns what it printed.
 
         Raises:
             ToolNotFoundError: the tool cannot edit scripts (only uv can).

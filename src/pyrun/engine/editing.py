@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING
 from pyrun.errors import MetadataError, ScriptNotFoundError, UsageError
 
 if TYPE_CHECKING:
-    from pyrun.installers.base import Installer
-    from pyrun.interpreters import Interpreter
+    from pyrun.engine.installers.base import Installer
+    from pyrun.engine.interpreters import Interpreter
 
 #: The ``--bounds`` choices uv offers for an added requirement's version bound.
 BOUNDS = ("lower", "major", "minor", "exact")
@@ -58,7 +58,7 @@ def check_editable(path: str) -> bytes:
         MetadataError: two ``script`` blocks, or one that is never closed (the message names
             the lines), or a block that is not valid TOML.
     """
-    from pyrun import metadata
+    from pyrun.script import metadata
 
     if not os.path.isfile(path):
         raise ScriptNotFoundError(path, f"{path}: no such file; check the script's path "
@@ -131,7 +131,7 @@ def add(installer: Installer, path: str, requirements: Sequence[str],
         invalid requirement or ``bounds``. ResolutionError: a requirement does not exist (or
         cannot be met); and the other errors of :meth:`Installer.edit_script`.
     """
-    from pyrun.metadata import parse_requirement
+    from pyrun.script.metadata import parse_requirement
 
     for text in requirements:
         try:
@@ -158,7 +158,7 @@ def remove(installer: Installer, path: str, names: Sequence[str]) -> None:
     """
     from packaging.utils import canonicalize_name
 
-    from pyrun import metadata
+    from pyrun.script import metadata
 
     data = check_editable(path)
     required = {canonicalize_name(r.name) for r in metadata.load(path, data).dependencies}
@@ -175,10 +175,10 @@ def remove(installer: Installer, path: str, names: Sequence[str]) -> None:
 def block_span(data: bytes) -> tuple[int, int] | None:
     """Byte offsets ``(start, end)`` of the ``script`` block's lines in ``data`` (from its
     ``# /// script`` line, after a byte order mark, to the end of its closing ``# ///`` line,
-    line end included), the block as :func:`pyrun.metadata.scan_blocks` finds it (the
+    line end included), the block as :func:`pyrun.script.metadata.scan_blocks` finds it (the
     specification's regular expression: a ``# ///`` inside the block's TOML does not end
     it); or None."""
-    from pyrun import metadata
+    from pyrun.script import metadata
 
     found = [b for b in metadata.scan_blocks(metadata.decode_source(data)).blocks
              if b.type == "script"]

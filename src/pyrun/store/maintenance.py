@@ -26,9 +26,11 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from pyrun import layout, pythonenvs
-from pyrun.cache import Cache, remove_leftovers, remove_tree
-from pyrun.environment import read_env_marker
+from pyrun import layout
+
+from pyrun.script import pythonenvs
+from pyrun.store.cache import Cache, remove_leftovers, remove_tree
+from pyrun.engine.environment import read_env_marker
 from pyrun.launch import exclusive, release
 from pyrun.layout import ENTRY_MARKER, ENV_MARKER, tmp_prefix
 
@@ -110,12 +112,12 @@ class VerifyResult:
 
 def verify(cache: Cache) -> VerifyResult:
     """Check every file of every pool entry against its wheel's ``RECORD`` hashes
-    (:func:`pyrun.pool.record_mismatch`): more than the size-and-mtime check a build makes,
+    (:func:`pyrun.engine.pool.record_mismatch`): more than the size-and-mtime check a build makes,
     for users who need it. A damaged entry is removed, with every environment that uses it
     (a link farm holds hardlinks to the same damaged files), so the next run reinstalls it;
     an entry still used (by a running script's environment, or a project venv in ``refs/``)
     is reported and left."""
-    from pyrun.pool import record_mismatch
+    from pyrun.engine.pool import record_mismatch
 
     result = VerifyResult()
     damaged = []

@@ -2,7 +2,7 @@
 
 A resolution names, for each package, the one artifact to install on the chosen interpreter,
 with its URL and sha256; that artifact's hash is the distribution's pool key. Installers
-(:mod:`pyrun.installers`) produce it: uv as a PEP 751 lock (``pylock.toml``, read by
+(:mod:`pyrun.engine.installers`) produce it: uv as a PEP 751 lock (``pylock.toml``, read by
 :func:`parse_pylock`), pip as an installation report; both give the same artifacts, so both
 share pool entries. :func:`write_pylock` writes the lock uv installs from.
 """

@@ -30,8 +30,8 @@ from pyrun.progress import Reporter
 from pyrun.subprocesses import DEVNULL, PIPE, start
 
 if TYPE_CHECKING:
-    from pyrun.uvpython import Asked
-    from pyrun.uvsettings import UvSettings
+    from pyrun.engine.uvpython import Asked
+    from pyrun.script.uvsettings import UvSettings
 
 #: Oldest interpreter pyrun builds environments for.
 MINIMUM = Version("3.8")
@@ -221,7 +221,7 @@ class InterpreterFinder:
 
     def target(self, interp: Interpreter) -> tuple[dict[str, str], list[str]]:
         """``(marker environment, wheel tags)`` of ``interp``: what choosing artifacts from a
-        lock for it needs (:func:`pyrun.resolution.select_pylock`). Asked once per interpreter
+        lock for it needs (:func:`pyrun.engine.resolution.select_pylock`). Asked once per interpreter
         (about 40 ms) and cached with its other answers.
 
         Raises:
@@ -338,7 +338,7 @@ class InterpreterFinder:
                 looked for, and what messages name.
             uv: the uv binary to ask, or None (pyrun's own discovery only).
             settings: the script's ``[tool.uv]`` (its ``python-preference``, say) and where
-                uv looks for configuration (:meth:`pyrun.uvsettings.UvSettings.project`),
+                uv looks for configuration (:meth:`pyrun.script.uvsettings.UvSettings.project`),
                 for uv when it does not read the script itself; or None.
             has_block: whether the script has an inline script metadata block (uv's own
                 reading of a script, ``--script``, needs one).
@@ -404,7 +404,7 @@ class InterpreterFinder:
         when None)."""
         import contextlib
 
-        from pyrun.uvpython import environ as uv_environ
+        from pyrun.engine.uvpython import environ as uv_environ
 
         if script is not None and early is not None and early.script == script:
             self._reporter.debug(f"uv was asked early: python find --script={script}")
@@ -549,7 +549,7 @@ def _preference(settings: UvSettings | None) -> str:
     """The ``python-preference`` the command line or the script's table sets, or ``""``."""
     if settings is None:
         return ""
-    from pyrun.uvsettings import overlay
+    from pyrun.script.uvsettings import overlay
 
     value = overlay(settings.command_line).get("python-preference") or settings.table.get(
         "python-preference")

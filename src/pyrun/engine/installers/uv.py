@@ -29,16 +29,16 @@ from pyrun.errors import (
     StaleLockError,
     ToolNotFoundError,
 )
-from pyrun.installers.base import Installer, Runner
+from pyrun.engine.installers.base import Installer, Runner
 from pyrun.progress import Reporter
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
-    from pyrun.interpreters import Interpreter
-    from pyrun.metadata import Editable
-    from pyrun.resolution import LockedDistribution, Resolution
-    from pyrun.uvsettings import UvSettings
+    from pyrun.engine.interpreters import Interpreter
+    from pyrun.script.metadata import Editable
+    from pyrun.engine.resolution import LockedDistribution, Resolution
+    from pyrun.script.uvsettings import UvSettings
 
 #: The link mode of pool installs: uv's own default on each platform, named explicitly so that
 #: ``UV_LINK_MODE`` cannot change it (``symlink`` would point the pool into uv's cache, which
@@ -54,7 +54,7 @@ def find_uv() -> str:
     Raises:
         ToolNotFoundError: neither the ``uv`` package, ``$UV`` nor ``PATH`` provides one.
     """
-    from pyrun.uvpython import uv_binary
+    from pyrun.engine.uvpython import uv_binary
 
     beside = uv_binary()
     if beside is not None:
@@ -81,7 +81,7 @@ class Uv(Installer):
     """uv and the settings every call shares.
 
     Args:
-        reporter, offline, runner: see :class:`~pyrun.installers.base.Installer`.
+        reporter, offline, runner: see :class:`~pyrun.engine.installers.base.Installer`.
         binary: path of uv (default: :func:`find_uv`).
 
     Raises:
@@ -108,12 +108,12 @@ class Uv(Installer):
         prefer: Sequence[tuple[str, str]] = (),
     ) -> Resolution:
         """``uv pip compile - --format pylock.toml`` for ``interpreter``, with the script's
-        ``[tool.uv]`` read by uv (:mod:`pyrun.uvsettings`); ``prefer`` reaches uv as an
+        ``[tool.uv]`` read by uv (:mod:`pyrun.script.uvsettings`); ``prefer`` reaches uv as an
         existing output file, whose versions uv keeps where they still fit (as in
         ``uv pip compile -o FILE``); see :meth:`Installer.resolve`."""
         import tempfile
 
-        from pyrun.resolution import Resolution, parse_pylock
+        from pyrun.engine.resolution import Resolution, parse_pylock
 
         lines = tuple(str(r) for r in requirements)
         if not lines:
@@ -196,7 +196,7 @@ class Uv(Installer):
     ) -> None:
         """Write a ``pylock.toml`` of ``distributions`` and ``uv pip install`` it into
         ``prefix`` with :data:`LINK_MODE`; see :meth:`Installer.install`."""
-        from pyrun.resolution import write_pylock
+        from pyrun.engine.resolution import write_pylock
 
         lock = workdir / "pylock.toml"
         lock.write_text(write_pylock(distributions), "utf-8")
@@ -299,7 +299,7 @@ class Uv(Installer):
 
 
 def _as_the_script(exc: CommandError, project: Sequence[str]) -> CommandError:
-    """``exc`` with the generated ``uv.toml`` (:func:`pyrun.uvsettings.project_args`) named
+    """``exc`` with the generated ``uv.toml`` (:func:`pyrun.script.uvsettings.project_args`) named
     as what it is in uv's messages: the script's ``[tool.uv]`` table."""
     if not project or "pyrun-uvconfig-" not in project[0]:  # not one pyrun generated
         return exc

@@ -37,7 +37,7 @@ from packaging.utils import canonicalize_name
 from pyrun.errors import UsageError
 
 if TYPE_CHECKING:  # the pool (and filelock) load only when a build needs them
-    from pyrun.pool import PoolEntry
+    from pyrun.engine.pool import PoolEntry
 
 POOLED = "pooled"
 LINK_FARM = "link-farm"

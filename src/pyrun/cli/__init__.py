@@ -1,5 +1,5 @@
 """The ``pyrun`` command: a thin front end over :mod:`pyrun.engine`, and the only place (with
-``pyrun wsp``'s :mod:`pyrun.wsp.cli`) that prints errors and exits.
+``pyrun wsp``'s :mod:`pyrun.cli.wsp`) that prints errors and exits.
 
 Usage::
 
@@ -28,14 +28,14 @@ if TYPE_CHECKING:
     import argparse
     from pathlib import Path
 
-    from pyrun.completion import Command
+    from pyrun.cli.completion import Command
     from pyrun.engine import RunOptions
-    from pyrun.uvpython import Asked
+    from pyrun.engine.uvpython import Asked
 
 SUBCOMMANDS = ("run", "cache", "wsp", "python", "env", "lock", "export", "tree", "init", "add",
                "remove", "completion")
 
-#: ``--composition``'s values (:data:`pyrun.composition.COMPOSITIONS`, which a unit test
+#: ``--composition``'s values (:data:`pyrun.engine.composition.COMPOSITIONS`, which a unit test
 #: compares: the CLI does not import the composition module to build its parser).
 COMPOSITIONS = ("auto", "pooled", "link-farm")
 
@@ -72,7 +72,7 @@ def _version() -> str:
     """``pyrun --version``: pyrun's version and the uv it drives (``uv --version``), or that
     none is found."""
     try:
-        from pyrun.installers.uv import find_uv
+        from pyrun.engine.installers.uv import find_uv
         from pyrun.subprocesses import run_captured
 
         uv = find_uv()
@@ -208,12 +208,12 @@ def _warm(options: WarmOptions) -> "bytes | None":
     if regular and not options.python and fastpath.block_span(data):
         # a cold run: uv's choice of the interpreter runs while the engine is imported
         # (its answer is taken, or the process stopped, by pyrun.engine.prepare)
-        from pyrun.uvpython import ask_early, uv_binary
+        from pyrun.engine.uvpython import ask_early, uv_binary
 
         uv = uv_binary()  # without importing the installers: uv starts sooner
         if uv is None:
             from pyrun.errors import ToolNotFoundError
-            from pyrun.installers.uv import find_uv
+            from pyrun.engine.installers.uv import find_uv
 
             try:
                 uv = find_uv()
@@ -374,7 +374,7 @@ def _run_options(ns: "argparse.Namespace") -> "tuple[RunOptions, int]":
     composition = ns.composition or "auto"
     if ns.link_mode in UV_LINK_MODES:
         if verbosity >= 0:
-            from pyrun.uvsettings import NOT_APPLIED
+            from pyrun.script.uvsettings import NOT_APPLIED
 
             print(f"pyrun: warning: --link-mode {ns.link_mode} does not apply: "
                   f"{NOT_APPLIED['link-mode']}", file=sys.stderr)
@@ -385,7 +385,7 @@ def _run_options(ns: "argparse.Namespace") -> "tuple[RunOptions, int]":
                   file=sys.stderr)
         if ns.composition is None:
             composition = LINK_MODE_ALIASES[ns.link_mode]
-    from pyrun.requirementsfile import read_requirements
+    from pyrun.script.requirementsfile import read_requirements
 
     files = [r for f in ns.with_requirements_files for r in read_requirements(f)]
     options = RunOptions(python=ns.python, with_requirements=(*ns.with_requirements, *files),
@@ -449,7 +449,7 @@ def _index_options(ns: "argparse.Namespace") -> "tuple[tuple[str, object], ...]"
         "find-links": tuple(ns.find_links), "no-index": ns.no_index,
         "index-strategy": ns.index_strategy,
     }
-    from pyrun.uvsettings import SETTINGS
+    from pyrun.script.uvsettings import SETTINGS
 
     for key in SETTINGS:
         dest = "config_settings" if key == "config-settings" else key.replace("-", "_")
@@ -465,7 +465,7 @@ def _index_options(ns: "argparse.Namespace") -> "tuple[tuple[str, object], ...]"
                                  "with -")
         out.append((key, value))
     try:
-        from pyrun.uvsettings import overlay
+        from pyrun.script.uvsettings import overlay
 
         overlay(dict(out))
     except ValueError as exc:
@@ -588,15 +588,15 @@ def _days(text: str) -> float:
 
 
 def cache_main(argv: list[str]) -> int:
-    """``pyrun cache ...``: see :func:`cache_parser` and :mod:`pyrun.maintenance`.
+    """``pyrun cache ...``: see :func:`cache_parser` and :mod:`pyrun.store.maintenance`.
 
     Raises:
         UsageError: a bad command line. CacheError: the cache cannot be read or changed.
     """
     import json
 
-    from pyrun import maintenance
-    from pyrun.cache import Cache
+    from pyrun.store import maintenance
+    from pyrun.store.cache import Cache
     from pyrun.errors import CacheError
 
     ns = cache_parser().parse_args(argv)
@@ -696,7 +696,7 @@ def editor_main(command: str, argv: list[str], edge: Edge) -> int:
 
 def edit_parser(command: str) -> "argparse.ArgumentParser":
     """The parser of ``pyrun init``, ``pyrun add`` or ``pyrun remove``."""
-    from pyrun.editing import BOUNDS
+    from pyrun.engine.editing import BOUNDS
 
     if command == "init":
         parser = _parser("pyrun init", "Make a new script with an inline metadata block "
@@ -757,7 +757,7 @@ def edit_main(command: str, argv: list[str], edge: Edge) -> int:
         engine.init_script(ns.script, options, ns.values, reporter)
     elif command == "add":
         from pyrun.errors import UsageError
-        from pyrun.requirementsfile import read_requirements
+        from pyrun.script.requirementsfile import read_requirements
 
         wanted = [*ns.values, *(r for f in ns.requirements for r in read_requirements(f))]
         if not wanted:
@@ -779,7 +779,7 @@ def completion_parser() -> "argparse.ArgumentParser":
                      "bash: eval \"$(pyrun completion bash)\" in ~/.bashrc; zsh: eval "
                      "\"$(pyrun completion zsh)\" in ~/.zshrc, after compinit; fish: pyrun "
                      "completion fish | source in ~/.config/fish/config.fish.")
-    from pyrun.completion import SHELLS
+    from pyrun.cli.completion import SHELLS
 
     parser.add_argument("shell", metavar="SHELL", choices=SHELLS)
     return parser
@@ -787,9 +787,9 @@ def completion_parser() -> "argparse.ArgumentParser":
 
 def completion_table() -> "dict[str, Command]":
     """``{subcommand: what completes after it}`` from every parser (``""``: a run), for
-    :mod:`pyrun.completion`."""
-    from pyrun.completion import command_of
-    from pyrun.wsp.cli import parser as wsp_parser
+    :mod:`pyrun.cli.completion`."""
+    from pyrun.cli.completion import command_of
+    from pyrun.cli.wsp import parser as wsp_parser
 
     parsers = {
         "": run_parser, "run": run_parser, "cache": cache_parser,
@@ -935,8 +935,8 @@ def _record(script: str, env_path: "Path") -> None:
     """
     from pathlib import Path
 
-    from pyrun import pythonenvs
-    from pyrun.cache import Cache
+    from pyrun.script import pythonenvs
+    from pyrun.store.cache import Cache
     from pyrun.errors import CacheError
 
     directory = Path(os.path.dirname(os.path.abspath(script)))
@@ -982,7 +982,7 @@ def main(argv: "list[str] | None" = None) -> int:
         if first == "cache":
             return cache_main(argv[1:])
         if first == "wsp":
-            from pyrun.wsp.cli import main as wsp_main
+            from pyrun.cli.wsp import main as wsp_main
 
             return wsp_main(argv[1:])
         if first in ("python", "env"):
@@ -994,7 +994,7 @@ def main(argv: "list[str] | None" = None) -> int:
         if first in ("init", "add", "remove"):
             return edit_main(first, argv[1:], edge)
         if first == "completion":
-            from pyrun.completion import script
+            from pyrun.cli.completion import script
 
             shell = completion_parser().parse_args(argv[1:]).shell
             sys.stdout.write(script(shell, completion_table()))

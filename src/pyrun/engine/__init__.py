@@ -36,16 +36,16 @@ from pyrun.subprocesses import run_captured, start
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
-    from pyrun.cache import Cache
-    from pyrun.composition import Composition
-    from pyrun.environment import Environment
-    from pyrun.installers.base import Installer
-    from pyrun.interpreters import Interpreter, InterpreterFinder
-    from pyrun.metadata import Editable, ScriptMetadata
-    from pyrun.pool import PoolEntry
-    from pyrun.resolution import Resolution
-    from pyrun.uvpython import Asked
-    from pyrun.uvsettings import UvSettings
+    from pyrun.store.cache import Cache
+    from pyrun.engine.composition import Composition
+    from pyrun.engine.environment import Environment
+    from pyrun.engine.installers.base import Installer
+    from pyrun.engine.interpreters import Interpreter, InterpreterFinder
+    from pyrun.script.metadata import Editable, ScriptMetadata
+    from pyrun.engine.pool import PoolEntry
+    from pyrun.engine.resolution import Resolution
+    from pyrun.engine.uvpython import Asked
+    from pyrun.script.uvsettings import UvSettings
 
 __all__ = [
     "Reporter", "RunOptions", "add_requirements", "command_environ", "create_venv", "export",
@@ -70,13 +70,13 @@ class RunOptions:
             for this run (their code is used where it lies), as absolute paths.
         offline: ``--offline``: never touch the network (uv reads only its cache).
         composition: ``--composition``: ``auto``, ``pooled`` or ``link-farm``; see
-            :mod:`pyrun.composition`.
+            :mod:`pyrun.engine.composition`.
         index: uv's settings from the command line, ``((key, value), ...)``: the index
-            options (:data:`pyrun.uvsettings.OPTIONS`: ``index``, ``index-url``, ...) and
-            uv's resolver and installer settings (:data:`pyrun.uvsettings.SETTINGS`:
+            options (:data:`pyrun.script.uvsettings.OPTIONS`: ``index``, ``index-url``, ...) and
+            uv's resolver and installer settings (:data:`pyrun.script.uvsettings.SETTINGS`:
             ``exclude-newer``, ``no-build``, ...), on top of the script's ``[tool.uv]``.
         lock_mode: ``--locked`` or ``--frozen`` (``"locked"``, ``"frozen"``) for the lock
-            beside the script (``x.py.lock``), or ``""``; see :mod:`pyrun.locking`.
+            beside the script (``x.py.lock``), or ``""``; see :mod:`pyrun.engine.locking`.
         lock: ``--lock FILE``: a ``pylock.toml`` (PEP 751) to install from, with no
             resolution; or None.
         refresh: ``--refresh``: resolve again (as ``upgrade``) and have uv revalidate what it
@@ -134,7 +134,7 @@ def fast_key_for(data: bytes, options: RunOptions, script: str = "-") -> str:
         UsageError: the ``--lock`` file cannot be read.
     """
     from pyrun import fastpath
-    from pyrun.uvsettings import UvSettings, key_parts
+    from pyrun.script.uvsettings import UvSettings, key_parts
 
     lock = fastpath.lock_bytes(script)
     extra = key_parts(UvSettings(command_line=dict(options.index)))
@@ -169,7 +169,7 @@ def prepare(
         data: the script's bytes when the caller has read them already (the script is read
             once per run, so its key and its metadata come from the same bytes).
         early: uv's choice of the interpreter when the caller has asked already
-            (:func:`pyrun.uvpython.ask_early`); else it is asked here, as early as it can be.
+            (:func:`pyrun.engine.uvpython.ask_early`); else it is asked here, as early as it can be.
             Either way, it is stopped if it is not needed.
 
     Raises:
@@ -177,7 +177,7 @@ def prepare(
         NetworkError, InstallError, LockError, ToolNotFoundError, CacheError: see
         :mod:`pyrun.errors`.
     """
-    from pyrun import metadata
+    from pyrun.script import metadata
 
     reporter = reporter or Reporter()
     source = metadata.read_script(script) if data is None else data
@@ -188,7 +188,7 @@ def prepare(
         for warning in meta.warnings:
             reporter.warn(warning)
         if options.lock_mode:
-            from pyrun.locking import check_mode
+            from pyrun.engine.locking import check_mode
 
             check_mode(options.lock_mode, name)
         cache = _open_cache(options, reporter, cache)
@@ -202,14 +202,14 @@ def prepare(
 
 def _ask_early(script: str, options: RunOptions, source: bytes) -> Asked | None:
     """uv's choice of the interpreter, started now when it will be needed as uv reads the
-    script (:func:`pyrun.uvpython.ask_early`): no ``--python`` or ``--lock``, a block."""
+    script (:func:`pyrun.engine.uvpython.ask_early`): no ``--python`` or ``--lock``, a block."""
     from pyrun import fastpath
 
     if options.python or options.lock is not None or not fastpath.block_span(source):
         return None
     from pyrun.errors import ToolNotFoundError
-    from pyrun.installers.uv import find_uv
-    from pyrun.uvpython import ask_early
+    from pyrun.engine.installers.uv import find_uv
+    from pyrun.engine.uvpython import ask_early
 
     try:
         return ask_early(find_uv(), script)
@@ -245,7 +245,8 @@ def prepare_requirements(
     Raises:
         UsageError: an invalid requirement; and the errors of :func:`prepare`.
     """
-    from pyrun import fastpath, metadata
+    from pyrun import fastpath
+    from pyrun.script import metadata
 
     reporter = reporter or Reporter()
     deps = _requirements(requirements, "requirement")
@@ -276,10 +277,10 @@ def create_venv(
         failed. CacheError, OSError: the cache or ``prefix`` cannot be written. And the
         installer errors of :func:`prepare`.
     """
-    from pyrun import bytecode
-    from pyrun.cache import remove_tree
-    from pyrun.environment import populate
-    from pyrun.interpreters import InterpreterFinder
+    from pyrun.engine import bytecode
+    from pyrun.store.cache import remove_tree
+    from pyrun.engine.environment import populate
+    from pyrun.engine.interpreters import InterpreterFinder
     from pyrun.subprocesses import run_command
 
     reporter = reporter or Reporter()
@@ -326,11 +327,12 @@ def run(
     Raises:
         The errors of :func:`prepare`.
     """
-    from pyrun import layout, metadata
+    from pyrun import layout
+    from pyrun.script import metadata
     from pyrun.launch import exec_script
 
     data = metadata.read_script(script) if data is None else data
-    from pyrun import envfiles
+    from pyrun.script import envfiles
 
     extra = envfiles.variables(options.env_files, reporter or Reporter())
     if options.no_cache:
@@ -361,7 +363,7 @@ def run_module(module: str, args: list[str], options: RunOptions = RunOptions(),
     import dataclasses
     import re
 
-    from pyrun import envfiles
+    from pyrun.script import envfiles
     from pyrun.launch import exec_script
 
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", module):
@@ -383,7 +385,7 @@ def _run_without_cache(script: str, args: list[str], options: RunOptions,
     import shutil
     import tempfile
 
-    from pyrun.cache import Cache
+    from pyrun.store.cache import Cache
     from pyrun.launch import activated
     from pyrun.subprocesses import run_attached
 
@@ -410,7 +412,7 @@ def lock(script: str, options: RunOptions = RunOptions(), reporter: Reporter | N
         MetadataError: the script's metadata is invalid. ToolNotFoundError: no uv.
         ResolutionError, NetworkError, InstallError: as uv reports them.
     """
-    from pyrun.uvsettings import UvSettings
+    from pyrun.script.uvsettings import UvSettings
 
     reporter = reporter or Reporter()
     _lockable(script)
@@ -430,7 +432,7 @@ def tree(script: str, options: RunOptions = RunOptions(), flags: Sequence[str] =
     Raises:
         The errors of :func:`lock`.
     """
-    from pyrun.uvsettings import UvSettings
+    from pyrun.script.uvsettings import UvSettings
 
     reporter = reporter or Reporter()
     _lockable(script)
@@ -452,15 +454,15 @@ def export(script: str, options: RunOptions = RunOptions(),
     Raises:
         The errors of :func:`lock`, NoInterpreterError, and StaleLockError (``--locked``).
     """
-    from pyrun import metadata
-    from pyrun.interpreters import InterpreterFinder
-    from pyrun.uvsettings import UvSettings
+    from pyrun.script import metadata
+    from pyrun.engine.interpreters import InterpreterFinder
+    from pyrun.script.uvsettings import UvSettings
 
     reporter = reporter or Reporter()
     _lockable(script)
     meta = metadata.load(script, metadata.read_script(script))
     if options.lock_mode:
-        from pyrun.locking import check_mode
+        from pyrun.engine.locking import check_mode
 
         check_mode(options.lock_mode, script)
     cache = _open_cache(options, reporter, None)
@@ -476,13 +478,13 @@ def init_script(script: str, options: RunOptions = RunOptions(),
                 dependencies: Sequence[str] = (), reporter: Reporter | None = None) -> None:
     """Make a new script with an inline metadata block (``uv init --script``): its
     ``requires-python`` from ``options.python`` (the interpreter pyrun would choose), then
-    ``dependencies`` added as :func:`add_requirements` adds them. See :mod:`pyrun.editing`.
+    ``dependencies`` added as :func:`add_requirements` adds them. See :mod:`pyrun.engine.editing`.
 
     Raises:
         UsageError: ``script`` exists; NoInterpreterError; and the errors of
         :func:`add_requirements`.
     """
-    from pyrun import editing
+    from pyrun.engine import editing
 
     reporter, installer, interpreter = _editor(options, reporter)
     assert interpreter is not None
@@ -497,13 +499,13 @@ def add_requirements(script: str, requirements: Sequence[str],
     """Add ``requirements`` to ``script``'s block (``uv add --script``: resolved once, so each
     is known to exist; ``bounds`` is uv's ``--bounds``; ``raw``, ``frozen`` and ``indexes``
     are uv add's ``--raw`` (as written, no bound added), ``--frozen`` (not resolved) and
-    ``--index URL``). The rest of the file is kept byte for byte. See :mod:`pyrun.editing`.
+    ``--index URL``). The rest of the file is kept byte for byte. See :mod:`pyrun.engine.editing`.
 
     Raises:
         ScriptNotFoundError, MetadataError (two blocks, an unclosed one), UsageError,
         ResolutionError (no such package, or no version fits), NetworkError.
     """
-    from pyrun import editing
+    from pyrun.engine import editing
 
     reporter, installer, interpreter = _editor(options, reporter)
     assert interpreter is not None
@@ -519,8 +521,8 @@ def add_requirements(script: str, requirements: Sequence[str],
 
 def _warn_where_uv_is_blind(script: str, reporter: Reporter) -> None:
     """Say so when the edited ``script``'s block is one uv cannot see
-    (:func:`pyrun.editing.uv_blind_spot`), and how to make both tools read it."""
-    from pyrun import editing
+    (:func:`pyrun.engine.editing.uv_blind_spot`), and how to make both tools read it."""
+    from pyrun.engine import editing
 
     try:
         with open(script, "rb") as f:
@@ -537,12 +539,12 @@ def _warn_where_uv_is_blind(script: str, reporter: Reporter) -> None:
 def remove_requirements(script: str, names: Sequence[str],
                         reporter: Reporter | None = None) -> None:
     """Remove the requirements named ``names`` from ``script``'s block (``uv remove
-    --script``). See :mod:`pyrun.editing`.
+    --script``). See :mod:`pyrun.engine.editing`.
 
     Raises:
         ScriptNotFoundError, MetadataError, UsageError (a name the block does not require).
     """
-    from pyrun import editing
+    from pyrun.engine import editing
 
     reporter, installer, _ = _editor(RunOptions(), reporter, interpreter=False)
     with _writing(script):
@@ -566,7 +568,7 @@ def _editor(options: RunOptions, reporter: Reporter | None, interpreter: bool = 
             ) -> tuple[Reporter, Installer, Interpreter | None]:
     """The reporter, uv, and (with ``interpreter``) the interpreter ``options.python`` asks
     for, for the script-editing functions."""
-    from pyrun.interpreters import InterpreterFinder
+    from pyrun.engine.interpreters import InterpreterFinder
 
     reporter = reporter or Reporter()
     installer = _installer(reporter, options.offline)
@@ -614,7 +616,7 @@ def _editables(paths: Sequence[str]) -> list[Editable]:
     Raises:
         UsageError: one is not such a directory.
     """
-    from pyrun.metadata import Editable
+    from pyrun.script.metadata import Editable
 
     out = []
     for path in paths:
@@ -629,13 +631,13 @@ def _editables(paths: Sequence[str]) -> list[Editable]:
 
 
 def _requirements(texts: Sequence[str], what: str) -> list[Requirement]:
-    """Parse PEP 508 strings (:func:`pyrun.metadata.parse_requirement`: no control
+    """Parse PEP 508 strings (:func:`pyrun.script.metadata.parse_requirement`: no control
     characters, so nothing can reach the installer as an option of its own).
 
     Raises:
         UsageError: one is invalid; the message names it.
     """
-    from pyrun.metadata import parse_requirement
+    from pyrun.script.metadata import parse_requirement
 
     out = []
     for text in texts:
@@ -650,8 +652,8 @@ def _requirements(texts: Sequence[str], what: str) -> list[Requirement]:
 
 def _open_cache(options: RunOptions, reporter: Reporter, cache: Cache | None) -> Cache:
     """Check the options that need no cache, create the cache, remove dead runs' leftovers."""
-    from pyrun import composition
-    from pyrun.cache import Cache, remove_leftovers
+    from pyrun.engine import composition
+    from pyrun.store.cache import Cache, remove_leftovers
 
     composition.check(options.composition)  # before any work
     cache = (cache or Cache()).create()
@@ -675,7 +677,7 @@ def _find_or_build(
     is a path where uv can read the script (a copy of one from stdin or a URL); ``early`` is
     uv's choice of its interpreter, already asked (:func:`_ask_early`)."""
     from pyrun import fastpath
-    from pyrun.environment import Environment
+    from pyrun.engine.environment import Environment
 
     key = key_of()
     if not (options.upgrade or options.refresh or options.upgrade_packages):
@@ -723,7 +725,7 @@ def _build(
     a stale lock beside the script up to date, which changes the key). A resolution or an
     install that fails says which Python it was for and how to choose another."""
     from pyrun.errors import InstallError
-    from pyrun.interpreters import InterpreterFinder
+    from pyrun.engine.interpreters import InterpreterFinder
 
     _prefetch()
     extra: list[Requirement | Editable] = [*_requirements(options.with_requirements, "--with"),
@@ -754,15 +756,15 @@ def _build_on(
     readable: str,
 ) -> Environment:
     """:func:`_build` once the interpreter is chosen: resolution, pool, environment, index."""
-    from pyrun import bytecode
-    from pyrun.composition import POOLED
-    from pyrun.environment import ensure_environment
+    from pyrun.engine import bytecode
+    from pyrun.engine.composition import POOLED
+    from pyrun.engine.environment import ensure_environment
     from pyrun.errors import EntriesVanished
     from pyrun.faults import point
     from pyrun.layout import ENTRY_MARKER
-    from pyrun.resolution import Resolution
-    from pyrun import locking
-    from pyrun.uvsettings import UvSettings, merged, not_applied
+    from pyrun.engine.resolution import Resolution
+    from pyrun.engine import locking
+    from pyrun.script.uvsettings import UvSettings, merged, not_applied
 
     settings = merged(meta.uv, dict(options.index))
     for warning in not_applied(meta.uv):
@@ -853,7 +855,7 @@ def _kept(cache: Cache, key: str, upgrading: Sequence[str]) -> tuple[tuple[str, 
 
 
 #: What a build needs after its resolution, imported meanwhile (:func:`_prefetch`).
-_LATER = ("pyrun.pool", "pyrun.environment", "pyrun.bytecode", "filelock")
+_LATER = ("pyrun.engine.pool", "pyrun.engine.environment", "pyrun.engine.bytecode", "filelock")
 
 
 def _prefetch() -> None:
@@ -878,7 +880,7 @@ def _prefetch() -> None:
 def _command_line(options: RunOptions, script: str) -> UvSettings:
     """The command line's uv settings for a uv that reads ``script`` itself (``uv lock``,
     ``uv export --script``)."""
-    from pyrun.uvsettings import UvSettings, root_of
+    from pyrun.script.uvsettings import UvSettings, root_of
 
     return UvSettings(command_line=dict(options.index), root=root_of(script))
 
@@ -889,7 +891,7 @@ def _interpreter(finder: InterpreterFinder, python: str | None, meta: ScriptMeta
     new venv), asked of the uv pyrun drives (:meth:`InterpreterFinder.choose`); pyrun's own
     discovery where there is no uv."""
     from pyrun.errors import ToolNotFoundError
-    from pyrun.installers.uv import find_uv
+    from pyrun.engine.installers.uv import find_uv
 
     try:
         uv: str | None = find_uv()
@@ -904,7 +906,7 @@ def _interpreter(finder: InterpreterFinder, python: str | None, meta: ScriptMeta
 def _installer(
     reporter: Reporter, offline: bool, settings: UvSettings | None = None, cache_mode: str = "",
 ) -> Installer:
-    from pyrun.installers import find_installer
+    from pyrun.engine.installers import find_installer
 
     return find_installer(reporter, offline=offline, settings=settings, cache_mode=cache_mode)
 
@@ -924,7 +926,7 @@ def _resolve(
 
     Raises:
         NetworkError: unreachable and the cache lacks something; the message names it.
-        And the other errors of :meth:`pyrun.installers.base.Installer.resolve`.
+        And the other errors of :meth:`pyrun.engine.installers.base.Installer.resolve`.
     """
     import time
 
@@ -965,7 +967,7 @@ def _resolve(
 def _said(exc: NetworkError) -> str:
     """What the tool said when it could not reach the network (its first failure), indented,
     credentials shown as ``***``."""
-    from pyrun.installers.base import tool_said
+    from pyrun.engine.installers.base import tool_said
     from pyrun.subprocesses import redact
 
     return redact(tool_said(exc.output)) if exc.command is not None else ""
@@ -1014,8 +1016,8 @@ def _overlay(
     """``base`` (a locked set) with ``--with`` requirements resolved on top of it: every
     registry pin of ``base`` is a constraint, so the overlay never moves a locked version
     (as ``uv run --script --with`` resolves its extras beside a locked script)."""
-    from pyrun.resolution import Resolution
-    from pyrun.uvsettings import UvSettings, merged
+    from pyrun.engine.resolution import Resolution
+    from pyrun.script.uvsettings import UvSettings, merged
 
     pins = tuple(d.pin for d in base.distributions if d.version and d.kind in ("wheel", "sdist"))
     constrained = merged(installer.settings or UvSettings(), {"constraint-dependencies": pins})
@@ -1040,9 +1042,9 @@ def _compose(
     """The pool entries of ``resolution`` (installing the missing ones with ``installer``;
     None when there is nothing to install) and how they compose; for a link farm, the
     entries' bytecode is put in place first (a farm links the files there are)."""
-    from pyrun import bytecode
-    from pyrun.composition import LINK_FARM, compose
-    from pyrun.pool import Pool
+    from pyrun.engine import bytecode
+    from pyrun.engine.composition import LINK_FARM, compose
+    from pyrun.engine.pool import Pool
 
     entries: list[PoolEntry] = []
     if installer is not None and resolution.distributions:
@@ -1056,10 +1058,10 @@ def _compose(
 def _resume_bytecode(cache: Cache, env_dir: Path, reporter: Reporter) -> None:
     """Schedule the bytecode an environment's entries still lack (the warm path found it
     pending: the compiler has not finished, or died with its machine or container)."""
-    from pyrun import bytecode
-    from pyrun.environment import read_env_marker
-    from pyrun.interpreters import InterpreterFinder
-    from pyrun.pool import entry_from_key
+    from pyrun.engine import bytecode
+    from pyrun.engine.environment import read_env_marker
+    from pyrun.engine.interpreters import InterpreterFinder
+    from pyrun.engine.pool import entry_from_key
 
     marker = read_env_marker(env_dir)
     if marker is None:

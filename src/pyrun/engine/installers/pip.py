@@ -24,16 +24,16 @@ from pyrun.errors import (
     NetworkError,
     ToolNotFoundError,
 )
-from pyrun.installers.base import Installer, Runner
+from pyrun.engine.installers.base import Installer, Runner
 from pyrun.progress import Reporter
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
-    from pyrun.interpreters import Interpreter
-    from pyrun.metadata import Editable
-    from pyrun.resolution import LockedDistribution, Resolution
-    from pyrun.uvsettings import UvSettings
+    from pyrun.engine.interpreters import Interpreter
+    from pyrun.script.metadata import Editable
+    from pyrun.engine.resolution import LockedDistribution, Resolution
+    from pyrun.script.uvsettings import UvSettings
 
 #: The oldest pip with ``--python`` (working on another interpreter) and ``--report``.
 MINIMUM_PIP = (22, 3)
@@ -43,7 +43,7 @@ class Pip(Installer):
     """pip on pyrun's own interpreter.
 
     Args:
-        reporter, offline, runner: see :class:`~pyrun.installers.base.Installer`; pip has
+        reporter, offline, runner: see :class:`~pyrun.engine.installers.base.Installer`; pip has
             no cache-only mode, so with ``offline`` every call raises
             :class:`~pyrun.errors.NetworkError` saying so.
         command: the command that runs pip (default: ``python -m pip`` on pyrun's
@@ -100,8 +100,8 @@ class Pip(Installer):
         Raises:
             ToolNotFoundError: the script has ``[tool.uv]`` settings, which only uv honours.
         """
-        from pyrun.resolution import Resolution
-        from pyrun.uvsettings import names
+        from pyrun.engine.resolution import Resolution
+        from pyrun.script.uvsettings import names
 
         if self.settings:
             raise ToolNotFoundError(
@@ -165,7 +165,7 @@ def parse_pip_report(text: str) -> tuple[LockedDistribution, ...]:
     """
     from packaging.utils import canonicalize_name
 
-    from pyrun.resolution import LockedDistribution
+    from pyrun.engine.resolution import LockedDistribution
 
     try:
         items = json.loads(text).get("install", [])

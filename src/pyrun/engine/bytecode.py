@@ -1,7 +1,7 @@
 """Bytecode for pool entries: compiled once per interpreter version, after the first run starts.
 
 A new pool entry is placed without ``.pyc`` files. Once the environment is ready, one detached
-process (``python -m pyrun.bytecode``) compiles the entries that lack this interpreter's
+process (``python -m pyrun.engine.bytecode``) compiles the entries that lack this interpreter's
 ``.pyc`` (``compileall``, unchecked-hash ``.pyc``: the pool never changes, so no source is
 ever stat'ed, and ``PYTHONDONTWRITEBYTECODE`` does not matter), under each entry's lock, then
 records the interpreter's cache tag in the entry's marker. Meanwhile the first run imports
@@ -24,11 +24,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pyrun.cache import Cache, make_readonly, make_writable
+from pyrun.store.cache import Cache, make_readonly, make_writable
 from pyrun.errors import CommandError
 from pyrun.faults import point
-from pyrun.interpreters import Interpreter
-from pyrun.pool import PoolEntry, entry_from_key, write_marker
+from pyrun.engine.interpreters import Interpreter
+from pyrun.engine.pool import PoolEntry, entry_from_key, write_marker
 from pyrun.progress import Reporter
 from pyrun.subprocesses import run_command, spawn_detached
 
@@ -68,7 +68,7 @@ def schedule(
         compile_entries(cache, todo, interpreter, reporter)
         return
     here = str(Path(__file__).resolve().parent.parent)  # pyrun may run from a bare sys.path
-    code = f"import sys; sys.path.insert(0, {here!r}); from pyrun.bytecode import main; main()"
+    code = f"import sys; sys.path.insert(0, {here!r}); from pyrun.engine.bytecode import main; main()"
     wait = [f"--after={os.getpid()}"] if after_exit else []
     argv = [sys.executable, "-c", code, *wait, str(cache.root), interpreter.executable,
             *(e.key for e in todo)]
@@ -182,7 +182,7 @@ def compile_dirs(dirs: Sequence[Path], interpreter: Interpreter, reporter: Repor
 def main(argv: list[str] | None = None) -> int:
     """The detached compiler: ``[--after=PID] CACHE_ROOT INTERPRETER KEY...`` (with
     ``--after``, it first waits for PID to exit: :func:`wait_for_exit`)."""
-    from pyrun.interpreters import InterpreterFinder
+    from pyrun.engine.interpreters import InterpreterFinder
 
     args = sys.argv[1:] if argv is None else argv
     if args and args[0].startswith("--after="):
