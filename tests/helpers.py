@@ -2,8 +2,74 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import pytest
+from filelock import FileLock, Timeout
+
+
+@dataclass
+class Runner:
+    """Runs the real ``pyrun`` command (``python -m pyrun``) against the session's caches."""
+
+    cache: Path
+    uv_cache: Path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = dict(os.environ)
+        # The tests run as if no venv were activated, whatever the caller's shell has: an
+        # activated environment changes what a WSP server lists (PEP 832: it wins), and tests
+        # that want one set VIRTUAL_ENV themselves.
+        env.pop("VIRTUAL_ENV", None)
+        # the colour and dotenv tests set what they need
+        for name in ("NO_COLOR", "FORCE_COLOR", "UV_ENV_FILE", "UV_NO_ENV_FILE"):
+            env.pop(name, None)
+        env.update(PYRUN_CACHE_DIR=str(self.cache), UV_CACHE_DIR=str(self.uv_cache))
+        # Bytecode before the script starts, so that what a test inspects afterwards is
+        # settled; the background mode users get has tests of its own (test_bytecode.py).
+        env.setdefault("PYRUN_COMPILE", "foreground")
+        env.update(extra)
+        return env
+
+    def __call__(
+        self, *args: str, cwd: Path | None = None, input: str | None = None, **extra: str
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "pyrun", *args],
+            capture_output=True,
+            text=True,
+            input=input,
+            cwd=cwd,
+            env=self.env(**extra),
+            timeout=600,
+        )
+
+    def uv(self, *args: str, cwd: Path | None = None, **extra: str
+           ) -> subprocess.CompletedProcess[str]:
+        """The real ``uv ARGS`` (the binary pyrun uses) with this runner's caches; a ``run
+        --script`` that succeeds is checked to have read the script's block (without it, uv
+        runs the script on the Python it finds, which may have the packages anyway: a test
+        would pass by accident)."""
+        from pyrun.engine.installers.uv import find_uv
+
+        if args[:1] == ("run",) and "--script" in args:
+            args = (*args[:1], "-v", *args[1:])
+        out = subprocess.run([find_uv(), *args], capture_output=True, text=True, cwd=cwd,
+                             env=self.env(**extra), timeout=600)
+        if args[:1] == ("run",) and "--script" in args and out.returncode == 0:
+            assert "Reading inline script metadata" in out.stderr, out.stderr[-2000:]
+        return out
+
+
+def write(path: Path, text: str) -> Path:
+    """Write a script and return its path."""
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def assert_fails(result: subprocess.CompletedProcess[Any], code: int, *messages: str) -> None:
@@ -18,3 +84,62 @@ def assert_fails(result: subprocess.CompletedProcess[Any], code: int, *messages:
     missing = [m for m in messages if m not in stderr]
     assert not missing, f"not in stderr: {missing!r}; got {shown}"
     assert "Traceback" not in stderr and "Traceback" not in stdout, f"a traceback; got {shown}"
+
+
+# Scripts and what a run leaves in a cache -------------------------------------------------------
+
+SHARED = """\
+# /// script
+# dependencies = [{deps}]
+# ///
+import importlib.metadata as m
+print(" ".join(sorted(d.metadata["Name"].lower() for d in m.distributions())))
+"""
+
+
+def body(*deps: str) -> str:
+    """A script needing ``deps`` that prints the names of the distributions it sees."""
+    return SHARED.format(deps=", ".join(f'"{d}"' for d in deps))
+
+
+def cold(pyrun: Runner, cache: Path, script: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` with ``cache`` as pyrun's cache, and check that it succeeded."""
+    out = pyrun(*args, str(script), PYRUN_CACHE_DIR=str(cache))
+    assert out.returncode == 0, out.stderr
+    return out
+
+
+def entry_of(cache: Path, name: str) -> Path:
+    """The one pool entry of distribution ``name``."""
+    (entry,) = [p for p in (cache / "pool").iterdir() if p.name.startswith(f"{name}-")]
+    return entry
+
+
+def env_of(cache: Path) -> Path:
+    """The one environment in ``cache``."""
+    (env,) = [p for p in (cache / "envs").iterdir() if not p.name.startswith(".")]
+    return env
+
+
+def pool_names(cache: Path) -> list[str]:
+    """Distribution names of the finished pool entries, one per entry."""
+    return sorted(p.name.rsplit("-", 2)[0] for p in (cache / "pool").iterdir()
+                  if not p.name.startswith("."))
+
+
+def assert_no_lock_held(cache: Path) -> None:
+    """No lock file in ``cache`` is held by anyone."""
+    for lock in (cache / "locks").glob("*.lock"):
+        try:
+            FileLock(str(lock), timeout=0).acquire().lock.release()
+        except Timeout:  # pragma: no cover - the failure being tested for
+            pytest.fail(f"{lock} is still held")
+
+
+def cmdline(pid: int) -> bytes:
+    """The command line of process ``pid`` (``b""`` once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""

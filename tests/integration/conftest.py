@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from pyrun.engine.interpreters import Interpreter, InterpreterFinder
 from pyrun.progress import Reporter
-from tests.conftest import Runner
+from tests.helpers import Runner
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -35,12 +34,6 @@ def other_python(tmp_path_factory: pytest.TempPathFactory) -> Interpreter:
     return max(others, key=lambda i: i.version)
 
 
-def pool_names(cache: Path) -> list[str]:
-    """Distribution names of the finished pool entries, one per entry."""
-    return sorted(p.name.rsplit("-", 2)[0] for p in (cache / "pool").iterdir()
-                  if not p.name.startswith("."))
-
-
 @pytest.fixture(scope="session", autouse=True)
 def pool_is_never_written(pyrun: Runner) -> Iterator[None]:
     """After the whole session: nothing in any pool entry is newer than the entry's marker.
@@ -50,7 +43,7 @@ def pool_is_never_written(pyrun: Runner) -> Iterator[None]:
     entry (a ``.pyc`` for a module imported from it, say) would leave a newer file.
     """
     yield
-    pool = pyrun.store.cache / "pool"
+    pool = pyrun.cache / "pool"
     if not pool.is_dir():
         return
     newer = []

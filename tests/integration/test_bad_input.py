@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Runner
+from tests.helpers import Runner
 
 BLOCK = "# /// script\n{}# ///\n"
 

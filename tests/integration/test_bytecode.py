@@ -8,8 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import Runner, write
-from tests.integration.test_reliability import body, entry_of
+from tests.helpers import Runner, body, entry_of, write
 
 TAG = sys.implementation.cache_tag
 

@@ -11,8 +11,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from tests.conftest import Runner, write
-from tests.integration.test_reliability import body, cold, entry_of
+from tests.helpers import Runner, body, cold, entry_of, write
 
 DAY = 86400.0
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Runner
+from tests.helpers import Runner
 
 #: What is typed, and what the line must then hold (only a completion can write it).
 TYPED = [("pyrun --no-c\t", "--no-cache"), ("pyrun cache pr\t", "prune"),

@@ -11,8 +11,7 @@ import sysconfig
 from pathlib import Path
 
 from pyrun.engine.interpreters import Interpreter
-from tests.conftest import Runner, write
-from tests.integration.conftest import pool_names
+from tests.helpers import Runner, pool_names, write
 
 RICH = """\
 # /// script
@@ -116,7 +115,7 @@ def test_same_set_shares_one_environment(pyrun: Runner, tmp_path: Path) -> None:
     out_a, out_b = pyrun(str(a)), pyrun(str(b))
     assert out_a.returncode == 0 and out_b.returncode == 0, out_a.stderr + out_b.stderr
     assert out_a.stdout == out_b.stdout
-    names = pool_names(pyrun.store.cache)
+    names = pool_names(pyrun.cache)
     for name in ("rich", "pygments", "markdown-it-py", "mdurl"):
         assert names.count(name) == 1, names
 
@@ -133,7 +132,7 @@ def test_compiled_extension_on_two_interpreters(
         seen.append(out.stdout.strip().rsplit("=", 1)[1])
     assert seen == [f"{sys.version_info[0]}.{sys.version_info[1]}", other_python.short_version]
     # A platform wheel is a different artifact per interpreter: two numpy entries.
-    assert pool_names(pyrun.store.cache).count("numpy") == 2
+    assert pool_names(pyrun.cache).count("numpy") == 2
 
 
 def test_requires_python_picks_another_installed_version(
@@ -180,7 +179,7 @@ def test_signal_exit_is_the_scripts(pyrun: Runner, tmp_path: Path) -> None:
 def test_pool_entries_are_compiled_and_read_only(pyrun: Runner, tmp_path: Path) -> None:
     script = write(tmp_path / "ro.py", '# /// script\n# dependencies = ["mdurl"]\n# ///\nimport mdurl\n')
     assert pyrun(str(script), PYTHONDONTWRITEBYTECODE="1").returncode == 0
-    (entry,) = [p for p in (pyrun.store.cache / "pool").iterdir() if p.name.startswith("mdurl-")]
+    (entry,) = [p for p in (pyrun.cache / "pool").iterdir() if p.name.startswith("mdurl-")]
     tag = sys.implementation.cache_tag
     assert list((entry / "site-packages" / "mdurl" / "__pycache__").glob(f"__init__.{tag}.pyc"))
     for d in (entry, entry / "site-packages", entry / "site-packages" / "mdurl"):

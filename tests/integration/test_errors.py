@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Runner, write
+from tests.helpers import Runner, write
 
 
 def check(out: subprocess.CompletedProcess[str], code: int, *needles: str) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from pyrun.engine.interpreters import Interpreter, InterpreterFinder
 from pyrun.progress import Reporter
-from tests.conftest import Runner, write
+from tests.helpers import Runner, write
 
 
 def script(deps: list[str], body: str, requires_python: str | None = None) -> str:
@@ -252,7 +252,7 @@ print(subprocess.run(["dumb-init", "--version"], capture_output=True, text=True)
     assert out.stdout.split() == ["rst2html.py", "dumb-init"]
     bin_dir = env_dir(pyrun, path) / "bin"
     assert (bin_dir / "rst2html.py").read_text().startswith(f"#!{bin_dir / 'python'}\n")
-    pooled = [p for p in (pyrun.store.cache / "pool").glob("docutils-0.20.1-*/bin/rst2html.py")]
+    pooled = [p for p in (pyrun.cache / "pool").glob("docutils-0.20.1-*/bin/rst2html.py")]
     assert pooled and pooled[0].read_text().startswith("#!python\n")  # the pool names no Python
     assert os.access(bin_dir / "dumb-init", os.X_OK)
 
@@ -394,14 +394,14 @@ print(os.path.isfile(pyc), flags, sys.dont_write_bytecode)
     out = run_ok(pyrun, path, PYTHONDONTWRITEBYTECODE="1")
     # 1: hash-based, source never checked (PEP 552); and the activation turned writes off
     assert out.stdout.split() == ["True", "1", "True"]
-    before = pool_state(pyrun.store.cache / "pool")
+    before = pool_state(pyrun.cache / "pool")
     env = pyrun.env()
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     for _ in range(2):
         again = subprocess.run([sys.executable, "-m", "pyrun", str(path)], env=env,
                                capture_output=True, text=True, timeout=120)
         assert again.returncode == 0, again.stderr
-    assert pool_state(pyrun.store.cache / "pool") == before
+    assert pool_state(pyrun.cache / "pool") == before
 
 
 def test_pure_wheel_is_one_entry_for_two_interpreters(
@@ -411,7 +411,7 @@ def test_pure_wheel_is_one_entry_for_two_interpreters(
     first = run_ok(pyrun, path).stdout.strip()
     second = run_ok(pyrun, path, "--python", other_python.executable).stdout.strip()
     assert first == second  # the same pool file
-    (entry,) = list((pyrun.store.cache / "pool").glob("idna-3.10-*"))
+    (entry,) = list((pyrun.cache / "pool").glob("idna-3.10-*"))
     cache = entry / "site-packages" / "idna" / "__pycache__"
     tags = {p.name.split(".")[1] for p in cache.glob("__init__.*.pyc")}
     assert tags == {sys.implementation.cache_tag, other_python.cache_tag}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Runner, write
+from tests.helpers import Runner, write
 from tests.loopback import serve_index, wheel
 
 USER, PASSWORD = "alice", "s3cret-pw-0451"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Runner, write
+from tests.helpers import Runner, write
 
 pytestmark = pytest.mark.skipif(sys.version_info < (3, 10) or os.name != "posix",
                                 reason="in-process runs need Python 3.10+ on POSIX")

@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-from tests.conftest import Runner, write
+from tests.helpers import Runner, write
 
 
 def test_uv_link_mode_symlink_does_not_tie_the_pool_to_uvs_cache(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.conftest import Runner, write
+from tests.helpers import Runner, write
 
 
 def script(path: Path, requirement: str) -> Path:

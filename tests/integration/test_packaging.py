@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pyrun import DOCS_URL
 from pyrun.engine.installers.uv import find_uv
-from tests.conftest import Runner
+from tests.helpers import Runner
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,22 +12,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from filelock import FileLock, Timeout
 
 from pyrun.faults import POINTS
-from tests.conftest import Runner, write
-
-SHARED = """\
-# /// script
-# dependencies = [{deps}]
-# ///
-import importlib.metadata as m
-print(" ".join(sorted(d.metadata["Name"].lower() for d in m.distributions())))
-"""
-
-
-def body(*deps: str) -> str:
-    return SHARED.format(deps=", ".join(f'"{d}"' for d in deps))
+from tests.helpers import Runner, assert_no_lock_held, body, cold, entry_of, env_of, write
 
 
 def start(pyrun: Runner, cache: Path, script: Path, **env: str) -> subprocess.Popen[str]:
@@ -43,14 +30,6 @@ def start(pyrun: Runner, cache: Path, script: Path, **env: str) -> subprocess.Po
 
 def leftovers(cache: Path) -> list[str]:
     return [str(p) for d in ("pool", "envs") for p in (cache / d).glob(".tmp-*")]
-
-
-def assert_no_lock_held(cache: Path) -> None:
-    for lock in (cache / "locks").glob("*.lock"):
-        try:
-            FileLock(str(lock), timeout=0).acquire().lock.release()
-        except Timeout:  # pragma: no cover - the failure being tested for
-            pytest.fail(f"{lock} is still held")
 
 
 def test_eight_concurrent_cold_runs(pyrun: Runner, tmp_path: Path) -> None:
@@ -128,22 +107,6 @@ def test_killed_at_a_random_moment_recovers(pyrun: Runner, tmp_path: Path, delay
 
 
 # Corruption and drift -----------------------------------------------------------------------
-
-
-def cold(pyrun: Runner, cache: Path, script: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    out = pyrun(*args, str(script), PYRUN_CACHE_DIR=str(cache))
-    assert out.returncode == 0, out.stderr
-    return out
-
-
-def entry_of(cache: Path, name: str) -> Path:
-    (entry,) = [p for p in (cache / "pool").iterdir() if p.name.startswith(f"{name}-")]
-    return entry
-
-
-def env_of(cache: Path) -> Path:
-    (env,) = [p for p in (cache / "envs").iterdir() if not p.name.startswith(".")]
-    return env
 
 
 def writable(path: Path) -> None:

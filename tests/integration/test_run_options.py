@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pyrun.engine.installers.uv import find_uv
-from tests.conftest import Runner, write
+from tests.helpers import Runner, write
 
 BODY = ('# /// script\n# dependencies = ["six"]\n# ///\n'
         "import os, sys\nprint(os.environ.get('A'), os.environ.get('B'), sys.prefix)\n")

@@ -7,8 +7,7 @@ import ast
 import stat
 from pathlib import Path
 
-from tests.conftest import Runner, write
-from tests.integration.test_reliability import body, cold, env_of
+from tests.helpers import Runner, body, cold, env_of, write
 
 
 def test_reading_metadata_never_runs_the_script(pyrun: Runner, tmp_path: Path) -> None:

@@ -13,8 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.conftest import Runner, write
-from tests.integration.test_reliability import assert_no_lock_held, body
+from tests.helpers import Runner, assert_no_lock_held, body, cmdline, write
 
 #: Seconds the storm lasts (bounded: the whole test takes about twice this).
 STORM_SECONDS = 25.0
@@ -25,14 +24,6 @@ SCRIPTS = {
     "c.py": ("six", "idna"),
     "d.py": ("pygments",),  # hundreds of modules: a long background compile to land kills in
 }
-
-
-def cmdline(pid: int) -> bytes:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read()
-    except OSError:
-        return b""
 
 
 def test_storm(pyrun: Runner, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import Runner, write
+from tests.helpers import Runner, write
 
 
 def on_terminal(argv: list[str], env: dict[str, str], timeout: float = 300) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Runner, write
+from tests.helpers import Runner, write
 from tests.loopback import serve_index, wheel
 
 #: Prints ``{name: version}`` of the distributions in the script's environment (not uv's own).

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from pyrun import layout
-from tests.conftest import Runner, write
-from tests.integration.test_reliability import body, cold, entry_of, env_of
+from tests.helpers import Runner, body, cold, entry_of, env_of, write
 
 ROOT = os.geteuid() == 0 if hasattr(os, "geteuid") else False
 OTHER_UID = 65534  # nobody
@@ -380,7 +379,7 @@ def test_a_deleted_working_directory_never_marks_an_entry_compiled_without_bytec
                              env=pyrun.env(PYRUN_CACHE_DIR=str(cache), PYRUN_COMPILE="background"))
         assert out.returncode == 0 and out.stdout.split() == ["idna", "six"], out.stderr
         gone.mkdir()
-    from tests.integration.test_stress import cmdline
+    from tests.helpers import cmdline
 
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and any(

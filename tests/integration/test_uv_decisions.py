@@ -18,7 +18,7 @@ import pytest
 
 from pyrun.engine.interpreters import Interpreter, InterpreterFinder
 from pyrun.progress import Reporter
-from tests.conftest import Runner, write
+from tests.helpers import Runner, write
 
 #: What each tool's run prints: the version and the real base interpreter.
 PROBE = ("import os, sys\n"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Runner, write
+from tests.helpers import Runner, write
 from tests.loopback import serve_index, wheel
 
 PROBE = ("import json, importlib.metadata as m\n"

@@ -14,7 +14,7 @@ import pytest
 from pyrun.engine.installers.uv import find_uv
 from pyrun.wsp.client import Client
 from pyrun.wsp.jsonrpc import RpcError
-from tests.conftest import Runner
+from tests.helpers import Runner
 
 ROOT = Path(__file__).resolve().parents[2]
 

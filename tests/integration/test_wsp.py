@@ -19,7 +19,7 @@ import pytest
 from pyrun.engine.interpreters import Interpreter
 from pyrun.wsp.client import Client
 from pyrun.wsp.jsonrpc import RpcError
-from tests.conftest import Runner, write
+from tests.helpers import Runner, write
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "scripts-examples" / "workflow"

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from pyrun.wsp.framing import read_frame
-from tests.conftest import Runner
+from tests.helpers import Runner
 
 
 class Raw:

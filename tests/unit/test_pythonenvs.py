@@ -63,7 +63,7 @@ def test_symlinked_file_and_newline_paths_are_refused(tmp_path: Path) -> None:
 
 
 def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
-    code = ("import sys; from pathlib import Path; from pyrun import pythonenvs\n"
+    code = ("import sys; from pathlib import Path; from pyrun.script import pythonenvs\n"
             "d = Path(sys.argv[1])\n"
             "for i in range(15): pythonenvs.append(d, d / f'envs/{sys.argv[2]}-{i}')\n")
     procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), str(n)])

@@ -46,7 +46,7 @@ from packaging.requirements import Requirement  # noqa: E402
 from pyrun.errors import InstallError, LockError, NetworkError, ResolutionError  # noqa: E402
 from pyrun.engine.installers.pip import Pip  # noqa: E402
 from pyrun.progress import Reporter  # noqa: E402
-from tests.unit.installers.conftest import Replay, here, recorded  # noqa: E402
+from tests.unit.installers.replay import Replay, here, recorded  # noqa: E402
 
 
 @pytest.mark.parametrize(("name", "kind"), [

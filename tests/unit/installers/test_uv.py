@@ -19,7 +19,7 @@ from pyrun.errors import (
 from pyrun.engine.installers.uv import LINK_MODE, Uv
 from pyrun.progress import Reporter
 from pyrun.engine.resolution import LockedDistribution
-from tests.unit.installers.conftest import Replay, here, recorded
+from tests.unit.installers.replay import Replay, here, recorded
 
 CASES = [
     ("uv-resolution", ResolutionError, False, "cannot be satisfied"),
