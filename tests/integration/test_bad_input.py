@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import Runner
+from tests.helpers import Runner, assert_fails
 
 BLOCK = "# /// script\n{}# ///\n"
 
@@ -37,17 +37,15 @@ def test_malformed_script(pyrun: Runner, tmp_path: Path, name: str, content: byt
     script = tmp_path / "bad.py"
     script.write_bytes(content)
     out = pyrun(str(script))
-    assert out.returncode == code, out.stderr
-    assert needle in out.stderr, out.stderr
-    assert out.stderr.startswith("pyrun: error: ") and "Traceback" not in out.stderr
+    assert_fails(out, code, needle)
+    assert out.stderr.startswith("pyrun: error: "), out.stderr
     assert out.stdout == ""
 
 
 def test_directory_and_missing_file(pyrun: Runner, tmp_path: Path) -> None:
     for target in (tmp_path, tmp_path / "missing.py"):
         out = pyrun(str(target))
-        assert out.returncode == 66 and str(target) in out.stderr, out.stderr
-        assert "Traceback" not in out.stderr
+        assert_fails(out, 66, str(target))
 
 
 def test_unreadable_file(pyrun: Runner, tmp_path: Path) -> None:
@@ -57,7 +55,7 @@ def test_unreadable_file(pyrun: Runner, tmp_path: Path) -> None:
     script.write_text("print(1)\n")
     script.chmod(0)
     out = pyrun(str(script))
-    assert out.returncode == 66 and "Traceback" not in out.stderr
+    assert_fails(out, 66)
 
 
 def test_huge_script_runs(pyrun: Runner, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import Runner
+from tests.helpers import Runner, assert_fails
 
 SHAPES = {
     "comments and trailing comma": (
@@ -143,7 +143,7 @@ def test_two_blocks_or_an_unclosed_one_are_refused(pyrun: Runner, tmp_path: Path
     script = tmp_path / "bad.py"
     script.write_text(text)
     out = pyrun("add", str(script), "six")
-    assert out.returncode == code and words in out.stderr and "Traceback" not in out.stderr
+    assert_fails(out, code, words)
     assert script.read_text() == text  # untouched
 
 

@@ -10,15 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import Runner, write
+from tests.helpers import Runner, assert_fails, write
 
 
 def check(out: subprocess.CompletedProcess[str], code: int, *needles: str) -> None:
-    assert out.returncode == code, (out.returncode, out.stderr)
-    assert "Traceback" not in out.stderr
+    assert_fails(out, code, *needles)
     assert out.stderr.startswith("pyrun: error: "), out.stderr
-    for needle in needles:
-        assert needle in out.stderr, out.stderr
 
 
 def test_bad_metadata(pyrun: Runner, tmp_path: Path) -> None:

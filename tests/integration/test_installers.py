@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-from tests.helpers import Runner, write
+from tests.helpers import Runner, assert_fails, write
 
 
 def test_uv_link_mode_symlink_does_not_tie_the_pool_to_uvs_cache(
@@ -41,9 +41,8 @@ def test_tool_uv_exclude_newer_pins_an_older_release(pyrun: Runner, tmp_path: Pa
     refused = write(tmp_path / "src.py", '# /// script\n# dependencies = ["six"]\n'
                     '# [tool.uv]\n# not-a-uv-key = true\n# ///\n')
     out = pyrun(str(refused))
-    assert out.returncode == 65, out.stderr
-    assert "unknown field `not-a-uv-key`" in out.stderr and "[tool.uv]" in out.stderr
-    assert "Traceback" not in out.stderr and "pyrun-uvconfig" not in out.stderr
+    assert_fails(out, 65, "unknown field `not-a-uv-key`", "[tool.uv]")
+    assert "pyrun-uvconfig" not in out.stderr, out.stderr
     theirs = pyrun.uv("run", "--script", str(refused))
     assert theirs.returncode != 0 and "unknown field `not-a-uv-key`" in theirs.stderr
 
@@ -54,5 +53,4 @@ def test_a_damaged_uv_lock_beside_the_script_is_an_error_naming_it(
     script = write(tmp_path / "locked.py", '# /// script\n# dependencies = []\n# ///\nprint(1)\n')
     (tmp_path / "locked.py.lock").write_text("version = 1\n")
     out = pyrun(str(script), PYRUN_CACHE_DIR=str(tmp_path / "cache"))
-    assert out.returncode == 65 and "locked.py.lock is damaged" in out.stderr, out.stderr
-    assert "pyrun lock" in out.stderr and "Traceback" not in out.stderr
+    assert_fails(out, 65, "locked.py.lock is damaged", "pyrun lock")

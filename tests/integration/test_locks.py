@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.helpers import Runner, write
+from tests.helpers import Runner, assert_fails, write
 
 
 def script(path: Path, requirement: str) -> Path:
@@ -57,8 +57,7 @@ def test_locked_fails_on_a_stale_lock_and_frozen_uses_it(pyrun: Runner, tmp_path
     assert pyrun("lock", str(s)).returncode == 0
     s.write_text(s.read_text().replace("six<1.15", "six<1.14"))
     stale = pyrun("--locked", str(s))
-    assert stale.returncode == 65, stale.stderr
-    assert f"pyrun lock {s}" in stale.stderr and "Traceback" not in stale.stderr
+    assert_fails(stale, 65, f"pyrun lock {s}")
     frozen = pyrun("--frozen", str(s))
     assert frozen.returncode == 0 and frozen.stdout.strip() == "1.14.0", frozen.stderr
     updated = pyrun(str(s))  # as uv run --script: the lock is brought up to date
@@ -139,7 +138,7 @@ def test_with_on_a_locked_script_never_moves_a_locked_version(
     out = pyrun("--with", "idna<3", str(s))
     assert out.returncode == 0 and out.stdout.split() == ["1.14.0", "2.10"], out.stderr
     clash = pyrun("--with", "six>=1.16", str(s))
-    assert clash.returncode == 67 and "Traceback" not in clash.stderr, clash.stderr
+    assert_fails(clash, 67)
 
 
 def test_a_script_without_py_runs_and_locks_beside_itself(pyrun: Runner, tmp_path: Path) -> None:
