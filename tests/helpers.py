@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 from filelock import FileLock, Timeout
@@ -143,3 +146,53 @@ def cmdline(pid: int) -> bytes:
             return f.read()
     except OSError:
         return b""
+
+
+# Waiting on a line or a file, never on a guessed time -------------------------------------------
+
+
+def wait_for_line(stream: IO[str], needle: str, timeout: float = 120) -> str:
+    """Read ``stream`` (a live process's text output) line by line until a line contains
+    ``needle``, and return that line; fail after ``timeout`` seconds or at the end of the
+    stream, showing what was read. Reads nothing past that line."""
+    seen: list[str] = []
+    found: list[str] = []
+
+    def read() -> None:
+        for line in iter(stream.readline, ""):
+            if needle in line:
+                found.append(line)
+                return
+            seen.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if not found:
+        pytest.fail(f"no line with {needle!r} in {timeout} s "
+                    f"({'still waiting' if reader.is_alive() else 'the stream ended'}); "
+                    f"read: {''.join(seen)[-2000:]!r}")
+    return found[0]
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 120) -> None:
+    """Poll ``condition`` (a look at a file, a lock or ``/proc``) every 20 ms until it holds;
+    fail after ``timeout`` seconds naming ``what`` was awaited."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not after {timeout} s")
+        time.sleep(0.02)
+
+
+def lock_is_free(marker: str) -> bool:
+    """Whether no running script holds the shared lock on an environment's ``marker`` (the
+    exclusive lock is taken and released at once, as prune would)."""
+    from pyrun.launch import exclusive, release
+
+    fd = exclusive(marker)
+    if fd is None:
+        return False
+    if fd >= 0:
+        release(fd)
+    return True

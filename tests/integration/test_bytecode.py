@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.helpers import Runner, body, entry_of, write
+from tests.helpers import Runner, body, entry_of, wait_until, write
 
 TAG = sys.implementation.cache_tag
 
@@ -68,14 +68,14 @@ def test_a_compiler_that_died_is_replaced(pyrun: Runner, tmp_path: Path) -> None
     first = pyrun(str(script), PYRUN_CACHE_DIR=str(cache), PYRUN_COMPILE="background",
                   PYRUN_PAUSE_AT="compiling")  # the compiler inherits this and stops there
     assert first.returncode == 0, first.stderr
-    deadline = time.monotonic() + 60
-    while not compilers_of(cache):
-        assert time.monotonic() < deadline, "no background compiler started"
-        time.sleep(0.05)
-    time.sleep(0.5)  # let it reach the pause
-    for pid in compilers_of(cache):
-        os.kill(pid, signal.SIGKILL)
     entry = entry_of(cache, "six")
+    # the compiler makes every directory of the entry writable (top first), then pauses
+    wait_until(lambda: all(os.lstat(d).st_mode & 0o200 for d, _, _ in os.walk(entry)),
+               "the compiler reached its pause (the entry writable again)", timeout=60)
+    compilers = compilers_of(cache)
+    assert compilers, "no background compiler"
+    for pid in compilers:
+        os.kill(pid, signal.SIGKILL)
     assert json.loads((entry / "pyrun-entry.json").read_text())["compiled-for"] == []
     pending_lines = [ln for f in (cache / "index").rglob("*") if f.is_file()
                      for ln in f.read_text().splitlines() if ln.startswith("?")]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from tests.helpers import Runner, body, cold, entry_of, write
+from tests.helpers import Runner, body, cold, entry_of, wait_for_line, write
 
 DAY = 86400.0
 
@@ -72,16 +72,17 @@ def test_prune_removes_unused_then_unreferenced(pyrun: Runner, tmp_path: Path) -
 def test_prune_skips_locked_and_running(pyrun: Runner, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     locked = write(tmp_path / "l.py", body("six"))
+    go = tmp_path / "go"  # the running script waits in its environment until this exists
     running = write(tmp_path / "r.py", body("idna").replace(
-        "import importlib", "import time; time.sleep(6)\nimport importlib"))
+        "import importlib", "import pathlib, time\nprint('started', flush=True)\n"
+        "limit = time.monotonic() + 120  # in case the test fails before it says go\n"
+        f"while not pathlib.Path({str(go)!r}).exists() and time.monotonic() < limit:\n"
+        "    time.sleep(0.02)\nimport importlib"))
     cold(pyrun, cache, locked)
     proc = subprocess.Popen([sys.executable, "-m", "pyrun", str(running)], text=True,
                             stdout=subprocess.PIPE, env=pyrun.env(PYRUN_CACHE_DIR=str(cache)))
-    deadline = time.time() + 60
-    while len([p for p in (cache / "envs").iterdir() if not p.name.startswith(".")]) < 2:
-        assert time.time() < deadline and proc.poll() is None
-        time.sleep(0.1)
-    time.sleep(1)  # the script is now sleeping in its environment
+    assert proc.stdout is not None
+    wait_for_line(proc.stdout, "started")  # the script is now running in its environment
     env_l = envs_by_script(pyrun, cache, locked)[0]
     env_r = next(p for p in (cache / "envs").iterdir() if p != env_l and not p.name.startswith("."))
     age(env_l, 60), age(env_r, 60)
@@ -90,6 +91,7 @@ def test_prune_skips_locked_and_running(pyrun: Runner, tmp_path: Path) -> None:
     assert f"skipped {env_l}: locked by a run that is building it" in out.stdout
     assert f"skipped {env_r}: a running process uses it" in out.stdout
     assert env_l.exists() and env_r.exists()
+    go.touch()
     assert proc.communicate(timeout=60)[0].split() == ["idna"] and proc.returncode == 0
 
 

@@ -191,8 +191,8 @@ def test_base_interpreter_upgraded_then_removed(
 ) -> None:
     cache, script = tmp_path / "cache", write(tmp_path / "p.py", body("six"))
     cold(pyrun, cache, script, "--python", str(private_python))
-    os.utime(private_python, None)  # reinstalled in place: a new stamp
-    time.sleep(0.01)
+    st = os.stat(private_python)  # reinstalled in place: a new stamp, one second later
+    os.utime(private_python, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
     out = cold(pyrun, cache, script, "--python", str(private_python))
     assert "changed (upgraded or reinstalled); building its environment again" in out.stderr
     assert "pyrun: warm:" in pyrun("-v", "--python", str(private_python), str(script),

@@ -13,7 +13,17 @@ from pathlib import Path
 import pytest
 
 from pyrun import layout
-from tests.helpers import Runner, assert_fails, body, cold, entry_of, env_of, write
+from tests.helpers import (
+    Runner,
+    assert_fails,
+    body,
+    cold,
+    entry_of,
+    env_of,
+    lock_is_free,
+    wait_until,
+    write,
+)
 
 ROOT = os.geteuid() == 0 if hasattr(os, "geteuid") else False
 OTHER_UID = 65534  # nobody
@@ -430,8 +440,6 @@ def test_rebuilding_an_environment_a_script_runs_in_waits_for_it(
 ) -> None:
     """-U must replace an environment whose activation file changed; while a script still
     runs in it, pyrun says so instead of pulling the environment from under it."""
-    import time
-
     cache = tmp_path / "cache"
     script = write(tmp_path / "slow.py", body("six").replace(
         "import importlib", "import sys, time\nif sys.argv[1:] == ['wait']:\n"
@@ -450,7 +458,8 @@ def test_rebuilding_an_environment_a_script_runs_in_waits_for_it(
     finally:
         running.kill()
         running.communicate()
-    time.sleep(0.2)
+    marker = str(env_of(cache) / layout.ENV_MARKER)  # the killed script has let go of it
+    wait_until(lambda: lock_is_free(marker), "the environment's shared lock released")
     assert cold(pyrun, cache, script, "-U").stdout.split() == ["six"]
 
 
