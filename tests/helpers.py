@@ -148,6 +148,15 @@ def cmdline(pid: int) -> bytes:
         return b""
 
 
+def sigint_at_default() -> None:
+    """For ``preexec_fn``: the child starts with SIGINT at its default action, as a shell
+    starts a foreground job. A child inherits an ignored SIGINT (the suite started under
+    ``nohup`` from a background job, say), and then Ctrl-C, sent by a test, would do nothing."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 # Waiting on a line or a file, never on a guessed time -------------------------------------------
 
 

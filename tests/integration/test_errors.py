@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import Runner, assert_fails, write
+from tests.helpers import Runner, assert_fails, sigint_at_default, write
 
 
 def check(out: subprocess.CompletedProcess[str], code: int, *needles: str) -> None:
@@ -180,6 +180,7 @@ def test_ctrl_c_cleans_up_then_dies_by_sigint(pyrun: Runner, tmp_path: Path) -> 
     script = write(tmp_path / "c.py", '# /// script\n# dependencies = ["six"]\n# ///\n')
     proc = subprocess.Popen([sys.executable, "-m", "pyrun", str(script)], text=True,
                             stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=sigint_at_default,  # as a shell gives a foreground job
                             env=pyrun.env(PYRUN_CACHE_DIR=str(cache), PYRUN_PAUSE_AT="staged"))
     assert proc.stderr is not None
     line = proc.stderr.readline()
