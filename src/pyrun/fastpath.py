@@ -181,6 +181,45 @@ def fast_key(
     return h.hexdigest()
 
 
+def script_key(
+    data: bytes,
+    script: str,
+    python: str,
+    with_requirements: "list[str]",
+    composition: str = "auto",
+    settings: "tuple[tuple[str, object], ...]" = (),
+    lock_file: "str | None" = None,
+    lock_mode: str = "",
+) -> str:
+    """The fast key of a run of ``script`` (its bytes: ``data``) under one command line: the
+    one assembly of :func:`fast_key`'s inputs that the warm scan (:mod:`pyrun.cli`) and the
+    engine (:func:`pyrun.engine.options.fast_key_for`) both use, so both always agree
+    (``tests/unit/test_fastpath.py`` checks them against each other).
+
+    Args:
+        data: the script's bytes (the block is :func:`block_span` of them).
+        script: its path as given (``-``, a path, a URL): where the lock beside it and the
+            Python version file are looked for.
+        python: ``--python`` as given, or ``""``.
+        with_requirements: ``--with`` requirements then ``-e PATH`` for ``--with-editable``.
+        composition: ``--composition``.
+        settings: uv's settings from the command line, ``((key, value), ...)``; hashed as
+            sorted ``key=repr(value)`` lines.
+        lock_file: a ``--lock`` file, whose bytes are hashed with the lock beside the script.
+        lock_mode: ``locked``, ``frozen`` or ``""``.
+
+    Raises:
+        OSError: ``lock_file`` cannot be read.
+    """
+    lock = lock_bytes(script)
+    if lock_file is not None:
+        with open(lock_file, "rb") as f:
+            lock += b"\0--lock\0" + f.read()
+    lines = sorted(f"{k}={v!r}" for k, v in dict(settings).items())
+    return fast_key(block_span(data), python, with_requirements, sys.executable, composition,
+                    lines, lock=lock, lock_mode=lock_mode, script=script)
+
+
 #: What :func:`check` says when the environment works but some of its pool entries still wait
 #: for their bytecode (a background compiler that has not finished, or died).
 PENDING = "bytecode pending"

@@ -81,7 +81,7 @@ def release(fd: int) -> None:
 
 
 def exec_script(python: str, script: str, args: list[str], in_process: bool = False,
-                module: bool = False) -> int:
+                module: bool = False, extra: "Mapping[str, str] | None" = None) -> int:
     """Run ``python script *args`` with this process's stdio, terminal, environment and cwd.
 
     As ``uv run`` does, the environment's ``bin`` directory is put first on ``PATH`` (so the
@@ -93,7 +93,9 @@ def exec_script(python: str, script: str, args: list[str], in_process: bool = Fa
 
     A script whose name starts with ``-`` is passed as ``./NAME``, so that the interpreter
     reads it as a file, never as an option (``pyrun -- -c`` runs the file ``-c``). With
-    ``module``, ``script`` is a module's name and runs as ``python -m MODULE``.
+    ``module``, ``script`` is a module's name and runs as ``python -m MODULE``. ``extra``
+    variables (``--env-file``'s) are added to the script's process environment (this
+    process's own is not changed).
 
     The script's process holds a shared lock (``flock``) on the environment's completion
     marker for as long as it runs, taken before the exec and inherited through it: ``pyrun
@@ -114,7 +116,7 @@ def exec_script(python: str, script: str, args: list[str], in_process: bool = Fa
         script = os.path.join(os.curdir, script)
     env_dir = os.path.dirname(os.path.dirname(python))
     holder = hold(os.path.join(env_dir, "pyrun-env.json"))
-    if in_process and not module:
+    if in_process and not module and not extra:
         from pyrun import inprocess
 
         if inprocess.eligible(python):
@@ -123,7 +125,7 @@ def exec_script(python: str, script: str, args: list[str], in_process: bool = Fa
             except OSError:  # the script cannot be read: nothing changed; exec says why
                 os.set_inheritable(holder, True)
     argv = [python, "-m", script, *args] if module else [python, script, *args]
-    environ = activated(env_dir, os.environ)
+    environ = activated(env_dir, {**os.environ, **extra} if extra else os.environ)
     sys.stdout.flush()
     sys.stderr.flush()
     if os.name == "posix":

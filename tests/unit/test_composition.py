@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from pyrun.engine.composition import compose, ordered, top_level_name
-from pyrun.engine.environment import _write_wrapper, shebang
+from pyrun.engine.launchers import neutral_script, shebang, write_wrapper
 from pyrun.errors import UsageError
-from pyrun.engine.pool import PoolEntry, _neutral_script
+from pyrun.engine.pool import PoolEntry
 from pyrun.engine.resolution import LockedDistribution
 
 
@@ -123,13 +123,13 @@ def test_neutral_script_undoes_the_installers_shebang(tmp_path: Path) -> None:
     for name, (before, after) in cases.items():
         src, dest = tmp_path / f"{name}.src", tmp_path / name
         src.write_text(before)
-        _neutral_script(src, dest, exe)
+        neutral_script(src, dest, exe)
         assert dest.read_text() == after and not src.exists(), name
 
 
 def test_wrapper_forms(tmp_path: Path) -> None:
-    _write_wrapper(tmp_path / "a", "/env/bin/python", "pkg.cli:main.run [extra]")
-    _write_wrapper(tmp_path / "b", "/env/bin/python", "pkg.__main__")
+    write_wrapper(tmp_path / "a", "/env/bin/python", "pkg.cli:main.run [extra]")
+    write_wrapper(tmp_path / "b", "/env/bin/python", "pkg.__main__")
     a, b = (tmp_path / "a").read_text(), (tmp_path / "b").read_text()
     assert "from pkg.cli import main\n" in a and "sys.exit(main.run())" in a
     assert "import pkg.__main__\n" in b and "sys.exit(0)" in b

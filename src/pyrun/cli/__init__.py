@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from pyrun.cli.completion import Command
     from pyrun.engine import RunOptions
-    from pyrun.engine.uvpython import Asked
+    from pyrun.engine import Asked
 
 SUBCOMMANDS = ("run", "cache", "wsp", "python", "env", "lock", "export", "tree", "init", "add",
                "remove", "completion")
@@ -72,7 +72,7 @@ def _version() -> str:
     """``pyrun --version``: pyrun's version and the uv it drives (``uv --version``), or that
     none is found."""
     try:
-        from pyrun.engine.installers.uv import find_uv
+        from pyrun.engine import find_uv
         from pyrun.subprocesses import run_captured
 
         uv = find_uv()
@@ -165,6 +165,15 @@ def warm_options(argv: list[str]) -> "WarmOptions | None":
     return found
 
 
+def warm_key(options: WarmOptions, data: bytes) -> str:
+    """The fast key the warm scan looks up for ``options`` and the script's bytes ``data``
+    (:func:`pyrun.fastpath.script_key`, the same assembly as the engine's)."""
+    from pyrun import fastpath
+
+    return fastpath.script_key(data, options.script, options.python, options.with_requirements,
+                               options.composition, lock_mode=options.lock_mode)
+
+
 def _warm(options: WarmOptions) -> "bytes | None":
     """Exec the script if its environment is recorded and whole; else return the script's
     bytes (None when it cannot be read: the engine explains why)."""
@@ -184,10 +193,7 @@ def _warm(options: WarmOptions) -> "bytes | None":
         for flag in sorted(set(options.no_ops) & set(_UV_WARNS), key=_UV_WARNS.index):
             print(_NO_OP_WARNING.format(flag=flag), file=sys.stderr)
     root = layout.cache_root()
-    key = fastpath.fast_key(fastpath.block_span(data), options.python,
-                            options.with_requirements, sys.executable, options.composition,
-                            lock=fastpath.lock_bytes(options.script),
-                            lock_mode=options.lock_mode, script=options.script)
+    key = warm_key(options, data)
     python = fastpath.lookup(root, key)
     if python is not None:
         line = fastpath.unclosed(data) if options.verbosity >= 0 else 0
@@ -207,13 +213,13 @@ def _warm(options: WarmOptions) -> "bytes | None":
         sys.exit(code)  # the script ran in this process, or (off POSIX) as a child
     if regular and not options.python and fastpath.block_span(data):
         # a cold run: uv's choice of the interpreter runs while the engine is imported
-        # (its answer is taken, or the process stopped, by pyrun.engine.prepare)
-        from pyrun.engine.uvpython import ask_early, uv_binary
+        # (its answer is taken, or the process stopped, by pyrun.engine.preparing)
+        from pyrun.engine import ask_early, uv_binary
 
         uv = uv_binary()  # without importing the installers: uv starts sooner
         if uv is None:
             from pyrun.errors import ToolNotFoundError
-            from pyrun.engine.installers.uv import find_uv
+            from pyrun.engine import find_uv
 
             try:
                 uv = find_uv()
@@ -679,7 +685,7 @@ def editor_main(command: str, argv: list[str], edge: Edge) -> int:
     how an editor finds the interpreter of a script with inline metadata.
 
     Raises:
-        The errors of :func:`pyrun.engine.prepare`, and of :func:`_record`.
+        The errors of :func:`pyrun.engine.preparing`, and of :func:`_record`.
     """
     from pyrun.engine import Reporter, prepare
 
@@ -696,7 +702,7 @@ def editor_main(command: str, argv: list[str], edge: Edge) -> int:
 
 def edit_parser(command: str) -> "argparse.ArgumentParser":
     """The parser of ``pyrun init``, ``pyrun add`` or ``pyrun remove``."""
-    from pyrun.engine.editing import BOUNDS
+    from pyrun.engine import BOUNDS
 
     if command == "init":
         parser = _parser("pyrun init", "Make a new script with an inline metadata block "

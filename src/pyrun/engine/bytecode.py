@@ -28,7 +28,8 @@ from pyrun.store.cache import Cache, make_readonly, make_writable
 from pyrun.errors import CommandError
 from pyrun.faults import point
 from pyrun.engine.interpreters import Interpreter
-from pyrun.engine.pool import PoolEntry, entry_from_key, write_marker
+from pyrun.engine.pool import PoolEntry, entry_from_key
+from pyrun.store.markers import write_entry_marker
 from pyrun.progress import Reporter
 from pyrun.subprocesses import run_command, spawn_detached
 
@@ -135,10 +136,9 @@ def compile_entries(
                     reporter.debug(f"{e.key}: no bytecode was written; not marked compiled")
                     continue  # a later run tries again
                 e.compiled_flag(interpreter.cache_tag).touch()
-                record = e.record()
-                tags = record.get("compiled-for", [])
-                record["compiled-for"] = sorted({*tags, interpreter.cache_tag})
-                write_marker(e.path, record)
+                marker = e.marker()
+                if marker is not None:
+                    write_entry_marker(e.path, marker.compiled(interpreter.cache_tag))
         finally:
             for e in todo:
                 make_readonly(e.path)

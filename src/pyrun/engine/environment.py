@@ -24,21 +24,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pyrun import __version__, layout
 from pyrun.store.cache import Cache, remove_tree
+from pyrun.store.markers import EnvMarker, env_lock, read_env_marker, write_env_marker
 from pyrun.engine.composition import LINK_FARM, POOLED, Composition, top_level_name
 from pyrun.errors import EntriesVanished
 from pyrun.faults import point
 from pyrun.engine.interpreters import Interpreter
-from pyrun.engine.pool import PoolEntry, script_entry_points
+from pyrun.engine.launchers import link_file, write_entry_scripts
+from pyrun.engine.pool import PoolEntry
 from pyrun.progress import Reporter
 
 PTH_NAME = "_pyrun_pool.pth"
@@ -65,11 +65,6 @@ def activate():
         site.addsitedir(d, known)
 '''
 
-#: Longest shebang line the kernel passes whole (Linux BINPRM_BUF_SIZE is 256 since 5.1, 128
-#: before; macOS allows 512). Longer interpreter paths get a /bin/sh trampoline.
-SHEBANG_LIMIT = 127
-
-
 @dataclass(frozen=True)
 class Environment:
     """A finished environment.
@@ -84,6 +79,15 @@ class Environment:
     path: Path
     mode: str = POOLED
 
+    @classmethod
+    def at(cls, env_dir: Path) -> Environment:
+        """The environment at ``env_dir`` as its marker describes it (its composition); a
+        pooled one when the marker cannot be read (the warm path's checks passed: the
+        activation file is there)."""
+        marker = read_env_marker(env_dir)
+        return cls(env_dir, marker.mode if marker and marker.mode in (POOLED, LINK_FARM)
+                   else POOLED)
+
     @property
     def python(self) -> Path:
         """The environment's interpreter."""
@@ -94,40 +98,6 @@ class Environment:
         """The activation ``.pth`` (its site-packages found through ``lib/python*/``)."""
         found = sorted(self.path.glob(f"lib/python*/site-packages/{PTH_NAME}"))
         return found[0] if found else self.path / "lib" / PTH_NAME
-
-
-@dataclass(frozen=True)
-class EnvMarker:
-    """What an environment's completion marker says.
-
-    Attributes:
-        path: where the environment was built (a moved cache has another).
-        executable: its base interpreter's real path.
-        mode: its composition.
-        entries: the pool keys it uses.
-        activation: the sha256 of its activation ``.pth`` as written (``""`` in markers from
-            before it was recorded).
-    """
-
-    path: str
-    executable: str
-    mode: str
-    entries: tuple[str, ...]
-    activation: str = ""
-
-
-def read_env_marker(env_dir: Path) -> EnvMarker | None:
-    """The completion marker of the environment at ``env_dir``; None when it is missing or
-    damaged (any damage: the environment is then not whole)."""
-    data = layout.read_marker(str(env_dir / layout.ENV_MARKER))
-    if data is None:
-        return None
-    interpreter, entries = data.get("interpreter"), data.get("entries")
-    if not isinstance(interpreter, dict) or not isinstance(entries, list):
-        return None
-    return EnvMarker(str(data.get("path", "")), str(interpreter.get("executable", "")),
-                     str(data.get("mode", "")), tuple(str(k) for k in entries),
-                     str(data.get("activation", "")))
 
 
 def _digest(path: Path) -> str:
@@ -192,7 +162,7 @@ def ensure_environment(
     env = Environment(final, plan.mode)
     if _usable(final, None):
         return env
-    with cache.locked([f"env-{key}", *(e.key for e in entries)]):
+    with cache.locked([env_lock(key), *(e.key for e in entries)]):
         if _usable(final, reporter):
             return env
         missing = [e.key for e in entries if not e.is_complete()]
@@ -293,17 +263,11 @@ def _build(tmp: Path, final: Path, key: str, interpreter: Interpreter, plan: Com
     if sys.maxsize > 2**32 and sys.platform != "darwin":
         os.symlink("lib", tmp / "lib64")
     populate(tmp, final, interpreter, plan)
-    marker = {
-        "format": layout.CACHE_FORMAT,
-        "key": key,
-        "path": str(final),
-        "interpreter": interpreter.identity(),
-        "mode": plan.mode,
-        "entries": [e.key for e in plan.entries],
-        "activation": _digest(Environment(tmp).activation),
-        "created": time.time(),
-    }
-    (tmp / layout.ENV_MARKER).write_text(json.dumps(marker, indent=1), encoding="utf-8")
+    identity = interpreter.identity()
+    write_env_marker(tmp, EnvMarker(
+        path=str(final), executable=identity["executable"], mode=plan.mode,
+        entries=tuple(e.key for e in plan.entries),
+        activation=_digest(Environment(tmp).activation), key=key, interpreter=identity))
 
 
 def populate(prefix: Path, final: Path, interpreter: Interpreter, plan: Composition) -> None:
@@ -330,7 +294,7 @@ def populate(prefix: Path, final: Path, interpreter: Interpreter, plan: Composit
     bin_dir = prefix / "bin"
     headers = prefix / "include" / "site" / f"python{interpreter.short_version}"
     for entry in plan.entries:
-        _write_entry_scripts(entry, bin_dir, python)
+        write_entry_scripts(entry.path, bin_dir, python)
         link_tree(entry.path / "data", prefix)
         link_tree(entry.path / "headers", headers)
 
@@ -379,7 +343,7 @@ def link_tree(src: Path, dest: Path) -> None:
         for name in filenames:
             target = out / name
             if not os.path.lexists(target):
-                _link_file(Path(dirpath, name), target)
+                link_file(Path(dirpath, name), target)
 
 
 def _link_site_packages(entry: PoolEntry, site: Path, hidden: frozenset[str]) -> None:
@@ -396,91 +360,8 @@ def _link_site_packages(entry: PoolEntry, site: Path, hidden: frozenset[str]) ->
             cache.mkdir(exist_ok=True)
             for pyc in os.listdir(src / name):
                 if pyc.split(".")[0] not in hidden and not os.path.lexists(cache / pyc):
-                    _link_file(src / name / pyc, cache / pyc)
+                    link_file(src / name / pyc, cache / pyc)
         elif not os.path.lexists(site / name):
-            _link_file(src / name, site / name)
+            link_file(src / name, site / name)
 
 
-def _write_entry_scripts(entry: PoolEntry, bin_dir: Path, python: str) -> None:
-    """Console and GUI entry-point wrappers, and the wheel's own scripts, into ``bin_dir``.
-
-    A ``.data/scripts`` file that starts with ``#!python`` gets this environment's interpreter
-    in its shebang (binary distribution format, "Recommended installer features"); any other
-    file (a shell script, a binary) is linked as it is, executable.
-    """
-    for dist_info in entry.site_packages.glob("*.dist-info"):
-        for name, target in script_entry_points(dist_info).items():
-            if not (bin_dir / name).exists():
-                _write_wrapper(bin_dir / name, python, target)
-    shipped = entry.path / "bin"
-    if not shipped.is_dir():
-        return
-    for script in shipped.iterdir():
-        dest = bin_dir / script.name
-        if os.path.lexists(dest):
-            continue
-        with open(script, "rb") as f:
-            head = f.read(len(b"#!python") + 1)
-        if head.startswith(b"#!python") and head[8:9] in (b"\n", b"\r", b"w", b" "):
-            data = script.read_bytes()
-            body = data.split(b"\n", 1)[1] if b"\n" in data else b""
-            dest.write_bytes(shebang(python).encode() + body)
-            dest.chmod(0o755)
-        else:
-            _link_file(script, dest)
-
-
-def _link_file(source: Path, dest: Path) -> None:
-    """Hardlink ``source`` to ``dest``, or copy it (with its mode) where that is refused."""
-    try:
-        os.link(source, dest)
-    except OSError:
-        shutil.copy2(source, dest)
-
-
-def shebang(python: str) -> str:
-    """A shebang for ``python``, or a ``/bin/sh`` trampoline when the path is too long or
-    holds a space: a line that ``/bin/sh`` runs (``exec`` of the interpreter, its path quoted
-    with :func:`shlex.quote`, so a ``'`` in it, as in ``/home/o'brien``, is quoted too) and
-    that Python reads as a string. Source: pypa/installer's ``scripts.py``
-    (``_build_shebang``).
-
-    >>> shebang("/usr/bin/python3")
-    '#!/usr/bin/python3\\n'
-    >>> print(shebang("/home/o'brien/my env/bin/python"), end="")
-    #!/bin/sh
-    '''exec' '/home/o'"'"'brien/my env/bin/python' "$0" "$@"
-    ' '''
-    """
-    import shlex
-
-    line = f"#!{python}\n"
-    if len(line.encode()) <= SHEBANG_LIMIT and " " not in python:
-        return line
-    return f"#!/bin/sh\n'''exec' {shlex.quote(python)} \"$0\" \"$@\"\n' '''\n"
-
-
-def _write_wrapper(path: Path, python: str, target: str) -> None:
-    """An entry-point wrapper as pip and uv write it (entry points specification).
-
-    ``target`` is ``module`` or ``module:attr[.attr...]``, optionally followed by extras.
-    """
-    target = target.split("[")[0].strip()
-    module, _, attr = target.partition(":")
-    module, attr = module.strip(), attr.strip()
-    if attr:
-        obj = attr.split(".")[0]
-        imports, call = f"from {module} import {obj}", f"{attr}()"
-    else:  # a module-only entry point: importing it is the program
-        imports, call = f"import {module}", "0"
-    body = (
-        f"{shebang(python)}# -*- coding: utf-8 -*-\n"
-        "import sys\n"
-        f"{imports}\n"
-        "if __name__ == '__main__':\n"
-        "    if sys.argv[0].endswith('.exe'):\n"
-        "        sys.argv[0] = sys.argv[0][:-4]\n"
-        f"    sys.exit({call})\n"
-    )
-    path.write_text(body, encoding="utf-8")
-    path.chmod(0o755)

@@ -27,13 +27,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from packaging.utils import canonicalize_name
 
@@ -44,6 +42,9 @@ from pyrun.faults import point
 from pyrun.engine.installers.base import Installer
 from pyrun.engine.interpreters import Interpreter
 from pyrun.layout import ENTRY_MARKER, tmp_prefix
+from pyrun.engine.launchers import neutral_script, script_entry_points
+from pyrun.store.manifest import altered
+from pyrun.store.markers import EntryMarker, read_entry_marker, write_entry_marker
 from pyrun.progress import Reporter
 from pyrun.engine.resolution import LockedDistribution
 
@@ -72,35 +73,16 @@ class PoolEntry:
         entry is a real directory: a symbolic link in its place is never followed."""
         return not self.path.is_symlink() and (self.path / ENTRY_MARKER).is_file()
 
-    def record(self) -> dict[str, Any]:
-        """The entry's marker: name, version, kind, url, sha256, installed-with, compiled-for,
-        files; empty when it is missing or damaged."""
-        return dict(layout.read_marker(str(self.path / ENTRY_MARKER)) or {})
+    def marker(self) -> EntryMarker | None:
+        """The entry's marker (:class:`pyrun.store.markers.EntryMarker`); None when it is
+        missing or damaged."""
+        return read_entry_marker(self.path)
 
     def altered(self) -> str | None:
-        """What changed in the entry since it was finished, or None.
-
-        Compares every file's size and mtime with the manifest in the marker (``files``):
-        a file edited, removed or added by hand (or by a tool running as root, which read-only
-        directories do not stop) shows. Costs one ``stat`` per file. Bytecode a compiler added
-        without recording it (killed before it rewrote the marker) is not damage: only the
-        compiler writes ``__pycache__`` files, atomically, under the entry's lock, and removing
-        the entry for it would pull it from under the scripts that use it.
-        """
-        recorded = self.record().get("files")
-        if not isinstance(recorded, dict):
-            return None  # an entry from before manifests: nothing to compare with
-        current = manifest(self.path)
-        for rel, st in recorded.items():
-            now = current.pop(rel, None)
-            if now is None:
-                return f"{rel} was removed"
-            if now != st:
-                return f"{rel} was modified"
-        added = [rel for rel in current if not _is_bytecode(rel)]
-        if added:
-            return f"{min(added)} was added"
-        return None
+        """What changed in the entry since it was finished, or None
+        (:func:`pyrun.store.manifest.altered`)."""
+        marker = self.marker()
+        return altered(self.path, marker.files if marker else None)
 
     def compiled_flag(self, cache_tag: str) -> Path:
         """The flag file that says the entry holds the ``.pyc`` files of ``cache_tag``."""
@@ -108,8 +90,8 @@ class PoolEntry:
 
     def compiled_for(self) -> list[str]:
         """The ``cache_tag`` of each interpreter whose ``.pyc`` files the entry holds."""
-        tags = self.record().get("compiled-for", [])
-        return [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
+        marker = self.marker()
+        return list(marker.compiled_for) if marker else []
 
 
 def entry_key(dist: LockedDistribution, interpreter: Interpreter) -> str:
@@ -212,16 +194,10 @@ class Pool:
             for i, (entry, tmp) in enumerate(zip(missing, built)):
                 if i == 1:
                     point("entry-placed")
-                record = {
-                    "name": entry.distribution.name,
-                    "version": entry.distribution.version,
-                    "kind": entry.distribution.kind,
-                    "url": entry.distribution.url,
-                    "sha256": entry.distribution.sha256,
-                    "installed-with": interpreter.identity(),
-                    "compiled-for": [],  # pyrun.engine.bytecode adds each interpreter's tag
-                }
-                write_marker(tmp, record)
+                dist = entry.distribution
+                write_entry_marker(tmp, EntryMarker(  # bytecode adds compiled-for tags later
+                    dist.name, dist.version, dist.kind, dist.url, dist.sha256,
+                    installed_with=interpreter.identity()))
                 make_readonly(tmp)
                 if os.path.lexists(entry.path):  # a leftover of a killed run, or a link
                     remove_tree(entry.path)
@@ -285,7 +261,7 @@ class Pool:
                     if parts[1] in wrappers:
                         continue  # regenerated per environment, with its interpreter
                     (tmp / "bin").mkdir(exist_ok=True)
-                    _neutral_script(Path(src), tmp / "bin" / parts[1], interpreter.executable)
+                    neutral_script(Path(src), tmp / "bin" / parts[1], interpreter.executable)
                     continue
                 if parts[:2] == ("include", "site") and len(parts) > 3:  # uv: a venv's scheme
                     dest = tmp.joinpath("headers", *parts[3:])
@@ -321,126 +297,18 @@ def _shared_top_levels(prefix: Path) -> frozenset[str]:
     return frozenset(top for top, count in owners.items() if count > 1)
 
 
-def _is_bytecode(rel: str) -> bool:
-    """Whether ``rel`` (a path inside an entry) is a compiler's ``__pycache__/*.pyc``."""
-    parts = rel.split(os.sep)
-    return len(parts) > 1 and parts[-2] == "__pycache__" and parts[-1].endswith(".pyc")
-
-
-def record_mismatch(entry_dir: Path) -> str | None:
-    """The first file of the entry's ``site-packages`` whose content differs from the sha256
-    its wheel's ``RECORD`` gives (or that is missing), said in a few words; None when all match.
-
-    This reads every file: it is what ``pyrun cache verify`` runs, not what a build runs (a
-    build compares sizes and mtimes with the entry's manifest, :meth:`PoolEntry.altered`).
-    Files ``RECORD`` lists outside ``site-packages`` (``.data`` scripts, whose shebang pyrun
-    rewrites, headers, data) and files it lists without a hash (``INSTALLER``, ``RECORD``
-    itself) are not covered. Source: the binary distribution format, "The RECORD file".
-    """
-    import base64
-
-    site = entry_dir / "site-packages"
-    top = os.path.realpath(site)
-    for record in sorted(site.glob("*.dist-info/RECORD")):
-        try:
-            with open(record, newline="", encoding="utf-8") as f:
-                rows = [row for row in csv.reader(f) if len(row) >= 2]
-        except (OSError, UnicodeDecodeError, csv.Error):
-            return f"{record.relative_to(entry_dir)} cannot be read"
-        for row in rows:
-            rel, digest = row[0], row[1]
-            path = os.path.normpath(os.path.join(top, rel))
-            if not digest or not path.startswith(top + os.sep):
-                continue
-            algorithm, _, expected = digest.partition("=")
-            if algorithm != "sha256":
-                continue
-            digest_of = hashlib.sha256()
-            try:
-                with open(path, "rb") as f:
-                    for chunk in iter(lambda: f.read(1 << 20), b""):  # CUDA libraries: GBs
-                        digest_of.update(chunk)
-            except OSError:
-                return f"site-packages/{rel} is missing"
-            actual = digest_of.digest()
-            if base64.urlsafe_b64encode(actual).rstrip(b"=").decode() != expected:
-                return f"site-packages/{rel} differs from its wheel's RECORD"
-    return None
-
-
-def manifest(entry_dir: Path) -> dict[str, list[int]]:
-    """``{relative path: [size, mtime_ns]}`` of every file in an entry but its marker and
-    compiled flags (:mod:`pyrun.layout`'s files, not the distribution's). A file
-    that vanishes while the walk goes on (a background compiler's temporary ``.pyc``) is
-    left out: the walk may run beside a compiler that holds the entry's lock."""
-    found = {}
-    top = str(entry_dir)
-    for dirpath, _dirnames, filenames in os.walk(top):
-        for name in filenames:
-            path = os.path.join(dirpath, name)
-            rel = os.path.relpath(path, top)
-            if rel == ENTRY_MARKER or name.startswith((layout.TMP, layout.COMPILED_FLAG)):
-                continue  # the layout's own files: the compiler adds a flag before the marker
-            try:
-                st = os.lstat(path)
-            except FileNotFoundError:  # a compiler's temporary .pyc, renamed meanwhile
-                continue
-            found[rel] = [st.st_size, st.st_mtime_ns]
-    return found
-
-
 def entry_from_key(cache: Cache, key: str) -> PoolEntry | None:
     """The finished entry ``key`` as its marker describes it, or None (also for a ``key`` that
     is not one plain name: keys are read back from files)."""
     if not layout.is_key(key):
         return None
     path = cache.pool / key
-    probe = PoolEntry(key, path, LockedDistribution("", "", "", "", "", {}))
-    record = probe.record()
-    if not record:
+    marker = read_entry_marker(path)
+    if marker is None:
         return None
-    dist = LockedDistribution(
-        name=str(record.get("name", "")), version=str(record.get("version", "")),
-        kind=str(record.get("kind", "")), url=str(record.get("url", "")),
-        sha256=str(record.get("sha256", "")), package={},
-    )
+    dist = LockedDistribution(name=marker.name, version=marker.version, kind=marker.kind,
+                              url=marker.url, sha256=marker.sha256, package={})
     return PoolEntry(key, path, dist)
-
-
-def write_marker(entry_dir: Path, record: dict[str, Any]) -> None:
-    """Write (or atomically replace) an entry's marker, with its current :func:`manifest`.
-    Call it holding the entry's lock."""
-    record = {**record, "files": manifest(entry_dir)}
-    for stale in entry_dir.glob(f"{tmp_prefix('*')}{ENTRY_MARKER}"):
-        stale.unlink()  # left by a run killed while adding bytecode (we hold the lock)
-    layout.write_atomic(str(entry_dir / ENTRY_MARKER), json.dumps(record, indent=1))
-
-
-def _neutral_script(src: Path, dest: Path, executable: str) -> None:
-    """Move a ``.data/scripts`` file into an entry, undoing uv's shebang rewrite.
-
-    uv replaces a script's ``#!python`` with the installing interpreter (or a ``/bin/sh``
-    trampoline naming it when the path is long). The entry keeps ``#!python`` instead, as the
-    wheel had it (binary distribution format, "Recommended installer features"); each
-    environment writes its own interpreter in. Other files (shell scripts, binaries) are moved
-    as they are.
-    """
-    data = src.read_bytes()
-    exe = executable.encode()
-    first, _, rest = data.partition(b"\n")
-    body: bytes | None = None
-    if first.rstrip(b"\r") == b"#!" + exe:
-        body = rest
-    elif first == b"#!/bin/sh":
-        lines = data.split(b"\n", 3)
-        if len(lines) == 4 and exe in lines[1] and lines[1].startswith(b"'''exec'"):
-            body = lines[3]
-    if body is None:
-        os.rename(src, dest)
-        return
-    dest.write_bytes(b"#!python\n" + body)  # a new file: src is a hardlink into uv's cache
-    dest.chmod(0o755)
-    src.unlink()
 
 
 def _find_dist_info(prefix: Path, name: str) -> tuple[Path, Path] | None:
@@ -455,22 +323,3 @@ def _find_dist_info(prefix: Path, name: str) -> tuple[Path, Path] | None:
     return None
 
 
-def script_entry_points(dist_info: Path) -> dict[str, str]:
-    """The ``console_scripts`` and ``gui_scripts`` of a ``.dist-info`` directory.
-
-    Returns ``{name: "module:attr"}``; empty when there is no (readable) ``entry_points.txt``.
-    Source: the entry points specification (PyPA), file format section.
-    """
-    import configparser
-
-    parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
-    parser.optionxform = str  # type: ignore[assignment,method-assign]
-    try:
-        parser.read(dist_info / "entry_points.txt", encoding="utf-8")
-    except configparser.Error:
-        return {}
-    found: dict[str, str] = {}
-    for section in ("console_scripts", "gui_scripts"):
-        if parser.has_section(section):
-            found.update((name, target.strip()) for name, target in parser.items(section))
-    return found

@@ -451,12 +451,6 @@ def merged(script: UvSettings, command_line: Mapping[str, Any]) -> UvSettings:
     return UvSettings(script.table, values, script.root)
 
 
-def key_parts(settings: UvSettings) -> list[str]:
-    """The command line's settings as sorted ``key=value`` lines, for the fast-path key (the
-    table is in the block's bytes)."""
-    return sorted(f"{k}={v!r}" for k, v in settings.command_line.items())
-
-
 _INDEX_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 

@@ -72,9 +72,11 @@ class Cache:
         """Hold the file locks of ``keys`` (taken in sorted order, so no two runs deadlock)."""
         from filelock import FileLock  # here: a run that takes no lock does not load it
 
+        from pyrun.store.markers import lock_file
+
         with contextlib.ExitStack() as stack:
             for key in sorted(set(keys)):
-                stack.enter_context(FileLock(str(self.locks / f"{key}.lock")))
+                stack.enter_context(FileLock(str(lock_file(self.locks, key))))
             yield
 
     def record_reference(
@@ -84,14 +86,9 @@ class Cache:
         prune keeps it: a project venv composed from the pool, which uses the pool entries
         ``keys``; or one of pyrun's own environments that ``listed_in`` (a ``.python-envs``
         file) names, for an editor. One JSON file per prefix, replaced atomically."""
-        import hashlib
-        import json
+        from pyrun.store.markers import Reference, write_reference
 
-        name = hashlib.sha256(str(prefix).encode()).hexdigest()[:32]
-        record = {"prefix": str(prefix), "entries": list(keys),
-                  "listed_in": str(listed_in) if listed_in else None}
-        self.refs.mkdir(mode=0o700, parents=True, exist_ok=True)
-        layout.write_atomic(str(self.refs / f"{name}.json"), json.dumps(record))
+        write_reference(self.refs, Reference(prefix, tuple(keys), listed_in))
 
     def record_index(
         self,

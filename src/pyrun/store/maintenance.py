@@ -30,7 +30,7 @@ from pyrun import layout
 
 from pyrun.script import pythonenvs
 from pyrun.store.cache import Cache, remove_leftovers, remove_tree
-from pyrun.engine.environment import read_env_marker
+from pyrun.store.markers import env_lock, lock_file, read_env_marker, read_reference
 from pyrun.launch import exclusive, release
 from pyrun.layout import ENTRY_MARKER, ENV_MARKER, tmp_prefix
 
@@ -112,12 +112,12 @@ class VerifyResult:
 
 def verify(cache: Cache) -> VerifyResult:
     """Check every file of every pool entry against its wheel's ``RECORD`` hashes
-    (:func:`pyrun.engine.pool.record_mismatch`): more than the size-and-mtime check a build makes,
+    (:func:`pyrun.store.manifest.record_mismatch`): more than the size-and-mtime check a build makes,
     for users who need it. A damaged entry is removed, with every environment that uses it
     (a link farm holds hardlinks to the same damaged files), so the next run reinstalls it;
     an entry still used (by a running script's environment, or a project venv in ``refs/``)
     is reported and left."""
-    from pyrun.engine.pool import record_mismatch
+    from pyrun.store.manifest import record_mismatch
 
     result = VerifyResult()
     damaged = []
@@ -185,19 +185,15 @@ def references(cache: Cache) -> list[tuple[Path, list[str]]]:
 def _references(cache: Cache) -> list[tuple[Path, list[str], str]]:
     found = []
     for ref in _children(cache.refs):
-        data = layout.read_marker(str(ref))
-        prefix_text, keys, listed_in = None, None, None
-        if data is not None:
-            prefix_text, keys, listed_in = data.get("prefix"), data.get("entries"), data.get("listed_in")
-        if not isinstance(prefix_text, str) or not isinstance(keys, list):
+        reference = read_reference(ref)
+        if reference is None:
             continue
-        prefix = Path(prefix_text)
+        prefix, keys, listed_in = reference.prefix, list(reference.entries), reference.listed_in
         alive = (prefix / "pyvenv.cfg").is_file()
         problem = ""
-        if alive and isinstance(listed_in, str):
-            listing = Path(listed_in)
+        if alive and listed_in is not None:
             try:
-                alive = any(ln.path == prefix for ln in pythonenvs.read(listing.parent).lines)
+                alive = any(ln.path == prefix for ln in pythonenvs.read(listed_in.parent).lines)
             except pythonenvs.PythonEnvsError as exc:
                 problem = f"{exc}; the environments it may list are kept"
         if alive:
@@ -313,7 +309,7 @@ def _children(d: Path) -> list[Path]:
 
 
 def _try_lock(cache: Cache, key: str) -> FileLock | None:
-    lock = FileLock(str(cache.locks / f"{key}.lock"), timeout=0)
+    lock = FileLock(str(lock_file(cache.locks, key)), timeout=0)
     try:
         lock.acquire()
     except Timeout:
@@ -329,7 +325,7 @@ def _discard(path: Path) -> None:
 
 
 def _remove_environment(cache: Cache, path: Path, cutoff: float | None, result: PruneResult) -> None:
-    lock = _try_lock(cache, f"env-{path.name}")
+    lock = _try_lock(cache, env_lock(path.name))
     if lock is None:
         result.skipped.append((path, "locked by a run that is building it"))
         return

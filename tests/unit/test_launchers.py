@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pyrun.engine.environment import SHEBANG_LIMIT, shebang
+from pyrun.engine.launchers import SHEBANG_LIMIT, shebang
 
 
 @pytest.mark.parametrize("name", ["o'brien dir", "it's", "a b", "x" * SHEBANG_LIMIT,

@@ -1,0 +1,113 @@
+"""A pool entry's manifest: the files it holds as they were when it was finished, and two
+checks against it.
+
+* :func:`altered`: every file's size and mtime against the manifest in the entry's marker
+  (:class:`pyrun.store.markers.EntryMarker`), one ``stat`` per file: what a build checks.
+* :func:`record_mismatch`: every file's sha256 against its wheel's ``RECORD``: what
+  ``pyrun cache verify`` checks.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from pyrun import layout
+from pyrun.layout import ENTRY_MARKER
+
+
+def manifest(entry_dir: Path) -> dict[str, list[int]]:
+    """``{relative path: [size, mtime_ns]}`` of every file in an entry but its marker and
+    compiled flags (:mod:`pyrun.layout`'s files, not the distribution's). A file
+    that vanishes while the walk goes on (a background compiler's temporary ``.pyc``) is
+    left out: the walk may run beside a compiler that holds the entry's lock."""
+    found = {}
+    top = str(entry_dir)
+    for dirpath, _dirnames, filenames in os.walk(top):
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            rel = os.path.relpath(path, top)
+            if rel == ENTRY_MARKER or name.startswith((layout.TMP, layout.COMPILED_FLAG)):
+                continue  # the layout's own files: the compiler adds a flag before the marker
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:  # a compiler's temporary .pyc, renamed meanwhile
+                continue
+            found[rel] = [st.st_size, st.st_mtime_ns]
+    return found
+
+
+def altered(entry_dir: Path, recorded: Mapping[str, list[int]] | None) -> str | None:
+    """What changed in the entry at ``entry_dir`` since it was finished, or None.
+
+    Compares every file's size and mtime with ``recorded`` (the manifest in its marker):
+    a file edited, removed or added by hand (or by a tool running as root, which read-only
+    directories do not stop) shows. Costs one ``stat`` per file. Bytecode a compiler added
+    without recording it (killed before it rewrote the marker) is not damage: only the
+    compiler writes ``__pycache__`` files, atomically, under the entry's lock, and removing
+    the entry for it would pull it from under the scripts that use it. None too for an entry
+    from before manifests (``recorded`` None): nothing to compare with.
+    """
+    if recorded is None:
+        return None
+    current = manifest(entry_dir)
+    for rel, st in recorded.items():
+        now = current.pop(rel, None)
+        if now is None:
+            return f"{rel} was removed"
+        if now != st:
+            return f"{rel} was modified"
+    added = [rel for rel in current if not _is_bytecode(rel)]
+    if added:
+        return f"{min(added)} was added"
+    return None
+
+
+def record_mismatch(entry_dir: Path) -> str | None:
+    """The first file of the entry's ``site-packages`` whose content differs from the sha256
+    its wheel's ``RECORD`` gives (or that is missing), said in a few words; None when all match.
+
+    This reads every file: it is what ``pyrun cache verify`` runs, not what a build runs (a
+    build compares sizes and mtimes with the entry's manifest, :meth:`PoolEntry.altered`).
+    Files ``RECORD`` lists outside ``site-packages`` (``.data`` scripts, whose shebang pyrun
+    rewrites, headers, data) and files it lists without a hash (``INSTALLER``, ``RECORD``
+    itself) are not covered. Source: the binary distribution format, "The RECORD file".
+    """
+    import base64
+
+    site = entry_dir / "site-packages"
+    top = os.path.realpath(site)
+    for record in sorted(site.glob("*.dist-info/RECORD")):
+        try:
+            with open(record, newline="", encoding="utf-8") as f:
+                rows = [row for row in csv.reader(f) if len(row) >= 2]
+        except (OSError, UnicodeDecodeError, csv.Error):
+            return f"{record.relative_to(entry_dir)} cannot be read"
+        for row in rows:
+            rel, digest = row[0], row[1]
+            path = os.path.normpath(os.path.join(top, rel))
+            if not digest or not path.startswith(top + os.sep):
+                continue
+            algorithm, _, expected = digest.partition("=")
+            if algorithm != "sha256":
+                continue
+            digest_of = hashlib.sha256()
+            try:
+                with open(path, "rb") as f:
+                    for chunk in iter(lambda: f.read(1 << 20), b""):  # CUDA libraries: GBs
+                        digest_of.update(chunk)
+            except OSError:
+                return f"site-packages/{rel} is missing"
+            actual = digest_of.digest()
+            if base64.urlsafe_b64encode(actual).rstrip(b"=").decode() != expected:
+                return f"site-packages/{rel} differs from its wheel's RECORD"
+    return None
+
+
+def _is_bytecode(rel: str) -> bool:
+    """Whether ``rel`` (a path inside an entry) is a compiler's ``__pycache__/*.pyc``."""
+    parts = rel.split(os.sep)
+    return len(parts) > 1 and parts[-2] == "__pycache__" and parts[-1].endswith(".pyc")
