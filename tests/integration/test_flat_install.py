@@ -397,8 +397,8 @@ print(os.path.isfile(pyc), flags, sys.dont_write_bytecode)
     before = pool_state(pyrun.cache / "pool")
     env = pyrun.env()
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    for _ in range(2):
-        again = subprocess.run([sys.executable, "-m", "pyrun", str(path)], env=env,
+    for _ in range(2):  # -B: pyrun's own modules leave no bytecode (the script's python: none)
+        again = subprocess.run([sys.executable, "-B", "-m", "pyrun", str(path)], env=env,
                                capture_output=True, text=True, timeout=120)
         assert again.returncode == 0, again.stderr
     assert pool_state(pyrun.cache / "pool") == before

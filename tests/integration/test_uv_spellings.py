@@ -174,7 +174,8 @@ def test_a_newcomers_first_commands(pyrun: Runner, tmp_path: Path) -> None:
     done = subprocess.run(
         ["bash", "-c", 'eval "$(pyrun completion bash)" && complete -p pyrun'],
         capture_output=True, text=True,
-        env={"HOME": str(home), "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"})
+        env={"HOME": str(home), "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}",
+             **{k: v for k, v in os.environ.items() if k == "PYTHONDONTWRITEBYTECODE"}})
     assert done.returncode == 0 and "_pyrun" in done.stdout, done.stderr
 
 
