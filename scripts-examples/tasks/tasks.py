@@ -28,7 +28,7 @@ def requirements(name):
 
 @app.method("environment/list")
 def listing(params):
-    built = {e["id"]: e for e in venvs.list({})}
+    built = {e.id: e.summary() for e in venvs.environments()}
     return [built.get(p.stem, {"id": p.stem, "name": p.stem, "python_version": ""})
             for p in sorted((HERE / "tasks").glob("*.txt"))]
 
@@ -38,8 +38,9 @@ def create(params):
     name = app.param(params, "name", str)
     wanted = requirements(name)
     if any(e.id == name for e in venvs.environments()):
-        venvs.delete({"id": name})
-    return venvs.create({**params, "requirements": wanted})
+        venvs.delete(venvs.find(name))
+    python = app.param(params, "python_version", str, None)
+    return venvs.create(name, python, wanted).details()
 
 
 if __name__ == "__main__":

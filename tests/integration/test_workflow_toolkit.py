@@ -14,7 +14,7 @@ import pytest
 from pyrun.engine.installers.uv import find_uv
 from pyrun.wsp.client import Client
 from pyrun.wsp.jsonrpc import RpcError
-from tests.helpers import Runner
+from tests.helpers import Runner, assert_fails
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,7 +46,7 @@ def test_the_tasks_example_serves_per_task_environments(pyrun: Runner, tmp_path:
               '"import attr, idna, sys; print(sys.prefix)"]}')
     assert json.loads(ran.stdout)["stdout"].strip() == str(proj / ".task-envs" / "docs")
     missing = wsp("environment/create", '{"name": "nope"}')
-    assert missing.returncode == 1 and "-31001" in missing.stderr
+    assert_fails(missing, 1, "-31001")
 
 
 @pytest.mark.parametrize("runner", ["pyrun", "uv"])

@@ -57,7 +57,8 @@ class Client:
         self._send_lock = threading.Lock()
         self._closed = False
         self._broken = False  # a call timed out or the protocol broke: no polite goodbye
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -94,8 +95,28 @@ class Client:
                 code = self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 raise ProtocolError(f"the server stopped reading its input ({exc})") from None
+            # What the server wrote before it exited says more than the closed pipe does (a
+            # server that prints "42" and exits wrote something that is not a frame). The pipe
+            # can close before the reader has seen that output: wait for the reader to reach
+            # the end of it, then look.
+            said = self._protocol_error(timeout=5)
+            if said is not None:
+                raise said from None
             raise ProtocolError(f"the server exited (status {code}) before reading its "
                                 "input") from None
+
+    def _protocol_error(self, timeout: float) -> ProtocolError | None:
+        """Once the reader thread has ended (within ``timeout`` seconds), the
+        :class:`ProtocolError` it found in the server's output, if any (what was received
+        before it is dropped: the conversation is over)."""
+        self._reader.join(timeout)
+        while True:
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                return None
+            if isinstance(item, ProtocolError):
+                return item
 
     def request(self, method: str, params: dict[str, Any] | None = None,
                 timeout: float | None = 60.0,

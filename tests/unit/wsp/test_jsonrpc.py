@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from pyrun.wsp.framing import FramingError, encode_frame, read_frame
-from pyrun.wsp.jsonrpc import Endpoint, RpcError, serve
+from pyrun.wsp.endpoint import Endpoint, serve
+from pyrun.wsp.jsonrpc import RpcError
 
 
 class Chunky(io.RawIOBase):

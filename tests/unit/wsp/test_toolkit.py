@@ -82,12 +82,18 @@ def test_errors_params_and_lifecycle() -> None:
 def test_the_toolkit_imports_no_third_party_module() -> None:
     import subprocess
     import sys
+    from pathlib import Path
+
+    import pyrun
 
     code = ("import sys; before = set(sys.modules); import pyrun.wsp.toolkit; "
             "print(' '.join(sorted(set(sys.modules) - before)))")
-    loaded = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
-                            check=True, env={"PYTHONPATH": str(__import__("pathlib").Path(
-                                __import__("pyrun").__file__).parents[1])}).stdout.split()
+    src = str(Path(pyrun.__file__).parents[1])
+    # -B and PYTHONDONTWRITEBYTECODE: the child leaves no __pycache__ in the source tree
+    loaded = subprocess.run([sys.executable, "-S", "-B", "-c", code], capture_output=True,
+                            text=True, check=True, env={"PYTHONPATH": src,
+                                                        "PYTHONDONTWRITEBYTECODE": "1"},
+                            ).stdout.split()
     outside = [m for m in loaded if m.split(".")[0] not in sys.stdlib_module_names
                and m.split(".")[0] != "pyrun" and not m.startswith("_")]
     assert outside == []  # no packaging, filelock, platformdirs, uv: stdlib and pyrun only

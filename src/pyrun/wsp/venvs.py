@@ -1,0 +1,101 @@
+"""Making a venv for ``environment/create``: the engine composes its requirements from pyrun's
+pool, its errors become WSP's codes, and its progress lines become LSP's work-done
+``$/progress`` notifications when the client asked for them (docs/wsp.md, "Progress for
+create").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pyrun.errors import (
+    CommandError,
+    IndexServerError,
+    NetworkError,
+    NoInterpreterError,
+    PyrunError,
+    ResolutionError,
+    UsageError,
+)
+from pyrun.wsp.endpoint import Request, current
+from pyrun.wsp.jsonrpc import InvalidParams, PythonUnavailable, RequirementsFailed
+
+
+class Progress:
+    """A text stream that turns the engine's progress lines into ``$/progress`` notifications
+    (LSP's work-done progress: ``begin``, a ``report`` per line, ``end``) for ``token``."""
+
+    def __init__(self, request: Request, token: str | int, title: str) -> None:
+        self.request = request
+        self.token = token
+        request.notify("$/progress", {"token": token, "value": {"kind": "begin",
+                                                                "title": title}})
+
+    def write(self, text: str) -> int:
+        """Send each non-blank line of ``text`` as a ``report``; returns ``len(text)``."""
+        for line in text.splitlines():
+            if line.strip():
+                message = line.removeprefix("pyrun: ")
+                self.request.notify("$/progress", {"token": self.token, "value": {
+                    "kind": "report", "message": message}})
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing to flush: each line is sent as it is written."""
+
+    def isatty(self) -> bool:
+        """True: the engine's progress lines are for this stream, its debug lines are not."""
+        return True
+
+    def end(self) -> None:
+        """Send the ``end`` of the progress."""
+        self.request.notify("$/progress", {"token": self.token, "value": {"kind": "end"}})
+
+
+def make_venv(prefix: Path, python_version: str | None, requirements: Sequence[str],
+              log: Any) -> None:
+    """Make a venv at ``prefix`` with ``requirements`` composed from pyrun's pool
+    (:func:`create_venv`); its progress goes to the client as ``$/progress`` when the request
+    being answered gave a ``work_done_token`` (and runs on a worker), else to ``log``.
+
+    Raises:
+        RpcError: as :func:`create_venv`.
+    """
+    request = current()
+    if request is None or request.work_done_token is None:
+        create_venv(prefix, python_version, requirements, log)
+        return
+    progress = Progress(request, request.work_done_token, f"creating {prefix.name}")
+    try:
+        create_venv(prefix, python_version, requirements, progress)
+    finally:
+        progress.end()
+
+
+def create_venv(prefix: Path, python_version: str | None, requirements: Sequence[str],
+                log: Any, verbosity: int = 0) -> None:
+    """``environment/create``'s work: :func:`pyrun.engine.create_venv`, its errors mapped to
+    WSP's codes.
+
+    Raises:
+        InvalidParams: -32602, for an invalid requirement.
+        PythonUnavailable: -31003, when no installed Python matches.
+        RequirementsFailed: -31900, when the venv, resolution or installation fails.
+    """
+    from pyrun import engine  # the engine's face: loaded when an environment is first made
+
+    try:
+        engine.create_venv(prefix, python_version, list(requirements),
+                           engine.Reporter(verbosity, stream=log))
+    except UsageError as exc:
+        raise InvalidParams(str(exc)) from None
+    except NoInterpreterError as exc:  # the engine speaks of --python; the client sent this
+        message = str(exc).replace("--python ", "python_version ", 1)
+        raise PythonUnavailable(python_version, message) from None
+    except PyrunError as exc:
+        reason = ("resolution" if isinstance(exc, ResolutionError)
+                  else "network" if isinstance(exc, (NetworkError, IndexServerError))
+                  else "venv" if isinstance(exc, CommandError) else "install")
+        raise RequirementsFailed(str(exc), reason) from None
