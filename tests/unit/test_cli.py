@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pyrun.cli import cache_parser, run_parser, script_args, warm_options
+from pyrun.cli import warm_options
+from pyrun.cli.cache import parser as cache_parser
+from pyrun.cli.parsing import run_parser
+from pyrun.cli.run import script_args
 from pyrun.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +45,7 @@ def test_a_cold_run_takes_the_warm_scan_options_as_argparse_would(
         argv: list[str], verbosity: int, offline: bool) -> None:
     """A cold run whose command line the warm scan understood is not parsed again with
     argparse: what the scan found must be what argparse finds (-q wins over any -v)."""
-    from pyrun.cli import _run_options
+    from pyrun.cli.parsing import run_options as _run_options
 
     warm = warm_options(argv)
     assert warm is not None and (warm.verbosity, warm.offline) == (verbosity, offline)
@@ -115,7 +118,7 @@ def test_options_cannot_be_abbreviated() -> None:
 
 
 def test_the_cli_knows_every_composition() -> None:
-    from pyrun.cli import COMPOSITIONS
+    from pyrun.cli.parsing import COMPOSITIONS
     from pyrun.engine.composition import COMPOSITIONS as ENGINES
 
     assert COMPOSITIONS == ENGINES

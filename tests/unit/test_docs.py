@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = [
     ("pyrun", ["--help"]), ("pyrun init", ["init", "--help"]), ("pyrun add", ["add", "--help"]),
     ("pyrun remove", ["remove", "--help"]), ("pyrun lock", ["lock", "--help"]),
-    ("pyrun export", ["export", "--help"]), ("pyrun python", ["python", "--help"]),
+    ("pyrun export", ["export", "--help"]), ("pyrun tree", ["tree", "--help"]),
+    ("pyrun python", ["python", "--help"]),
     ("pyrun env", ["env", "--help"]), ("pyrun cache", ["cache", "--help"]),
     *[(f"pyrun cache {name}", ["cache", name, "--help"])
       for name in ("dir", "info", "prune", "clean", "verify")],
@@ -115,13 +116,10 @@ def _helps() -> dict[str, str]:
     """``{command: its --help}`` for every parser pyrun has, sub-parsers included."""
     import argparse
 
-    from pyrun import cli
-    from pyrun.cli.wsp import parser as wsp_parser
+    from pyrun.cli import COMMANDS, command_module
 
-    parsers = [cli.run_parser(), cli.cache_parser(), cli.editor_parser("python"),
-               cli.editor_parser("env"), cli.lock_parser("lock"), cli.lock_parser("export"),
-               cli.edit_parser("init"), cli.edit_parser("add"), cli.edit_parser("remove"),
-               cli.completion_parser(), wsp_parser()]
+    parsers = [command_module(name).parser(name)
+               for name, *_ in COMMANDS]
     helps = {}
     while parsers:
         parser = parsers.pop()

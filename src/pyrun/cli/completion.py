@@ -14,7 +14,14 @@ Install: ``pyrun completion bash > ~/.local/share/bash-completion/completions/py
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pyrun.cli.parsing import new_parser
+
+if TYPE_CHECKING:
+    from pyrun.cli import Edge
 
 SHELLS = ("bash", "zsh", "fish")
 
@@ -137,3 +144,34 @@ def _fish(table: dict[str, Command]) -> str:
             lines.append(f"complete -c pyrun {when} {flag}"
                          + (f" -x -a '{' '.join(takes)}'" if takes else ""))
     return "\n".join(lines) + "\n"
+
+
+def parser(command: str = "completion") -> argparse.ArgumentParser:
+    """The parser of ``pyrun completion SHELL``."""
+    parser = new_parser("pyrun completion", "Print the completion script for SHELL, generated "
+                     "from pyrun's own parsers. Load it from your shell's start-up file: "
+                     "bash: eval \"$(pyrun completion bash)\" in ~/.bashrc; zsh: eval "
+                     "\"$(pyrun completion zsh)\" in ~/.zshrc, after compinit; fish: pyrun "
+                     "completion fish | source in ~/.config/fish/config.fish.")
+    parser.add_argument("shell", metavar="SHELL", choices=SHELLS)
+    return parser
+
+
+def table() -> dict[str, Command]:
+    """``{subcommand: what completes after it}`` from every command's parser (``""``: a run),
+    for :func:`script`: the command table (:data:`pyrun.cli.COMMANDS`) names them."""
+    import importlib
+
+    from pyrun.cli import COMMANDS
+
+    found = {"": command_of(importlib.import_module("pyrun.cli.run").parser("run"))}
+    for name, module, _usage, _about in COMMANDS:
+        found[name] = command_of(importlib.import_module(module).parser(name))
+    return found
+
+
+def main(command: str, argv: list[str], edge: Edge) -> int:
+    """``pyrun completion SHELL``: print the completion script for SHELL."""
+    shell = parser().parse_args(argv).shell
+    sys.stdout.write(script(shell, table()))
+    return 0

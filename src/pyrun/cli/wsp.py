@@ -37,7 +37,7 @@ exited; 77 a project-declared server you have not agreed to run; 78 a malformed 
 pyrun's own codes (67, 69, ...) when building the server's environment fails.
 """
 
-def parser() -> argparse.ArgumentParser:
+def parser(command: str = "wsp") -> argparse.ArgumentParser:
     """The parser of ``pyrun wsp ...``: ``serve``, ``run`` or a METHOD."""
     p = argument_parser("pyrun wsp", usage=USAGE.split("\n\n")[0][len("usage: "):],
                         description=USAGE.split("\n\n", 1)[1])
@@ -65,7 +65,7 @@ def _seconds(text: str) -> float:
     return seconds
 
 
-def main(argv: list[str]) -> int:
+def main(subcommand: str, argv: list[str], edge: object = None) -> int:
     """Run ``pyrun wsp ARGV``; returns the exit code (see :data:`USAGE`).
 
     Raises:
