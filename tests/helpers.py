@@ -44,6 +44,7 @@ class Runner:
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "pyrun", *args],
+            check=False,
             capture_output=True,
             text=True,
             input=input,
@@ -62,8 +63,8 @@ class Runner:
 
         if args[:1] == ("run",) and "--script" in args:
             args = (*args[:1], "-v", *args[1:])
-        out = subprocess.run([find_uv(), *args], capture_output=True, text=True, cwd=cwd,
-                             env=self.env(**extra), timeout=600)
+        out = subprocess.run([find_uv(), *args], check=False, capture_output=True, text=True,
+                             cwd=cwd, env=self.env(**extra), timeout=600)
         if args[:1] == ("run",) and "--script" in args and out.returncode == 0:
             assert "Reading inline script metadata" in out.stderr, out.stderr[-2000:]
         return out
