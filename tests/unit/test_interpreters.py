@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from pyrun.errors import NoInterpreterError
-from pyrun.engine.interpreters import InterpreterFinder, _as_specifier
+from pyrun.engine.choice import _as_specifier, choose
+from pyrun.engine.interpreters import InterpreterFinder
 from pyrun.progress import Reporter
 
 
@@ -28,10 +29,10 @@ def test_current_interpreter_is_queried_and_cached(tmp_path: Path) -> None:
     assert (me.version.major, me.version.minor) == sys.version_info[:2]
     assert me.cache_tag == sys.implementation.cache_tag
     assert (tmp_path / "interpreters.json").is_file()
-    assert finder.choose(None, None, "x.py") == me
+    assert choose(finder, None, None, "x.py") == me
 
 
 def test_requested_path_that_is_not_python(tmp_path: Path) -> None:
     finder = InterpreterFinder(tmp_path, Reporter(-1))
     with pytest.raises(NoInterpreterError, match="not a Python interpreter"):
-        finder.choose(str(tmp_path / "nope" / "python"), None, "x.py")
+        choose(finder, str(tmp_path / "nope" / "python"), None, "x.py")

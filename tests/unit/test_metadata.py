@@ -217,7 +217,7 @@ def test_tool_uv_is_handed_to_uv_whole_as_a_uv_toml(
     assert config is not None and config["exclude-newer"] == "2020-01-01T00:00:00Z"
     assert config["find-links"] == [str(tmp_path / "sub" / "wheels"), str(tmp_path / "more")]
     assert config["native-tls"] is True
-    from pyrun.script.uvsettings import project_args
+    from pyrun.script.uvconfig import project_args
 
     with project_args(config) as args:
         assert len(args) == 1 and args[0].startswith("--project=")

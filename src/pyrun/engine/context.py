@@ -32,18 +32,19 @@ def open_cache(options: RunOptions, reporter: Reporter, cache: Cache | None) -> 
 def choose_interpreter(finder: InterpreterFinder, python: str | None, meta: ScriptMetadata | None,
                  script: str, early: Asked | None = None) -> Interpreter:
     """The interpreter ``uv run --script`` would choose for ``script`` (``""``: none, as for a
-    new venv), asked of the uv pyrun drives (:meth:`InterpreterFinder.choose`); pyrun's own
+    new venv), asked of the uv pyrun drives (:func:`pyrun.engine.choice.choose`); pyrun's own
     discovery where there is no uv."""
-    from pyrun.errors import ToolNotFoundError
+    from pyrun.engine.choice import choose
     from pyrun.engine.installers.uv import find_uv
+    from pyrun.errors import ToolNotFoundError
 
     try:
         uv: str | None = find_uv()
     except ToolNotFoundError:
         uv = None
     if meta is None:
-        return finder.choose(python, None, script, uv=uv)
-    return finder.choose(python, meta.requires_python, script, uv=uv, settings=meta.uv,
+        return choose(finder, python, None, script, uv=uv)
+    return choose(finder, python, meta.requires_python, script, uv=uv, settings=meta.uv,
                          has_block=meta.has_block, early=early)
 
 
@@ -90,6 +91,7 @@ def ask_uv_early(script: str, options: RunOptions, source: bytes) -> Asked | Non
 def command_line_settings(options: RunOptions, script: str) -> UvSettings:
     """The command line's uv settings for a uv that reads ``script`` itself (``uv lock``,
     ``uv export --script``)."""
-    from pyrun.script.uvsettings import UvSettings, root_of
+    from pyrun.script.uvconfig import root_of
+    from pyrun.script.uvsettings import UvSettings
 
     return UvSettings(command_line=dict(options.index), root=root_of(script))

@@ -1,7 +1,7 @@
 """uv's choice of a script's interpreter, asked early: ``uv python find --script SCRIPT``
 started as soon as the script's bytes are read, so that it runs while pyrun imports what it
 needs and parses the block (a cold run's critical path). :mod:`pyrun.engine.interpreters` takes the
-answer (:meth:`pyrun.engine.interpreters.InterpreterFinder.choose`).
+answer (:func:`pyrun.engine.choice.choose`).
 
 This module imports only ``os`` and :mod:`pyrun.subprocesses`: starting the question must not
 wait for ``packaging``.

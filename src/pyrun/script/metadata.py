@@ -27,7 +27,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from pyrun.script import uvsettings
+from pyrun.script import uvconfig, uvsettings
 from pyrun.fastpath import UNCLOSED
 from pyrun.errors import MetadataError, ScriptNotFoundError
 
@@ -266,7 +266,7 @@ def parse(text: str, path: str = "<script>") -> ScriptMetadata:
             warnings.append(UNCLOSED.format(path=path, line=start + 1))
     if not scripts:
         return ScriptMetadata(path=path, warnings=tuple(warnings),
-                              uv=uvsettings.UvSettings(root=uvsettings.root_of(path)))
+                              uv=uvsettings.UvSettings(root=uvconfig.root_of(path)))
     block = scripts[0]
     for k in range(block.start + 1, block.end):
         if _START.fullmatch(lines[k]):
@@ -382,7 +382,7 @@ def _validate(
         uv, uv_problems = uvsettings.check(tool["uv"], "[tool.uv]", parse_requirement)
         for key, text in uv_problems:
             problem("", key, text)
-    uv = uvsettings.UvSettings(uv.table, root=uvsettings.root_of(path))
+    uv = uvsettings.UvSettings(uv.table, root=uvconfig.root_of(path))
 
     for key in data:
         if key not in _KNOWN_FIELDS:

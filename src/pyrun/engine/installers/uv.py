@@ -299,7 +299,7 @@ class Uv(Installer):
 
 
 def _as_the_script(exc: CommandError, project: Sequence[str]) -> CommandError:
-    """``exc`` with the generated ``uv.toml`` (:func:`pyrun.script.uvsettings.project_args`) named
+    """``exc`` with the generated ``uv.toml`` (:func:`pyrun.script.uvconfig.project_args`) named
     as what it is in uv's messages: the script's ``[tool.uv]`` table."""
     if not project or "pyrun-uvconfig-" not in project[0]:  # not one pyrun generated
         return exc
