@@ -97,3 +97,31 @@ def test_warm_path_imports_nothing_heavy() -> None:
     # interpreter start-up, and imports nothing itself.
     assert loaded <= {"pyrun", "pyrun.cli", "pyrun.fastpath", "pyrun.launch", "pyrun.layout",
                       "pyrun.inprocess", "_blake2"}, loaded
+
+
+@pytest.mark.parametrize("flags", [
+    [], ["-p", "3.11"], ["--python=3.12"], ["--with", "six", "-w", "attrs>=22"],
+    ["--composition", "link-farm"], ["--locked"], ["--frozen"], ["-q", "--offline"],
+    ["-vv", "--no-project", "--isolated"],
+])
+@pytest.mark.parametrize("lock", [False, True])
+def test_the_warm_scan_and_the_engine_compute_one_key(tmp_path: Path, flags: list[str],
+                                                      lock: bool) -> None:
+    """The warm scan (``pyrun.cli``) and the engine (``fast_key_for``) assemble the fast key
+    of one command line in one function (``fastpath.script_key``): the same key, or every warm
+    run would miss."""
+    from pyrun.cli import warm_key, warm_options
+    from pyrun.cli.parsing import run_options, run_parser
+    from pyrun.engine import fast_key_for
+
+    script = tmp_path / "x.py"
+    script.write_text('# /// script\n# dependencies = ["six"]\n# ///\nprint(1)\n')
+    if lock:
+        (tmp_path / "x.py.lock").write_text("version = 1\n")
+    argv = [*flags, str(script), "arg"]
+    warm = warm_options(argv)
+    assert warm is not None, argv
+    options, _verbosity = run_options(run_parser().parse_args(argv))
+    data = script.read_bytes()
+    assert warm_key(warm, data) == fast_key_for(data, options, str(script))
+    assert warm_key(warm, data) != warm_key(warm, data.replace(b'"six"', b'"six>1"'))
