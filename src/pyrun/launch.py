@@ -12,6 +12,8 @@ the ``collections`` package with it) costs a warm run about 2 ms. On POSIX the s
 import os
 import sys
 
+from pyrun.layout import ENV_MARKER
+
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs a warm run 3 ms
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -115,7 +117,7 @@ def exec_script(python: str, script: str, args: list[str], in_process: bool = Fa
     if script.startswith("-") and not module:
         script = os.path.join(os.curdir, script)
     env_dir = os.path.dirname(os.path.dirname(python))
-    holder = hold(os.path.join(env_dir, "pyrun-env.json"))
+    holder = hold(os.path.join(env_dir, ENV_MARKER))
     if in_process and not module and not extra:
         from pyrun import inprocess
 

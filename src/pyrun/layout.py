@@ -1,6 +1,9 @@
-"""The cache's on-disk layout, in one place: paths, marker names, the fast-path index format, one
-atomic write and one marker reader. The warm path, the builder, the byte-compiler and cache
-maintenance all use it, and nothing else knows a file name of the cache.
+"""The cache's on-disk layout: the names of its directories and files, the fast-path index
+entry (the one record the warm path reads: :func:`index_text` writes it, :func:`read_index`
+reads it), one atomic write and the one JSON reader every record goes through
+(:func:`read_marker`). What the other records hold is :mod:`pyrun.store.markers`' (environment
+and entry markers, references, lock names); the directories' creation and ownership checks are
+:class:`pyrun.store.cache.Cache`'s.
 
 Layout under the root (``PYRUN_CACHE_DIR`` or the platform's user cache directory)::
 

@@ -1,13 +1,17 @@
-"""Bytecode for pool entries: compiled once per interpreter version, after the first run starts.
+"""Bytecode for pool entries: compiled once per interpreter version, after the first run.
 
-A new pool entry is placed without ``.pyc`` files. Once the environment is ready, one detached
-process (``python -m pyrun.engine.bytecode``) compiles the entries that lack this interpreter's
-``.pyc`` (``compileall``, unchecked-hash ``.pyc``: the pool never changes, so no source is
-ever stat'ed, and ``PYTHONDONTWRITEBYTECODE`` does not matter), under each entry's lock, then
-records the interpreter's cache tag in the entry's marker. Meanwhile the first run imports
-from source, compiling in memory as any interpreter does without bytecode; it writes nothing
-(the activation turns bytecode writes off). So a cold run does not wait for compiling modules it
-never imports, and every later run, in every environment that shares the entry, gets them.
+A new pool entry is placed without ``.pyc`` files. Once the environment is ready, pyrun spawns
+one detached, low-priority process (``python -c "... from pyrun.engine.bytecode import main;
+main()" --after=PID ...``: :func:`schedule`, :func:`main`) and execs the script; that process
+waits until the script (PID, pyrun's own process after the exec) has exited, then compiles the
+entries that lack this interpreter's ``.pyc`` (``compileall``, unchecked-hash ``.pyc``: the
+pool never changes, so no source is ever stat'ed, and ``PYTHONDONTWRITEBYTECODE`` does not
+matter), under each entry's lock, and records the interpreter's cache tag in the entry's marker
+(:class:`pyrun.store.markers.EntryMarker`). The first run imports from source, compiling in
+memory as any interpreter does without bytecode; it writes nothing (the activation turns
+bytecode writes off). So a cold run neither waits for compiling modules it never imports nor
+shares the cores with a compiler, and every later run, in every environment that shares the
+entry, gets them.
 
 ``PYRUN_COMPILE=foreground`` compiles before the script starts instead (for building images, or
 tests that look at the ``.pyc`` files at once); so does every platform but POSIX.

@@ -215,8 +215,10 @@ def used_entries(cache: Cache) -> set[str]:
 
 
 def info(cache: Cache, max_age_days: float = DEFAULT_MAX_AGE_DAYS) -> CacheInfo:
-    """Describe ``cache`` (see :class:`CacheInfo`). Reads only; never raises for a missing
-    cache (it is then empty)."""
+    """Describe ``cache`` (see :class:`CacheInfo`); never raises for a missing cache (it is
+    then empty). Changes nothing but one thing: a reference record (``refs/``) whose
+    environment is gone, or no longer listed by its ``.python-envs`` file, is removed as it is
+    read (:func:`references`)."""
     envs = environments(cache)
     entries = sorted(p.name for p in _children(cache.pool) if (p / ENTRY_MARKER).is_file())
     cutoff = time.time() - max_age_days * 86400
