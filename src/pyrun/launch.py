@@ -2,7 +2,8 @@
 
 Imports only ``os`` and ``sys`` (both loaded at start-up): the warm path uses it. Not even
 ``collections.abc``: in a plain venv it is not loaded at start-up, and importing it (and
-the ``collections`` package with it) costs a warm run about 2 ms. On POSIX the script replaces this process; elsewhere it runs as a child through
+the ``collections`` package with it) costs a warm run about 2 ms. On POSIX the script replaces
+this process; elsewhere it runs as a child through
 :mod:`pyrun.subprocesses`.
 """
 

@@ -212,8 +212,8 @@ def _warm(options: WarmOptions) -> "bytes | None":
 
         uv = uv_binary()  # without importing the installers: uv starts sooner
         if uv is None:
-            from pyrun.errors import ToolNotFoundError
             from pyrun.engine import find_uv
+            from pyrun.errors import ToolNotFoundError
 
             try:
                 uv = find_uv()

@@ -1,4 +1,5 @@
-"""``pyrun cache dir|info|prune|clean|verify``: the cache's upkeep (:mod:`pyrun.store.maintenance`)."""
+"""``pyrun cache dir|info|prune|clean|verify``: the cache's upkeep
+(:mod:`pyrun.store.maintenance`)."""
 
 from __future__ import annotations
 
@@ -64,9 +65,9 @@ def main(command: str, argv: list[str], edge: Edge) -> int:
     """
     import json
 
+    from pyrun.errors import CacheError
     from pyrun.store import maintenance
     from pyrun.store.cache import Cache
-    from pyrun.errors import CacheError
 
     ns = parser().parse_args(argv)
     cache = Cache()

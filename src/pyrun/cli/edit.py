@@ -1,4 +1,5 @@
-"""``pyrun init``, ``pyrun add`` and ``pyrun remove``: a script's inline metadata block edited in place, as ``uv init|add|remove --script`` do."""
+"""``pyrun init``, ``pyrun add`` and ``pyrun remove``: a script's inline metadata block edited
+in place, as ``uv init|add|remove --script`` do."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""``pyrun python SCRIPT`` and ``pyrun env SCRIPT [--record]``: a script's environment, for editors and other tools."""
+"""``pyrun python SCRIPT`` and ``pyrun env SCRIPT [--record]``: a script's environment, for
+editors and other tools."""
 
 from __future__ import annotations
 
@@ -61,9 +62,9 @@ def _record(script: str, env_path: "Path") -> None:
     """
     from pathlib import Path
 
+    from pyrun.errors import CacheError
     from pyrun.script import pythonenvs
     from pyrun.store.cache import Cache
-    from pyrun.errors import CacheError
 
     directory = Path(os.path.dirname(os.path.abspath(script)))
     pythonenvs.append(directory, env_path)

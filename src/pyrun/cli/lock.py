@@ -1,4 +1,5 @@
-"""``pyrun lock``, ``pyrun export`` and ``pyrun tree``: a script's lock, as ``uv lock|export|tree --script`` make and read it."""
+"""``pyrun lock``, ``pyrun export`` and ``pyrun tree``: a script's lock, as ``uv lock|export|tree
+--script`` make and read it."""
 
 from __future__ import annotations
 

@@ -83,7 +83,8 @@ UV_LINK_MODES = ("clone", "copy", "hardlink", "symlink")
 def environment_options(parser: "argparse.ArgumentParser") -> None:
     """The options that choose a script's environment, shared by run, python and env."""
     parser.add_argument("-p", "--python", metavar="PYTHON",
-                        help="interpreter: a version (3.12), a specifier (>=3.11), a command or a path")
+                        help="interpreter: a version (3.12), a specifier (>=3.11), a command or a "
+                        "path")
     parser.add_argument("-w", "--with", dest="with_requirements", metavar="REQ", action="append",
                         default=[], help="an extra requirement for this run (repeatable)")
     parser.add_argument("--with-editable", dest="with_editables", metavar="PATH",

@@ -1,10 +1,10 @@
 """Building an environment, as the algorithm reads: choose the interpreter, choose the pins,
 install them into the pool, compose the environment, record it for the warm path.
 
-One :class:`~pyrun.engine.request.BuildRequest` carries what a build needs; each step is a function of it and of
-what the steps before it chose. A build that fails leaves nothing a later run would use: the
-pool and the environments are written in temporary directories and renamed into place, and
-the fast-path index is written last (:mod:`pyrun.fastpath`).
+One :class:`~pyrun.engine.request.BuildRequest` carries what a build needs; each step is a
+function of it and of what the steps before it chose. A build that fails leaves nothing a
+later run would use: the pool and the environments are written in temporary directories and
+renamed into place, and the fast-path index is written last (:mod:`pyrun.fastpath`).
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ if TYPE_CHECKING:
     from pyrun.engine.composition import Composition
     from pyrun.engine.environment import Environment
     from pyrun.engine.interpreters import Interpreter
-    from pyrun.engine.request import BuildRequest
-    from pyrun.script.metadata import Editable
     from pyrun.engine.pins import Pins
     from pyrun.engine.pool import PoolEntry
+    from pyrun.engine.request import BuildRequest
+    from pyrun.script.metadata import Editable
     from pyrun.store.cache import Cache
 
 #: How often a build installs pool entries again that a concurrent prune or clean removed
@@ -85,7 +85,6 @@ def build(request: BuildRequest) -> Environment:
     from pyrun.engine import pins as choosing
     from pyrun.engine.context import choose_interpreter
     from pyrun.engine.interpreters import InterpreterFinder
-
     from pyrun.engine.options import parse_editables, parse_requirements
 
     _prefetch()

@@ -28,13 +28,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pyrun.store.cache import Cache, make_readonly, make_writable
-from pyrun.errors import CommandError
-from pyrun.faults import point
 from pyrun.engine.interpreters import Interpreter
 from pyrun.engine.pool import PoolEntry, entry_from_key
-from pyrun.store.markers import write_entry_marker
+from pyrun.errors import CommandError
+from pyrun.faults import point
 from pyrun.progress import Reporter
+from pyrun.store.cache import Cache, make_readonly, make_writable
+from pyrun.store.markers import write_entry_marker
 from pyrun.subprocesses import run_command, spawn_detached
 
 #: Files not byte-compiled into the pool: the test suites packages ship inside themselves
@@ -73,7 +73,8 @@ def schedule(
         compile_entries(cache, todo, interpreter, reporter)
         return
     here = str(Path(__file__).resolve().parent.parent)  # pyrun may run from a bare sys.path
-    code = f"import sys; sys.path.insert(0, {here!r}); from pyrun.engine.bytecode import main; main()"
+    code = (f"import sys; sys.path.insert(0, {here!r}); "
+            "from pyrun.engine.bytecode import main; main()")
     wait = [f"--after={os.getpid()}"] if after_exit else []
     argv = [sys.executable, "-c", code, *wait, str(cache.root), interpreter.executable,
             *(e.key for e in todo)]

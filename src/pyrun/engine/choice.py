@@ -113,8 +113,8 @@ def choose(
             raise NoInterpreterError(exc.request, f"{exc}; uv said: {said[-1]}") from None
         raise
 
-def _version_file_request(finder: InterpreterFinder, script: str, requires_python: SpecifierSet | None
-                          ) -> tuple[str | None, str]:
+def _version_file_request(finder: InterpreterFinder, script: str,
+                          requires_python: SpecifierSet | None) -> tuple[str | None, str]:
     """The request of the Python version file uv reads for ``script``
     (:func:`pyrun.fastpath.version_file`) and its name (``.python-version``, in
     backquotes, for messages); ``(None, "")`` when there is none, or ``requires_python``

@@ -78,9 +78,9 @@ def ask_uv_early(script: str, options: RunOptions, source: bytes) -> Asked | Non
 
     if options.python or options.lock is not None or not fastpath.block_span(source):
         return None
-    from pyrun.errors import ToolNotFoundError
     from pyrun.engine.installers.uv import find_uv
     from pyrun.engine.uvpython import ask_early
+    from pyrun.errors import ToolNotFoundError
 
     try:
         return ask_early(find_uv(), script)

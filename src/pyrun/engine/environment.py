@@ -31,15 +31,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pyrun import __version__, layout
-from pyrun.store.cache import Cache, remove_tree
-from pyrun.store.markers import EnvMarker, env_lock, read_env_marker, write_env_marker
 from pyrun.engine.composition import LINK_FARM, POOLED, Composition, top_level_name
-from pyrun.errors import EntriesVanished
-from pyrun.faults import point
 from pyrun.engine.interpreters import Interpreter
 from pyrun.engine.launchers import link_file, write_entry_scripts
 from pyrun.engine.pool import PoolEntry
+from pyrun.errors import EntriesVanished
+from pyrun.faults import point
 from pyrun.progress import Reporter
+from pyrun.store.cache import Cache, remove_tree
+from pyrun.store.markers import EnvMarker, env_lock, read_env_marker, write_env_marker
 
 PTH_NAME = "_pyrun_pool.pth"
 ACTIVATION_MODULE = "_pyrun_pool"

@@ -108,7 +108,8 @@ def _from_answer(answer: dict[str, object]) -> Interpreter:
     version = str(answer["version"])
     release, serial = answer.get("release", "final"), answer.get("serial", 0)
     if release != "final":
-        version += {"alpha": "a", "beta": "b", "candidate": "rc"}.get(str(release), "") + str(serial)
+        level = {"alpha": "a", "beta": "b", "candidate": "rc"}.get(str(release), "")
+        version += level + str(serial)
     return Interpreter(
         executable=str(answer["executable"]),
         version=Version(version),
@@ -217,8 +218,8 @@ class InterpreterFinder:
 
     def target(self, interp: Interpreter) -> tuple[dict[str, str], list[str]]:
         """``(marker environment, wheel tags)`` of ``interp``: what choosing artifacts from a
-        lock for it needs (:func:`pyrun.engine.resolution.select_pylock`). Asked once per interpreter
-        (about 40 ms) and cached with its other answers.
+        lock for it needs (:func:`pyrun.engine.resolution.select_pylock`). Asked once per
+        interpreter (about 40 ms) and cached with its other answers.
 
         Raises:
             NoInterpreterError: ``interp`` cannot answer (it vanished, say).

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+
 #: Longest shebang line the kernel passes whole (Linux BINPRM_BUF_SIZE is 256 since 5.1, 128
 #: before; macOS allows 512). Longer interpreter paths get a /bin/sh trampoline.
 SHEBANG_LIMIT = 127

@@ -1,6 +1,7 @@
 """Script locks: uv's ``x.py.lock`` beside a script, and PEP 751 ``pylock.toml`` files.
 
-Two routes lead from a script to its pinned distributions (:class:`~pyrun.engine.resolution.Resolution`):
+Two routes lead from a script to its pinned distributions
+(:class:`~pyrun.engine.resolution.Resolution`):
 
 * the usual one, ``uv pip compile`` of the requirements for one interpreter (fastest), and
 * uv reading the script itself, ``uv export --script x.py --format pylock.toml``
@@ -32,8 +33,8 @@ if TYPE_CHECKING:
 
     from pyrun.engine.installers.base import Installer
     from pyrun.engine.interpreters import Interpreter
-    from pyrun.script.metadata import ScriptMetadata
     from pyrun.engine.resolution import LockedDistribution
+    from pyrun.script.metadata import ScriptMetadata
 
 #: ``--locked``: the lock must match the script; ``--frozen``: the lock is used unchecked.
 MODES = ("locked", "frozen")

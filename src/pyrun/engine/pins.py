@@ -21,9 +21,9 @@ from pyrun.progress import Reporter
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
-    from pyrun.engine.request import BuildRequest
     from pyrun.engine.installers.base import Installer
     from pyrun.engine.interpreters import Interpreter, InterpreterFinder
+    from pyrun.engine.request import BuildRequest
     from pyrun.engine.resolution import Resolution
     from pyrun.script.metadata import Editable
     from pyrun.store.cache import Cache
@@ -127,7 +127,6 @@ def kept_versions(cache: Cache, key: str, upgrading: Sequence[str]) -> tuple[tup
 
     from pyrun import layout
     from pyrun.engine.options import parse_requirements
-
     from pyrun.store.markers import read_entry_marker, read_env_marker
 
     entry = layout.read_index(str(cache.root), key)

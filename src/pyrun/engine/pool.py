@@ -36,17 +36,17 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from pyrun import layout
-from pyrun.store.cache import Cache, make_readonly, remove_tree
-from pyrun.errors import InstallError
-from pyrun.faults import point
 from pyrun.engine.installers.base import Installer
 from pyrun.engine.interpreters import Interpreter
-from pyrun.layout import ENTRY_MARKER, tmp_prefix
 from pyrun.engine.launchers import neutral_script, script_entry_points
+from pyrun.engine.resolution import LockedDistribution
+from pyrun.errors import InstallError
+from pyrun.faults import point
+from pyrun.layout import ENTRY_MARKER, tmp_prefix
+from pyrun.progress import Reporter
+from pyrun.store.cache import Cache, make_readonly, remove_tree
 from pyrun.store.manifest import altered
 from pyrun.store.markers import EntryMarker, read_entry_marker, write_entry_marker
-from pyrun.progress import Reporter
-from pyrun.engine.resolution import LockedDistribution
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,8 @@ def entry_key(dist: LockedDistribution, interpreter: Interpreter) -> str:
     if dist.kind == "wheel" and dist.sha256:
         digest = dist.sha256
     else:
-        source = f"{dist.kind}\0{dist.url}\0{dist.sha256}\0{interpreter.soabi}\0{interpreter.platform}"
+        source = (f"{dist.kind}\0{dist.url}\0{dist.sha256}\0{interpreter.soabi}"
+                  f"\0{interpreter.platform}")
         if dist.kind == "directory":
             source += "".join(f"\0{p}={sig}" for p, sig in layout.directory_watch(dist.url))
         digest = hashlib.sha256(source.encode()).hexdigest()

@@ -48,9 +48,9 @@ def prepare(
         :mod:`pyrun.errors`.
     """
     from pyrun.engine.build import find_or_build
-    from pyrun.engine.request import BuildRequest
     from pyrun.engine.context import ask_uv_early, open_cache, readable_path
     from pyrun.engine.options import fast_key_for
+    from pyrun.engine.request import BuildRequest
     from pyrun.script import metadata
 
     reporter = reporter or Reporter()
@@ -90,8 +90,8 @@ def prepare_requirements(
     """
     from pyrun import fastpath
     from pyrun.engine.build import find_or_build
-    from pyrun.engine.request import BuildRequest
     from pyrun.engine.context import open_cache
+    from pyrun.engine.request import BuildRequest
     from pyrun.script import metadata
 
     reporter = reporter or Reporter()

@@ -41,8 +41,8 @@ def run(
         The errors of :func:`prepare`.
     """
     from pyrun import layout
-    from pyrun.script import metadata
     from pyrun.launch import exec_script
+    from pyrun.script import metadata
 
     data = metadata.read_script(script) if data is None else data
     from pyrun.script import envfiles
@@ -75,8 +75,8 @@ def run_module(module: str, args: list[str], options: RunOptions = RunOptions(),
     import dataclasses
     import re
 
-    from pyrun.script import envfiles
     from pyrun.launch import exec_script
+    from pyrun.script import envfiles
 
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", module):
         raise UsageError(f"-m {module!r}: a module's name is dotted identifiers (http.server)")
@@ -96,8 +96,8 @@ def _run_without_cache(script: str, args: list[str], options: RunOptions,
     import shutil
     import tempfile
 
-    from pyrun.store.cache import Cache
     from pyrun.launch import activated
+    from pyrun.store.cache import Cache
     from pyrun.subprocesses import run_attached
 
     root = tempfile.mkdtemp(prefix="pyrun-no-cache-")

@@ -9,7 +9,12 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from pyrun.engine.context import choose_interpreter, command_line_settings, installer_for, open_cache
+from pyrun.engine.context import (
+    choose_interpreter,
+    command_line_settings,
+    installer_for,
+    open_cache,
+)
 from pyrun.engine.options import RunOptions
 from pyrun.engine.resolving import suggesting
 from pyrun.errors import UsageError
@@ -72,8 +77,8 @@ def export(script: str, options: RunOptions = RunOptions(),
     Raises:
         The errors of :func:`lock`, NoInterpreterError, and StaleLockError (``--locked``).
     """
-    from pyrun.script import metadata
     from pyrun.engine.interpreters import InterpreterFinder
+    from pyrun.script import metadata
     from pyrun.script.uvsettings import UvSettings
 
     reporter = reporter or Reporter()

@@ -27,9 +27,9 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from pyrun.script import uvconfig, uvsettings
-from pyrun.fastpath import UNCLOSED
 from pyrun.errors import MetadataError, ScriptNotFoundError
+from pyrun.fastpath import UNCLOSED
+from pyrun.script import uvconfig, uvsettings
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -112,9 +112,9 @@ class Editable:
 def parse_requirement(text: str) -> Requirement:
     """One requirement (PEP 508) from any source: the block, ``--with``, a WSP request.
 
-    Control characters (a line break, NUL, DEL; a tab is PEP 508 whitespace) are refused before ``packaging`` sees
-    the text: a line break inside a direct URL would reach the installer as a line of its own,
-    an option such as ``--index-url``. A valid requirement cannot start with ``-``, so what
+    Control characters (a line break, NUL, DEL; a tab is PEP 508 whitespace) are refused before
+    ``packaging`` sees the text: a line break inside a direct URL would reach the installer as a
+    line of its own, an option such as ``--index-url``. A valid requirement cannot start with ``-``, so what
     passes can never be read as an option.
 
     Raises:
@@ -189,7 +189,8 @@ def read_script(path: str | os.PathLike[str]) -> bytes:
     try:
         return Path(path).read_bytes()
     except FileNotFoundError:
-        raise ScriptNotFoundError(str(path), f"{path}: no such file; check the script's path") from None
+        raise ScriptNotFoundError(str(path),
+                                  f"{path}: no such file; check the script's path") from None
     except IsADirectoryError:
         raise ScriptNotFoundError(str(path), f"{path}: is a directory, not a script") from None
     except OSError as exc:

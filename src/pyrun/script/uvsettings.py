@@ -2,8 +2,8 @@
 
 Scripts in the wild are written for ``uv run --script``, which reads ``[tool.uv]`` from the
 inline metadata and combines it with the configuration it discovers (a project's, found from
-the script's directory; the user's and the system's ``uv.toml``), the script's winning. pyrun does not
-translate the table key by key: it writes it, as it stands, into a generated ``uv.toml``
+the script's directory; the user's and the system's ``uv.toml``), the script's winning. pyrun does
+not translate the table key by key: it writes it, as it stands, into a generated ``uv.toml``
 (:func:`project_args`) in a directory of its own, and points every uv call it makes for the
 script at that directory with ``--project``. uv then reads the table as a project's
 configuration, still combined with the user's and the system's files, so every key uv accepts in
@@ -49,6 +49,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
 from pyrun.script.uvconfig import (
     _config_file,
     _no_config,

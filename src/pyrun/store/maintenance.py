@@ -27,12 +27,11 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from pyrun import layout
-
+from pyrun.launch import exclusive, release
+from pyrun.layout import ENTRY_MARKER, ENV_MARKER, tmp_prefix
 from pyrun.script import pythonenvs
 from pyrun.store.cache import Cache, remove_leftovers, remove_tree
 from pyrun.store.markers import env_lock, lock_file, read_env_marker, read_reference
-from pyrun.launch import exclusive, release
-from pyrun.layout import ENTRY_MARKER, ENV_MARKER, tmp_prefix
 
 #: Default age (days) after which an environment nobody ran is pruned.
 DEFAULT_MAX_AGE_DAYS = 30.0
@@ -112,8 +111,8 @@ class VerifyResult:
 
 def verify(cache: Cache) -> VerifyResult:
     """Check every file of every pool entry against its wheel's ``RECORD`` hashes
-    (:func:`pyrun.store.manifest.record_mismatch`): more than the size-and-mtime check a build makes,
-    for users who need it. A damaged entry is removed, with every environment that uses it
+    (:func:`pyrun.store.manifest.record_mismatch`): more than the size-and-mtime check a build
+    makes, for users who need it. A damaged entry is removed, with every environment that uses it
     (a link farm holds hardlinks to the same damaged files), so the next run reinstalls it;
     an entry still used (by a running script's environment, or a project venv in ``refs/``)
     is reported and left."""
@@ -326,7 +325,8 @@ def _discard(path: Path) -> None:
     remove_tree(trash)
 
 
-def _remove_environment(cache: Cache, path: Path, cutoff: float | None, result: PruneResult) -> None:
+def _remove_environment(cache: Cache, path: Path, cutoff: float | None,
+                        result: PruneResult) -> None:
     lock = _try_lock(cache, env_lock(path.name))
     if lock is None:
         result.skipped.append((path, "locked by a run that is building it"))

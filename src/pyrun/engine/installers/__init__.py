@@ -1,10 +1,11 @@
 """The installers behind one interface (:class:`~pyrun.engine.installers.base.Installer`): uv
-(:mod:`~pyrun.engine.installers.uv`), and pip (:mod:`~pyrun.engine.installers.pip`) where uv cannot be had."""
+(:mod:`~pyrun.engine.installers.uv`), and pip (:mod:`~pyrun.engine.installers.pip`) where uv
+cannot be had."""
 
 from __future__ import annotations
 
-from pyrun.errors import ToolNotFoundError
 from pyrun.engine.installers.base import Installer
+from pyrun.errors import ToolNotFoundError
 from pyrun.progress import Reporter
 from pyrun.script.uvsettings import UvSettings
 

@@ -32,10 +32,10 @@ if TYPE_CHECKING:
 
     from packaging.requirements import Requirement
 
-    from pyrun.errors import ToolNotFoundError
     from pyrun.engine.interpreters import Interpreter
-    from pyrun.script.metadata import Editable
     from pyrun.engine.resolution import LockedDistribution, Resolution
+    from pyrun.errors import ToolNotFoundError
+    from pyrun.script.metadata import Editable
     from pyrun.script.uvsettings import UvSettings
 
 
@@ -219,8 +219,8 @@ class Installer(ABC):
     def classify(self, failure: CommandError, what: str) -> InstallerError:  # noqa: C901
         """The error a user should see for a failed run of this tool (``what`` names the step:
         ``resolving rich``), by what its output says, in this order: a full disk, offline
-        without the cache, an index that answered with HTTP 5xx (reached, and failing: not the user's
-        connection), no network, no solution; anything else is an install error. Each keeps
+        without the cache, an index that answered with HTTP 5xx (reached, and failing: not the
+        user's connection), no network, no solution; anything else is an install error. Each keeps
         ``failure`` and quotes the tool."""
         out = failure.output
         said = f"{self.name} said:\n{tool_said(out)}"

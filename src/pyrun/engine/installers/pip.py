@@ -18,21 +18,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pyrun.engine.installers.base import Installer, Runner
 from pyrun.errors import (
     CommandError,
     LockError,
     NetworkError,
     ToolNotFoundError,
 )
-from pyrun.engine.installers.base import Installer, Runner
 from pyrun.progress import Reporter
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
     from pyrun.engine.interpreters import Interpreter
-    from pyrun.script.metadata import Editable
     from pyrun.engine.resolution import LockedDistribution, Resolution
+    from pyrun.script.metadata import Editable
     from pyrun.script.uvsettings import UvSettings
 
 #: The oldest pip with ``--python`` (working on another interpreter) and ``--report``.
