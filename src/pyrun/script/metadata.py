@@ -114,8 +114,8 @@ def parse_requirement(text: str) -> Requirement:
 
     Control characters (a line break, NUL, DEL; a tab is PEP 508 whitespace) are refused before
     ``packaging`` sees the text: a line break inside a direct URL would reach the installer as a
-    line of its own, an option such as ``--index-url``. A valid requirement cannot start with ``-``, so what
-    passes can never be read as an option.
+    line of its own, an option such as ``--index-url``. A valid requirement cannot start with
+    ``-``, so what passes can never be read as an option.
 
     Raises:
         ValueError: the text is not one valid requirement; the message says why.
