@@ -186,9 +186,10 @@ class Client:
     def close(self, timeout: float = 10.0) -> int:
         """``shutdown``, then ``exit``; wait for the process (kill it after ``timeout``, or at
         once when a call timed out or the protocol broke). Returns its exit status."""
-        if self._broken and self.proc.poll() is None:
-            self.proc.kill()
-        if not self._closed and self.proc.poll() is None:
+        if self._broken:  # no goodbye: a killed server may not be reaped yet (poll() is
+            if self.proc.poll() is None:  # None a while longer), and would never answer it
+                self.proc.kill()
+        elif not self._closed and self.proc.poll() is None:
             self._closed = True
             try:
                 self.request("shutdown", None, timeout)

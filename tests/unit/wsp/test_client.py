@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -28,3 +29,17 @@ def test_a_server_that_exited_silently_is_said_to_have_exited() -> None:
         assert client.proc.wait(timeout=60) == 3
         with pytest.raises(ProtocolError, match=r"exited \(status 3\) before reading"):
             client.initialize(timeout=30)
+
+
+def test_a_broken_conversation_ends_without_a_goodbye() -> None:
+    """A server that broke the protocol and is still running is killed, not asked to shut
+    down: a killed process is not reaped at once, and waiting for its answer to ``shutdown``
+    took the whole close timeout (10 s) after every such error."""
+    server = ("import os, time; os.write(1, b'42\\n'); os.close(1); "
+              "time.sleep(60)")  # garbage, then alive and silent
+    client = Client([sys.executable, "-c", server], stderr=subprocess.DEVNULL)
+    with pytest.raises(ProtocolError, match="not a frame"):
+        client.initialize(timeout=30)
+    started = time.monotonic()
+    assert client.close(timeout=10) == -9  # killed
+    assert time.monotonic() - started < 5
