@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import venv
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,15 @@ from tests.helpers import Runner
 class Raw:
     """``pyrun wsp serve`` and the raw bytes of its stdio."""
 
+    #: Every server started, for :func:`no_server_left` to stop after a failed test.
+    started: list[Raw] = []
+
     def __init__(self, pyrun: Runner, project: Path, **env: str) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pyrun", "wsp", "serve", "--project", str(project)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=pyrun.env(**env))
+        Raw.started.append(self)
 
     def send_bytes(self, data: bytes) -> None:
         assert self.proc.stdin is not None
@@ -63,6 +68,21 @@ class Raw:
         self.proc.stdout.close()
         with self.proc.stderr:
             return self.proc.stderr.read().decode()
+
+
+@pytest.fixture(autouse=True)
+def no_server_left() -> Iterator[None]:
+    """A test that failed before ``stop()`` leaves no server running nor pipe open (they
+    would surface as warnings in whichever test runs next)."""
+    yield
+    while Raw.started:
+        proc = Raw.started.pop().proc
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 @pytest.fixture
