@@ -78,7 +78,8 @@ def test_server_methods(pyrun: Runner, project: Path, other_python: Interpreter)
         assert dev["id"] == ".venvs/dev" and dev["python_version"] == str(other_python.version)
         assert (project / ".python-envs").read_text() == ".venvs/dev\n"
         assert error_of(lambda: c.request("environment/create", {"name": "dev"})).code == -31002
-        e = error_of(lambda: c.request("environment/create", {"name": "x", "python_version": "2.1"}))
+        e = error_of(lambda: c.request("environment/create",
+                                       {"name": "x", "python_version": "2.1"}))
         assert e.code == -31003 and e.data == {"python_version": "2.1"}
         assert e.message.startswith("python_version 2.1") and "--python" not in e.message
         e = error_of(lambda: c.request("environment/get", {"id": "nope"}))
@@ -88,7 +89,8 @@ def test_server_methods(pyrun: Runner, project: Path, other_python: Interpreter)
         assert [x["id"] for x in listed] == [".venv", ".venvs/dev"]
         run = c.request("environment/execute", {
             "id": ".venv", "argv": ["python", "-c",
-                                    "import sys, six; print(sys.stdin.read() or 'EOF'); sys.exit(4)"]})
+                                    "import sys, six; print(sys.stdin.read() or 'EOF'); "
+                                    "sys.exit(4)"]})
         assert run == {"exit_code": 4, "stdout": "EOF\n", "stderr": ""}  # never the server's stdin
         fed = c.request("environment/execute", {"id": ".venv", "stdin": "fed",
                                                  "argv": ["python", "-c", "print(input())"],
@@ -147,7 +149,8 @@ def test_client_against_the_example_script_server(pyrun: Runner, tmp_path: Path,
     assert listed.returncode == 0 and json.loads(listed.stdout) == [], listed.stderr
     made = wsp(pyrun, proj, config, "environment/create", '{"name": "dev"}')
     assert made.returncode == 0, made.stderr
-    assert json.loads(made.stdout)["interpreter_path"] == str(proj / "envs" / "dev" / "bin" / "python")
+    python = proj / "envs" / "dev" / "bin" / "python"
+    assert json.loads(made.stdout)["interpreter_path"] == str(python)
     ran = wsp(pyrun, proj, config, "environment/execute",
               '{"id": "dev", "argv": ["python", "-c", "import sys; print(sys.prefix)"]}')
     assert json.loads(ran.stdout)["stdout"].strip() == str(proj / "envs" / "dev")
@@ -227,13 +230,15 @@ def test_trust_prompt(pyrun: Runner, project: Path, config: Path) -> None:
 
 
 def test_editor_commands(pyrun: Runner, project: Path) -> None:
-    script = write(project / "tool.py", '# /// script\n# dependencies = ["six"]\n# ///\nimport six\n')
+    script = write(project / "tool.py",
+                   '# /// script\n# dependencies = ["six"]\n# ///\nimport six\n')
     out = pyrun("python", str(script))
     assert out.returncode == 0, out.stderr
     python = Path(out.stdout.strip())
     assert python.name == "python" and subprocess.run([python, "-c", "import six"]).returncode == 0
     rec = pyrun("env", str(script), "--record")
-    assert rec.returncode == 0 and (project / ".python-envs").read_text() == f"{python.parent.parent}\n"
+    assert rec.returncode == 0
+    assert (project / ".python-envs").read_text() == f"{python.parent.parent}\n"
     with served(pyrun, project) as c:
         c.initialize()
         assert [e["is_default"] for e in c.request("environment/list")] == [True]

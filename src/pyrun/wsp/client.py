@@ -66,7 +66,8 @@ class Client:
             try:
                 body = read_frame(self.proc.stdout)  # type: ignore[arg-type]
             except (FramingError, EOFError, ValueError, OSError) as exc:
-                self._inbox.put(ProtocolError(f"the server wrote something that is not a frame: {exc}"))
+                self._inbox.put(ProtocolError("the server wrote something that is not a "
+                                              f"frame: {exc}"))
                 return
             if body is None:
                 self._inbox.put(_EOF)
@@ -144,7 +145,8 @@ class Client:
             if reply is _EOF:
                 self._broken = True
                 code = self.proc.wait()
-                raise ProtocolError(f"{method}: the server exited (status {code}) without answering")
+                raise ProtocolError(f"{method}: the server exited (status {code}) without "
+                                    "answering")
             if isinstance(reply, ProtocolError):
                 self._broken = True
                 raise reply

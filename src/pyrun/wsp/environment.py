@@ -108,7 +108,8 @@ def installed_packages(prefix: Path) -> list[dict[str, str]]:
                 lines = pth.read_text(encoding="utf-8").splitlines()
             except (OSError, UnicodeDecodeError):
                 continue
-            dirs += [Path(ln.strip()) for ln in lines if ln.strip() and not ln.startswith(("#", "import"))]
+            dirs += [Path(ln.strip()) for ln in lines
+                     if ln.strip() and not ln.startswith(("#", "import"))]
     found: dict[str, dict[str, str]] = {}
     for d in dirs:
         for info in sorted(d.glob("*.dist-info")):

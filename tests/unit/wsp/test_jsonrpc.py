@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from pyrun.wsp.framing import FramingError, encode_frame, read_frame
 from pyrun.wsp.endpoint import Endpoint, serve
+from pyrun.wsp.framing import FramingError, encode_frame, read_frame
 from pyrun.wsp.jsonrpc import RpcError
 
 

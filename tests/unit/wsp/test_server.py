@@ -13,7 +13,8 @@ from pyrun.wsp.server import project_server
 from tests.unit.test_pythonenvs import fake_venv
 
 
-def test_server_view_and_unsupported_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_server_view_and_unsupported_default(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VIRTUAL_ENV", raising=False)
     fake_venv(tmp_path / "envs" / "ok", "3.11.7")
     (tmp_path / "conda-env").mkdir()  # not a venv: this server does not support it
@@ -33,7 +34,8 @@ def test_server_view_and_unsupported_default(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setenv("VIRTUAL_ENV", str(tmp_path / "envs" / "ok"))  # an activated env wins
     assert server.call("pyrun/default_environment")["prefix"] == str(tmp_path / "envs" / "ok")
     monkeypatch.setenv("VIRTUAL_ENV", os.fspath(tmp_path / "elsewhere"))
-    assert [e["id"] for e in server.call("environment/list") if e["source"] == "activated" and e["is_default"]] \
+    listed = server.call("environment/list")
+    assert [e["id"] for e in listed if e["source"] == "activated" and e["is_default"]] \
         == [os.fspath(tmp_path / "elsewhere")]
 
 
