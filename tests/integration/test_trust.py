@@ -283,7 +283,7 @@ def test_wsp_does_not_adopt_another_users_project(pyrun: Runner, tmp_path: Path)
 def test_wsp_delete_does_not_follow_a_symlink_out_of_the_project(
     pyrun: Runner, tmp_path: Path
 ) -> None:
-    from pyrun.wsp.server import ProjectServer
+    from pyrun.wsp.server import project_server
 
     project = wsp_project(tmp_path)
     outside = tmp_path / "precious"
@@ -293,7 +293,7 @@ def test_wsp_delete_does_not_follow_a_symlink_out_of_the_project(
     (project / ".venvs").mkdir()
     (project / ".venvs" / "link").symlink_to(outside)
     (project / ".python-envs").write_text(".venvs/link\n")
-    ProjectServer(project).delete({"id": ".venvs/link"})
+    project_server(project).call("environment/delete", {"id": ".venvs/link"})
     assert (outside / "keep").read_text() == "mine"
     assert (project / ".python-envs").read_text() == ""
 
@@ -302,13 +302,13 @@ def test_wsp_create_refuses_a_symlinked_python_envs_before_creating(
     pyrun: Runner, tmp_path: Path
 ) -> None:
     from pyrun.wsp.jsonrpc import RpcError
-    from pyrun.wsp.server import ProjectServer
+    from pyrun.wsp.server import project_server
 
     project = wsp_project(tmp_path)
     (tmp_path / "elsewhere").write_text("")
     (project / ".python-envs").symlink_to(tmp_path / "elsewhere")
     with pytest.raises(RpcError, match="symbolic link"):
-        ProjectServer(project).create({"name": "dev"})
+        project_server(project).call("environment/create", {"name": "dev"})
     assert not (project / ".venvs" / "dev").exists()  # no orphan venv
 
 
@@ -319,7 +319,7 @@ def test_one_bad_python_envs_line_costs_only_that_line(
 
     monkeypatch.delenv("VIRTUAL_ENV", raising=False)  # an activated venv would be listed too
 
-    from pyrun.wsp.server import ProjectServer
+    from pyrun.wsp.server import project_server
 
     project = wsp_project(tmp_path)
     good = project / "envs" / "ok"
@@ -327,7 +327,7 @@ def test_one_bad_python_envs_line_costs_only_that_line(
     (good / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 3.11.7\n")
     (project / ".python-envs").write_text("envs/bad\x00line\nenvs/ok\n")
     log = io.StringIO()
-    listed = ProjectServer(project, log=log).list({})
+    listed = project_server(project, log=log).call("environment/list")
     assert [e["id"] for e in listed] == ["envs/ok"]
     assert ".python-envs:1: skipped" in log.getvalue()
 
