@@ -44,6 +44,10 @@ UV = str(find_uv_bin())
 PYRUN_CACHE, UV_CACHE = WORK / "pyrun-cache", WORK / "uv-cache"
 PYRUN = WORK / "pyrun-venv" / "bin" / "pyrun"
 
+#: What pyrun's background bytecode compiler's command line holds (``from
+#: pyrun.engine.bytecode import main``; ``pyrun.bytecode`` before issue 21's folders).
+COMPILER = b"bytecode import main"
+
 LIGHT = '# /// script\n# dependencies = ["rich"]\n# ///\nimport rich\nprint("ok")\n'
 HEAVY_DEPS = '"numpy", "pandas", "matplotlib"'
 HEAVY_BODY = (
@@ -89,7 +93,8 @@ def compilers_running() -> bool:
     """Whether a background ``pyrun.engine.bytecode`` compiler is still at work (Linux /proc)."""
     for pid in os.listdir("/proc"):
         try:
-            if pid.isdigit() and b"pyrun.engine.bytecode" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes() if pid.isdigit() else b""
+            if COMPILER in cmdline:
                 return True
         except OSError:
             continue
@@ -125,8 +130,8 @@ def _rss_and_parents() -> dict[int, tuple[int, int, bytes]]:
 
 def peak_memory(argv: list[str]) -> float:
     """Run ``argv``; the largest sum, over 5 ms samples, of the resident memory of its process
-    tree and of any ``pyrun.engine.bytecode`` compiler (which runs detached, in a session of its own),
-    until all of them have ended. Returns MiB."""
+    tree and of any pyrun bytecode compiler (:data:`COMPILER`: it runs detached, in a session of
+    its own), until all of them have ended. Returns MiB."""
     proc = subprocess.Popen(argv, env=env(), stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     tracked = {proc.pid}
@@ -138,7 +143,7 @@ def peak_memory(argv: list[str]) -> float:
                 tracked.add(pid)
         alive = [pid for pid in tracked if pid in procs]
         peak = max(peak, sum(procs[pid][1] for pid in alive))
-        if proc.poll() is not None and not any(b"pyrun.engine.bytecode" in procs[p][2] for p in alive
+        if proc.poll() is not None and not any(COMPILER in procs[p][2] for p in alive
                                                if p != proc.pid):
             break
         time.sleep(0.005)
@@ -190,7 +195,8 @@ def env_python_of(argv: list[str], script: Path) -> str:
     probe.write_text(script.read_text().split("# ///\n", 1)[0] + "# ///\n"
                      "import sys; print(sys.executable)\n")
     argv = [*argv[:-1], str(probe)]
-    return subprocess.run(argv, env=env(), check=True, capture_output=True, text=True).stdout.strip()
+    done = subprocess.run(argv, env=env(), check=True, capture_output=True, text=True)
+    return done.stdout.strip()
 
 
 def tree_size(path: Path) -> tuple[int, int]:

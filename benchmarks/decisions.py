@@ -11,8 +11,8 @@ on each uv call). Both pyruns are installed with pip into venvs of their own (as
 pyrun), from ``COMMIT`` (default: the commit before issue 20's work) and from the working tree,
 on the interpreter uv finds by default; ``PATH`` holds that interpreter's directory before the
 system's and no pyenv shims (as a user without pyenv has it); the scripts lie in a scratch
-folder outside any project (in the system's temporary directory), as users keep them. Runs are paired (before, now,
-before, ...); a ratio is the median of the pairs' ratios. Scenarios:
+folder outside any project (in the system's temporary directory), as users keep them. Runs are
+paired (before, now, before, ...); a ratio is the median of the pairs' ratios. Scenarios:
 
 1. a cold run of a small script (one dependency), pyrun's cache empty, uv's cache warm: the
    whole cold path, interpreter and settings steps included;
