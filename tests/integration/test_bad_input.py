@@ -16,7 +16,8 @@ CORPUS: list[tuple[str, bytes, int, str]] = [
     # (name, content, exit code, text the message must contain)
     ("two-blocks", "\n".join([BLOCK.format("# dependencies = []\n")] * 2).encode(), 65,
      "a second `# /// script` block"),
-    ("start-inside", b"# /// script\n# /// script\n# a = 1\n# ///\n", 65, "start line inside the block"),
+    ("start-inside", b"# /// script\n# /// script\n# a = 1\n# ///\n", 65,
+     "start line inside the block"),
     ("bad-toml", BLOCK.format("# dependencies = [\n").encode(), 65, "bad.py:2:"),
     ("bad-toml-value", BLOCK.format("# dependencies = ['a' 'b']\n").encode(), 65, ":2:"),
     ("deps-not-list", BLOCK.format('# dependencies = "rich"\n').encode(), 65, "dependencies"),
@@ -27,7 +28,8 @@ CORPUS: list[tuple[str, bytes, int, str]] = [
     ("req-empty", BLOCK.format('# dependencies = [""]\n').encode(), 65, "invalid requirement ''"),
     ("tool-not-table", BLOCK.format('# tool = "x"\n').encode(), 65, "tool"),
     ("rp-unsatisfiable", BLOCK.format('# requires-python = ">=4"\n').encode(), 68, ">=4"),
-    ("non-utf8-block", b"# /// script\n# dependencies = [\"caf\xe9\"]\n# ///\n", 65, "not valid UTF-8"),
+    ("non-utf8-block", b"# /// script\n# dependencies = [\"caf\xe9\"]\n# ///\n", 65,
+     "not valid UTF-8"),
 ]
 
 

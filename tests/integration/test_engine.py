@@ -36,7 +36,8 @@ NUMPY = """\
 import sys
 import numpy as np
 a = np.arange(12, dtype=np.float64).reshape(3, 4)
-print(f"sum={a.sum():.1f} det={np.linalg.det(np.eye(3) * 2):.1f} py={sys.version_info[0]}.{sys.version_info[1]}")
+v = sys.version_info
+print(f"sum={a.sum():.1f} det={np.linalg.det(np.eye(3) * 2):.1f} py={v[0]}.{v[1]}")
 """
 
 
@@ -110,7 +111,8 @@ print(out.split()[0], six.__version__)
 
 def test_same_set_shares_one_environment(pyrun: Runner, tmp_path: Path) -> None:
     body = "import sys\nimport rich\nprint(sys.prefix)\n"
-    a = write(tmp_path / "a.py", f'# /// script\n# dependencies = ["Rich>=13", "pygments"]\n# ///\n{body}')
+    a = write(tmp_path / "a.py",
+              f'# /// script\n# dependencies = ["Rich>=13", "pygments"]\n# ///\n{body}')
     b = write(tmp_path / "b.py", f'# /// script\n# dependencies = ["rich >= 13.0"]\n# ///\n{body}')
     out_a, out_b = pyrun(str(a)), pyrun(str(b))
     assert out_a.returncode == 0 and out_b.returncode == 0, out_a.stderr + out_b.stderr
@@ -158,7 +160,8 @@ def test_no_block_runs_in_an_empty_environment(pyrun: Runner, tmp_path: Path) ->
 
 
 def test_shebang_script(pyrun: Runner, tmp_path: Path) -> None:
-    script = write(tmp_path / "tool.py", "#!/usr/bin/env pyrun\nimport sys\nprint('args', sys.argv[1:])\n")
+    script = write(tmp_path / "tool.py",
+                   "#!/usr/bin/env pyrun\nimport sys\nprint('args', sys.argv[1:])\n")
     script.chmod(0o755)
     bindir = sysconfig.get_path("scripts")
     assert shutil.which("pyrun", path=bindir), "pyrun is installed beside this interpreter"
@@ -177,7 +180,8 @@ def test_signal_exit_is_the_scripts(pyrun: Runner, tmp_path: Path) -> None:
 
 
 def test_pool_entries_are_compiled_and_read_only(pyrun: Runner, tmp_path: Path) -> None:
-    script = write(tmp_path / "ro.py", '# /// script\n# dependencies = ["mdurl"]\n# ///\nimport mdurl\n')
+    script = write(tmp_path / "ro.py",
+                   '# /// script\n# dependencies = ["mdurl"]\n# ///\nimport mdurl\n')
     assert pyrun(str(script), PYTHONDONTWRITEBYTECODE="1").returncode == 0
     (entry,) = [p for p in (pyrun.cache / "pool").iterdir() if p.name.startswith("mdurl-")]
     tag = sys.implementation.cache_tag

@@ -19,7 +19,8 @@ def check(out: subprocess.CompletedProcess[str], code: int, *needles: str) -> No
 
 
 def test_bad_metadata(pyrun: Runner, tmp_path: Path) -> None:
-    script = write(tmp_path / "bad.py", 'import os\n# /// script\n# dependencies = ["rich>>1"]\n# ///\n')
+    script = write(tmp_path / "bad.py",
+                   'import os\n# /// script\n# dependencies = ["rich>>1"]\n# ///\n')
     check(pyrun(str(script)), 65, f"{script}:3:19", "'rich>>1'")
 
 
@@ -38,7 +39,8 @@ def test_unknown_package(pyrun: Runner, tmp_path: Path) -> None:
 
 def test_no_matching_python(pyrun: Runner, tmp_path: Path) -> None:
     script = write(tmp_path / "future.py", '# /// script\n# requires-python = ">=4.1"\n# ///\n')
-    check(pyrun(str(script)), 68, "'>=4.1'", "found ", f"{sys.version_info[0]}.{sys.version_info[1]}")
+    check(pyrun(str(script)), 68, "'>=4.1'", "found ",
+          f"{sys.version_info[0]}.{sys.version_info[1]}")
     check(pyrun("--python", "2.1", str(script)), 68, "--python 2.1")
 
 

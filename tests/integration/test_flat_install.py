@@ -244,7 +244,8 @@ def test_data_scripts_are_rewritten_and_runnable(pyrun: Runner, tmp_path: Path) 
     """docutils 0.20 ships ``#!python`` scripts in .data/scripts, dumb-init a binary."""
     body = """
 import subprocess
-print(subprocess.run(["rst2html.py", "--version"], capture_output=True, text=True).stdout.split()[0])
+print(subprocess.run(["rst2html.py", "--version"], capture_output=True,
+                     text=True).stdout.split()[0])
 print(subprocess.run(["dumb-init", "--version"], capture_output=True, text=True).stderr.split()[0])
 """
     path = write(tmp_path / "ds.py", script(["docutils==0.20.1", "dumb-init==1.2.5.post1"], body))

@@ -87,7 +87,8 @@ def test_an_index_pinned_source_gets_the_private_package_and_only_that(
     warm = pyrun("-v", str(script), PYRUN_CACHE_DIR=str(cache), **secrets)
     assert warm.stdout == out.stdout and "warm" in warm.stderr, warm.stderr
     edited = script.read_text().replace("explicit = true", "explicit = false")
-    script.write_text(edited.replace('# six = { index = "private" }', '# idna = { index = "private" }'))
+    script.write_text(edited.replace('# six = { index = "private" }',
+                                     '# idna = { index = "private" }'))
     swapped = pyrun(str(script), PYRUN_CACHE_DIR=str(cache), **secrets)  # a new fast key
     assert swapped.returncode == 0 and swapped.stdout.split()[1] == "99.0-private", swapped.stderr
 

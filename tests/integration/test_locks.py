@@ -96,7 +96,9 @@ def _project(root: Path, name: str, code: str) -> Path:
     return root
 
 
-def test_path_and_git_sources_are_relative_to_the_script_and_a_directory_rebuilds_as_uvs(pyrun: Runner, tmp_path: Path) -> None:
+def test_path_and_git_sources_are_relative_to_the_script_and_a_directory_rebuilds_as_uvs(
+    pyrun: Runner, tmp_path: Path
+) -> None:
     from tests.loopback import wheel
 
     here = tmp_path / "scripts"

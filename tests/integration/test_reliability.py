@@ -242,7 +242,9 @@ def test_cache_on_a_read_only_file_system(pyrun: Runner, tmp_path: Path) -> None
 # Offline ------------------------------------------------------------------------------------
 
 
-def no_network(pyrun: Runner, script: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def no_network(
+    pyrun: Runner, script: Path, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
     """Run pyrun in a network namespace of its own: no interfaces, no DNS."""
     if subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode != 0:
         pytest.skip("needs unshare -rn (user and network namespaces)")

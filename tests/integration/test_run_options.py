@@ -28,14 +28,15 @@ def test_env_file_reaches_the_script_and_a_later_file_wins(pyrun: Runner, tmp_pa
     assert missing.returncode == 64 and "nope.env" in missing.stderr
 
 
-@pytest.mark.parametrize("case", ["two files", "set already", "UV_ENV_FILE", "both and --no-env-file",
-                                  "UV_NO_ENV_FILE", "a pipe", "single quotes", "expansion",
-                                  "a bad line"])
+@pytest.mark.parametrize("case", ["two files", "set already", "UV_ENV_FILE",
+                                  "both and --no-env-file", "UV_NO_ENV_FILE", "a pipe",
+                                  "single quotes", "expansion", "a bad line"])
 def test_env_files_are_read_as_uv_run_reads_them(pyrun: Runner, tmp_path: Path,
                                                  case: str) -> None:
     """Each case run by pyrun twice (the second run finds the environment the first recorded)
-    and by `uv run --script`, which must print the same: later files win, variables already set win, UV_ENV_FILE (space-separated)
-    is the default, --no-env-file and UV_NO_ENV_FILE turn it off, a pipe can be a file."""
+    and by `uv run --script`, which must print the same: later files win, variables already
+    set win, UV_ENV_FILE (space-separated) is the default, --no-env-file and UV_NO_ENV_FILE
+    turn it off, a pipe can be a file."""
     write(tmp_path / "e.py", BODY.replace(", sys.prefix", ""))
     (tmp_path / "one.env").write_text("A=1\nB=b1\n")
     (tmp_path / "two.env").write_text("A=2\n")

@@ -104,7 +104,8 @@ def test_storm(pyrun: Runner, tmp_path: Path) -> None:
     for name in scripts:  # afterwards every script runs, and nothing is left over
         final = subprocess.run([sys.executable, "-m", "pyrun", str(scripts[name])], env=environ,
                                capture_output=True, text=True, timeout=300)
-        assert final.returncode == 0 and sorted(final.stdout.split()) == expected[name], final.stderr
+        assert final.returncode == 0, final.stderr
+        assert sorted(final.stdout.split()) == expected[name], final.stderr
     # the background compilers those runs started hold their entries' locks until they end:
     # wait for them to end (a fixed sleep was too short on a loaded machine)
     deadline = time.monotonic() + 300

@@ -389,7 +389,8 @@ def test_a_deleted_working_directory_never_marks_an_entry_compiled_without_bytec
 
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and any(
-            b"pyrun.engine.bytecode" in cmdline(int(p)) for p in os.listdir("/proc") if p.isdigit()):
+            b"pyrun.engine.bytecode" in cmdline(int(p))
+            for p in os.listdir("/proc") if p.isdigit()):
         time.sleep(0.2)
     flagged = 0
     for entry in (cache / "pool").iterdir():

@@ -38,7 +38,8 @@ def test_warm_scan_run_subcommand_double_dash_and_deprecated_link_mode() -> None
 
 
 @pytest.mark.parametrize(("argv", "verbosity", "offline"), [
-    (["x.py"], 0, False), (["-v", "--verbose", "x.py"], 2, False), (["-v", "-q", "x.py"], -1, False),
+    (["x.py"], 0, False), (["-v", "--verbose", "x.py"], 2, False),
+    (["-v", "-q", "x.py"], -1, False),
     (["-q", "-v", "--offline", "x.py"], -1, True), (["--offline", "x.py", "-q"], 0, True),
 ])
 def test_a_cold_run_takes_the_warm_scan_options_as_argparse_would(
@@ -105,7 +106,9 @@ def test_ci_runs_exactly_the_readme_commands() -> None:
     (["-w", "x.py", "x.py", "b"], ["b"]),
     (["x.py"], []),
 ])
-def test_the_script_gets_its_arguments_exactly_as_given(argv: list[str], expected: list[str]) -> None:
+def test_the_script_gets_its_arguments_exactly_as_given(
+    argv: list[str], expected: list[str]
+) -> None:
     ns = run_parser().parse_args(argv)
     assert script_args(argv, ns.script, ns.args) == expected
     warm = warm_options(argv)

@@ -8,9 +8,9 @@ import pytest
 
 from pyrun.engine.composition import compose, ordered, top_level_name
 from pyrun.engine.launchers import neutral_script, shebang, write_wrapper
-from pyrun.errors import UsageError
 from pyrun.engine.pool import PoolEntry
 from pyrun.engine.resolution import LockedDistribution
+from pyrun.errors import UsageError
 
 
 def entry(root: Path, name: str, files: dict[str, str]) -> PoolEntry:
@@ -34,9 +34,10 @@ def test_namespace_portions_are_not_overlaps(tmp_path: Path) -> None:
     es = [
         entry(tmp_path, "jaraco-a", {"jaraco/a/__init__.py": ""}),
         entry(tmp_path, "jaraco-b", {"jaraco/b/__init__.py": ""}),
-        entry(tmp_path, "backports-x", {"backports/__init__.py":
-                                        "__path__ = __import__('pkgutil').extend_path(__path__, __name__)",
-                                        "backports/x.py": ""}),
+        entry(tmp_path, "backports-x", {
+            "backports/__init__.py":
+                "__path__ = __import__('pkgutil').extend_path(__path__, __name__)",
+            "backports/x.py": ""}),
         entry(tmp_path, "backports-y", {"backports/__init__.py":
                                         "__import__('pkg_resources').declare_namespace(__name__)",
                                         "backports/y.py": ""}),
@@ -69,7 +70,8 @@ def test_shared_native_libraries_need_a_farm(tmp_path: Path) -> None:
     ]
     plan = compose(es)
     assert plan.mode == "link-farm"
-    assert plan.reasons == ("cmeel.prefix/ holds native libraries and is shared by cmeel-a, cmeel-b",)
+    assert plan.reasons == (
+        "cmeel.prefix/ holds native libraries and is shared by cmeel-a, cmeel-b",)
     assert compose(es, "pooled").mode == "pooled"
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pyrun.script import envfiles
 from pyrun.errors import UsageError
 from pyrun.progress import Reporter
+from pyrun.script import envfiles
 
 
 def read(tmp_path: Path, files: dict[str, str], environ: dict[str, str],

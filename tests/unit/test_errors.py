@@ -7,14 +7,14 @@ import io
 
 import pytest
 
-import pyrun.errors as errors
 import pyrun.cli.wsp
+import pyrun.errors as errors
 import pyrun.wsp.client
 import pyrun.wsp.declaration
 import pyrun.wsp.framing
 import pyrun.wsp.jsonrpc
-from pyrun.script import pythonenvs
 from pyrun.engine.resolution import parse_pylock
+from pyrun.script import pythonenvs
 
 EXITS = {v for k, v in vars(errors.ExitCode).items() if k.isupper()}
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pyrun.errors import NoInterpreterError
 from pyrun.engine.choice import _as_specifier, choose
 from pyrun.engine.interpreters import InterpreterFinder
+from pyrun.errors import NoInterpreterError
 from pyrun.progress import Reporter
 
 

@@ -103,7 +103,8 @@ def test_only_the_engine_s_public_face_is_imported_from_outside() -> None:
 def test_the_ground_floor_uses_the_standard_library_only() -> None:
     for module, deps in imports(others=True).items():
         if folder(module) == "" and module != ENTRY:
-            outside = {d for d in deps if not d.startswith("pyrun")} - set(sys.stdlib_module_names) - GROUND_EXTRAS
+            outside = ({d for d in deps if not d.startswith("pyrun")}
+                       - set(sys.stdlib_module_names) - GROUND_EXTRAS)
             assert outside == set(), (module, outside)
 
 

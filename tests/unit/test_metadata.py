@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pyrun.script import metadata
 from pyrun.errors import MetadataError, ScriptNotFoundError
+from pyrun.script import metadata
 
 SPEC_EXAMPLE = '''\
 # /// some-toml
@@ -154,7 +154,8 @@ def test_unknown_field_warns() -> None:
 
 def test_bom_and_crlf(tmp_path: Path) -> None:
     path = tmp_path / "x.py"
-    path.write_bytes(b'\xef\xbb\xbf# /// script\r\n# dependencies = ["rich"]\r\n# ///\r\nprint(1)\r\n')
+    path.write_bytes(
+        b'\xef\xbb\xbf# /// script\r\n# dependencies = ["rich"]\r\n# ///\r\nprint(1)\r\n')
     meta = metadata.load(path)
     assert [r.name for r in meta.dependencies] == ["rich"]
 

@@ -8,8 +8,8 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pyrun.script import metadata
 from pyrun.errors import MetadataError
+from pyrun.script import metadata
 
 #: Lines that matter to the grammar, mixed with arbitrary text.
 TRICKY = [
@@ -37,7 +37,8 @@ def test_scanner_matches_the_reference_regex(text: str) -> None:
 @SETTINGS
 @given(TEXTS)
 def test_parse_ends_in_metadata_or_a_metadata_error(text: str) -> None:
-    scripts = [m for m in re.finditer(metadata.REFERENCE_REGEX, text) if m.group("type") == "script"]
+    scripts = [m for m in re.finditer(metadata.REFERENCE_REGEX, text)
+               if m.group("type") == "script"]
     try:
         meta = metadata.parse(text, "x.py")
     except MetadataError as exc:

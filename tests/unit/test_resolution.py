@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from pyrun.errors import LockError
 from pyrun.engine.resolution import select_pylock, write_pylock
+from pyrun.errors import LockError
 
 H = "0" * 64
+X, LINUX = "https://x", "manylinux_2_17_x86_64"
 LOCK = f'''lock-version = "1.0"
 created-by = "uv"
 requires-python = ">=3.8"
@@ -18,15 +19,15 @@ version = "1.0"
 index = "https://pypi.org/simple"
 sdist = {{ url = "https://x/native-1.0.tar.gz", hashes = {{ sha256 = "{H}" }} }}
 wheels = [
-  {{ url = "https://x/native-1.0-cp312-cp312-manylinux_2_17_x86_64.whl", hashes = {{ sha256 = "{"1" * 64}" }} }},
-  {{ url = "https://x/native-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", hashes = {{ sha256 = "{"2" * 64}" }} }},
+  {{ url = "{X}/native-1.0-cp312-cp312-{LINUX}.whl", hashes = {{ sha256 = "{"1" * 64}" }} }},
+  {{ url = "{X}/native-1.0-cp311-cp311-{LINUX}.whl", hashes = {{ sha256 = "{"2" * 64}" }} }},
 ]
 
 [[packages]]
 name = "backport"
 version = "2.0"
 marker = "python_version < '3.9'"
-wheels = [{{ url = "https://x/backport-2.0-py3-none-any.whl", hashes = {{ sha256 = "{"3" * 64}" }} }}]
+wheels = [{{ url = "{X}/backport-2.0-py3-none-any.whl", hashes = {{ sha256 = "{"3" * 64}" }} }}]
 
 [[packages]]
 name = "local"
@@ -56,8 +57,8 @@ def test_the_wheel_for_the_interpreters_tags_and_markers_is_chosen() -> None:
 
 
 def test_without_a_matching_wheel_the_sdist_is_chosen_and_markers_apply() -> None:
-    got = {d.name: d for d in select_pylock(LOCK, "pylock.toml", markers("3.8"),
-                                            ["cp38-cp38-manylinux_2_17_x86_64", "py3-none-any"], "/")}
+    tags = ["cp38-cp38-manylinux_2_17_x86_64", "py3-none-any"]
+    got = {d.name: d for d in select_pylock(LOCK, "pylock.toml", markers("3.8"), tags, "/")}
     assert got["native"].kind == "sdist" and got["backport"].version == "2.0"
 
 

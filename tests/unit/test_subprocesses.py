@@ -49,7 +49,8 @@ def test_only_the_helper_starts_processes() -> None:
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                     and isinstance(node.func.value, ast.Name)
                     and node.func.value.id == "subprocess" and node.func.attr in SPAWNERS):
-                offenders.append(f"{path.relative_to(SRC)}:{node.lineno}: subprocess.{node.func.attr}")
+                offenders.append(
+                    f"{path.relative_to(SRC)}:{node.lineno}: subprocess.{node.func.attr}")
     assert offenders == []
 
 

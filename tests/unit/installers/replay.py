@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyrun.errors import CommandError
 from pyrun.engine.interpreters import Interpreter
+from pyrun.errors import CommandError
 from pyrun.progress import Reporter
 
 RECORDED = Path(__file__).parent / "recorded"

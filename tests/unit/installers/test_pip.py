@@ -25,7 +25,8 @@ REPORT = {
 def test_report_to_pins() -> None:
     pins = parse_pip_report(json.dumps(REPORT))
     assert [(p.name, p.version, p.kind, p.sha256) for p in pins] == [
-        ("docopt", "0.6.2", "sdist", "bb"), ("mine", "1", "vcs", ""), ("six", "1.17.0", "wheel", "aa")]
+        ("docopt", "0.6.2", "sdist", "bb"), ("mine", "1", "vcs", ""),
+        ("six", "1.17.0", "wheel", "aa")]
 
 
 def test_pins_to_requirements() -> None:
@@ -43,8 +44,8 @@ def test_pins_to_requirements() -> None:
 import pytest  # noqa: E402
 from packaging.requirements import Requirement  # noqa: E402
 
-from pyrun.errors import InstallError, LockError, NetworkError, ResolutionError  # noqa: E402
 from pyrun.engine.installers.pip import Pip  # noqa: E402
+from pyrun.errors import InstallError, LockError, NetworkError, ResolutionError  # noqa: E402
 from pyrun.progress import Reporter  # noqa: E402
 from tests.unit.installers.replay import Replay, here, recorded  # noqa: E402
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
+from pyrun.engine.installers.uv import LINK_MODE, Uv
+from pyrun.engine.resolution import LockedDistribution
 from pyrun.errors import (
     DiskFullError,
     IndexServerError,
@@ -16,9 +18,7 @@ from pyrun.errors import (
     NetworkError,
     ResolutionError,
 )
-from pyrun.engine.installers.uv import LINK_MODE, Uv
 from pyrun.progress import Reporter
-from pyrun.engine.resolution import LockedDistribution
 from tests.unit.installers.replay import Replay, here, recorded
 
 CASES = [
