@@ -1,6 +1,7 @@
 """Start a script the way ``python x.py`` would, in an environment's interpreter.
 
-Imports only ``os`` and ``sys`` (both loaded at start-up): the warm path uses it. Not even
+Imports only ``os``, ``sys`` (both loaded at start-up) and :mod:`pyrun.layout` (which the
+warm path has loaded already): the warm path uses it. Not even
 ``collections.abc``: in a plain venv it is not loaded at start-up, and importing it (and
 the ``collections`` package with it) costs a warm run about 2 ms. On POSIX the script replaces
 this process; elsewhere it runs as a child through

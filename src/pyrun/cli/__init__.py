@@ -9,16 +9,18 @@ Usage::
 
 Everything after SCRIPT goes to the script unchanged. A run first tries the warm path: a small
 hand scan of the options (:func:`warm_options`, no ``argparse``: a warm run must start the
-script within a few milliseconds and imports only :mod:`pyrun.fastpath` and
-:mod:`pyrun.launch`). Anything the scan does not take as plainly warm goes to ``argparse``
-(:func:`pyrun.cli.parsing.run_parser`); a subcommand goes to its module, as the command table
-(:data:`COMMANDS`) says. Every error goes through :func:`pyrun.errors.report`, here.
+script within a few milliseconds and imports only :mod:`pyrun.fastpath`, :mod:`pyrun.layout`,
+:mod:`pyrun.launch` and :mod:`pyrun.inprocess`). Anything the scan does not take as plainly
+warm goes to ``argparse`` (:func:`pyrun.cli.parsing.run_parser`); a subcommand goes to its
+module, as the command table (:data:`COMMANDS`) says. Every error goes through
+:func:`pyrun.errors.report`, here.
 
 The modules: :mod:`pyrun.cli.parsing` (the run parser and the options shared by commands),
 one module per command (:mod:`~pyrun.cli.run`, :mod:`~pyrun.cli.cache`,
 :mod:`~pyrun.cli.envs`, :mod:`~pyrun.cli.edit`, :mod:`~pyrun.cli.lock`,
 :mod:`~pyrun.cli.completion`, :mod:`~pyrun.cli.wsp`), each with ``parser(command)`` and
-``main(command, argv, edge)``.
+``main(command, argv, edge)`` (:mod:`~pyrun.cli.run`'s ``main`` takes the warm scan's
+options and the script's bytes too: ``main(argv, edge, data, warm)``).
 """
 
 # No ``from __future__ import annotations``: importing ``__future__`` costs a warm run a module
@@ -107,7 +109,7 @@ def warm_options(argv: list[str]) -> "WarmOptions | None":
     """The options of a run that may take the warm path, or None when it may not: it asks for
     ``--upgrade``, help or the version, uses the deprecated ``--link-mode`` (the slow path
     warns), ``UV_ENV_FILE`` is set, or it holds anything this scan does not know (combined
-    short options); ``argparse`` then decides (:func:`run_parser`)."""
+    short options); ``argparse`` then decides (:func:`pyrun.cli.parsing.run_parser`)."""
     if (os.environ.get("UV_ENV_FILE", "").strip()
             and os.environ.get("UV_NO_ENV_FILE", "").lower() not in _TRUE):
         return None  # the engine reads the dotenv files (and says what is wrong with them)
@@ -236,12 +238,6 @@ class Edge:
 
     def __init__(self) -> None:
         self.verbosity = 0
-
-
-# -- pyrun cache ------------------------------------------------------------------------------
-
-
-# -- pyrun python, pyrun env ------------------------------------------------------------------
 
 
 def die_by_sigint() -> None:

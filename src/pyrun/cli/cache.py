@@ -58,7 +58,7 @@ def _days(text: str) -> float:
 
 
 def main(command: str, argv: list[str], edge: Edge) -> int:
-    """``pyrun cache ...``: see :func:`cache_parser` and :mod:`pyrun.store.maintenance`.
+    """``pyrun cache ...``: see :func:`parser` and :mod:`pyrun.store.maintenance`.
 
     Raises:
         UsageError: a bad command line. CacheError: the cache cannot be read or changed.

@@ -66,7 +66,7 @@ def command_of(parser: argparse.ArgumentParser) -> Command:
 def script(shell: str, table: dict[str, Command]) -> str:
     """The completion script for ``shell`` (one of :data:`SHELLS`) from ``table``,
     ``{subcommand: its Command}`` with ``""`` standing for a run (``pyrun [OPTIONS] SCRIPT``),
-    as :func:`pyrun.cli.completion_table` makes it from the parsers.
+    as :func:`table` makes it from the parsers.
 
     Raises:
         ValueError: another shell.

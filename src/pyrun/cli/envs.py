@@ -37,7 +37,7 @@ def main(command: str, argv: list[str], edge: Edge) -> int:
     how an editor finds the interpreter of a script with inline metadata.
 
     Raises:
-        The errors of :func:`pyrun.engine.preparing`, and of :func:`_record`.
+        The errors of :func:`pyrun.engine.prepare`, and of :func:`_record`.
     """
     from pyrun.engine import Reporter, prepare
 

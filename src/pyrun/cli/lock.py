@@ -18,7 +18,6 @@ def parser(command: str) -> argparse.ArgumentParser:
     """The parser of ``pyrun lock``, ``export`` or ``tree`` (``command``)."""
     if command == "tree":
         return _tree_parser()
-    """The parser of ``pyrun lock SCRIPT`` or ``pyrun export SCRIPT [-o FILE]``."""
     if command == "lock":
         parser = new_parser("pyrun lock", "Write or update SCRIPT.lock beside SCRIPT, the lock "
                          "`uv lock --script` writes: pyrun and `uv run --script` then both run "

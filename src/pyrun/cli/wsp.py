@@ -1,5 +1,6 @@
 """``pyrun wsp ...``: serve a project, call a project's workflow server once, or run a command
-in one of its environments. The only place in :mod:`pyrun.wsp` that prints or exits."""
+in one of its environments: the front end of :mod:`pyrun.wsp`, which itself prints nothing
+and never exits."""
 
 from __future__ import annotations
 

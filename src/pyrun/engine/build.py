@@ -53,8 +53,9 @@ def find_or_build(request: BuildRequest) -> Environment:
     from pyrun.engine.environment import Environment
 
     options, cache = request.options, request.cache
+    key = request.key_of()  # first: a --lock file that cannot be read is the first error
     if not (options.upgrade or options.refresh or options.upgrade_packages):
-        python, why = fastpath.check(str(cache.root), request.key_of())
+        python, why = fastpath.check(str(cache.root), key)
         if python is not None:
             env_dir = Path(python).parent.parent
             if why == fastpath.PENDING:

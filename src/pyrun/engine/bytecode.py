@@ -54,6 +54,11 @@ def stale(entries: Sequence[PoolEntry], interpreter: Interpreter) -> list[PoolEn
 WAIT_LIMIT = 20.0
 
 
+#: The directory that holds the ``pyrun`` package, put first on the detached compiler's
+#: ``sys.path`` (pyrun may run from a bare ``sys.path``, not an installed distribution).
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
+
+
 def schedule(
     cache: Cache, entries: Sequence[PoolEntry], interpreter: Interpreter, reporter: Reporter,
     *, after_exit: bool = False,
@@ -72,8 +77,7 @@ def schedule(
     if os.environ.get("PYRUN_COMPILE") == "foreground" or os.name != "posix":
         compile_entries(cache, todo, interpreter, reporter)
         return
-    here = str(Path(__file__).resolve().parent.parent)  # pyrun may run from a bare sys.path
-    code = (f"import sys; sys.path.insert(0, {here!r}); "
+    code = (f"import sys; sys.path.insert(0, {str(SOURCE_ROOT)!r}); "
             "from pyrun.engine.bytecode import main; main()")
     wait = [f"--after={os.getpid()}"] if after_exit else []
     argv = [sys.executable, "-c", code, *wait, str(cache.root), interpreter.executable,

@@ -76,8 +76,9 @@ def choose(
             for uv when it does not read the script itself; or None.
         has_block: whether the script has an inline script metadata block (uv's own
             reading of a script, ``--script``, needs one).
-        early: uv's reading of the script, started by :func:`ask_early` while the
-            caller read the block; used when it is the question this choice asks.
+        early: uv's reading of the script, started by
+            :func:`pyrun.engine.uvpython.ask_early` while the caller read the block; used
+            when it is the question this choice asks.
 
     Raises:
         NoInterpreterError: neither uv nor pyrun finds a match, or the match is older
@@ -133,9 +134,9 @@ def _ask_uv(finder: InterpreterFinder, uv: str, request: str | None, script: str
             settings: UvSettings | None, early: Asked | None = None,
             ) -> tuple[Interpreter | None, list[str]]:
     """``uv python find`` for ``request`` (or uv's own reading of ``script``: then the
-    ``early`` one when :func:`ask_early` started it), reading the configuration
-    ``settings`` say: the interpreter uv chose, or None, and uv's warnings (or its error,
-    when None)."""
+    ``early`` one when :func:`pyrun.engine.uvpython.ask_early` started it), reading the
+    configuration ``settings`` say: the interpreter uv chose, or None, and uv's warnings (or its
+    error, when None)."""
     import contextlib
 
     from pyrun.engine.uvpython import environ as uv_environ

@@ -17,7 +17,6 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
@@ -25,9 +24,6 @@ from pyrun import layout
 from pyrun.errors import NoInterpreterError
 from pyrun.progress import Reporter
 from pyrun.subprocesses import DEVNULL, PIPE, start
-
-if TYPE_CHECKING:
-    pass
 
 #: Oldest interpreter pyrun builds environments for.
 MINIMUM = Version("3.8")

@@ -138,7 +138,6 @@ def kept_versions(cache: Cache, key: str, upgrading: Sequence[str]) -> tuple[tup
     kept = []
     for name in marker.entries if marker else ():
         about = read_entry_marker(cache.pool / name) if layout.is_key(name) else None
-        if about and about.name and about.version \
-                and canonicalize_name(about.name) not in names:
+        if about is not None and canonicalize_name(about.name) not in names:
             kept.append((about.name, about.version))
     return tuple(kept)

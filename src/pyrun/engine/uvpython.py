@@ -3,8 +3,9 @@ started as soon as the script's bytes are read, so that it runs while pyrun impo
 needs and parses the block (a cold run's critical path). :mod:`pyrun.engine.interpreters` takes the
 answer (:func:`pyrun.engine.choice.choose`).
 
-This module imports only ``os`` and :mod:`pyrun.subprocesses`: starting the question must not
-wait for ``packaging``.
+This module imports only ``os`` and :mod:`pyrun.subprocesses` (and the engine's face,
+:mod:`pyrun.engine`, which imports nothing until a name is used): starting the question must
+not wait for ``packaging``.
 
 pyenv's shims: uv finds an interpreter behind a shim on ``PATH`` only by running it (a shell
 script that runs pyenv, about 200 ms each time, and uncacheable, since the version behind it

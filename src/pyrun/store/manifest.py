@@ -71,7 +71,7 @@ def record_mismatch(entry_dir: Path) -> str | None:
     its wheel's ``RECORD`` gives (or that is missing), said in a few words; None when all match.
 
     This reads every file: it is what ``pyrun cache verify`` runs, not what a build runs (a
-    build compares sizes and mtimes with the entry's manifest, :meth:`PoolEntry.altered`).
+    build compares sizes and mtimes with the entry's manifest, :func:`altered`).
     Files ``RECORD`` lists outside ``site-packages`` (``.data`` scripts, whose shebang pyrun
     rewrites, headers, data) and files it lists without a hash (``INSTALLER``, ``RECORD``
     itself) are not covered. Source: the binary distribution format, "The RECORD file".

@@ -14,9 +14,11 @@ the contract between pyrun versions and between concurrent runs.
 The fast-path index entry is the one record read on the warm path, where nothing but the
 standard library is loaded: :mod:`pyrun.layout` owns it (``index_text``, ``read_index``).
 
-Every reader treats any damage (missing, unreadable, not UTF-8, not JSON, a field of the wrong
-type) as "absent": an environment or entry without a usable marker is not whole, and is built
-again (:func:`pyrun.layout.read_marker`).
+Every reader treats damage (missing, unreadable, not UTF-8, not JSON, not an object, a list of
+entries that is not a list) as "absent": an environment or entry without a usable marker is not
+whole, and is built again (:func:`pyrun.layout.read_marker`); a text field of another type is
+read as its text. An entry marker's fields this version does not know are kept when it rewrites
+the marker.
 """
 
 from __future__ import annotations
@@ -107,6 +109,8 @@ class EntryMarker:
         compiled_for: the ``cache_tag`` of each interpreter whose ``.pyc`` files it holds.
         files: ``{relative path: [size, mtime_ns]}`` of its files when the marker was written
             (:func:`pyrun.store.manifest.manifest`); None in markers from before manifests.
+        extra: fields this version does not know (a later pyrun's), kept as read so that
+            rewriting the marker (bytecode added) never drops them.
     """
 
     name: str
@@ -117,6 +121,7 @@ class EntryMarker:
     installed_with: Mapping[str, str] = field(default_factory=dict)
     compiled_for: tuple[str, ...] = ()
     files: Mapping[str, list[int]] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def compiled(self, cache_tag: str) -> EntryMarker:
         """This marker, saying the entry holds ``cache_tag``'s bytecode too."""
@@ -133,6 +138,7 @@ def write_entry_marker(entry_dir: Path, marker: EntryMarker) -> None:
     from pyrun.store.manifest import manifest
 
     data: dict[str, Any] = {
+        **marker.extra,
         "name": marker.name, "version": marker.version, "kind": marker.kind,
         "url": marker.url, "sha256": marker.sha256,
         "installed-with": dict(marker.installed_with),
@@ -163,7 +169,13 @@ def read_entry_marker(entry_dir: Path) -> EntryMarker | None:
         compiled_for=tuple(t for t in tags if isinstance(t, str))
         if isinstance(tags, list) else (),
         files=files if isinstance(files, dict) else None,
+        extra={k: v for k, v in data.items() if k not in _ENTRY_FIELDS},
     )
+
+
+#: The entry marker's fields this version writes.
+_ENTRY_FIELDS = frozenset({"name", "version", "kind", "url", "sha256", "installed-with",
+                           "compiled-for", "files"})
 
 
 @dataclass(frozen=True)
