@@ -18,6 +18,8 @@ import ast
 import sys
 from pathlib import Path
 
+import pytest
+
 import pyrun
 
 SRC = Path(pyrun.__file__).parent
@@ -33,9 +35,13 @@ GROUND = {"pyrun", "pyrun.__main__", "pyrun.errors", "pyrun.progress", "pyrun.fa
 #: ``python -m pyrun``: a front end that lives at the root because Python looks for it there.
 ENTRY = "pyrun.__main__"
 
-#: What the ground floor may import besides the standard library: platformdirs, off Linux only
-#: (:func:`pyrun.layout.cache_root` computes its Linux answer itself).
-GROUND_EXTRAS = {"platformdirs"}
+#: What a ground-floor module may import besides the standard library: ``pyrun.layout``
+#: platformdirs, off Linux only (:func:`pyrun.layout.cache_root` computes its Linux answer
+#: itself).
+GROUND_EXTRAS = {"pyrun.layout": {"platformdirs"}}
+
+#: No module is longer than this (lines): one concept each.
+MAX_LINES = 450
 
 #: What the workflow server protocol may import from pyrun outside ``pyrun.wsp``.
 PUBLIC_API = {"pyrun", "pyrun.engine", "pyrun.errors", "pyrun.progress",
@@ -101,11 +107,52 @@ def test_only_the_engine_s_public_face_is_imported_from_outside() -> None:
 
 
 def test_the_ground_floor_uses_the_standard_library_only() -> None:
+    if not hasattr(sys, "stdlib_module_names"):  # Python 3.9
+        pytest.skip("sys.stdlib_module_names is new in Python 3.10")
     for module, deps in imports(others=True).items():
         if folder(module) == "" and module != ENTRY:
             outside = ({d for d in deps if not d.startswith("pyrun")}
-                       - set(sys.stdlib_module_names) - GROUND_EXTRAS)
+                       - set(sys.stdlib_module_names) - GROUND_EXTRAS.get(module, set()))
             assert outside == set(), (module, outside)
+
+
+def test_the_engine_s_modules_never_import_its_face() -> None:
+    """Inside ``engine/`` a step imports the step it needs, never ``pyrun.engine`` itself (the
+    face imports every step: that would be a cycle the lazy face only hides)."""
+    wrong = [m for m, deps in imports().items()
+             if folder(m) == "engine" and m != "pyrun.engine" and "pyrun.engine" in deps]
+    assert wrong == []
+
+
+def test_modules_named_as_strings_are_in_their_layer() -> None:
+    """What is imported by name (``importlib``) counts as an edge too: the CLI's command table
+    names commands in ``cli/``, the engine's face names its own steps (or the ground floor),
+    the build's prefetch names engine steps."""
+    import pyrun.cli
+    import pyrun.engine
+    from pyrun.engine import build
+
+    known = set(imports())
+    commands = {module for _name, module, _usage, _about in pyrun.cli.COMMANDS}
+    assert commands <= known and {folder(m) for m in commands} == {"cli"}
+    faces = set(pyrun.engine._WHERE.values())
+    assert faces <= known and {folder(m) for m in faces} <= {"", "engine"}
+    assert sorted(pyrun.engine.__all__) == sorted(pyrun.engine._WHERE)
+    later = {m for m in build.LATER if m.startswith("pyrun")}
+    assert later <= known and {folder(m) for m in later} == {"engine"}
+
+
+def test_no_relative_imports() -> None:
+    """Every import names its module whole, so these rules see every edge."""
+    relative = [name for name, tree in _trees().items() for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.level > 0]
+    assert relative == []
+
+
+def test_no_module_is_longer_than_one_concept() -> None:
+    lengths = {module_name(p): len(p.read_text(encoding="utf-8").splitlines())
+               for p in SRC.rglob("*.py")}
+    assert {m: n for m, n in lengths.items() if n > MAX_LINES} == {}
 
 
 def test_no_cycles() -> None:
