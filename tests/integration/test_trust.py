@@ -521,3 +521,70 @@ def test_a_script_by_url_runs(pyrun: Runner, tmp_path: Path) -> None:
         server.server_close()
     plain = pyrun("http://example.invalid/x.py")
     assert plain.returncode == 66 and "HTTPS only" in plain.stderr, plain.stderr
+
+
+# -- class 9 (issue 22): what pyrun wsp runs or reads must be yours -----------------------------
+
+
+def _venv_that_tells(project: Path, ran: Path) -> None:
+    (project / ".venv" / "bin").mkdir(parents=True)
+    (project / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (project / ".venv" / "bin" / "python").write_text(f"#!/bin/sh\ntouch {ran}\n")
+    (project / ".venv" / "bin" / "python").chmod(0o755)
+
+
+@pytest.mark.parametrize("planted", ["owned", "writable"])
+def test_wsp_refuses_a_venv_another_user_could_have_written(
+        pyrun: Runner, tmp_path: Path, planted: str) -> None:
+    """Your project (a sticky /tmp, a team folder) holding another user's .venv, or one every
+    user can write to: its python would run as you. Refused (77), as git refuses."""
+    project, config, ran = wsp_project(tmp_path), tmp_path / "config", tmp_path / "ran"
+    _venv_that_tells(project, ran)
+    if planted == "owned":
+        owned_by_other(project / ".venv" / "bin")
+        why = f"uid {OTHER_UID}"
+    else:
+        (project / ".venv").chmod(0o777)
+        why = "every user can write to it"
+    out = pyrun("wsp", "run", "--", "python", "-c", "1", cwd=project, PYRUN_CONFIG_DIR=str(config))
+    assert_fails(out, 77, why, "safe-directories")
+    assert not ran.exists()
+
+
+@pytest.mark.parametrize("planted", ["file", "directory"])
+def test_a_setting_another_user_could_have_written_is_refused(
+        pyrun: Runner, tmp_path: Path, planted: str) -> None:
+    """Another user's [workflow] wsp in your config.toml would run as you in every project."""
+    project, config = wsp_project(tmp_path), tmp_path / "config"
+    config.mkdir(mode=0o700)
+    ran = tmp_path / "ran"
+    setting = config / "config.toml"
+    setting.write_text(f'[workflow]\nwsp = {{cmd = ["touch", "{ran}"]}}\noverride = true\n')
+    if planted == "file":
+        owned_by_other(setting)
+        why = f"uid {OTHER_UID}"
+    else:
+        config.chmod(0o777)
+        why = "every user can write to it"
+    out = pyrun("wsp", "environment/list", cwd=project, PYRUN_CONFIG_DIR=str(config))
+    assert_fails(out, 78, str(setting if planted == "file" else config), why)
+    assert not ran.exists()
+
+
+def test_trust_answers_are_private_whatever_the_umask_and_never_taken_from_another_user(
+        pyrun: Runner, tmp_path: Path) -> None:
+    project, config = wsp_project(tmp_path), tmp_path / "home" / "config"
+    (project / "pyproject.toml").write_text('[workflow]\nwsp = {cmd = ["false"]}\n')
+    argv = [sys.executable, "-m", "pyrun", "wsp", "--trust", "environment/list"]
+    trusted = subprocess.run(argv, cwd=project, env=pyrun.env(PYRUN_CONFIG_DIR=str(config)),
+                             preexec_fn=lambda: os.umask(0), capture_output=True, text=True)
+    assert trusted.returncode == 76, trusted.stderr  # trusted, started: `false` exits 1
+    assert stat.S_IMODE(config.stat().st_mode) == 0o700
+    assert stat.S_IMODE((config / "trusted.json").stat().st_mode) == 0o600
+    # the remembered yes is taken ...
+    assert pyrun("wsp", "environment/list", cwd=project,
+                 PYRUN_CONFIG_DIR=str(config)).returncode == 76
+    # ... but not from a file another user could have written
+    owned_by_other(config / "trusted.json")
+    out = pyrun("wsp", "environment/list", cwd=project, PYRUN_CONFIG_DIR=str(config))
+    assert_fails(out, 77, "--trust")

@@ -80,6 +80,36 @@ class Declaration:
         return "pyrun's built-in server"
 
 
+def foreign(path: Path) -> str | None:
+    """Why another user could have written ``path``, or None (also when it does not exist): it
+    belongs to a user other than you and root, or it is writable by every user, or by a group
+    other than your own. A symbolic link is judged itself, never followed. As git judges a
+    repository's ``.git`` ("dubious ownership").
+
+    >>> foreign(Path("/")) is None
+    True
+    """
+    import stat
+
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"it cannot be read ({exc.strerror})"
+    if not hasattr(os, "getuid"):  # pragma: no cover - no user ids on Windows
+        return None
+    if st.st_uid not in (os.getuid(), 0):
+        return f"it belongs to another user (uid {st.st_uid})"
+    if stat.S_ISLNK(st.st_mode):
+        return None
+    if st.st_mode & 0o002 and not (stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX):
+        return f"every user can write to it (mode {stat.S_IMODE(st.st_mode):o})"
+    if st.st_mode & 0o020 and st.st_gid != os.getgid():
+        return f"group {st.st_gid} can write to it (mode {stat.S_IMODE(st.st_mode):o})"
+    return None
+
+
 def config_dir() -> Path:
     """pyrun's user config directory: ``$PYRUN_CONFIG_DIR``, else the platform's."""
     explicit = os.environ.get("PYRUN_CONFIG_DIR")
@@ -189,9 +219,22 @@ def resolve(start: Path) -> Declaration:
 
 
 def _setting() -> tuple[dict[str, Any], Path]:
-    """The user setting's ``[workflow]`` table (empty when there is none) and its file."""
+    """The user setting's ``[workflow]`` table (empty when there is none) and its file.
+
+    Raises:
+        DeclarationError: the file, or the directory it is in, is one another user could have
+            written (:func:`foreign`): its ``wsp`` setting would run as you in every project.
+    """
     setting_file = config_dir() / "config.toml"
-    return (_workflow(setting_file) if setting_file.is_file() else {}), setting_file
+    if not setting_file.is_file():
+        return {}, setting_file
+    for path in (setting_file.parent, setting_file):
+        why = foreign(path)
+        if why:
+            raise DeclarationError(str(path), f"{path}: {why}; pyrun reads no setting another "
+                                   "user could have written: make it yours and not writable "
+                                   "by others (chown, chmod go-w), or set PYRUN_CONFIG_DIR")
+    return _workflow(setting_file), setting_file
 
 
 def _has_environments(project: Path) -> bool:
@@ -239,6 +282,18 @@ def check_ownership(project: Path, setting: dict[str, Any], setting_file: Path) 
         raise NotTrusted(f"{project}: {why}, so pyrun wsp does not adopt it as your project; "
                          f"if you trust it, add it to safe-directories under [workflow] in "
                          f"{setting_file}")
+    for inside in _ADOPTED:  # yours, in a directory others may write to (a sticky /tmp)
+        path = project / inside
+        why = foreign(path) or ""
+        if why:
+            raise NotTrusted(f"{path}: {why}, so pyrun wsp does not run or read it; remove "
+                             "it, or, if you trust it, add the project to safe-directories "
+                             f"under [workflow] in {setting_file}")
+
+
+#: What ``pyrun wsp`` runs or reads in a project it adopts: each must be the user's (or
+#: root's) and not writable by others (:func:`foreign`), as the project itself must be.
+_ADOPTED = (".venv", ".venv/bin", ".venv/bin/python", ".venv/pyvenv.cfg", ".python-envs")
 
 
 
@@ -269,7 +324,12 @@ def _trust_file() -> Path:
 
 
 def remembered(decl: Declaration) -> bool | None:
-    """The remembered answer for ``decl``: True, False, or None when never asked."""
+    """The remembered answer for ``decl``: True, False, or None when never asked, or when the
+    answers file (or its directory) is one another user could have written (:func:`foreign`):
+    a "yes" planted there is never taken."""
+    path = _trust_file()
+    if foreign(path.parent) or foreign(path):
+        return None
     try:
         data = json.loads(_trust_file().read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -281,18 +341,48 @@ def remembered(decl: Declaration) -> bool | None:
 def remember(decl: Declaration, trusted: bool) -> None:
     """Record the user's answer for ``decl`` (atomic replace)."""
     path = _trust_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict):
-            data = {}
-    except (OSError, ValueError):
-        data = {}
+    _private_dir(path.parent)
+    data: dict[str, Any] = {}
+    if not foreign(path):
+        try:
+            read = json.loads(path.read_text(encoding="utf-8"))
+            data = read if isinstance(read, dict) else {}
+        except (OSError, ValueError):
+            pass
     data[trust_key(decl)] = {"trusted": trusted, "origin": str(decl.origin),
                              "server": decl.describe()}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        tmp.unlink()  # a leftover of a run killed here (the directory is private)
+    except FileNotFoundError:
+        pass
+    fd = os.open(tmp, flags, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(json.dumps(data, indent=1, sort_keys=True))
     os.replace(tmp, path)
+
+
+def _private_dir(path: Path) -> None:
+    """Make pyrun's config directory ``path`` (and missing parents) readable and writable by
+    you alone, whatever the umask; an existing one must be yours and not writable by others.
+
+    Raises:
+        DeclarationError: it exists and another user could write to it (:func:`foreign`).
+    """
+    if not os.path.isdir(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass
+        else:
+            os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
+    why = foreign(path)
+    if why:
+        raise DeclarationError(str(path), f"{path}: {why}; pyrun keeps its trust answers only "
+                               "where no other user can write: make it yours and not writable "
+                               "by others (chown, chmod go-w), or set PYRUN_CONFIG_DIR")
 
 
 def ensure_trusted(decl: Declaration, *, trust: bool, stdin: TextIO, stderr: TextIO) -> None:
