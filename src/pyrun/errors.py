@@ -413,12 +413,14 @@ def report(exc: BaseException, verbosity: int = 0, stream: TextIO | None = None)
     if isinstance(exc, PyrunError):
         if verbosity > 0:
             _traceback(exc, out)
-        from pyrun.progress import styled
+        from pyrun.progress import escaped, styled
 
-        print(f"pyrun: {styled('error:', 'error', out)} {prefix}{exc}", file=out, flush=True)
+        print(f"pyrun: {styled('error:', 'error', out)} {escaped(f'{prefix}{exc}')}", file=out,
+              flush=True)
         return exc.exit_code
     _traceback(exc, out)
-    print(f"pyrun: internal error (please report it): {prefix}{exc!r}", file=out, flush=True)
+    print(f"pyrun: internal error (please report it): {prefix}{exc!r}", file=out,
+          flush=True)  # repr: escaped already
     return ExitCode.INTERNAL
 
 

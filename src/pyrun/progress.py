@@ -30,6 +30,34 @@ def colour(stream: TextIO) -> bool:
         return False
 
 
+#: The escapes :func:`escaped` writes for control characters that have a short one.
+_SHORT = {"\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f",
+          "\r": "\\r", "\\": "\\\\"}
+
+
+def escaped(text: str, keep: str = "\n\t") -> str:
+    r"""``text`` with every control character (C0, DEL, C1) but those in ``keep`` shown as a
+    backslash escape (``\033`` for ESC, ``\r``, as git quotes a path), so that what a project
+    file, a URL, a server or a package's metadata says can never move the cursor, erase a
+    line or change colours on the user's terminal. A backslash is doubled only where the text
+    had a control character to escape (plain paths keep theirs).
+
+    >>> escaped("ok\x1b[2K\rfake")
+    'ok\\033[2K\\rfake'
+    >>> escaped("two\nlines"), escaped("two\nlines", keep="")
+    ('two\nlines', 'two\\nlines')
+    """
+    if all(" " <= c < "\x7f" or c in keep or c > "\x9f" for c in text):
+        return text
+    out = []
+    for c in text:
+        if c in keep or (" " <= c < "\x7f" and c != "\\") or c > "\x9f":
+            out.append(c)
+        else:
+            out.append(_SHORT.get(c) or f"\\{ord(c):03o}")
+    return "".join(out)
+
+
 def styled(text: str, style: str, stream: TextIO) -> str:
     """``text`` in ``style`` (a key of :data:`STYLES`) when ``stream`` takes colours."""
     return f"{STYLES[style]}{text}{_RESET}" if colour(stream) else text
@@ -77,8 +105,9 @@ class Reporter:
         if self.verbosity >= 0:
             text = message if "warning" in message else f"warning: {message}"
             if text.startswith("warning:"):
-                text = styled("warning:", "warning", self.stream) + text[len("warning:"):]
-            self._write(text)
+                self._write(text[len("warning:"):], styled("warning:", "warning", self.stream))
+            else:
+                self._write(text)
 
     def repair(self, message: str) -> None:
         """Something broken was found and will be rebuilt. The first such message of a run is a
@@ -95,5 +124,7 @@ class Reporter:
         if self.verbosity > 0:
             self._write(f"[{time.monotonic() - self._started:6.3f}s] {message}")
 
-    def _write(self, message: str) -> None:
-        print(f"pyrun: {message}", file=self.stream, flush=True)
+    def _write(self, message: str, styled_prefix: str = "") -> None:
+        """One line: ``pyrun:``, ``styled_prefix`` (pyrun's own, coloured), then ``message``
+        with its control characters escaped (:func:`escaped`)."""
+        print(f"pyrun: {styled_prefix}{escaped(message)}", file=self.stream, flush=True)

@@ -588,3 +588,34 @@ def test_trust_answers_are_private_whatever_the_umask_and_never_taken_from_anoth
     owned_by_other(config / "trusted.json")
     out = pyrun("wsp", "environment/list", cwd=project, PYRUN_CONFIG_DIR=str(config))
     assert_fails(out, 77, "--trust")
+
+
+def test_a_declaration_cannot_print_over_the_trust_question(
+        pyrun: Runner, tmp_path: Path) -> None:
+    """A cmd holding terminal escapes would erase the real command line and print a harmless
+    one over it: the question (on a terminal) and the refusal (off one) show it escaped."""
+    import pty
+
+    project, config = wsp_project(tmp_path), tmp_path / "config"
+    (project / "pyproject.toml").write_text(
+        '[workflow]\nwsp = {cmd = ["sh", "-c", "evil\\u001b[2K\\r\\u001b[1Aharmless"]}\n')
+    off = pyrun("wsp", "environment/list", cwd=project, PYRUN_CONFIG_DIR=str(config))
+    assert_fails(off, 77, "evil\\033[2K\\r\\033[1Aharmless")
+    assert "\x1b" not in off.stderr and "\r" not in off.stderr
+    main, child = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "pyrun", "wsp", "environment/list"],
+                            stdin=child, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=project, env=pyrun.env(PYRUN_CONFIG_DIR=str(config)))
+    os.close(child)
+    os.write(main, b"n\n")
+    _out, err = proc.communicate(timeout=120)
+    os.close(main)
+    assert proc.returncode == 77 and b"[y/N]" in err, err
+    assert b"evil\\033[2K\\r\\033[1Aharmless" in err and b"\x1b" not in err
+
+
+def test_an_error_naming_a_path_with_escapes_shows_them_escaped(
+        pyrun: Runner, tmp_path: Path) -> None:
+    out = pyrun(str(tmp_path / "x\x1b[2J\x1b[31m.py"))
+    assert_fails(out, 66, "x\\033[2J\\033[31m.py")
+    assert "\x1b" not in out.stderr

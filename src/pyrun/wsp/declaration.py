@@ -71,13 +71,18 @@ class Declaration:
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def describe(self) -> str:
-        """One line for a person."""
+        """One line for a person, control characters escaped (:func:`pyrun.progress.escaped`):
+        a declaration cannot print over the question it is asked about."""
+        from pyrun.progress import escaped
+
         if self.kind == "script":
-            return f"the script {self.script} (run by pyrun with its inline dependencies)"
-        if self.kind == "cmd":
+            text = f"the script {self.script} (run by pyrun with its inline dependencies)"
+        elif self.kind == "cmd":
             req = f" with {', '.join(self.requires)} installed" if self.requires else ""
-            return f"the command {' '.join(self.cmd)}{req}"
-        return "pyrun's built-in server"
+            text = f"the command {' '.join(self.cmd)}{req}"
+        else:
+            text = "pyrun's built-in server"
+        return escaped(text, keep="")
 
 
 def foreign(path: Path) -> str | None:
@@ -409,7 +414,10 @@ def ensure_trusted(decl: Declaration, *, trust: bool, stdin: TextIO, stderr: Tex
         raise NotTrusted(f"{decl.origin} declares a workflow server ({decl.describe()}), and "
                          "pyrun runs project code only once you agree: run this in a terminal "
                          "to be asked, or pass --trust")
-    print(f"pyrun: {decl.origin} declares a workflow server: {decl.describe()}.\n"
+    from pyrun.progress import escaped
+
+    print(f"pyrun: {escaped(str(decl.origin), keep='')} declares a workflow server: "
+          f"{decl.describe()}.\n"
           "It is code from this project and will run with your permissions.\n"
           f"{trust_covers(decl)}\n"
           "Run it (your answer is remembered until the declaration changes)? [y/N] ",
