@@ -619,3 +619,39 @@ def test_an_error_naming_a_path_with_escapes_shows_them_escaped(
     out = pyrun(str(tmp_path / "x\x1b[2J\x1b[31m.py"))
     assert_fails(out, 66, "x\\033[2J\\033[31m.py")
     assert "\x1b" not in out.stderr
+
+
+@pytest.mark.parametrize("change", ["uv.toml", "tool.uv", "cmd file", "unrelated"])
+def test_trust_covers_what_decides_the_code_run(pyrun: Runner, tmp_path: Path,
+                                                change: str) -> None:
+    """A yes covers the declaration, the files its cmd names in the project and the project's
+    uv configuration (where the dependencies come from): changing any asks again (77 off a
+    terminal); a change elsewhere does not (76: trusted, started, `sh` exits 1)."""
+    project, config = wsp_project(tmp_path), tmp_path / "config"
+    (project / "tools").mkdir()
+    write(project / "tools" / "server.sh", "exit 1\n")
+    declared = ('[project]\nname = "p"\nversion = "0"\n'
+                '[workflow]\nwsp = {cmd = ["sh", "tools/server.sh"]}\n')
+    (project / "pyproject.toml").write_text(declared)
+    (project / "uv.toml").write_text('index-url = "https://pypi.org/simple"\n')
+
+    def wsp(*flags: str) -> subprocess.CompletedProcess[str]:
+        return pyrun("wsp", *flags, "environment/list", cwd=project,
+                     PYRUN_CONFIG_DIR=str(config))
+
+    assert wsp("--trust").returncode == 76
+    assert wsp().returncode == 76  # remembered
+    if change == "uv.toml":
+        (project / "uv.toml").write_text('index-url = "https://evil.example/simple"\n')
+    elif change == "tool.uv":
+        (project / "pyproject.toml").write_text(
+            declared + '[tool.uv]\nindex-url = "https://evil.example/simple"\n')
+    elif change == "cmd file":
+        write(project / "tools" / "server.sh", "echo evil; exit 1\n")
+    else:
+        write(project / "README.md", "changed\n")
+    out = wsp()
+    if change == "unrelated":
+        assert out.returncode == 76, out.stderr
+    else:
+        assert_fails(out, 77, "--trust")

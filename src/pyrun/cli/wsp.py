@@ -125,12 +125,12 @@ def _with_server(opts: argparse.Namespace, work: Any) -> int:
         DeclarationError, NotTrusted, ProtocolError, CallTimeout, RpcError, and the engine's
         errors.
     """
-    from pyrun.wsp import declaration
+    from pyrun.wsp import declaration, trust
     from pyrun.wsp.client import CallTimeout, Client, ProtocolError
     from pyrun.wsp.jsonrpc import RpcError
 
     decl = declaration.resolve(Path.cwd())
-    declaration.ensure_trusted(decl, trust=opts.trust, stdin=sys.stdin, stderr=sys.stderr)
+    trust.ensure_trusted(decl, trust=opts.trust, stdin=sys.stdin, stderr=sys.stderr)
     try:
         argv, environ = launch(decl)
     except (declaration.DeclarationError, declaration.NotTrusted):

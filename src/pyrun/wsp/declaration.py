@@ -1,5 +1,6 @@
 """Which WSP server a project uses: its ``[workflow] wsp`` declaration, a user setting, or
-pyrun's built-in server; how to launch it; and whether the user trusts it.
+pyrun's built-in server; how to launch it; and whether what it would run or read is the user's
+(:func:`check_ownership`, :func:`foreign`). Whether the user trusts it: :mod:`pyrun.wsp.trust`.
 
 Declarations (in ``pyproject.toml``)::
 
@@ -18,19 +19,17 @@ user config directory, ``~/.config/pyrun`` on Linux)::
     override = true                            # ... and where one does
 
 A project's declaration is code from the repository: the first time, the user is asked (or
-passes ``--trust``), and the answer is remembered in ``trusted.json`` beside the setting, per
-``pyproject.toml``, declaration and (for a script) the script's content.
+passes ``--trust``), and the answer is remembered in ``trusted.json`` beside the setting
+(:mod:`pyrun.wsp.trust`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from pyrun.errors import ExitCode, ProjectFileError, PyrunError
 
@@ -220,7 +219,7 @@ def resolve(start: Path) -> Declaration:
     return Declaration("builtin", project)
 
 
-# -- trust -----------------------------------------------------------------------------------
+# -- ownership -------------------------------------------------------------------------------
 
 
 def _setting() -> tuple[dict[str, Any], Path]:
@@ -299,131 +298,3 @@ def check_ownership(project: Path, setting: dict[str, Any], setting_file: Path) 
 #: What ``pyrun wsp`` runs or reads in a project it adopts: each must be the user's (or
 #: root's) and not writable by others (:func:`foreign`), as the project itself must be.
 _ADOPTED = (".venv", ".venv/bin", ".venv/bin/python", ".venv/pyvenv.cfg", ".python-envs")
-
-
-
-def trust_key(decl: Declaration) -> str:
-    """What a remembered answer is for: the declaring file, the declaration, and for a script
-    its content (so an edited script is asked about again)."""
-    parts: dict[str, Any] = {"origin": str(decl.origin), "declaration": decl.raw}
-    if decl.script is not None:
-        try:
-            parts["script_sha256"] = hashlib.sha256(decl.script.read_bytes()).hexdigest()
-        except OSError:
-            parts["script_sha256"] = None
-    blob = json.dumps(parts, sort_keys=True).encode()
-    return hashlib.sha256(blob).hexdigest()
-
-
-def trust_covers(decl: Declaration) -> str:
-    """What a yes to ``decl`` covers, said plainly (part of the question asked)."""
-    if decl.kind == "script":
-        return ("Your answer covers the declaration and this script's content: pyrun asks "
-                "again when either changes.")
-    return ("Your answer covers the declaration and this command line as written, not the "
-            "programs it runs: those can change without pyrun asking again.")
-
-
-def _trust_file() -> Path:
-    return config_dir() / "trusted.json"
-
-
-def remembered(decl: Declaration) -> bool | None:
-    """The remembered answer for ``decl``: True, False, or None when never asked, or when the
-    answers file (or its directory) is one another user could have written (:func:`foreign`):
-    a "yes" planted there is never taken."""
-    path = _trust_file()
-    if foreign(path.parent) or foreign(path):
-        return None
-    try:
-        data = json.loads(_trust_file().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    answer = data.get(trust_key(decl)) if isinstance(data, dict) else None
-    return answer.get("trusted") if isinstance(answer, dict) else None
-
-
-def remember(decl: Declaration, trusted: bool) -> None:
-    """Record the user's answer for ``decl`` (atomic replace)."""
-    path = _trust_file()
-    _private_dir(path.parent)
-    data: dict[str, Any] = {}
-    if not foreign(path):
-        try:
-            read = json.loads(path.read_text(encoding="utf-8"))
-            data = read if isinstance(read, dict) else {}
-        except (OSError, ValueError):
-            pass
-    data[trust_key(decl)] = {"trusted": trusted, "origin": str(decl.origin),
-                             "server": decl.describe()}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        tmp.unlink()  # a leftover of a run killed here (the directory is private)
-    except FileNotFoundError:
-        pass
-    fd = os.open(tmp, flags, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(json.dumps(data, indent=1, sort_keys=True))
-    os.replace(tmp, path)
-
-
-def _private_dir(path: Path) -> None:
-    """Make pyrun's config directory ``path`` (and missing parents) readable and writable by
-    you alone, whatever the umask; an existing one must be yours and not writable by others.
-
-    Raises:
-        DeclarationError: it exists and another user could write to it (:func:`foreign`).
-    """
-    if not os.path.isdir(path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.mkdir(path, 0o700)
-        except FileExistsError:
-            pass
-        else:
-            os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
-    why = foreign(path)
-    if why:
-        raise DeclarationError(str(path), f"{path}: {why}; pyrun keeps its trust answers only "
-                               "where no other user can write: make it yours and not writable "
-                               "by others (chown, chmod go-w), or set PYRUN_CONFIG_DIR")
-
-
-def ensure_trusted(decl: Declaration, *, trust: bool, stdin: TextIO, stderr: TextIO) -> None:
-    """Return if ``decl`` may run; ask on a terminal the first time.
-
-    ``--trust`` (``trust=True``) agrees and remembers. A user-declared or built-in server needs
-    no trust.
-
-    Raises:
-        NotTrusted: the user said no (now or before), or cannot be asked (no terminal).
-    """
-    if not decl.from_project:
-        return
-    if trust:
-        remember(decl, True)
-        return
-    answer = remembered(decl)
-    if answer is True:
-        return
-    if answer is False:
-        raise NotTrusted(f"you declined to run the workflow server {decl.origin} declares "
-                         f"({decl.describe()}); pass --trust to run it anyway")
-    if not stdin.isatty():
-        raise NotTrusted(f"{decl.origin} declares a workflow server ({decl.describe()}), and "
-                         "pyrun runs project code only once you agree: run this in a terminal "
-                         "to be asked, or pass --trust")
-    from pyrun.progress import escaped
-
-    print(f"pyrun: {escaped(str(decl.origin), keep='')} declares a workflow server: "
-          f"{decl.describe()}.\n"
-          "It is code from this project and will run with your permissions.\n"
-          f"{trust_covers(decl)}\n"
-          "Run it (your answer is remembered until the declaration changes)? [y/N] ",
-          end="", file=stderr, flush=True)
-    reply = stdin.readline().strip().lower()
-    agreed = reply in ("y", "yes")
-    remember(decl, agreed)
-    if not agreed:
-        raise NotTrusted(f"not running the workflow server {decl.origin} declares")

@@ -47,7 +47,8 @@ def test_an_unreadable_python_envs_is_an_error_naming_it(tmp_path: Path) -> None
 
 
 def test_the_trust_question_says_what_a_yes_covers(tmp_path: Path) -> None:
-    from pyrun.wsp.declaration import Declaration, trust_covers
+    from pyrun.wsp.declaration import Declaration
+    from pyrun.wsp.trust import trust_covers
 
     script = Declaration("script", tmp_path, tmp_path / "pyproject.toml", script=tmp_path / "w.py")
     command = Declaration("cmd", tmp_path, tmp_path / "pyproject.toml", cmd=("tool", "wsp"))

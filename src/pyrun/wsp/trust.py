@@ -1,0 +1,202 @@
+"""Whether the user trusts a project's workflow server: the question, the remembered answers
+(``trusted.json`` in pyrun's config directory, private), and what an answer covers
+(:func:`trust_key`: every input that decides the code a yes runs).
+
+A project's ``[workflow] wsp`` declaration is code from the repository: the first time, the
+user is asked (or passes ``--trust``); the answer is remembered per declaring file,
+declaration and the inputs :func:`trust_key` lists, and asked again when any changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, TextIO
+
+from pyrun.wsp.declaration import (
+    Declaration,
+    DeclarationError,
+    NotTrusted,
+    _load_toml,
+    config_dir,
+    foreign,
+)
+
+
+def trust_key(decl: Declaration) -> str:
+    """What a remembered answer is for: every input that decides the code a yes runs.
+
+    The declaring file and the declaration; for a script, its bytes and the lock beside it
+    (``x.py.lock``); the project's installer configuration, which decides where the script's
+    or the ``requires``' distributions come from (the project's ``uv.toml`` and the declaring
+    ``pyproject.toml``'s ``[tool.uv]``); for a ``cmd``, the bytes of every file its arguments
+    name inside the project (``tools/server.py``). A change to any of them asks again.
+    """
+    parts: dict[str, Any] = {"origin": str(decl.origin), "declaration": decl.raw,
+                             "uv.toml": _digest(decl.project / "uv.toml"),
+                             "tool.uv": _tool_uv(decl.origin)}
+    if decl.script is not None:
+        parts["script_sha256"] = _digest(decl.script)
+        parts["script_lock"] = _digest(Path(f"{decl.script}.lock"))
+    if decl.cmd:
+        parts["cmd_files"] = {arg: _digest(path) for arg, path in _cmd_files(decl)}
+    blob = json.dumps(parts, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def _digest(path: Path) -> str | None:
+    """The sha256 of the regular file at ``path`` (not through a link), or None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        if not f.seekable():
+            return None
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def _tool_uv(origin: Path | None) -> Any:
+    """The ``[tool.uv]`` table of the declaring ``pyproject.toml`` (None when there is none)."""
+    if origin is None or origin.name != "pyproject.toml":
+        return None
+    try:
+        tool = _load_toml(origin).get("tool")
+    except DeclarationError:
+        return None
+    return tool.get("uv") if isinstance(tool, dict) else None
+
+
+def _cmd_files(decl: Declaration) -> list[tuple[str, Path]]:
+    """``(argument, file)`` for each argument of ``decl.cmd`` (the program included) that names
+    a regular file inside the project, relative to it or absolute."""
+    root = os.path.realpath(decl.project)
+    found = []
+    for arg in decl.cmd:
+        if not arg or arg.startswith("-") or "\0" in arg:
+            continue
+        path = Path(arg) if os.path.isabs(arg) else decl.project / arg
+        real = os.path.realpath(path)
+        if real.startswith(root + os.sep) and os.path.isfile(real):
+            found.append((arg, Path(real)))
+    return found
+
+
+def trust_covers(decl: Declaration) -> str:
+    """What a yes to ``decl`` covers, said plainly (part of the question asked)."""
+    config = "the project's uv configuration (uv.toml, [tool.uv])"
+    if decl.kind == "script":
+        return (f"Your answer covers the declaration, this script's content, the lock beside "
+                f"it and {config}: pyrun asks again when any of them changes.")
+    named = [arg for arg, _path in _cmd_files(decl)]
+    files = (f", the files it names in the project ({', '.join(named)})" if named else "")
+    return (f"Your answer covers the declaration, this command line as written{files} and "
+            f"{config}; not the programs it runs from outside the project (on PATH, in the "
+            "pool): those can change without pyrun asking again.")
+
+
+def _trust_file() -> Path:
+    return config_dir() / "trusted.json"
+
+
+def remembered(decl: Declaration) -> bool | None:
+    """The remembered answer for ``decl``: True, False, or None when never asked, or when the
+    answers file (or its directory) is one another user could have written (:func:`foreign`):
+    a "yes" planted there is never taken."""
+    path = _trust_file()
+    if foreign(path.parent) or foreign(path):
+        return None
+    try:
+        data = json.loads(_trust_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    answer = data.get(trust_key(decl)) if isinstance(data, dict) else None
+    return answer.get("trusted") if isinstance(answer, dict) else None
+
+
+def remember(decl: Declaration, trusted: bool) -> None:
+    """Record the user's answer for ``decl`` (atomic replace)."""
+    path = _trust_file()
+    _private_dir(path.parent)
+    data: dict[str, Any] = {}
+    if not foreign(path):
+        try:
+            read = json.loads(path.read_text(encoding="utf-8"))
+            data = read if isinstance(read, dict) else {}
+        except (OSError, ValueError):
+            pass
+    data[trust_key(decl)] = {"trusted": trusted, "origin": str(decl.origin),
+                             "server": decl.describe()}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        tmp.unlink()  # a leftover of a run killed here (the directory is private)
+    except FileNotFoundError:
+        pass
+    fd = os.open(tmp, flags, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(json.dumps(data, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def _private_dir(path: Path) -> None:
+    """Make pyrun's config directory ``path`` (and missing parents) readable and writable by
+    you alone, whatever the umask; an existing one must be yours and not writable by others.
+
+    Raises:
+        DeclarationError: it exists and another user could write to it (:func:`foreign`).
+    """
+    if not os.path.isdir(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass
+        else:
+            os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
+    why = foreign(path)
+    if why:
+        raise DeclarationError(str(path), f"{path}: {why}; pyrun keeps its trust answers only "
+                               "where no other user can write: make it yours and not writable "
+                               "by others (chown, chmod go-w), or set PYRUN_CONFIG_DIR")
+
+
+def ensure_trusted(decl: Declaration, *, trust: bool, stdin: TextIO, stderr: TextIO) -> None:
+    """Return if ``decl`` may run; ask on a terminal the first time.
+
+    ``--trust`` (``trust=True``) agrees and remembers. A user-declared or built-in server needs
+    no trust.
+
+    Raises:
+        NotTrusted: the user said no (now or before), or cannot be asked (no terminal).
+    """
+    if not decl.from_project:
+        return
+    if trust:
+        remember(decl, True)
+        return
+    answer = remembered(decl)
+    if answer is True:
+        return
+    if answer is False:
+        raise NotTrusted(f"you declined to run the workflow server {decl.origin} declares "
+                         f"({decl.describe()}); pass --trust to run it anyway")
+    if not stdin.isatty():
+        raise NotTrusted(f"{decl.origin} declares a workflow server ({decl.describe()}), and "
+                         "pyrun runs project code only once you agree: run this in a terminal "
+                         "to be asked, or pass --trust")
+    from pyrun.progress import escaped
+
+    print(f"pyrun: {escaped(str(decl.origin), keep='')} declares a workflow server: "
+          f"{decl.describe()}.\n"
+          "It is code from this project and will run with your permissions.\n"
+          f"{trust_covers(decl)}\n"
+          "Run it (your answer is remembered until the declaration changes)? [y/N] ",
+          end="", file=stderr, flush=True)
+    reply = stdin.readline().strip().lower()
+    agreed = reply in ("y", "yes")
+    remember(decl, agreed)
+    if not agreed:
+        raise NotTrusted(f"not running the workflow server {decl.origin} declares")
