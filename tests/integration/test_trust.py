@@ -312,8 +312,11 @@ def test_wsp_create_refuses_a_symlinked_python_envs_before_creating(
     assert not (project / ".venvs" / "dev").exists()  # no orphan venv
 
 
+@pytest.mark.parametrize("bad", ["envs/bad\x00line", "envs/" + "x" * 5000,
+                                 "envs/" + "y" * 300 + "/z"],
+                         ids=["control character", "a 5,000-character line", "a long name"])
 def test_one_bad_python_envs_line_costs_only_that_line(
-    pyrun: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    pyrun: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: str
 ) -> None:
     import io
 
@@ -325,7 +328,7 @@ def test_one_bad_python_envs_line_costs_only_that_line(
     good = project / "envs" / "ok"
     (good / "bin").mkdir(parents=True)
     (good / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 3.11.7\n")
-    (project / ".python-envs").write_text("envs/bad\x00line\nenvs/ok\n")
+    (project / ".python-envs").write_text(f"{bad}\nenvs/ok\n")
     log = io.StringIO()
     listed = project_server(project, log=log).call("environment/list")
     assert [e["id"] for e in listed] == ["envs/ok"]

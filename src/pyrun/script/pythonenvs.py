@@ -105,11 +105,29 @@ def read(directory: Path) -> PythonEnvs:
             problems.append(f"{directory / FILE_NAME}:{number}: skipped: the line holds a control "
                             f"character ({bad!r}), so it names no path")
             continue
+        too_long = _too_long(line)
+        if too_long:
+            problems.append(f"{directory / FILE_NAME}:{number}: skipped: {too_long}, so it "
+                            "names no path this system can open")
+            continue
         path = Path(os.path.normpath(directory / line))  # relative to the file; no ~ (PEP 832)
         lines.append(EnvLine(line, path, number))
     venv = directory / VENV
     return PythonEnvs(directory, tuple(lines), venv if (venv / "pyvenv.cfg").is_file() else None,
                       tuple(problems))
+
+
+#: The longest path and path component POSIX systems open (Linux's PATH_MAX and NAME_MAX).
+_PATH_MAX, _NAME_MAX = 4096, 255
+
+
+def _too_long(line: str) -> str:
+    """Why ``line`` cannot name a path (a path or one of its names too long), or ``""``."""
+    if len(line.encode("utf-8", "surrogateescape")) >= _PATH_MAX:
+        return f"the line is longer than a path can be ({_PATH_MAX} bytes)"
+    if any(len(part.encode("utf-8", "surrogateescape")) > _NAME_MAX for part in line.split("/")):
+        return f"a name in it is longer than a file name can be ({_NAME_MAX} bytes)"
+    return ""
 
 
 def _read_text(path: Path) -> str:
