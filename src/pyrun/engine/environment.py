@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +37,7 @@ from pyrun.engine.pool import PoolEntry
 from pyrun.errors import EntriesVanished
 from pyrun.faults import point
 from pyrun.progress import Reporter
-from pyrun.store.cache import Cache, remove_tree
+from pyrun.store.cache import Cache, Temporary, remove_tree
 from pyrun.store.markers import EnvMarker, env_lock, read_env_marker, write_env_marker
 
 PTH_NAME = "_pyrun_pool.pth"
@@ -173,16 +172,16 @@ def ensure_environment(
             reporter.warn(overlap.message())
         for reason in plan.reasons:
             reporter.step(f"building a link farm: {reason}")
-        tmp = Path(tempfile.mkdtemp(prefix=f"{layout.tmp_prefix()}{key}-", dir=cache.envs))
+        held = Temporary(cache, cache.envs, f"{key}-")  # its lock, then it
+        tmp = held.mkdir()
         try:
             _build(tmp, final, key, interpreter, plan)
             point("env-written")
             if os.path.lexists(final):  # a leftover, a link, or one being rebuilt (-U)
                 _replace(final)
             os.rename(tmp, final)
-        except BaseException:
-            remove_tree(tmp)
-            raise
+        finally:
+            held.close()  # removes what is left of it (nothing, once renamed)
     return env
 
 

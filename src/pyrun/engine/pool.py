@@ -28,7 +28,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,9 +41,9 @@ from pyrun.engine.launchers import neutral_script, script_entry_points
 from pyrun.engine.resolution import LockedDistribution
 from pyrun.errors import InstallError
 from pyrun.faults import point
-from pyrun.layout import ENTRY_MARKER, tmp_prefix
+from pyrun.layout import ENTRY_MARKER
 from pyrun.progress import Reporter
-from pyrun.store.cache import Cache, make_readonly, remove_tree
+from pyrun.store.cache import Cache, Temporary, make_readonly, remove_tree
 from pyrun.store.manifest import altered
 from pyrun.store.markers import EntryMarker, read_entry_marker, write_entry_marker
 
@@ -184,7 +183,8 @@ class Pool:
                 self.reporter.notice(f"building {e.distribution.pin} for Python "
                                      f"{interpreter.version} ({interpreter.executable}): {why}")
         started = time.monotonic()
-        stage = Path(tempfile.mkdtemp(prefix=f"{tmp_prefix()}stage-", dir=self.cache.pool))
+        held = Temporary(self.cache, self.cache.pool, "stage-")  # its lock, then it
+        stage = held.mkdir()
         try:
             prefix = stage / "prefix"
             installer.install([e.distribution for e in missing], prefix, interpreter, stage)
@@ -207,7 +207,7 @@ class Pool:
             self.reporter.step(f"installed {len(missing)} distribution(s) in "
                                f"{time.monotonic() - started:.1f} s")
         finally:
-            remove_tree(stage)
+            held.close()  # removes the stage
 
     def _split(
         self, entry: PoolEntry, prefix: Path, stage: Path, interpreter: Interpreter,

@@ -11,6 +11,7 @@ import contextlib
 import os
 import shutil
 import stat
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -116,34 +117,150 @@ class Cache:
                                                     watched))
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
+class Temporary:
+    """A temporary file or directory in the cache, ``.tmp-<pid>-<label><random>`` (the pid is
+    for people reading the directory; it decides nothing), and the exclusive lock that covers it
+    for as long as it exists: a lock on its own file in ``locks/``
+    (:func:`pyrun.store.markers.tmp_lock`), taken before the temporary is created, held until
+    :meth:`close` has removed what is left of it. A killed process's lock is released by the
+    kernel (or, on a network file system, by the server); :func:`remove_leftovers` removes only
+    temporaries whose lock it can take.
+
+    Attributes:
+        path: where to create it (nothing is there yet: see :meth:`mkdir`).
+    """
+
+    def __init__(self, cache: Cache, directory: Path, label: str) -> None:
+        from pyrun.store.markers import lock_file, tmp_lock
+
+        relative = directory.relative_to(cache.root).as_posix()
+        while True:  # a name no one uses, whose lock is ours; then it is created
+            name = f"{layout.tmp_prefix()}{label}{os.urandom(4).hex()}"
+            self.path = directory / name
+            self._lock = lock_file(cache.locks, tmp_lock(relative, name))
+            fd = _try_hold(self._lock)
+            if fd is not None and not os.path.lexists(self.path):
+                self._fd = fd
+                return
+            if fd is not None:  # pragma: no cover - 32 random bits met another run's
+                os.close(fd)
+
+    def mkdir(self) -> Path:
+        """Create the temporary directory (mode 0700) and return its path."""
+        self.path.mkdir(mode=0o700)
+        return self.path
+
+    def close(self) -> None:
+        """Remove what is left at :attr:`path` (nothing, once it was renamed into place), then
+        the lock's file, then release the lock."""
+        try:
+            remove_tree(self.path)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(self._lock)
+            os.close(self._fd)
+
+
+def _try_hold(path: Path) -> int | None:
+    """An exclusive lock on the file ``path`` (created if missing), taken without waiting: the
+    open descriptor that holds it, or None when someone else holds it.
+
+    ``flock``: the kernel releases it when its holder dies however it dies; Linux takes it on
+    NFS as a POSIX lock, which the server sees from every client. A lock file is unlinked by
+    whoever holds it once its temporary is gone, so a lock is kept only when the file locked is
+    still the one at ``path`` (else another run's, opened before that unlink, is tried again).
+    """
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    while True:
+        fd = os.open(path, flags, 0o600)
+        try:
+            if sys.platform == "win32":  # pragma: no cover
+                import msvcrt
+
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # BlockingIOError: held (PermissionError on Windows)
+            os.close(fd)
+            return None
+        try:
+            if os.path.samestat(os.fstat(fd), os.stat(path)):
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
+#: How old (by the file system's clock) a temporary file in ``refs/`` or ``index/`` must be to
+#: be removed: those are written by :func:`pyrun.layout.write_atomic`, which takes no lock (it
+#: writes a few bytes, then renames), so their free lock alone says nothing.
+UNLOCKED_FILE_AGE = 3600.0
 
 
 def remove_leftovers(cache: Cache) -> list[Path]:
     """Remove the temporary files and directories of runs that died (killed, crashed, power
     lost) from ``pool/``, ``envs/``, ``refs/`` and ``index/``: those named by
-    :func:`pyrun.layout.tmp_prefix` whose process no longer exists. Returns what was removed.
+    :func:`pyrun.layout.tmp_prefix` whose lock (:class:`Temporary`) can be taken now, each
+    removed holding it. Never judged by the pid in the name: a process in another PID
+    namespace (a container sharing the cache) or on another machine (a network file system)
+    has pids that mean nothing here. Temporaries from versions that took no lock are removed
+    the same way (their lock is free); so are the lock files left without a temporary. Returns
+    what was removed.
     """
+    from pyrun.store.markers import lock_file, tmp_lock
+
     removed = []
+    try:
+        locks = os.listdir(cache.locks)
+    except OSError:
+        locks = []
     dirs = [cache.pool, cache.envs, cache.refs, *sorted(cache.index.glob("??"))]
     for d in dirs:
+        relative = d.relative_to(cache.root).as_posix()
         try:
-            names = os.listdir(d)
+            names = [n for n in os.listdir(d) if n.startswith(layout.TMP)]
         except OSError:
             continue
+        unlocked_files = d not in (cache.pool, cache.envs)
         for name in names:
-            pid = layout.tmp_owner(name)
-            if pid is not None and not _alive(pid):
-                remove_tree(d / name)
+            if _remove_if_free(d / name, lock_file(cache.locks, tmp_lock(relative, name)),
+                               unlocked_files):
                 removed.append(d / name)
+        prefix = tmp_lock(relative, "")
+        for stale in [n for n in locks if n.startswith(prefix) and n.endswith(".lock")]:
+            if not os.path.lexists(d / stale[len(prefix):-len(".lock")]):
+                _remove_if_free(None, cache.locks / stale, False)  # its holder died after
     return removed
+
+
+def _remove_if_free(path: Path | None, lock: Path, unlocked_files: bool) -> bool:
+    """Remove ``path`` (if any) and then ``lock`` holding ``lock``, if it can be taken now.
+    With ``unlocked_files``, a file (not a directory) must also be :data:`UNLOCKED_FILE_AGE`
+    old. Whether ``path`` was removed."""
+    try:
+        fd = _try_hold(lock)
+    except OSError:
+        return False
+    if fd is None:
+        return False
+    try:
+        if path is None:
+            return False
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return False
+        if unlocked_files and not stat.S_ISDIR(st.st_mode) and (
+                os.fstat(fd).st_mtime - st.st_mtime < UNLOCKED_FILE_AGE):
+            return False
+        remove_tree(path)
+        return True
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(lock)
+        os.close(fd)
 
 
 def make_readonly(top: Path) -> None:

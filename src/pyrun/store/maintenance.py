@@ -28,9 +28,9 @@ from filelock import FileLock, Timeout
 
 from pyrun import layout
 from pyrun.launch import exclusive, release
-from pyrun.layout import ENTRY_MARKER, ENV_MARKER, tmp_prefix
+from pyrun.layout import ENTRY_MARKER, ENV_MARKER
 from pyrun.script import pythonenvs
-from pyrun.store.cache import Cache, remove_leftovers, remove_tree
+from pyrun.store.cache import Cache, Temporary, remove_leftovers
 from pyrun.store.markers import env_lock, lock_file, read_env_marker, read_reference
 
 #: Default age (days) after which an environment nobody ran is pruned.
@@ -141,7 +141,7 @@ def verify(cache: Cache) -> VerifyResult:
                 result.skipped.append((entry, "damaged, but still used (a running script or "
                                               "a project venv); run verify again when it ends"))
                 continue
-            _discard(entry)
+            _discard(cache, entry)
             result.removed.append(entry)
         finally:
             lock.release()
@@ -318,11 +318,14 @@ def _try_lock(cache: Cache, key: str) -> FileLock | None:
     return lock
 
 
-def _discard(path: Path) -> None:
-    """Rename ``path`` out of the way (atomic: nothing sees half of it), then delete it."""
-    trash = path.with_name(f"{tmp_prefix()}trash-{path.name}")
-    os.rename(path, trash)
-    remove_tree(trash)
+def _discard(cache: Cache, path: Path) -> None:
+    """Rename ``path`` out of the way (atomic: nothing sees half of it), then delete it, under
+    the trash's lock (:class:`pyrun.store.cache.Temporary`)."""
+    trash = Temporary(cache, path.parent, f"trash-{path.name}-")
+    try:
+        os.rename(path, trash.path)
+    finally:
+        trash.close()  # removes the trash
 
 
 def _remove_environment(cache: Cache, path: Path, cutoff: float | None,
@@ -352,7 +355,7 @@ def _remove_environment(cache: Cache, path: Path, cutoff: float | None,
                         return
                 except OSError:
                     pass
-            _discard(path)
+            _discard(cache, path)
         finally:
             release(held)
         result.environments.append(path)
@@ -378,7 +381,7 @@ def _remove_unreferenced_entries(cache: Cache, result: PruneResult) -> None:
         used = used_entries(cache)
         for entry in held:
             if entry.name not in used:
-                _discard(entry)
+                _discard(cache, entry)
                 result.entries.append(entry.name)
     finally:
         for lock in locks:

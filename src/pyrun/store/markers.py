@@ -9,7 +9,8 @@ the contract between pyrun versions and between concurrent runs.
 * :class:`Reference`: an environment outside the cache that uses pool entries
   (``refs/<hash>.json``): a project venv, or an environment a ``.python-envs`` file lists.
 * Lock names: :func:`lock_file` (``locks/<name>.lock``), for pool entries (their key) and for
-  environments being built (:func:`env_lock`).
+  environments being built (:func:`env_lock`) and for temporary files and directories
+  (:func:`tmp_lock`).
 
 The fast-path index entry is the one record read on the warm path, where nothing but the
 standard library is loaded: :mod:`pyrun.layout` owns it (``index_text``, ``read_index``).
@@ -35,7 +36,7 @@ from pyrun import layout
 from pyrun.layout import ENTRY_MARKER, ENV_MARKER
 
 __all__ = ["ENTRY_MARKER", "ENV_MARKER", "EntryMarker", "EnvMarker", "Reference", "env_lock",
-           "lock_file", "read_entry_marker", "read_env_marker", "read_reference",
+           "lock_file", "read_entry_marker", "read_env_marker", "read_reference", "tmp_lock",
            "write_entry_marker", "write_env_marker", "write_reference"]
 
 
@@ -225,3 +226,14 @@ def lock_file(locks: Path, name: str) -> Path:
 def env_lock(key: str) -> str:
     """The lock name of the environment ``key`` while it is built or removed."""
     return f"env-{key}"
+
+
+def tmp_lock(directory: str, name: str) -> str:
+    """The lock name of the temporary file or directory ``name`` in the cache's ``directory``
+    (relative to the root: ``pool``, ``envs``, ``refs``, ``index/<xx>``), held by its maker
+    for as long as it exists (:class:`pyrun.store.cache.Temporary`).
+
+    >>> tmp_lock("index/ab", ".tmp-12-stage-0a1b2c3d")
+    'tmp+index+ab+.tmp-12-stage-0a1b2c3d'
+    """
+    return f"tmp+{directory.replace('/', '+')}+{name}"
