@@ -134,7 +134,7 @@ def test_a_python_envs_file_that_is_not_utf8(pyrun: Runner, tmp_path: Path) -> N
     assert len(list((cache / "envs").iterdir())) == 1  # kept: the file may still list it
     served = pyrun("wsp", "environment/list", cwd=tmp_path,
                    PYRUN_CONFIG_DIR=str(tmp_path / "config"))
-    one_error(served, 1, "-32603", str(listing))
+    one_error(served, 1, "-31901", str(listing))
 
 
 def test_wsp_params_and_declaration_errors(pyrun: Runner, tmp_path: Path) -> None:

@@ -307,8 +307,10 @@ def test_wsp_create_refuses_a_symlinked_python_envs_before_creating(
     project = wsp_project(tmp_path)
     (tmp_path / "elsewhere").write_text("")
     (project / ".python-envs").symlink_to(tmp_path / "elsewhere")
-    with pytest.raises(RpcError, match="symbolic link"):
+    with pytest.raises(RpcError, match="symbolic link") as refused:
         project_server(project).call("environment/create", {"name": "dev"})
+    assert refused.value.code == -31901 and refused.value.data["reason"] == \
+        "unwritable .python-envs"  # a refusal with its reason, never -32603
     assert not (project / ".venvs" / "dev").exists()  # no orphan venv
 
 

@@ -27,6 +27,10 @@ EXECUTION_FAILED = -31004
 #: resolved or installed; ``data.reason`` says which (``resolution``, ``network``, ``install``,
 #: ``venv``).
 REQUIREMENTS_FAILED = -31900
+#: pyrun's own code: a project file the server needs (``.python-envs``) cannot be used: it
+#: cannot be read or written, or it is refused (a symbolic link); ``data.reason`` says which
+#: (``unreadable .python-envs``, ``unwritable .python-envs``) and ``data.path`` names it.
+PROJECT_FILE_REFUSED = -31901
 
 #: The longest error message sent (characters); a longer one is cut, ending in an ellipsis.
 MAX_MESSAGE = 500

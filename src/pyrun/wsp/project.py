@@ -19,7 +19,7 @@ from typing import Any
 
 from pyrun.script import pythonenvs
 from pyrun.wsp.environment import Environment
-from pyrun.wsp.jsonrpc import INTERNAL_ERROR, InvalidParams, NameConflict, RpcError
+from pyrun.wsp.jsonrpc import PROJECT_FILE_REFUSED, InvalidParams, NameConflict, RpcError
 from pyrun.wsp.store import Store
 from pyrun.wsp.venvs import make_venv
 
@@ -49,7 +49,7 @@ class ProjectStore(Store):
         """The project's environments, sorted by id (each path once).
 
         Raises:
-            RpcError: -32603 with ``data.reason = "unreadable .python-envs"`` when the
+            RpcError: -31901 with ``data.reason = "unreadable .python-envs"`` when the
                 project's ``.python-envs`` cannot be read (not UTF-8).
         """
         with python_envs_failure("unreadable .python-envs"):
@@ -81,7 +81,7 @@ class ProjectStore(Store):
         Raises:
             NameConflict: -31002, an environment of that name is listed, or its directory
                 exists.
-            RpcError: -32603 when ``.python-envs`` cannot be written; as :meth:`Store.create`.
+            RpcError: -31901 when ``.python-envs`` cannot be written; as :meth:`Store.create`.
         """
         if any(e.name == name for e in self.environments()):
             raise NameConflict(name)
@@ -106,7 +106,7 @@ class ProjectStore(Store):
         Raises:
             InvalidParams: -32602 with ``data.reason = "activated"`` for the activated
                 environment outside the project (the shell that activated it owns it).
-            RpcError: -32603 when ``.python-envs`` cannot be written.
+            RpcError: -31901 when ``.python-envs`` cannot be written.
         """
         real = os.path.realpath(env.prefix)
         inside = real.startswith(os.path.realpath(self.project) + os.sep)
@@ -127,7 +127,7 @@ class ProjectStore(Store):
             InvalidParams: -32602 while a ``.venv`` exists (the file's implicit last line, it
                 is always the default), or for the activated environment (the default while it
                 is activated).
-            RpcError: -32603 when ``.python-envs`` cannot be written.
+            RpcError: -31901 when ``.python-envs`` cannot be written.
         """
         venv = self.project / pythonenvs.VENV
         if env.prefix != venv and (venv / "pyvenv.cfg").is_file():
@@ -144,9 +144,10 @@ class ProjectStore(Store):
 @contextlib.contextmanager
 def python_envs_failure(reason: str) -> Iterator[None]:
     """Turn a :class:`~pyrun.script.pythonenvs.PythonEnvsError` (the project's ``.python-envs``
-    cannot be read or written) into the -32603 a client gets, with ``data.reason``
+    cannot be read or written, or is refused) into the -31901 a client gets, with ``data.reason``
     (``unreadable .python-envs`` or ``unwritable .python-envs``) and ``data.path``."""
     try:
         yield
     except pythonenvs.PythonEnvsError as exc:
-        raise RpcError(INTERNAL_ERROR, str(exc), {"reason": reason, "path": exc.path}) from None
+        raise RpcError(PROJECT_FILE_REFUSED, str(exc), {"reason": reason, "path": exc.path}) \
+            from None

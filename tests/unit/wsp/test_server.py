@@ -43,7 +43,7 @@ def test_an_unreadable_python_envs_is_an_error_naming_it(tmp_path: Path) -> None
     (tmp_path / ".python-envs").write_bytes(b"caf\xe9\n")
     with pytest.raises(RpcError) as caught:
         project_server(tmp_path).call("environment/list")
-    assert caught.value.code == -32603 and caught.value.data["path"].endswith(".python-envs")
+    assert caught.value.code == -31901 and caught.value.data["path"].endswith(".python-envs")
 
 
 def test_the_trust_question_says_what_a_yes_covers(tmp_path: Path) -> None:
