@@ -13,7 +13,7 @@ import http.server
 import io
 import threading
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 
 def wheel(name: str, version: str, module: str | None = None,
@@ -101,6 +101,31 @@ def serve_index(
         server.shutdown()
         server.server_close()
 
+
+
+@contextlib.contextmanager
+def serve_http(respond: Callable[[http.server.BaseHTTPRequestHandler], None]) -> Iterator[str]:
+    """Serve every GET with ``respond(handler)``, which writes the whole answer itself (through
+    ``handler.wfile``, raw bytes when a test needs a broken one: a short body, a trickle, a
+    control character in the status line); yields ``http://127.0.0.1:PORT``. The server's
+    threads are daemons, so a ``respond`` still writing when the test ends does not hold it."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            with contextlib.suppress(OSError):  # the client may give up first
+                respond(self)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 if __name__ == "__main__":  # serve a private six until interrupted, for trying things by hand
     import time
