@@ -268,6 +268,9 @@ def check(root: str, key: str) -> "tuple[str | None, str]":
     for path, signature in entry.watched:
         if layout.watch_signature(path) != signature:
             return None, f"{path} changed (a local directory source)"
+    for path, digest in entry.contents:  # a few dozen bytes: one read and hash
+        if layout.content_digest(path) != digest:
+            return None, f"{path} changed"
     for path in entry.pending:
         if not os.path.exists(path):
             return python, PENDING

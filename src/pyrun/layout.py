@@ -214,6 +214,23 @@ def file_signature(path: str) -> str:
 DIRECTORY_WATCH = ("pyproject.toml", "setup.py", "setup.cfg", "src")
 
 
+def content_digest(path: str) -> str:
+    """:func:`digest` of the small file at ``path`` (at most 1 MiB read), or ``"-"`` when it
+    cannot be read: what the warm path compares for the files whose content, not only their
+    presence, makes an environment work (its activation ``.pth``)."""
+    try:  # os.read, not open(): a warm run pays about 10 microseconds for it
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            chunks = [os.read(fd, 1 << 16)]
+            while len(chunks[-1]) == 1 << 16 and len(chunks) < 16:
+                chunks.append(os.read(fd, 1 << 16))
+        finally:
+            os.close(fd)
+    except OSError:
+        return "-"
+    return digest(b"".join(chunks))
+
+
 def watch_signature(path: str) -> str:
     """What a watched path looks like now: ``-`` when missing, ``d`` for a directory (only
     its presence counts), else :func:`file_signature`."""
@@ -236,6 +253,7 @@ def directory_watch(directory: str) -> "list[tuple[str, str]]":
 def index_text(
     env_dir: str, base: str, required: list[str], pending: tuple[str, ...] = (),
     watched: "list[tuple[str, str]] | None" = None,
+    contents: "list[tuple[str, str]] | None" = None,
 ) -> str:
     """The text of an index entry (written by the engine, read by :func:`read_index`).
 
@@ -245,10 +263,13 @@ def index_text(
     ``?``-prefixed paths whose absence means only that bytecode is still pending (the
     compiled flags of its entries), and ``=``-prefixed ``path<TAB>signature`` lines: paths
     whose :func:`watch_signature` must not have changed (a local directory source's build
-    files).
+    files), and ``%``-prefixed ``path<TAB>digest`` lines: paths whose :func:`content_digest`
+    must not have changed (the activation ``.pth``: emptied or truncated, it would leave the
+    script to die of its own import error).
     """
     lines = [env_dir, f"{base}\t{file_signature(base)}", *required, *(f"?{p}" for p in pending)]
     lines += [f"={p}\t{sig}" for p, sig in watched or ()]
+    lines += [f"%{p}\t{d}" for p, d in contents or ()]
     return "\n".join(lines) + "\n"
 
 
@@ -262,17 +283,20 @@ class IndexEntry:
         required: paths that must exist.
         pending: paths whose absence means bytecode is pending.
         watched: ``[(path, signature)]`` that must still match (:func:`watch_signature`).
+        contents: ``[(path, digest)]`` whose content must still match (:func:`content_digest`).
     """
 
     def __init__(self, env_dir: str, base: str, base_signature: str,
                  required: list[str], pending: list[str],
-                 watched: "list[tuple[str, str]]") -> None:
+                 watched: "list[tuple[str, str]]",
+                 contents: "list[tuple[str, str]] | None" = None) -> None:
         self.env_dir = env_dir
         self.base = base
         self.base_signature = base_signature
         self.required = required
         self.pending = pending
         self.watched = watched
+        self.contents = contents or []
 
 
 def read_index(root: str, key: str) -> "IndexEntry | str | None":
@@ -293,11 +317,13 @@ def read_index(root: str, key: str) -> "IndexEntry | str | None":
     if len(lines) < 2 or "\t" not in lines[1] or not os.path.isabs(lines[0]):
         return "the fast-path index entry is damaged"
     base, _, signature = lines[1].partition("\t")
-    required = [p for p in lines[2:] if p and not p.startswith(("?", "="))]
+    required = [p for p in lines[2:] if p and not p.startswith(("?", "=", "%"))]
     pending = [p[1:] for p in lines[2:] if p.startswith("?")]
     watched = [(p, sig) for p, _, sig in (w[1:].partition("\t") for w in lines[2:]
                                           if w.startswith("="))]
-    return IndexEntry(lines[0], base, signature, required, pending, watched)
+    contents = [(p, d) for p, _, d in (c[1:].partition("\t") for c in lines[2:]
+                                       if c.startswith("%"))]
+    return IndexEntry(lines[0], base, signature, required, pending, watched, contents)
 
 
 def write_atomic(path: str, data: "bytes | str", mode: int = 0o600) -> None:

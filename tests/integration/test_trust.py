@@ -242,6 +242,28 @@ def test_an_emptied_activation_file_is_repaired_by_upgrade(pyrun: Runner, tmp_pa
     assert pth.read_text().strip()
 
 
+@pytest.mark.parametrize("damage", ["emptied", "truncated", "rewritten, same size"])
+def test_a_damaged_activation_file_is_noticed_by_the_warm_path(
+        pyrun: Runner, tmp_path: Path, damage: str) -> None:
+    """The warm path compares the activation file's content (issue 22): a damaged one is
+    rebuilt by a plain run, never left for the script to die of its own import error."""
+    cache, script = tmp_path / "cache", write(tmp_path / "a.py", body("six"))
+    cold(pyrun, cache, script)
+    (pth,) = env_of(cache).glob("lib/python*/site-packages/_pyrun_pool.pth")
+    text = pth.read_text()
+    if damage == "emptied":
+        pth.write_text("")
+    elif damage == "truncated":
+        pth.write_text(text[: len(text) // 2])
+    else:
+        pth.write_text(text.replace("six", "xis"))
+    out = pyrun(str(script), "-v", PYRUN_CACHE_DIR=str(cache))
+    assert out.returncode == 0 and out.stdout.split() == ["six"], out.stderr
+    assert f"{pth} changed" in out.stderr
+    (pth,) = env_of(cache).glob("lib/python*/site-packages/_pyrun_pool.pth")
+    assert pth.read_text() == text
+
+
 def test_dead_runs_leftovers_in_refs_are_removed(pyrun: Runner, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     cold(pyrun, cache, write(tmp_path / "r.py", "print(1)\n"))

@@ -151,6 +151,7 @@ def record(request: BuildRequest, key: str, env: Environment, entries: list[Pool
     """Start compiling the entries' bytecode after this process ends, and record the
     environment under ``key`` for the warm path, with the files whose absence or change makes
     the record stale (:meth:`pyrun.store.cache.Cache.record_index`)."""
+    from pyrun import layout
     from pyrun.engine import bytecode
     from pyrun.engine.composition import POOLED
     from pyrun.layout import directory_watch
@@ -166,7 +167,9 @@ def record(request: BuildRequest, key: str, env: Environment, entries: list[Pool
                     for e in bytecode.stale(entries, interpreter))
     watched = [w for d in pins.resolution.distributions if d.kind == "directory"
                for w in directory_watch(d.url)]
-    cache.record_index(key, env.path, interpreter.executable, required, pending, watched)
+    activation = str(env.activation)
+    cache.record_index(key, env.path, interpreter.executable, required, pending, watched,
+                       [(activation, layout.content_digest(activation))])
     reporter.debug(f"environment: {env.path}")
 
 

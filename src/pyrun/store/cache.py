@@ -99,6 +99,7 @@ class Cache:
         required: list[str],
         pending: tuple[str, ...] = (),
         watched: list[tuple[str, str]] | None = None,
+        contents: list[tuple[str, str]] | None = None,
     ) -> None:
         """Point the fast-path index entry ``fast_key`` at ``env_dir`` (atomic replace).
 
@@ -110,11 +111,13 @@ class Cache:
             pending: paths whose absence means bytecode is still to come.
             watched: ``[(path, signature)]`` a warm run checks have not changed (a local
                 directory source's build files: :func:`pyrun.layout.directory_watch`).
+            contents: ``[(path, digest)]`` whose content a warm run checks
+                (:func:`pyrun.layout.content_digest`): the activation ``.pth``.
         """
         path = layout.index_path(str(self.root), fast_key)
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         layout.write_atomic(path, layout.index_text(str(env_dir), base, required, pending,
-                                                    watched))
+                                                    watched, contents))
 
 
 class Temporary:
