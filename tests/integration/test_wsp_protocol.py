@@ -327,3 +327,21 @@ def test_pyrun_client_checks_the_protocol_version(pyrun: Runner, tmp_path: Path)
     with Client([sys.executable, str(server)], stderr=subprocess.DEVNULL) as client:
         with pytest.raises(ProtocolError, match="0.2.0"):
             client.initialize(timeout=30)
+
+
+def test_requests_running_at_the_end_of_input_are_answered(pyrun: Runner, project: Path,
+                                                           tmp_path: Path) -> None:
+    """`printf ... | pyrun wsp serve`: the client closes its side at once, and still gets the
+    answers of what it asked (issue 22); the command runs to its end, not killed."""
+    go = tmp_path / "go"
+    raw = Raw(pyrun, project).start()
+    raw.send({"jsonrpc": "2.0", "id": 7, "method": "environment/execute", "params": {
+        "id": ".venv", "argv": ["sh", "-c", f"while [ ! -e {go} ]; do sleep 0.05; done; "
+                                            "echo finished"]}})
+    assert raw.proc.stdin is not None
+    raw.proc.stdin.close()  # the end of input, with the execute still running
+    go.touch()
+    answer = raw.receive()
+    assert answer["id"] == 7 and answer["result"]["exit_code"] == 0, answer
+    assert answer["result"]["stdout"] == "finished\n"
+    assert raw.proc.wait(timeout=60) == 0

@@ -120,6 +120,7 @@ class Endpoint:
         self._lock = threading.Lock()
         self._requests: dict[Any, Request] = {}
         self._slots = threading.BoundedSemaphore(WORKERS)
+        self._workers: list[threading.Thread] = []
 
     def receive(self, body: bytes, send: Callable[[Any], None]) -> None:
         """Answer one frame body through ``send`` (called from several threads: it must write
@@ -186,7 +187,22 @@ class Endpoint:
             if reply is not None:
                 send(reply)
 
-        threading.Thread(target=work, name=f"wsp-{request.method}", daemon=True).start()
+        worker = threading.Thread(target=work, name=f"wsp-{request.method}", daemon=True)
+        with self._lock:
+            self._workers = [w for w in self._workers if w.is_alive()]
+            self._workers.append(worker)
+        worker.start()
+
+    def drain(self) -> None:
+        """Wait until every request taken so far is answered (the end of input: a client that
+        closed its side, as ``printf ... | pyrun wsp serve`` does, still reads the answers)."""
+        while True:
+            with self._lock:
+                running = [w for w in self._workers if w.is_alive()]
+            if not running:
+                return
+            for worker in running:
+                worker.join()
 
     def cancel(self, id_: Any, send: Callable[[Any], None] | None = None) -> bool:
         """Cancel request ``id_`` (``$/cancelRequest``): a waiting one is answered -32800 now
@@ -292,7 +308,8 @@ def serve(endpoint: Endpoint, stdin: BinaryIO, stdout: BinaryIO) -> int:
     each frame written whole under one lock.
 
     Returns the process's exit status: ``endpoint.exit_code`` after ``exit``, 0 at a clean end
-    of input, 1 when the input ends inside a frame. Requests still running then are cancelled
+    of input, 1 when the input ends inside a frame. At the end of input, requests still running
+    are finished and answered first (:meth:`Endpoint.drain`); after ``exit`` they are cancelled
     (their processes killed).
     """
     lock = threading.Lock()
@@ -312,8 +329,10 @@ def serve(endpoint: Endpoint, stdin: BinaryIO, stdout: BinaryIO) -> int:
                 send(response(None, error=RpcError(PARSE_ERROR, f"bad frame: {exc}")))
                 continue
             except EOFError:
+                endpoint.drain()
                 return 1
             if body is None:
+                endpoint.drain()
                 return 0
             endpoint.receive(body, send)
             if endpoint.exit_code is not None:
