@@ -170,3 +170,22 @@ def test_a_script_over_the_size_limit_is_refused(pyrun: Runner) -> None:
             out = pyrun(f"{base}{path}")
             assert_fails(out, 66, f"{base}{path}: larger than 10 MiB")
             assert "the script ran" not in out.stdout
+
+
+def test_a_url_scripts_metadata_error_never_shows_its_password(pyrun: Runner) -> None:
+    """An invalid block in a script given by a URL with credentials: the error names the URL
+    with the credentials as ***."""
+    bad = b'# /// script\n# dependencies = ["not a requirement!"]\n# ///\nprint(1)\n'
+
+    def respond(handler: http.server.BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(bad)))
+        handler.end_headers()
+        handler.wfile.write(bad)
+
+    with serve_http(respond) as base:
+        url = base.replace("http://", "http://me:s3cret@") + "/x.py"
+        for flags in ([], ["-v"]):
+            out = pyrun(*flags, url)
+            assert out.returncode == 65, out.stderr
+            assert "s3cret" not in out.stderr and "***@" in out.stderr, out.stderr
