@@ -176,15 +176,21 @@ def _warm(options: WarmOptions) -> "bytes | None":
     from pyrun import fastpath, layout
     from pyrun.launch import exec_script
 
+    limit = 10 * 2**20  # pyrun.script.metadata.MAX_PIPED_BYTES (a test holds them equal)
     try:
         if options.script == "-":  # the script on standard input, read once
-            regular, data = False, sys.stdin.buffer.read()
+            regular, data = False, sys.stdin.buffer.read(limit + 1)
         else:
             with open(options.script, "rb") as f:
                 regular = os.fstat(f.fileno()).st_mode & 0o170000 == 0o100000
-                data = f.read()
+                data = f.read() if regular else f.read(limit + 1)
     except OSError:
         return None
+    if len(data) > limit and not regular:  # read once: said here, as the engine says it
+        from pyrun.errors import report
+        from pyrun.script.metadata import piped_too_large
+
+        sys.exit(report(piped_too_large(options.script), options.verbosity))
     if options.verbosity >= 0:
         for flag in sorted(set(options.no_ops) & set(_UV_WARNS), key=_UV_WARNS.index):
             print(_NO_OP_WARNING.format(flag=flag), file=sys.stderr)

@@ -15,6 +15,8 @@ import os
 import shutil
 from pathlib import Path
 
+from pyrun.errors import InstallError
+
 #: Longest shebang line the kernel passes whole (Linux BINPRM_BUF_SIZE is 256 since 5.1, 128
 #: before; macOS allows 512). Longer interpreter paths get a /bin/sh trampoline.
 SHEBANG_LIMIT = 127
@@ -78,7 +80,7 @@ def write_entry_scripts(entry_dir: Path, bin_dir: Path, python: str) -> None:
     """
     for dist_info in (entry_dir / "site-packages").glob("*.dist-info"):
         for name, target in script_entry_points(dist_info).items():
-            if not (bin_dir / name).exists():
+            if not os.path.lexists(bin_dir / name):  # a link too: never written through
                 write_wrapper(bin_dir / name, python, target)
     shipped = entry_dir / "bin"
     if not shipped.is_dir():
@@ -128,8 +130,13 @@ def neutral_script(src: Path, dest: Path, executable: str) -> None:
 def script_entry_points(dist_info: Path) -> dict[str, str]:
     """The ``console_scripts`` and ``gui_scripts`` of a ``.dist-info`` directory.
 
-    Returns ``{name: "module:attr"}``; empty when there is no (readable) ``entry_points.txt``.
-    Source: the entry points specification (PyPA), file format section.
+    Returns ``{name: "module:attr"}``, each name the file the script is in the ``bin``
+    directory (:func:`script_file_name`: ``a/../b`` is ``b``, as uv places it); empty when
+    there is no (readable) ``entry_points.txt``. Source: the entry points specification
+    (PyPA), file format section.
+
+    Raises:
+        InstallError: a name is no file of the ``bin`` directory (uv refuses the wheel).
     """
     import configparser
 
@@ -141,9 +148,40 @@ def script_entry_points(dist_info: Path) -> dict[str, str]:
         return {}
     found: dict[str, str] = {}
     for section in ("console_scripts", "gui_scripts"):
-        if parser.has_section(section):
-            found.update((name, target.strip()) for name, target in parser.items(section))
+        if not parser.has_section(section):
+            continue
+        for name, target in parser.items(section):
+            file_name = script_file_name(name)
+            if file_name is None:
+                raise InstallError(
+                    f"{dist_info.name}: the {section} entry point {name!r} is not a file name "
+                    "inside the environment's bin directory; the wheel is invalid (uv refuses "
+                    "it too)", requirement=dist_info.name.split("-")[0])
+            found[file_name] = target.strip()
     return found
+
+
+def script_file_name(name: str) -> str | None:
+    """The file in the ``bin`` directory that the entry point ``name`` is written to, as uv
+    (0.11.15 and later) places it: the path ``bin/NAME`` normalised without the file system
+    (``.`` and ``..`` resolved, ``/`` repeated or trailing dropped); None when that is not a
+    file directly in ``bin`` (it leaves it, is ``bin`` itself, or is in a subdirectory, which
+    uv refuses or fails to write) or holds a NUL.
+
+    >>> script_file_name("tool"), script_file_name("a/../b"), script_file_name("./b/")
+    ('tool', 'b', 'b')
+    >>> script_file_name("../b"), script_file_name("a/b"), script_file_name("/tmp/b")
+    (None, None, None)
+    """
+    parts: list[str] = []
+    for part in name.split("/"):
+        if part == "..":
+            if not parts:
+                return None
+            parts.pop()
+        elif part not in ("", "."):
+            parts.append(part)
+    return parts[0] if len(parts) == 1 and "\0" not in parts[0] else None
 
 
 def link_file(source: Path, dest: Path) -> None:

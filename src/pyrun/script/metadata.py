@@ -166,20 +166,41 @@ def scan_blocks(text: str) -> BlockScan:
     return BlockScan(tuple(blocks), tuple(unclosed))
 
 
+#: Most bytes of a script read from standard input, a pipe, a FIFO or a device (10 MiB, as for
+#: a URL: :data:`pyrun.script.remote.MAX_BYTES`); uv reads ``uv run -`` to its end, however
+#: long. The warm scan (:func:`pyrun.cli._warm`) reads with the same limit.
+MAX_PIPED_BYTES = 10 * 2**20
+
+
+def piped_too_large(path: str) -> ScriptNotFoundError:
+    """The error for a script on standard input or in a pipe (``path``) over
+    :data:`MAX_PIPED_BYTES`."""
+    where = "standard input" if path == "-" else path
+    return ScriptNotFoundError(path, f"{where}: more than {MAX_PIPED_BYTES // 2**20} MiB, the "
+                               "limit for a script read from a pipe; save it to a file and run "
+                               "that")
+
+
 def read_script(path: str | os.PathLike[str]) -> bytes:
     """The script's bytes, read once per run: the fast-path key and the metadata both come
     from them, so an edit between two reads cannot bind a key to another block.
 
     ``-`` is standard input, read to its end (``pyrun -``, as ``python -`` and ``uv run -``);
-    an ``https://`` URL is fetched (:mod:`pyrun.script.remote`).
+    an ``https://`` URL is fetched (:mod:`pyrun.script.remote`). Standard input and any file
+    that is not a regular one (a pipe, a FIFO, ``/dev/zero``) are read up to
+    :data:`MAX_PIPED_BYTES`.
 
     Raises:
         ScriptNotFoundError: the path is missing, a directory, or unreadable (or the URL
-            answers with an error, or an HTML page).
+            answers with an error, or an HTML page), or a pipe holds more than
+            :data:`MAX_PIPED_BYTES`.
         NetworkError: the URL's server cannot be reached.
     """
     if os.fspath(path) == "-":
-        return sys.stdin.buffer.read()
+        data = sys.stdin.buffer.read(MAX_PIPED_BYTES + 1)
+        if len(data) > MAX_PIPED_BYTES:
+            raise piped_too_large("-")
+        return data
     from pyrun.script import remote
 
     if remote.is_url(os.fspath(path)):  # fetched once (pyrun.script.remote)
@@ -187,7 +208,13 @@ def read_script(path: str | os.PathLike[str]) -> bytes:
 
         return remote.fetch(os.fspath(path), layout.cache_root())
     try:
-        return Path(path).read_bytes()
+        with Path(path).open("rb") as f:
+            if os.fstat(f.fileno()).st_mode & 0o170000 == 0o100000:  # a regular file
+                return f.read()
+            data = f.read(MAX_PIPED_BYTES + 1)
+        if len(data) > MAX_PIPED_BYTES:
+            raise piped_too_large(os.fspath(path))
+        return data
     except FileNotFoundError:
         raise ScriptNotFoundError(str(path),
                                   f"{path}: no such file; check the script's path") from None
@@ -227,7 +254,13 @@ def load(path: str | os.PathLike[str], data: bytes | None = None) -> ScriptMetad
         ScriptNotFoundError: the script cannot be read.
         MetadataError: the ``script`` block is invalid.
     """
-    return parse(decode_source(read_script(path) if data is None else data), str(path))
+    source = read_script(path) if data is None else data
+    name = str(path)
+    if name.startswith(("https://", "http://")):  # a URL's credentials are never shown
+        from pyrun.script.remote import shown
+
+        name = shown(name)
+    return parse(decode_source(source), name)
 
 
 def parse(text: str, path: str = "<script>") -> ScriptMetadata:
