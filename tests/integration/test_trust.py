@@ -362,6 +362,18 @@ def test_one_bad_python_envs_line_costs_only_that_line(
 # -- class 8: tampering -----------------------------------------------------------------------
 
 
+def _rewrite_keeping_size_and_mtime(entry: Path, target: Path) -> None:
+    """Change one byte of ``target`` (in the pool entry ``entry``), its size and mtime kept."""
+    st = target.stat()
+    data = bytearray(target.read_bytes())
+    data[-2] = (data[-2] + 1) % 256
+    for d, _dirs, _files in os.walk(entry):
+        os.chmod(d, 0o755)
+    os.unlink(target)  # a new inode: the file may be a hardlink shared with uv's cache
+    target.write_bytes(bytes(data))
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
 def test_cache_verify_finds_a_file_changed_with_its_size_and_mtime_kept(
     pyrun: Runner, tmp_path: Path
 ) -> None:
@@ -370,22 +382,35 @@ def test_cache_verify_finds_a_file_changed_with_its_size_and_mtime_kept(
     clean = pyrun("cache", "verify", PYRUN_CACHE_DIR=str(cache))
     assert clean.returncode == 0 and "0 damaged" in clean.stdout, clean.stderr
     entry = entry_of(cache, "six")
-    target = entry / "site-packages" / "six.py"
-    st = target.stat()
-    data = bytearray(target.read_bytes())
-    data[-2] = ord("#") if data[-2] != ord("#") else ord(" ")  # one byte, same size
-    for d, _dirs, _files in os.walk(entry):
-        os.chmod(d, 0o755)
-    os.unlink(target)  # a new inode: the file is a hardlink shared with uv's cache
-    target.write_bytes(bytes(data))
-    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert cold(pyrun, cache, script, "-U").stdout.split() == ["six"]  # not noticed: by design
+    _rewrite_keeping_size_and_mtime(entry, entry / "site-packages" / "six.py")
     out = pyrun("cache", "verify", PYRUN_CACHE_DIR=str(cache))
     assert out.returncode == 0 and "differs from its wheel's RECORD" in out.stdout, out.stdout
     assert "1 damaged" in out.stdout and not entry.exists()
     again = cold(pyrun, cache, script)  # reinstalled
     assert again.stdout.split() == ["six"]
     assert "0 damaged" in pyrun("cache", "verify", PYRUN_CACHE_DIR=str(cache)).stdout
+
+
+def test_bytecode_rewritten_with_its_size_and_mtime_kept_is_found_by_upgrade_and_verify(
+    pyrun: Runner, tmp_path: Path
+) -> None:
+    """RECORD lists no .pyc: the entry's marker holds every file's sha256 once the compiler
+    has written its bytecode; -U and `cache verify` compare them (issue 22)."""
+    cache, script = tmp_path / "cache", write(tmp_path / "v.py", body("six"))
+    cold(pyrun, cache, script)  # the tests' runs compile in the foreground
+    entry = entry_of(cache, "six")
+    (pyc,) = (entry / "site-packages" / "__pycache__").glob("six.*.pyc")
+    _rewrite_keeping_size_and_mtime(entry, pyc)
+    upgraded = cold(pyrun, cache, script, "-U")
+    assert upgraded.stdout.split() == ["six"]
+    assert f"{pyc.relative_to(entry)} differs from its recorded sha256" in upgraded.stderr
+    assert "0 damaged" in pyrun("cache", "verify", PYRUN_CACHE_DIR=str(cache)).stdout
+    entry = entry_of(cache, "six")
+    (pyc,) = (entry / "site-packages" / "__pycache__").glob("six.*.pyc")
+    _rewrite_keeping_size_and_mtime(entry, pyc)
+    out = pyrun("cache", "verify", PYRUN_CACHE_DIR=str(cache))
+    assert "differs from its recorded sha256" in out.stdout and "1 damaged" in out.stdout, \
+        out.stdout
 
 
 # -- class 5: races and crashes (the storm is in test_stress.py) ------------------------------

@@ -133,7 +133,9 @@ def install_and_compose(request: BuildRequest, pins: Pins, interpreter: Interpre
 
     for attempt in range(1, ATTEMPTS + 1):
         entries, plan = compose_entries(request.cache, pins, interpreter,
-                                        request.options.composition, request.reporter)
+                                        request.options.composition, request.reporter,
+                                        thorough=request.options.upgrade
+                                        or request.options.refresh)
         try:
             env = ensure_environment(request.cache, interpreter, plan, request.reporter)
             break
@@ -179,10 +181,13 @@ def compose_entries(
     interpreter: Interpreter,
     composition: str,
     reporter: Reporter,
+    thorough: bool = False,
 ) -> tuple[list[PoolEntry], Composition]:
     """The pool entries of the pins (installing the missing ones with the pins' installer;
     None when there is nothing to install) and how they compose; for a link farm, the
-    entries' bytecode is put in place first (a farm links the files there are)."""
+    entries' bytecode is put in place first (a farm links the files there are). With
+    ``thorough`` (``-U``, ``--refresh``), an entry whose files' content changed is installed
+    again (:meth:`pyrun.engine.pool.PoolEntry.altered`)."""
     from pyrun.engine import bytecode
     from pyrun.engine.composition import LINK_FARM, compose
     from pyrun.engine.pool import Pool
@@ -190,7 +195,7 @@ def compose_entries(
     entries: list[PoolEntry] = []
     if pins.installer is not None and pins.resolution.distributions:
         entries = Pool(cache, reporter).ensure(pins.resolution.distributions, interpreter,
-                                               pins.installer)
+                                               pins.installer, thorough)
     plan = compose(entries, composition)
     if plan.mode == LINK_FARM:
         bytecode.before_link_farm(cache, entries, interpreter, reporter)

@@ -34,6 +34,7 @@ from pyrun.errors import CommandError
 from pyrun.faults import point
 from pyrun.progress import Reporter
 from pyrun.store.cache import Cache, make_readonly, make_writable
+from pyrun.store.manifest import hashes
 from pyrun.store.markers import write_entry_marker
 from pyrun.subprocesses import run_command, spawn_detached
 
@@ -146,8 +147,9 @@ def compile_entries(
                     continue  # a later run tries again
                 e.compiled_flag(interpreter.cache_tag).touch()
                 marker = e.marker()
-                if marker is not None:
-                    write_entry_marker(e.path, marker.compiled(interpreter.cache_tag))
+                if marker is not None:  # the files are final now: their hashes too
+                    write_entry_marker(e.path, marker.compiled(interpreter.cache_tag,
+                                                               hashes(e.path)))
         finally:
             for e in todo:
                 make_readonly(e.path)

@@ -44,7 +44,7 @@ from pyrun.faults import point
 from pyrun.layout import ENTRY_MARKER
 from pyrun.progress import Reporter
 from pyrun.store.cache import Cache, Temporary, make_readonly, remove_tree
-from pyrun.store.manifest import altered
+from pyrun.store.manifest import altered, hash_mismatch
 from pyrun.store.markers import EntryMarker, read_entry_marker, write_entry_marker
 
 
@@ -77,11 +77,14 @@ class PoolEntry:
         missing or damaged."""
         return read_entry_marker(self.path)
 
-    def altered(self) -> str | None:
-        """What changed in the entry since it was finished, or None
-        (:func:`pyrun.store.manifest.altered`)."""
+    def altered(self, thorough: bool = False) -> str | None:
+        """What changed in the entry since it was finished, or None: every file's size and
+        mtime against the manifest (:func:`pyrun.store.manifest.altered`); with ``thorough``
+        (``-U``, ``--refresh``) every file's content too, bytecode included, once the compiler
+        has recorded it (:func:`pyrun.store.manifest.hash_mismatch`)."""
         marker = self.marker()
-        return altered(self.path, marker.files if marker else None)
+        return altered(self.path, marker.files if marker else None) or (
+            hash_mismatch(self.path, marker.hashes if marker else None) if thorough else None)
 
     def compiled_flag(self, cache_tag: str) -> Path:
         """The flag file that says the entry holds the ``.pyc`` files of ``cache_tag``."""
@@ -140,22 +143,24 @@ class Pool:
         distributions: Sequence[LockedDistribution],
         interpreter: Interpreter,
         installer: Installer,
+        thorough: bool = False,
     ) -> list[PoolEntry]:
         """Return the entries for ``distributions``, installing the missing ones with
-        ``installer``.
+        ``installer``; an entry changed since it was finished is installed again (by size and
+        mtime; with ``thorough``, by content too: :meth:`PoolEntry.altered`).
 
         Raises:
             InstallError: the installer failed to install one.
             NetworkError: the installer could not fetch an artifact.
         """
         entries = self.entries_for(distributions, interpreter)
-        suspect = {e.key for e in entries if e.is_complete() and e.altered()}
+        suspect = {e.key for e in entries if e.is_complete() and e.altered(thorough)}
         missing = [e for e in entries if e.key in suspect or not e.is_complete()]
         if not missing:
             return entries
         with self.cache.locked([e.key for e in missing]):
             for e in missing:  # under the lock: not a compile in progress, really changed
-                why = e.altered() if e.key in suspect and e.is_complete() else None
+                why = e.altered(thorough) if e.key in suspect and e.is_complete() else None
                 if why:
                     self.reporter.repair(f"pool entry {e.key}: {why} since it was installed; "
                                          "installing it again")

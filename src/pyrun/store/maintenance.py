@@ -116,13 +116,15 @@ def verify(cache: Cache) -> VerifyResult:
     (a link farm holds hardlinks to the same damaged files), so the next run reinstalls it;
     an entry still used (by a running script's environment, or a project venv in ``refs/``)
     is reported and left."""
-    from pyrun.store.manifest import record_mismatch
+    from pyrun.store.manifest import hash_mismatch, record_mismatch
+    from pyrun.store.markers import read_entry_marker
 
     result = VerifyResult()
     damaged = []
     for entry in sorted(p for p in _children(cache.pool) if (p / ENTRY_MARKER).is_file()):
         result.entries += 1
-        why = record_mismatch(entry)
+        marker = read_entry_marker(entry)
+        why = record_mismatch(entry) or hash_mismatch(entry, marker.hashes if marker else None)
         if why:
             result.damaged.append((entry.name, why))
             damaged.append(entry)

@@ -40,6 +40,42 @@ def manifest(entry_dir: Path) -> dict[str, list[int]]:
     return found
 
 
+def hashes(entry_dir: Path) -> dict[str, str]:
+    """``{relative path: sha256}`` of every file in an entry but its marker and compiled flags
+    (the files :func:`manifest` lists), bytecode included: what ``pyrun cache verify`` and
+    ``-U`` compare (:func:`hash_mismatch`), since ``RECORD`` lists no ``.pyc`` file and a
+    file can be rewritten with its size and mtime kept. Computed by the background compiler,
+    once the entry's bytecode is in place (:mod:`pyrun.engine.bytecode`), never on a run's
+    critical path."""
+    found = {}
+    for rel in manifest(entry_dir):
+        digest = hashlib.sha256()
+        try:
+            with open(entry_dir / rel, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(chunk)
+        except OSError:
+            continue
+        found[rel] = digest.hexdigest()
+    return found
+
+
+def hash_mismatch(entry_dir: Path, recorded: Mapping[str, str] | None) -> str | None:
+    """The first file of the entry whose sha256 differs from ``recorded`` (the ``hashes`` of
+    its marker), or that is missing, said in a few words; None when all match or nothing is
+    recorded (an entry whose bytecode the compiler has not written yet). Reads every file."""
+    if not recorded:
+        return None
+    current = hashes(entry_dir)
+    for rel, expected in sorted(recorded.items()):
+        now = current.get(rel)
+        if now is None:
+            return f"{rel} is missing"
+        if now != expected:
+            return f"{rel} differs from its recorded sha256"
+    return None
+
+
 def altered(entry_dir: Path, recorded: Mapping[str, list[int]] | None) -> str | None:
     """What changed in the entry at ``entry_dir`` since it was finished, or None.
 

@@ -110,6 +110,8 @@ class EntryMarker:
         compiled_for: the ``cache_tag`` of each interpreter whose ``.pyc`` files it holds.
         files: ``{relative path: [size, mtime_ns]}`` of its files when the marker was written
             (:func:`pyrun.store.manifest.manifest`); None in markers from before manifests.
+        hashes: ``{relative path: sha256}`` of every file, bytecode included, once the
+            compiler has put it in place (:func:`pyrun.store.manifest.hashes`); None before.
         extra: fields this version does not know (a later pyrun's), kept as read so that
             rewriting the marker (bytecode added) never drops them.
     """
@@ -122,14 +124,18 @@ class EntryMarker:
     installed_with: Mapping[str, str] = field(default_factory=dict)
     compiled_for: tuple[str, ...] = ()
     files: Mapping[str, list[int]] | None = None
+    hashes: Mapping[str, str] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    def compiled(self, cache_tag: str) -> EntryMarker:
-        """This marker, saying the entry holds ``cache_tag``'s bytecode too."""
+    def compiled(self, cache_tag: str, hashes: Mapping[str, str] | None = None,
+                 ) -> EntryMarker:
+        """This marker, saying the entry holds ``cache_tag``'s bytecode too (and, given, the
+        ``hashes`` of its files as they are now)."""
         import dataclasses
 
         return dataclasses.replace(self, compiled_for=tuple(sorted({*self.compiled_for,
-                                                                    cache_tag})))
+                                                                    cache_tag})),
+                                   hashes=self.hashes if hashes is None else hashes)
 
 
 def write_entry_marker(entry_dir: Path, marker: EntryMarker) -> None:
@@ -146,6 +152,8 @@ def write_entry_marker(entry_dir: Path, marker: EntryMarker) -> None:
         "compiled-for": list(marker.compiled_for),
         "files": manifest(entry_dir),
     }
+    if marker.hashes is not None:
+        data["hashes"] = dict(marker.hashes)
     for stale in entry_dir.glob(f"{layout.tmp_prefix('*')}{ENTRY_MARKER}"):
         stale.unlink()  # left by a run killed while adding bytecode (we hold the lock)
     layout.write_atomic(str(entry_dir / ENTRY_MARKER), json.dumps(data, indent=1))
@@ -161,6 +169,7 @@ def read_entry_marker(entry_dir: Path) -> EntryMarker | None:
         return None
     tags, files, installed = data.get("compiled-for"), data.get("files"), \
         data.get("installed-with")
+    hashes = data.get("hashes")
     return EntryMarker(
         name=str(data.get("name", "")), version=str(data.get("version", "")),
         kind=str(data.get("kind", "")), url=str(data.get("url", "")),
@@ -170,13 +179,14 @@ def read_entry_marker(entry_dir: Path) -> EntryMarker | None:
         compiled_for=tuple(t for t in tags if isinstance(t, str))
         if isinstance(tags, list) else (),
         files=files if isinstance(files, dict) else None,
+        hashes={str(k): str(v) for k, v in hashes.items()} if isinstance(hashes, dict) else None,
         extra={k: v for k, v in data.items() if k not in _ENTRY_FIELDS},
     )
 
 
 #: The entry marker's fields this version writes.
 _ENTRY_FIELDS = frozenset({"name", "version", "kind", "url", "sha256", "installed-with",
-                           "compiled-for", "files"})
+                           "compiled-for", "files", "hashes"})
 
 
 @dataclass(frozen=True)
