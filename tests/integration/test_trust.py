@@ -8,6 +8,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -268,9 +269,14 @@ def test_dead_runs_leftovers_in_refs_are_removed(pyrun: Runner, tmp_path: Path) 
     cache = tmp_path / "cache"
     cold(pyrun, cache, write(tmp_path / "r.py", "print(1)\n"))
     leftover = cache / "refs" / ".tmp-999999999-abc.json"
-    leftover.write_text("{")
+    fresh = cache / "refs" / ".tmp-999999999-def.json"
+    for path in (leftover, fresh):
+        path.write_text("{")
+    hours_ago = time.time() - 2 * 3600  # write_atomic's temporaries take no lock: age decides
+    os.utime(leftover, (hours_ago, hours_ago))
     cold(pyrun, cache, write(tmp_path / "r2.py", "# /// script\n# dependencies = []\n# ///\n"))
     assert not leftover.exists()
+    assert fresh.exists()  # a run may be between its write and its rename
 
 
 # -- class 7: projects other users control ----------------------------------------------------
