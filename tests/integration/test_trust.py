@@ -3,6 +3,7 @@ the script declared, from a cache only its user controls (docs/reliability.md, t
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -713,3 +714,25 @@ def test_trust_covers_what_decides_the_code_run(pyrun: Runner, tmp_path: Path,
         assert out.returncode == 76, out.stderr
     else:
         assert_fails(out, 77, "--trust")
+
+
+def test_an_environment_python_envs_lists_is_never_run_when_another_user_could_write_it(
+        pyrun: Runner, tmp_path: Path) -> None:
+    """.python-envs can name environments anywhere (PEP 832): one another user owns is listed
+    with its error, and pyrun wsp run refuses it, its python not run (issue 22, point 1)."""
+    project, config = wsp_project(tmp_path), tmp_path / "config"
+    theirs, ran = tmp_path / "theirs", tmp_path / "their-python-ran"
+    (theirs / "bin").mkdir(parents=True)
+    (theirs / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 3.11.7\n")
+    write(theirs / "bin" / "python", f"#!/bin/sh\ntouch {ran}\n").chmod(0o755)
+    (project / ".python-envs").write_text(f"{theirs}\n")
+    owned_by_other(theirs / "bin")
+    listed = pyrun("wsp", "environment/list", cwd=project, PYRUN_CONFIG_DIR=str(config),
+                   VIRTUAL_ENV="")
+    assert listed.returncode == 0, listed.stderr
+    (item,) = json.loads(listed.stdout)
+    assert f"uid {OTHER_UID}" in item["error"], item
+    out = pyrun("wsp", "run", "--env", str(theirs), "--", "python", "-c", "1", cwd=project,
+                PYRUN_CONFIG_DIR=str(config), VIRTUAL_ENV="")
+    assert out.returncode != 0 and f"uid {OTHER_UID}" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr and not ran.exists()
