@@ -226,8 +226,13 @@ def test_upgrade_package_keeps_the_other_versions_of_the_recorded_environment(
     assert pyrun(str(script)).stdout.split() == ["1.0-private", "1.0-private"]
     assert pyrun.uv("run", "--script", str(script)).stdout.split()[-2:] == [
         "1.0-private", "1.0-private"]
+    before = wheels.stat().st_mtime_ns
     for name, data in (wheel("alpha", "2.0"), wheel("beta", "2.0")):
         (wheels / name).write_bytes(data)
+    # once in six full runs uv's -P run did not see the new wheels (pyrun's did); the likely
+    # cause is a cached reading of the directory while its timestamp is unchanged: moved a
+    # second on, so that writes within one timestamp tick of uv's last read cannot hide them
+    os.utime(wheels, ns=(before + 10**9, before + 10**9))
     mine = pyrun("-P", "alpha", str(script))
     theirs = pyrun.uv("run", "-P", "alpha", "--script", str(script))
     assert mine.returncode == 0, mine.stderr
