@@ -17,10 +17,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 
 
 def wheel(name: str, version: str, module: str | None = None,
-          requires: Sequence[str] = ()) -> tuple[str, bytes]:
+          requires: Sequence[str] = (), files: Mapping[str, bytes] | None = None,
+          ) -> tuple[str, bytes]:
     """A pure wheel ``(filename, bytes)`` of ``name`` holding one module ``name`` whose
     ``__version__`` is ``module`` (default: ``"<version>-private"``), requiring ``requires``
-    (``Requires-Dist``)."""
+    (``Requires-Dist``); ``files`` (``{path in the wheel: bytes}``, an ``entry_points.txt``
+    say) are added, or replace the module."""
     text = module if module is not None else f"{version}-private"
     depends = "".join(f"Requires-Dist: {r}\n" for r in requires)
     files = {
@@ -29,6 +31,7 @@ def wheel(name: str, version: str, module: str | None = None,
             f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{depends}".encode(),
         f"{name}-{version}.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: pyrun-tests\n"
                                              b"Root-Is-Purelib: true\nTag: py3-none-any\n",
+        **(files or {}),
     }
     record = ""
     for path, data in files.items():

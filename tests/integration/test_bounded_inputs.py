@@ -5,19 +5,15 @@ placed as uv places it, never outside the environment's ``bin``. Each case crash
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import io
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
 
 from pyrun.script import metadata
 from tests.helpers import Runner, assert_fails, write
-from tests.loopback import serve_index
+from tests.loopback import serve_index, wheel
 
 PRINT_A = 'import os\nprint(repr(os.environ.get("A")))\n'
 
@@ -92,24 +88,10 @@ def test_a_script_at_the_limit_on_standard_input_runs(pyrun: Runner, flags: list
 def _wheel_with_entry_point(name: str, entry: str) -> tuple[str, bytes]:
     """A pure wheel ``name`` 1.0 whose module has ``main()`` (printing ``ran``) and whose
     ``console_scripts`` entry point ``entry`` runs it."""
-    info = f"{name}-1.0.dist-info"
-    files = {
+    return wheel(name, "1.0", files={
         f"{name}.py": b"def main():\n    print('ran')\n",
-        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n".encode(),
-        f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: pyrun-tests\nRoot-Is-Purelib: true\n"
-                         b"Tag: py3-none-any\n",
-        f"{info}/entry_points.txt": f"[console_scripts]\n{entry} = {name}:main\n".encode(),
-    }
-    record = ""
-    for path, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record += f"{path},sha256={digest},{len(data)}\n"
-    record += f"{info}/RECORD,,\n"
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        for path, data in {**files, f"{info}/RECORD": record.encode()}.items():
-            z.writestr(path, data)
-    return f"{name}-1.0-py3-none-any.whl", out.getvalue()
+        f"{name}-1.0.dist-info/entry_points.txt":
+            f"[console_scripts]\n{entry} = {name}:main\n".encode()})
 
 
 def test_an_entry_point_named_with_a_path_is_placed_as_uv_places_it(
