@@ -37,24 +37,27 @@ _SHORT = {"\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f":
 
 def escaped(text: str, keep: str = "\n\t") -> str:
     r"""``text`` with every control character (C0, DEL, C1) but those in ``keep`` shown as a
-    backslash escape (``\033`` for ESC, ``\r``, as git quotes a path), so that what a project
-    file, a URL, a server or a package's metadata says can never move the cursor, erase a
-    line or change colours on the user's terminal. A backslash is doubled only where the text
-    had a control character to escape (plain paths keep theirs).
+    backslash escape (``\033`` for ESC, ``\r``, as git quotes a path; other characters that
+    are not printable, a right-to-left override say, as Python writes them: ``\u202e``), so
+    that what a project file, a URL, a server or a package's metadata says can never move
+    the cursor, erase a line, reorder the text or change colours on the user's terminal. A
+    backslash is doubled only where the text had a character to escape (plain paths keep
+    theirs).
 
     >>> escaped("ok\x1b[2K\rfake")
     'ok\\033[2K\\rfake'
     >>> escaped("two\nlines"), escaped("two\nlines", keep="")
     ('two\nlines', 'two\\nlines')
     """
-    if all(" " <= c < "\x7f" or c in keep or c > "\x9f" for c in text):
+    if all(c.isprintable() or c in keep for c in text):
         return text
     out = []
     for c in text:
-        if c in keep or (" " <= c < "\x7f" and c != "\\") or c > "\x9f":
+        if c in keep or (c.isprintable() and c != "\\"):
             out.append(c)
-        else:
-            out.append(_SHORT.get(c) or f"\\{ord(c):03o}")
+        else:  # a control character as git writes it; another non-printable as Python does
+            out.append(_SHORT.get(c) or (f"\\{ord(c):03o}" if c < "\xa0"
+                                         else repr(c)[1:-1]))
     return "".join(out)
 
 

@@ -39,3 +39,7 @@ def test_errors_and_progress_lines_are_escaped_and_pyruns_own_colours_kept(
     assert "\x1b[2K" not in text and "\r" not in text and "\x07" not in text
     assert text.count("harmless\\033[2K\\r\\033[1Aall fine\\a\\233") == 4
     assert "\x1b[1;31merror:\x1b[0m" in text and "\x1b[1;33mwarning:\x1b[0m" in text
+
+
+def test_a_right_to_left_override_cannot_reorder_what_is_shown() -> None:
+    assert escaped("evil\u202etxt.py") == "evil\\u202etxt.py"

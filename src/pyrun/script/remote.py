@@ -41,8 +41,6 @@ MAX_REDIRECTS = 10
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _REDIRECTS = (301, 302, 303, 307, 308)
-_ESCAPES = {"\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f",
-            "\r": "\\r"}
 #: What a download gives: ``(body, Content-Type, (ETag, Last-Modified))``, or None for
 #: ``304 Not Modified``.
 _Answer = Optional[tuple[bytearray, str, tuple[str, str]]]
@@ -69,8 +67,9 @@ def shown(text: str) -> str:
         end = min([i for i in map(rest.find, "/?#") if i >= 0] or [len(rest)])
         if "@" in rest[:end]:
             text = f"{scheme}://***@{rest[rest.rfind('@', 0, end) + 1:]}"
-    return "".join(c if c.isprintable() else _ESCAPES.get(c) or (
-        f"\\{ord(c):03o}" if c < "\xa0" else repr(c)[1:-1]) for c in text)
+    from pyrun.progress import escaped
+
+    return escaped(text, keep="")
 
 
 def fetch(url: str, root: str | None = None) -> bytes:
