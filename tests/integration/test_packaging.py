@@ -18,9 +18,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _build(pyrun: Runner, dist: Path) -> tuple[Path, Path]:
     """``(wheel, sdist)`` built from the repository into ``dist``."""
-    built = subprocess.run([find_uv(), "build", "--sdist", "--wheel", "--out-dir", str(dist),
-                            str(ROOT)], env=pyrun.env(), capture_output=True, text=True,
-                           timeout=600)
+    # uv build's default: the sdist, then the wheel from the sdist, as a release is built (a
+    # wheel built from the work tree would carry whatever a stale build/ directory holds)
+    built = subprocess.run([find_uv(), "build", "--out-dir", str(dist), str(ROOT)],
+                           env=pyrun.env(), capture_output=True, text=True, timeout=600)
     assert built.returncode == 0, built.stderr
     return (next(dist.glob("pyrun_scripts-*-py3-none-any.whl")),
             next(dist.glob("pyrun_scripts-*.tar.gz")))
@@ -34,7 +35,10 @@ def test_the_wheel_installs_into_a_fresh_venv_and_runs_a_script(pyrun: Runner,
         metadata = z.read(next(n for n in names if n.endswith(".dist-info/METADATA")))
     assert f"Project-URL: Documentation, {DOCS_URL}".encode() in metadata
     assert any(n.endswith(".data/scripts/pyrun") for n in names)  # the plain launcher
-    assert "pyrun/engine.py" in names and not any("tests/" in n for n in names)
+    sources = {f"pyrun/{p.relative_to(ROOT / 'src' / 'pyrun').as_posix()}"
+               for p in (ROOT / "src" / "pyrun").rglob("*") if p.suffix in (".py", ".typed")}
+    shipped = {n for n in names if n.startswith("pyrun/")}
+    assert shipped == sources and "pyrun/engine/__init__.py" in shipped
     with tarfile.open(sdist) as t:
         assert any(n.endswith("/bin/pyrun") for n in t.getnames())
     venv = tmp_path / "venv"
