@@ -51,10 +51,12 @@ def serve_index(
     projects: Mapping[str, Sequence[tuple[str, bytes]]],
     credentials: tuple[str, str] | None = None,
     requests: list[str] | None = None,
+    before: Callable[[str], None] | None = None,
 ) -> Iterator[str]:
     """Serve ``projects`` (``{name: [(filename, bytes)]}``) as a simple index; yields
     ``http://127.0.0.1:PORT/simple`` (without credentials). With ``credentials``, every
-    request without them gets 401. Each request's path is appended to ``requests``."""
+    request without them gets 401. Each request's path is appended to ``requests``, and
+    ``before(path)`` is called before it is answered (a test's moment to change something)."""
     files = {fn: data for dists in projects.values() for fn, data in dists}
     expected = ("Basic " + base64.b64encode(":".join(credentials).encode()).decode()
                 if credentials else None)
@@ -69,6 +71,8 @@ def serve_index(
         def answer(self, with_body: bool) -> None:
             if requests is not None:
                 requests.append(self.path)
+            if before is not None:
+                before(self.path)
             if expected and self.headers.get("Authorization") != expected:
                 self.send_response(401)
                 self.send_header("WWW-Authenticate", 'Basic realm="private"')

@@ -736,3 +736,28 @@ def test_an_environment_python_envs_lists_is_never_run_when_another_user_could_w
                 PYRUN_CONFIG_DIR=str(config), VIRTUAL_ENV="")
     assert out.returncode != 0 and f"uid {OTHER_UID}" in out.stderr, out.stderr
     assert "Traceback" not in out.stderr and not ran.exists()
+
+
+def test_a_script_swapped_while_its_environment_is_built_is_not_run(
+        pyrun: Runner, tmp_path: Path) -> None:
+    """The bytes agreed to are the bytes run (issue 22, point 2): the script is swapped while
+    uv fetches its dependency from an index on the loopback interface (a build can take
+    minutes): the environment comes from the agreed bytes and the swapped script is refused
+    (77) before anything of it runs."""
+    from tests.loopback import serve_index, wheel
+
+    project, config, ran = wsp_project(tmp_path), tmp_path / "config", tmp_path / "evil-ran"
+    script = project / "wf.py"
+
+    def swap(path: str) -> None:
+        if path.rstrip("/") == "/simple/pinnedpkg":
+            write(script, f"open({str(ran)!r}, 'w')\n")
+
+    (project / "pyproject.toml").write_text('[workflow]\nwsp = {script = "./wf.py"}\n')
+    with serve_index({"pinnedpkg": [wheel("pinnedpkg", "1.0")]}, before=swap) as url:
+        write(script, '# /// script\n# dependencies = ["pinnedpkg"]\n# ///\nimport sys\n'
+                      'sys.exit(3)\n')
+        out = pyrun("wsp", "--trust", "environment/list", cwd=project,
+                    PYRUN_CONFIG_DIR=str(config), UV_INDEX_URL=url)
+    assert_fails(out, 77, "changed while pyrun prepared it")
+    assert not ran.exists() and "open(" in script.read_text()

@@ -130,9 +130,9 @@ def _with_server(opts: argparse.Namespace, work: Any) -> int:
     from pyrun.wsp.jsonrpc import RpcError
 
     decl = declaration.resolve(Path.cwd())
-    trust.ensure_trusted(decl, trust=opts.trust, stdin=sys.stdin, stderr=sys.stderr)
+    agreed = trust.ensure_trusted(decl, trust=opts.trust, stdin=sys.stdin, stderr=sys.stderr)
     try:
-        argv, environ = launch(decl)
+        argv, environ = launch(decl, agreed)
     except (declaration.DeclarationError, declaration.NotTrusted):
         raise
     except PyrunError as exc:
@@ -276,25 +276,36 @@ def _stream(client: Any, env_id: str, command: list[str]) -> int:
     return 128 - code if code < 0 else code
 
 
-def launch(decl: Any) -> tuple[list[str], dict[str, str] | None]:
-    """The command line and environment that start the server ``decl`` names.
+def launch(decl: Any, agreed: Any) -> tuple[list[str], dict[str, str] | None]:
+    """The command line and environment that start the server ``decl`` names, ``agreed``
+    (:class:`pyrun.wsp.trust.Agreed`) being what the user agreed to run.
 
     A ``script`` gets its environment from pyrun's engine first (so the start timeout covers
-    the server's start, not an install); a ``cmd`` with ``requires`` gets those installed
-    through the pool and its environment's ``bin`` first on ``PATH``.
+    the server's start, not an install), built from the bytes agreed to, and runs only those
+    bytes (:func:`pyrun.wsp.trust.pinned_command`); a ``cmd`` with ``requires`` gets those
+    installed through the pool and its environment's ``bin`` first on ``PATH``. What the
+    trust key covers is checked again once the environment is ready, right before the start.
 
     Raises:
         PyrunError: building the environment failed.
+        NotTrusted: what was agreed to changed while the environment was built.
     """
     from pyrun.engine import Reporter, command_environ, prepare, prepare_requirements
+    from pyrun.wsp import trust
 
     if decl.kind == "builtin":
         return [sys.executable, "-m", "pyrun", "wsp", "serve", "--project", str(decl.project)], None
     if decl.kind == "script":
-        assert decl.script is not None
-        env = prepare(decl.script, reporter=Reporter(0))
-        return [str(env.python), str(decl.script)], command_environ(env.path)
+        assert decl.script is not None and agreed.script is not None
+        env = prepare(decl.script, reporter=Reporter(0), data=agreed.script)
+        trust.recheck(decl, agreed)
+        if not decl.from_project:
+            return [str(env.python), str(decl.script)], command_environ(env.path)
+        command = trust.pinned_command(str(env.python), decl.script, agreed.script)
+        return command, command_environ(env.path)
+    environ = None
     if decl.requires:
         env = prepare_requirements(list(decl.requires), reporter=Reporter(0))
-        return list(decl.cmd), command_environ(env.path)
-    return list(decl.cmd), None
+        environ = command_environ(env.path)
+    trust.recheck(decl, agreed)
+    return list(decl.cmd), environ

@@ -7,6 +7,8 @@ workflow server protocol (:mod:`pyrun.wsp`) all use.
   pool (WSP's ``environment/create``).
 * :func:`command_environ`, :func:`run_captured` and :func:`start` run commands in an
   environment, through the one subprocess helper.
+* :func:`read_script` reads a script's bytes once (a file, ``-`` or a URL), for a caller that
+  must run exactly the bytes it checked (``prepare(..., data=...)``).
 
 The stages, each one module::
 
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     )
     from pyrun.engine.uvpython import Asked, ask_early, uv_binary
     from pyrun.progress import Reporter
+    from pyrun.script.metadata import read_script
     from pyrun.subprocesses import run_captured, start
 
 #: Each public name and the module that defines it. The face imports a module only when one
@@ -58,6 +61,7 @@ _WHERE = {
     "lock": "pyrun.engine.subcommands",
     "prepare": "pyrun.engine.preparing",
     "prepare_requirements": "pyrun.engine.preparing",
+    "read_script": "pyrun.script.metadata",
     "remove_requirements": "pyrun.engine.subcommands",
     "run": "pyrun.engine.running",
     "run_captured": "pyrun.subprocesses",
@@ -83,6 +87,7 @@ __all__ = [
     "lock",
     "prepare",
     "prepare_requirements",
+    "read_script",
     "remove_requirements",
     "run",
     "run_captured",

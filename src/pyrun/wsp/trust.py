@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -25,6 +26,31 @@ from pyrun.wsp.declaration import (
 )
 
 
+@dataclass(frozen=True)
+class Agreed:
+    """What a run of a declared server agreed to: the trust key (:func:`trust_key`) and, for a
+    ``script``, the bytes it covers, read once: the engine builds the environment from them
+    and the server runs them (:func:`pinned_command`), so an edit after the question changes
+    nothing that runs."""
+
+    key: str
+    script: bytes | None = None
+
+
+def agreed_inputs(decl: Declaration) -> Agreed:
+    """Read every input that decides the code ``decl`` runs, once (see :func:`trust_key`).
+
+    Raises:
+        ScriptNotFoundError: the declared script is missing or unreadable.
+    """
+    script = None
+    if decl.script is not None:
+        from pyrun.engine import read_script
+
+        script = read_script(decl.script)
+    return Agreed(_key(decl, script), script)
+
+
 def trust_key(decl: Declaration) -> str:
     """What a remembered answer is for: every input that decides the code a yes runs.
 
@@ -32,13 +58,19 @@ def trust_key(decl: Declaration) -> str:
     (``x.py.lock``); the project's installer configuration, which decides where the script's
     or the ``requires``' distributions come from (the project's ``uv.toml`` and the declaring
     ``pyproject.toml``'s ``[tool.uv]``); for a ``cmd``, the bytes of every file its arguments
-    name inside the project (``tools/server.py``). A change to any of them asks again.
+    name inside the project (``tools/server.py``). A change to any of them asks again. Files
+    are read through symbolic links (as uv and Python read them), so a link's target is
+    covered, and a name that is not a regular file counts as missing.
     """
+    return agreed_inputs(decl).key
+
+
+def _key(decl: Declaration, script: bytes | None) -> str:
     parts: dict[str, Any] = {"origin": str(decl.origin), "declaration": decl.raw,
                              "uv.toml": _digest(decl.project / "uv.toml"),
                              "tool.uv": _tool_uv(decl.origin)}
     if decl.script is not None:
-        parts["script_sha256"] = _digest(decl.script)
+        parts["script_sha256"] = None if script is None else hashlib.sha256(script).hexdigest()
         parts["script_lock"] = _digest(Path(f"{decl.script}.lock"))
     if decl.cmd:
         parts["cmd_files"] = {arg: _digest(path) for arg, path in _cmd_files(decl)}
@@ -47,15 +79,73 @@ def trust_key(decl: Declaration) -> str:
 
 
 def _digest(path: Path) -> str | None:
-    """The sha256 of the regular file at ``path`` (not through a link), or None."""
+    """The sha256 of the regular file at ``path`` (through links), or None when there is no
+    regular file there (a FIFO is never waited on)."""
+    import stat
+
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         return None
     with os.fdopen(fd, "rb") as f:
-        if not f.seekable():
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
-        return hashlib.sha256(f.read()).hexdigest()
+        digest = hashlib.sha256()
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+        return digest.hexdigest()
+
+
+def recheck(decl: Declaration, agreed: Agreed) -> None:
+    """Right before a declared server starts (after its environment was built, which can take
+    minutes), check that what was agreed to is still what is on disk.
+
+    Raises:
+        NotTrusted: an input :func:`trust_key` covers changed since the question.
+    """
+    if decl.from_project and agreed.key != trust_key(decl):
+        raise NotTrusted(f"what {decl.origin} declares ({decl.describe()}) or its project's "
+                         "uv configuration changed while pyrun prepared it, after you agreed "
+                         "to run it; run the command again to be asked about what it is now")
+
+
+#: Run as ``python -c PINNED SCRIPT SHA256``: reads the script once, runs it only when its
+#: bytes are the ones agreed to (else exit 77), as ``python SCRIPT`` would run it (``__main__``,
+#: ``__file__``, ``sys.argv``, the script's directory first on ``sys.path``).
+PINNED = """\
+def _pyrun_pinned():
+    import hashlib, os, sys
+    path, digest = sys.argv[1], sys.argv[2]
+    with open(path, "rb") as f:
+        data = f.read()
+    if hashlib.sha256(data).hexdigest() != digest:
+        sys.stderr.write("pyrun: %r changed after you agreed to run it; run pyrun again to be "
+                         "asked about what it is now\\n" % path)
+        raise SystemExit(77)
+    real = path
+    for _ in range(40):
+        if not os.path.islink(real):
+            break
+        real = os.path.join(os.path.dirname(real), os.readlink(real))
+    sys.argv[:] = [path]
+    sys.path[0] = os.path.dirname(os.path.abspath(real))
+    main = sys.modules["__main__"].__dict__
+    del main["_pyrun_pinned"]
+    main["__file__"], main["__cached__"] = path, None
+    from importlib.machinery import SourceFileLoader
+    main["__loader__"] = SourceFileLoader("__main__", path)
+    code = compile(data, path, "exec")
+    del data, digest, f, real
+    exec(code, main)
+_pyrun_pinned()
+"""
+
+
+def pinned_command(python: str, script: Path, data: bytes) -> list[str]:
+    """The command line that runs ``script`` with ``python`` only if its bytes are still
+    ``data`` when the interpreter reads them (:data:`PINNED`): the bytes agreed to are the
+    bytes run, with no window between a check and the start."""
+    return [python, "-c", PINNED, str(script), hashlib.sha256(data).hexdigest()]
 
 
 def _tool_uv(origin: Path | None) -> Any:
@@ -101,7 +191,7 @@ def _trust_file() -> Path:
     return config_dir() / "trusted.json"
 
 
-def remembered(decl: Declaration) -> bool | None:
+def remembered(decl: Declaration, key: str | None = None) -> bool | None:
     """The remembered answer for ``decl``: True, False, or None when never asked, or when the
     answers file (or its directory) is one another user could have written (:func:`foreign`):
     a "yes" planted there is never taken."""
@@ -112,12 +202,14 @@ def remembered(decl: Declaration) -> bool | None:
         data = json.loads(_trust_file().read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    answer = data.get(trust_key(decl)) if isinstance(data, dict) else None
+    key = key if key is not None else trust_key(decl)
+    answer = data.get(key) if isinstance(data, dict) else None
     return answer.get("trusted") if isinstance(answer, dict) else None
 
 
-def remember(decl: Declaration, trusted: bool) -> None:
-    """Record the user's answer for ``decl`` (atomic replace)."""
+def remember(decl: Declaration, trusted: bool, key: str | None = None) -> None:
+    """Record the user's answer for ``decl`` (its trust key ``key``, computed when None;
+    atomic replace)."""
     path = _trust_file()
     _private_dir(path.parent)
     data: dict[str, Any] = {}
@@ -127,8 +219,8 @@ def remember(decl: Declaration, trusted: bool) -> None:
             data = read if isinstance(read, dict) else {}
         except (OSError, ValueError):
             pass
-    data[trust_key(decl)] = {"trusted": trusted, "origin": str(decl.origin),
-                             "server": decl.describe()}
+    key = key if key is not None else trust_key(decl)
+    data[key] = {"trusted": trusted, "origin": str(decl.origin), "server": decl.describe()}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     try:
@@ -163,23 +255,27 @@ def _private_dir(path: Path) -> None:
                                "by others (chown, chmod go-w), or set PYRUN_CONFIG_DIR")
 
 
-def ensure_trusted(decl: Declaration, *, trust: bool, stdin: TextIO, stderr: TextIO) -> None:
-    """Return if ``decl`` may run; ask on a terminal the first time.
+def ensure_trusted(decl: Declaration, *, trust: bool, stdin: TextIO,
+                   stderr: TextIO) -> Agreed:
+    """Return what ``decl`` may run (its inputs, read once: :class:`Agreed`) if it may run; ask
+    on a terminal the first time.
 
     ``--trust`` (``trust=True``) agrees and remembers. A user-declared or built-in server needs
     no trust.
 
     Raises:
         NotTrusted: the user said no (now or before), or cannot be asked (no terminal).
+        ScriptNotFoundError: the declared script is missing or unreadable.
     """
+    agreed = agreed_inputs(decl)
     if not decl.from_project:
-        return
+        return agreed
     if trust:
-        remember(decl, True)
-        return
-    answer = remembered(decl)
+        remember(decl, True, agreed.key)
+        return agreed
+    answer = remembered(decl, agreed.key)
     if answer is True:
-        return
+        return agreed
     if answer is False:
         raise NotTrusted(f"you declined to run the workflow server {decl.origin} declares "
                          f"({decl.describe()}); pass --trust to run it anyway")
@@ -196,7 +292,8 @@ def ensure_trusted(decl: Declaration, *, trust: bool, stdin: TextIO, stderr: Tex
           "Run it (your answer is remembered until the declaration changes)? [y/N] ",
           end="", file=stderr, flush=True)
     reply = stdin.readline().strip().lower()
-    agreed = reply in ("y", "yes")
-    remember(decl, agreed)
-    if not agreed:
+    agreed_to = reply in ("y", "yes")
+    remember(decl, agreed_to, agreed.key)
+    if not agreed_to:
         raise NotTrusted(f"not running the workflow server {decl.origin} declares")
+    return agreed
