@@ -20,7 +20,13 @@ from pyrun.errors import (
     UsageError,
 )
 from pyrun.wsp.endpoint import Request, current
-from pyrun.wsp.jsonrpc import InvalidParams, PythonUnavailable, RequirementsFailed
+from pyrun.wsp.jsonrpc import (
+    InvalidParams,
+    PythonUnavailable,
+    RequirementsFailed,
+    RpcError,
+    cancelled,
+)
 
 
 class Progress:
@@ -60,18 +66,40 @@ def make_venv(prefix: Path, python_version: str | None, requirements: Sequence[s
     (:func:`create_venv`); its progress goes to the client as ``$/progress`` when the request
     being answered gave a ``work_done_token`` (and runs on a worker), else to ``log``.
 
+    A request cancelled (``$/cancelRequest``) before or while the venv is made leaves
+    nothing behind: the venv is removed and the answer is -32800 (docs/wsp.md,
+    "Cancellation").
+
     Raises:
-        RpcError: as :func:`create_venv`.
+        RpcError: as :func:`create_venv`; -32800 when the request was cancelled.
     """
     request = current()
-    if request is None or request.work_done_token is None:
-        create_venv(prefix, python_version, requirements, log)
-        return
-    progress = Progress(request, request.work_done_token, f"creating {prefix.name}")
+    if request is not None and request.cancelled.is_set():
+        raise cancelled(request.id)
     try:
-        create_venv(prefix, python_version, requirements, progress)
-    finally:
-        progress.end()
+        if request is None or request.work_done_token is None:
+            create_venv(prefix, python_version, requirements, log)
+        else:
+            progress = Progress(request, request.work_done_token, f"creating {prefix.name}")
+            try:
+                create_venv(prefix, python_version, requirements, progress)
+            finally:
+                progress.end()
+    except RpcError:
+        if request is None or not request.cancelled.is_set():
+            raise
+    if request is not None and request.cancelled.is_set():
+        _remove(prefix)
+        raise cancelled(request.id)
+
+
+def _remove(prefix: Path) -> None:
+    """Remove what a cancelled create made at ``prefix`` (a real directory; a link in its
+    place is left alone)."""
+    import shutil
+
+    if prefix.is_dir() and not prefix.is_symlink():
+        shutil.rmtree(prefix, ignore_errors=True)
 
 
 def create_venv(prefix: Path, python_version: str | None, requirements: Sequence[str],
