@@ -1,11 +1,16 @@
-"""A method's params, checked in one place: the typed request each environment method takes, and
-:func:`param` for a toolkit handler's own params.
+"""A method's params, checked in one place: the typed request each environment method takes, any
+dataclass a toolkit handler declares (read by :mod:`pyrun.wsp.typed`), and :func:`param` for a
+handler's single params.
 
 The way pygls turns params into typed request classes: :func:`structure` reads a params object
-into one of the frozen classes below, field by field in the order they are declared, and raises
-the one -32602 (:class:`~pyrun.wsp.jsonrpc.InvalidParams`) a client gets for a missing or
-mistyped param. ``null`` counts as absent everywhere; params a method does not take are
-ignored (docs/wsp.md, "Methods"). A handler then works with values of the right type only.
+into a dataclass, field by field in the order they are declared, and raises the one -32602
+(:class:`~pyrun.wsp.jsonrpc.InvalidParams`) a client gets for a missing or mistyped param,
+naming its whole path (``params.tasks[2].name must be a string``). A field's type says what it
+takes, element types included (``list[str]``, ``dict[str, int]``, ``Optional[X]``, a nested
+dataclass, ``Literal``, an ``Enum``); the request classes of the environment methods below give
+their fields a :class:`Check` of their own instead (:func:`spec`). ``null`` counts as absent for
+a field with a default (it gets the default); params a method does not take are ignored
+(docs/wsp.md, "Methods"). A handler then works with values of the right type only.
 
 >>> structure(IdParams, {"id": ".venv", "extra": 1})
 IdParams(id='.venv')
@@ -18,26 +23,42 @@ pyrun.wsp.jsonrpc.InvalidParams: params.id must be a string
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pyrun.wsp.jsonrpc import InvalidParams
+from pyrun.wsp.typed import Check, checker
 
 T = TypeVar("T")
 
-
-@dataclass(frozen=True)
-class Check:
-    """What a param must be: ``test`` says whether a value is one, ``what`` says it to a person
-    (``"params.id must be " + what``)."""
-
-    what: str
-    test: Callable[[Any], bool]
+#: The longest file name POSIX systems create (NAME_MAX, in bytes): an environment's name
+#: becomes one.
+NAME_MAX = 255
+#: The longest ``timeout`` taken (seconds): longer ones overflow the clocks waiting on them.
+MAX_SECONDS = 1e9
 
 
 def _token(value: Any) -> bool:
     return isinstance(value, (str, int)) and not isinstance(value, bool)
+
+
+def _directory_name(value: Any) -> bool:
+    """A name that can be one directory's: not ``.`` or ``..``, no separator, no control
+    character, at most :data:`NAME_MAX` bytes in UTF-8 (a lone surrogate has no UTF-8 form)."""
+    if not isinstance(value, str) or value in ("", ".", ".."):
+        return False
+    if any(c in "/\\" or c < " " or c == "\x7f" for c in value):
+        return False
+    try:
+        return len(value.encode("utf-8")) <= NAME_MAX
+    except UnicodeEncodeError:
+        return False
+
+
+def _seconds(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and 0 < value <= MAX_SECONDS)  # NaN and infinities fail too
 
 
 STRING = Check("a string", lambda v: isinstance(v, str))
@@ -47,15 +68,14 @@ STRINGS = Check("a list of strings",
 ARGV = Check("a non-empty list of strings", lambda v: STRINGS.test(v) and len(v) > 0)
 ENVIRON = Check("an object of strings", lambda v: isinstance(v, dict) and all(
     isinstance(k, str) and isinstance(x, str) for k, x in v.items()))
-SECONDS = Check("a number of seconds",
-                lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
+SECONDS = Check("a number of seconds above 0 (at most 1e9)", _seconds)
 #: A process token (``stream.token``, ``pyrun/process/write``'s and ``kill``'s ``token``).
 TOKEN = Check("a string or integer", _token)
 STREAM = Check('{"token": a string or integer}',
                lambda v: isinstance(v, dict) and _token(v.get("token")))
 #: An environment's name: it becomes a directory (``FOLDER/NAME``, ``.venvs/NAME``).
-DIRECTORY_NAME = Check("a plain directory name", lambda v: isinstance(v, str) and bool(v)
-                       and v not in (".", "..") and not any(c in v for c in "/\\\n\r\0"))
+DIRECTORY_NAME = Check("a plain directory name (not . or .., no / or \\ or control character, "
+                       f"at most {NAME_MAX} bytes)", _directory_name)
 
 _REQUIRED: Any = object()
 
@@ -67,7 +87,8 @@ def spec(check: Check, default: Any = _REQUIRED) -> Any:
     return dataclasses.field(default=default, metadata={"check": check})
 
 
-def value(params: Mapping[str, Any], name: str, check: Check, default: Any = _REQUIRED) -> Any:
+def value(params: Mapping[str, Any], name: str, check: Check, default: Any = _REQUIRED,
+          where: str = "params") -> Any:
     """``params[name]`` when it passes ``check`` (``None`` counts as absent), else ``default``.
 
     Raises:
@@ -77,25 +98,24 @@ def value(params: Mapping[str, Any], name: str, check: Check, default: Any = _RE
     found = params.get(name)
     if found is None:
         if default is _REQUIRED:
-            raise InvalidParams(f"params.{name} is required")
+            raise InvalidParams(f"{where}.{name} is required")
         return default
     if not check.test(found):
-        raise InvalidParams(f"params.{name} must be {check.what}")
+        raise InvalidParams(f"{where}.{name} must be {check.what}")
     return found
 
 
 def structure(cls: type[T], params: Mapping[str, Any]) -> T:
-    """``params`` as a ``cls`` (a request class of this module), each field read by
-    :func:`value` in the order declared: the first bad param is the one named.
+    """``params`` as a ``cls`` (a dataclass), each field read in the order declared, checked
+    by its :class:`Check` (:func:`spec`) or by its type (:func:`~pyrun.wsp.typed.checker`): the
+    first bad param
+    is the one named.
 
     Raises:
-        InvalidParams: -32602, for the first missing or mistyped field.
+        InvalidParams: -32602, for the first missing or mistyped field, named by its path.
+        TypeError: ``cls`` is not a dataclass, or a field's type is one JSON cannot give.
     """
-    values = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        default = (f.default if f.default is not dataclasses.MISSING else _REQUIRED)
-        values[f.name] = value(params, f.name, f.metadata["check"], default)
-    return cls(**values)
+    return checker(cls).convert(params, "params")  # type: ignore[no-any-return]
 
 
 _KINDS = {str: "a string", int: "an integer", float: "a number", bool: "a boolean",
