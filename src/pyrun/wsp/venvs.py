@@ -19,7 +19,7 @@ from pyrun.errors import (
     ResolutionError,
     UsageError,
 )
-from pyrun.wsp.endpoint import Request, current
+from pyrun.wsp.endpoint import current
 from pyrun.wsp.jsonrpc import (
     InvalidParams,
     PythonUnavailable,
@@ -27,25 +27,21 @@ from pyrun.wsp.jsonrpc import (
     RpcError,
     cancelled,
 )
+from pyrun.wsp.workdone import WorkDone
 
 
 class Progress:
-    """A text stream that turns the engine's progress lines into ``$/progress`` notifications
-    (LSP's work-done progress: ``begin``, a ``report`` per line, ``end``) for ``token``."""
+    """A text stream that turns the engine's progress lines into the reports of a
+    :class:`~pyrun.wsp.workdone.WorkDone` (LSP's work-done progress)."""
 
-    def __init__(self, request: Request, token: str | int, title: str) -> None:
-        self.request = request
-        self.token = token
-        request.notify("$/progress", {"token": token, "value": {"kind": "begin",
-                                                                "title": title}})
+    def __init__(self, work: WorkDone) -> None:
+        self.work = work
 
     def write(self, text: str) -> int:
         """Send each non-blank line of ``text`` as a ``report``; returns ``len(text)``."""
         for line in text.splitlines():
             if line.strip():
-                message = line.removeprefix("pyrun: ")
-                self.request.notify("$/progress", {"token": self.token, "value": {
-                    "kind": "report", "message": message}})
+                self.work.report(line.removeprefix("pyrun: "))
         return len(text)
 
     def flush(self) -> None:
@@ -55,16 +51,13 @@ class Progress:
         """True: the engine's progress lines are for this stream, its debug lines are not."""
         return True
 
-    def end(self) -> None:
-        """Send the ``end`` of the progress."""
-        self.request.notify("$/progress", {"token": self.token, "value": {"kind": "end"}})
-
 
 def make_venv(prefix: Path, python_version: str | None, requirements: Sequence[str],
               log: Any) -> None:
     """Make a venv at ``prefix`` with ``requirements`` composed from pyrun's pool
     (:func:`create_venv`); its progress goes to the client as ``$/progress`` when the request
-    being answered gave a ``work_done_token`` (and runs on a worker), else to ``log``.
+    being answered gave a ``work_done_token`` (a report of the handler's own progress when
+    one is open: :mod:`pyrun.wsp.workdone`), else to ``log``.
 
     A request cancelled (``$/cancelRequest``) before or while the venv is made leaves
     nothing behind: the venv is removed and the answer is -32800 (docs/wsp.md,
@@ -77,14 +70,9 @@ def make_venv(prefix: Path, python_version: str | None, requirements: Sequence[s
     if request is not None and request.cancelled.is_set():
         raise cancelled(request.id)
     try:
-        if request is None or request.work_done_token is None:
-            create_venv(prefix, python_version, requirements, log)
-        else:
-            progress = Progress(request, request.work_done_token, f"creating {prefix.name}")
-            try:
-                create_venv(prefix, python_version, requirements, progress)
-            finally:
-                progress.end()
+        with WorkDone(f"creating {prefix.name}", request) as work:
+            create_venv(prefix, python_version, requirements,
+                        Progress(work) if work.active else log)
     except RpcError:
         if request is None or not request.cancelled.is_set():
             raise
