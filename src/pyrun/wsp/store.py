@@ -35,9 +35,14 @@ from pyrun.wsp.processes import Processes, execute
 
 
 class Store(ABC):
-    """The environments one server serves. A subclass gives :meth:`environments`,
-    :meth:`create` and :meth:`delete` (and, with :attr:`has_default`, :meth:`set_default`);
-    :meth:`methods` makes them WSP's methods.
+    """The environments one server serves: the toolkit's extension point (docs/workflow-server.md,
+    "Serve environments from elsewhere").
+
+    A subclass gives :meth:`environments`, :meth:`create` and :meth:`delete` (and, with
+    :attr:`has_default`, :meth:`set_default`); it may override :meth:`summary` and
+    :meth:`details` to change what a client is told about an environment. :meth:`methods`
+    makes them WSP's methods, with params checked before the subclass is called, and
+    :meth:`find` looks one up by id.
 
     Args:
         home: where ``environment/execute`` runs a command whose request has no ``cwd`` (a
@@ -104,6 +109,17 @@ class Store(ABC):
                 return env
         raise EnvironmentNotFound(env_id)
 
+    def summary(self, env: Environment) -> dict[str, Any]:
+        """What ``environment/list`` says of ``env``: :meth:`Environment.summary` (``id``,
+        ``name``, ``python_version`` and pyrun's optional fields). Override to add fields."""
+        return env.summary()
+
+    def details(self, env: Environment) -> dict[str, Any]:
+        """What ``environment/get`` (and ``create``, and the default-environment methods)
+        answer for ``env``: :meth:`Environment.details`. Override to add fields (``extra``
+        is WSP's place for a server's own)."""
+        return env.details()
+
     # -- what a server makes of it --------------------------------------------------------
     def methods(self) -> list[Method]:
         """The WSP methods over this store, each with its request class; ``create`` and
@@ -137,16 +153,16 @@ class Store(ABC):
 
     def _list(self, request: NoParams) -> list[dict[str, Any]]:
         """``environment/list``: each :meth:`Environment.summary`, sorted by id."""
-        return [env.summary() for env in self.environments()]
+        return [self.summary(env) for env in self.environments()]
 
     def _get(self, request: IdParams) -> dict[str, Any]:
-        """``environment/get``: :meth:`Environment.details`."""
-        return self.find(request.id).details()
+        """``environment/get``: :meth:`details`."""
+        return self.details(self.find(request.id))
 
     def _create(self, request: CreateParams) -> dict[str, Any]:
         """``environment/create``: :meth:`create`, then the new environment's details."""
-        return self.create(request.name, request.python_version,
-                           list(request.requirements)).details()
+        return self.details(self.create(request.name, request.python_version,
+                                        list(request.requirements)))
 
     def _delete(self, request: IdParams) -> dict[str, Any]:
         """``environment/delete``: ``{id}`` once :meth:`delete` is done."""
@@ -176,7 +192,7 @@ class Store(ABC):
                     raise RpcError(ENVIRONMENT_NOT_FOUND, f"the default environment {env.id!r} "
                                    f"cannot be used: {problem}",
                                    {"id": env.id, "reason": "unsupported"})
-                return env.details()
+                return self.details(env)
         raise RpcError(ENVIRONMENT_NOT_FOUND, "the project has no default environment",
                        {"id": None, "reason": "none"})
 

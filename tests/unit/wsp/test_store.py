@@ -6,20 +6,24 @@ environment."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import venv
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pyrun import __version__
+from pyrun.wsp import venvs
 from pyrun.wsp.base import Server
 from pyrun.wsp.framing import encode_frame, read_frame
 from pyrun.wsp.jsonrpc import RpcError
-from pyrun.wsp.params import ExecuteParams, structure
+from pyrun.wsp.params import DIRECTORY_NAME, SECONDS, ExecuteParams, structure
 from pyrun.wsp.server import project_server
-from pyrun.wsp.toolkit import VenvFolder
+from pyrun.wsp.toolkit import Environment, VenvFolder
 
 
 def servers(tmp_path: Path) -> list[Server]:
@@ -40,14 +44,21 @@ BAD = [
     ("environment/get", {}, -32602, "params.id is required"),
     ("environment/get", {"id": 7}, -32602, "params.id must be a string"),
     ("environment/get", {"id": "nope"}, -31001, "no environment 'nope'"),
-    ("environment/create", {"name": "a/b"}, -32602, "params.name must be a plain directory name"),
+    *[("environment/create", {"name": name}, -32602, "params.name must be " + DIRECTORY_NAME.what)
+      for name in ("a/b", "..", "a\tb", "\ud800", "n" * 256, "\u00e9" * 128)],  # > 255 bytes
     ("environment/create", {"name": "x", "requirements": "six"}, -32602,
      "params.requirements must be a list of strings"),
     ("environment/execute", {"id": "nope"}, -32602, "params.argv is required"),  # params first
     ("environment/execute", {"id": "nope", "argv": ["x"], "stream": {"token": True}}, -32602,
      'params.stream must be {"token": a string or integer}'),
     ("environment/execute", {"id": "nope", "argv": ["x"], "timeout": "1"}, -32602,
-     "params.timeout must be a number of seconds"),
+     "params.timeout must be " + SECONDS.what),
+    ("environment/execute", {"id": "nope", "argv": ["x"], "timeout": 0}, -32602,
+     "params.timeout must be " + SECONDS.what),
+    ("environment/execute", {"id": "nope", "argv": ["x"], "timeout": -1.5}, -32602,
+     "params.timeout must be " + SECONDS.what),
+    ("environment/execute", {"id": "nope", "argv": ["x"], "timeout": 1e300}, -32602,
+     "params.timeout must be " + SECONDS.what),
     ("environment/execute", {"id": "nope", "argv": ["x"]}, -31001, "no environment 'nope'"),
     ("pyrun/process/kill", {"token": 1.5}, -32602, "params.token must be a string or integer"),
     ("pyrun/process/kill", {"token": "t"}, -31004, "no running process with token 't'"),
@@ -66,9 +77,11 @@ def test_both_stores_check_params_and_answer_errors_alike(
 
 def test_capabilities_are_derived_from_the_store(tmp_path: Path) -> None:
     pyrun, folder = (s.initialize({}) for s in servers(tmp_path))
-    assert list(pyrun["capabilities"]) == ["pyrun"]  # pyrun's server names no toolkit
-    assert folder["capabilities"]["toolkit"]["name"] == "pyrun"
-    mine, theirs = pyrun["capabilities"]["pyrun"], folder["capabilities"]["pyrun"]
+    assert list(pyrun["capabilities"]) == ["pyrun"]  # everything pyrun adds is under "pyrun"
+    assert list(folder["capabilities"]) == ["pyrun"]
+    mine, theirs = pyrun["capabilities"]["pyrun"], dict(folder["capabilities"]["pyrun"])
+    assert "toolkit" not in mine  # pyrun's own server names no toolkit
+    assert theirs.pop("toolkit") == {"name": "pyrun", "version": __version__}
     assert mine["methods"] == ["pyrun/process/write", "pyrun/process/kill",
                                "pyrun/default_environment", "pyrun/set_default_environment"]
     assert theirs["methods"] == ["pyrun/process/write", "pyrun/process/kill"]  # no default
@@ -134,3 +147,53 @@ def test_the_toolkit_store_over_a_stream(tmp_path: Path) -> None:
     assert replies[2]["error"] == {"code": -31001, "message": "no environment 'x'",
                                    "data": {"id": "x"}}
     assert replies[3]["error"]["message"] == "params.data must be a string"
+
+
+class Defaulted(VenvFolder):
+    """The extension API of docs/workflow-server.md: a folder with a default environment (its
+    name in FOLDER/.default), an extra field, and a step of its own after each venv is made."""
+
+    has_default = True
+
+    def environment(self, name: str) -> Environment:
+        env = super().environment(name)
+        default = self.folder / ".default"
+        chosen = default.read_text() if default.is_file() else None
+        return dataclasses.replace(env, is_default=name == chosen)
+
+    def set_default(self, env: Environment) -> None:
+        (self.folder / ".default").write_text(env.id)
+
+    def make(self, prefix: Path, python_version: str | None,
+             requirements: Sequence[str]) -> None:
+        super().make(prefix, python_version, [*requirements, "extra-tool"])
+        (prefix / "made-by").write_text("Defaulted")
+
+    def details(self, env: Environment) -> dict[str, Any]:
+        out = super().details(env)
+        out["extra"] = {"made_by": (env.prefix / "made-by").read_text()}
+        return out
+
+
+def test_a_venv_folder_subclass_overrides_the_documented_members(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[Any] = []
+
+    def fake_create_venv(prefix: Path, python_version: Any, requirements: Any, log: Any,
+                         verbosity: int = 0) -> None:
+        made.append((prefix.name, python_version, list(requirements)))
+        venv.create(prefix, with_pip=False)
+
+    monkeypatch.setattr(venvs, "create_venv", fake_create_venv)
+    app = Server("mine")
+    app.include(Defaulted(tmp_path / "envs", log=io.StringIO()))
+    assert "pyrun/set_default_environment" in app.table  # has_default: the methods follow
+    got = app.call("environment/create", {"name": "dev", "requirements": ["rich"]})
+    assert made == [("dev", None, ["rich", "extra-tool"])]
+    assert got["extra"] == {"made_by": "Defaulted"} and got["is_default"] is False
+    with pytest.raises(RpcError) as none:
+        app.call("pyrun/default_environment")
+    assert none.value.data == {"id": None, "reason": "none"}
+    assert app.call("pyrun/set_default_environment", {"id": "dev"})["is_default"] is True
+    assert app.call("environment/list")[0]["is_default"] is True
+    assert app.call("pyrun/default_environment")["extra"] == {"made_by": "Defaulted"}
