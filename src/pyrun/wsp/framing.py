@@ -56,10 +56,11 @@ def read_frame(stream: BinaryIO) -> bytes | None:
             bad = f"malformed header line {line[:80]!r}"
             continue
         if name.strip().lower() == "content-length":
-            try:
-                length = int(value.strip())
-            except ValueError:
-                bad = f"Content-Length is not a number: {value.strip()[:40]!r}"
+            digits = value.strip()
+            if digits.isascii() and digits.isdigit() and len(digits) <= 20:
+                length = int(digits)  # not int()'s "1_0", "+10" or other scripts' digits
+            else:
+                bad = f"Content-Length is not a number: {digits[:40]!r}"
     if length is None or length < 0 or length > MAX_FRAME:
         raise FramingError(bad or f"no usable Content-Length header (got {length})")
     body = b""
@@ -72,10 +73,16 @@ def read_frame(stream: BinaryIO) -> bytes | None:
 
 
 def encode_frame(message: Any) -> bytes:
-    """The frame for ``message`` (any JSON value): header and compact UTF-8 JSON body."""
+    """The frame for ``message`` (any JSON value): header and compact UTF-8 JSON body.
+
+    Raises:
+        TypeError, ValueError, RecursionError: ``message`` is not JSON (an object of another
+            type, ``NaN``, a cycle, nested too deeply).
+    """
     # ASCII escapes: valid JSON for any string a request held, lone surrogates included
     # (``"\ud800"`` is valid JSON, but cannot be encoded as UTF-8).
-    body = json.dumps(message, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+    body = json.dumps(message, ensure_ascii=True, separators=(",", ":"),
+                      allow_nan=False).encode("ascii")
     return b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
 
 

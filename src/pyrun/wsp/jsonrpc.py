@@ -8,6 +8,7 @@ its subclasses. The lifecycle, dispatch and workers are :mod:`pyrun.wsp.endpoint
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from pyrun.errors import ExitCode, PyrunError
@@ -125,14 +126,18 @@ def cancelled(id_: Any) -> RpcError:
     return RpcError(REQUEST_CANCELLED, "request cancelled", {"id": id_})
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def parse(body: bytes) -> Any:
-    """One frame's body as JSON.
+    """One frame's body as JSON (RFC 8259: ``NaN`` and ``Infinity`` are not JSON).
 
     Raises:
         RpcError: -32700, for a body that is not UTF-8 JSON or is nested too deeply.
     """
     try:
-        return json.loads(body.decode("utf-8"))
+        return json.loads(body.decode("utf-8"), parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError) as exc:
         raise RpcError(PARSE_ERROR, f"parse error: {exc}") from None
     except RecursionError:
@@ -147,3 +152,72 @@ def response(id_: Any, *, result: Any = None, error: RpcError | None = None) -> 
     return {"jsonrpc": "2.0", "id": id_, "result": result}
 
 
+
+
+class InvalidRequest(RpcError):
+    """-32600: a message that is not a JSON-RPC 2.0 request; :attr:`id` is the id to answer
+    with (None when the message has none, or its id is unusable: JSON-RPC 2.0, section 5)."""
+
+    def __init__(self, message: str, id_: Any = None) -> None:
+        super().__init__(INVALID_REQUEST, message)
+        self.id = id_
+
+
+def valid_id(value: Any) -> bool:
+    """Whether ``value`` can be a request's id: a string or an integer (not a boolean), or
+    null (JSON-RPC 2.0, section 4; LSP allows no null, but answers it)."""
+    return value is None or isinstance(value, str) or (
+        isinstance(value, int) and not isinstance(value, bool))
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One received request or notification, every field checked (:func:`incoming`).
+
+    Attributes:
+        method: the method's name.
+        params: the params: an object, or an array (by position); ``{}`` when absent or ``[]``.
+        id: the request's id (a string, an integer or None).
+        has_id: whether it is a request (it must be answered) rather than a notification.
+    """
+
+    method: str
+    params: dict[str, Any] | list[Any] = field(default_factory=dict)
+    id: str | int | None = None
+    has_id: bool = False
+
+
+def incoming(message: Any) -> Incoming:
+    """Check one message (a batch's member, or a whole frame) before anything uses it: the one
+    place a received message's shape is judged, for every server (JSON-RPC 2.0, section 4).
+
+    Raises:
+        InvalidRequest: -32600: not an object, ``jsonrpc`` is not ``"2.0"``, the id is not a
+            string, an integer or null, the method is not a string, or the params are neither
+            an object nor an array. Answered even for a message without an id, with id null,
+            as JSON-RPC 2.0's examples answer ``{"jsonrpc": "2.0", "method": 1}``.
+
+    >>> incoming({"jsonrpc": "2.0", "id": 1, "method": "m"})
+    Incoming(method='m', params={}, id=1, has_id=True)
+    >>> incoming({"jsonrpc": "2.0", "method": ["m"]})
+    Traceback (most recent call last):
+    ...
+    pyrun.wsp.jsonrpc.InvalidRequest: the method must be a string
+    """
+    if not isinstance(message, dict):
+        raise InvalidRequest("a request must be an object")
+    has_id = "id" in message
+    id_ = message.get("id")
+    if not valid_id(id_):
+        raise InvalidRequest("the id must be a string or an integer")
+    if message.get("jsonrpc") != "2.0":
+        raise InvalidRequest('not a JSON-RPC 2.0 request ("jsonrpc": "2.0" is missing)', id_)
+    method = message.get("method")
+    if not isinstance(method, str):
+        raise InvalidRequest("the method must be a string", id_)
+    params = message.get("params", {})
+    if params == []:  # by position with nothing in it: the same as no params
+        params = {}
+    if not isinstance(params, (dict, list)):  # JSON-RPC 2.0, 4.2: structured, or absent
+        raise InvalidRequest("params must be an object or an array", id_)
+    return Incoming(method, params, id_, has_id)

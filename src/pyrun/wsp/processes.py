@@ -107,11 +107,15 @@ class Processes:
         (closing it with ``eof``), or keep it for the run about to start.
 
         Raises:
-            ExecutionFailed: ``no such process``, when too much is kept for runs not started.
+            ExecutionFailed: ``no such process``, when no run has the token and, for a
+                request, none is about to (an ``environment/execute`` with it received, not
+                started yet), or when too much is kept for runs not started.
         """
         with self._lock:
             running = self._running.get(token)
             if running is None:
+                if not _announced(token):
+                    raise _no_such_process(token)
                 early = self._early.setdefault(token, [])
                 if len(self._early) > EARLY_TOKENS or sum(
                         len(d) for d, _ in early) + len(data) > EARLY_BYTES:
@@ -143,6 +147,23 @@ class Processes:
         """Forget the run under ``token``."""
         with self._lock:
             self._running.pop(token, None)
+
+
+def _announced(token: str | int) -> bool:
+    """Whether writes to ``token`` may be kept for a run not started yet: always for a
+    notification (a client may send its first input before its ``execute``: nothing could
+    answer it anyway); for a request, only when an ``environment/execute`` streaming under
+    ``token`` was received and is not answered yet (else it gets -31004)."""
+    request = current()
+    if request is None or request.id is None:
+        return True  # a notification, or called outside a server
+    for other in request.siblings():
+        params = other.params if isinstance(other.params, dict) else {}
+        stream = params.get("stream")
+        if (other.method == "environment/execute" and isinstance(stream, dict)
+                and stream.get("token") == token):
+            return True
+    return False
 
 
 def _no_such_process(token: str | int) -> ExecutionFailed:

@@ -128,8 +128,17 @@ def test_errors() -> None:
     assert code(call(ep, "nope", {})) == -32601
     assert code(call(ep, "echo", [1, 2])) == -32602
     assert code(call(ep, "strict", {})) == -32602
-    reply = call(ep, "boom", {})
-    assert code(reply) == -32603 and "bug" in reply["error"]["data"]["reason"]
+    reply = call(ep, "boom", {})  # a bug: logged with its traceback, never sent
+    assert code(reply) == -32603 and "bug" not in json.dumps(reply)
+    assert "ValueError: bug" in ep.log.getvalue() and "Traceback" in ep.log.getvalue()
+    for body in (b'{"jsonrpc": "2.0", "id": 1, "method": ["echo"]}',
+                 b'{"jsonrpc": "2.0", "id": 1, "method": {"a": 1}}',
+                 b'{"jsonrpc": "2.0", "method": ["echo"]}',
+                 b'{"jsonrpc": "2.0", "id": {"a": 1}, "method": "echo"}',
+                 b'{"jsonrpc": "2.0", "id": 1, "method": "echo", "params": NaN}',
+                 b'{"jsonrpc": "2.0", "id": 1, "method": "echo", "params": 3}'):
+        reply = ep.handle(body)
+        assert code(reply) in (-32600, -32700), body
 
 
 def test_batch() -> None:
