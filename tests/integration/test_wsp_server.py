@@ -183,3 +183,16 @@ def test_writing_to_an_unknown_token_is_31004(pyrun: Runner, project: Path) -> N
     killed = raw.call(2, "pyrun/process/kill", {"token": "nobody"})
     assert code(killed) == -31004
     assert "Traceback" not in raw.stop()
+
+
+def test_requirements_that_cannot_be_resolved_are_31900(pyrun: Runner, project: Path) -> None:
+    """pyrun's own code: the requirements of a create cannot be resolved (an index on the
+    loopback interface without the package): -31900, data.reason "resolution", nothing left."""
+    with serve_index({"six": [wheel("six", "99.0")]}) as url:
+        raw = Raw(pyrun, project, UV_INDEX_URL=url).start()
+        reply = raw.call(1, "environment/create",
+                         {"name": "never", "requirements": ["no-such-package-here"]})
+    assert code(reply) == -31900 and reply["error"]["data"]["reason"] == "resolution", reply
+    assert "no-such-package-here" in reply["error"]["message"]
+    assert not (project / ".venvs" / "never").exists()
+    assert "Traceback" not in raw.stop()
