@@ -680,7 +680,8 @@ def test_an_error_naming_a_path_with_escapes_shows_them_escaped(
     assert "\x1b" not in out.stderr
 
 
-@pytest.mark.parametrize("change", ["uv.toml", "tool.uv", "cmd file", "unrelated"])
+@pytest.mark.parametrize("change", ["uv.toml", "tool.uv", "cmd file", ".python-version",
+                                    "unrelated"])
 def test_trust_covers_what_decides_the_code_run(pyrun: Runner, tmp_path: Path,
                                                 change: str) -> None:
     """A yes covers the declaration, the files its cmd names in the project and the project's
@@ -707,6 +708,8 @@ def test_trust_covers_what_decides_the_code_run(pyrun: Runner, tmp_path: Path,
             declared + '[tool.uv]\nindex-url = "https://evil.example/simple"\n')
     elif change == "cmd file":
         write(project / "tools" / "server.sh", "echo evil; exit 1\n")
+    elif change == ".python-version":  # it can name any interpreter
+        write(project / ".python-version", f"{tmp_path / 'evil' / 'python'}\n")
     else:
         write(project / "README.md", "changed\n")
     out = wsp()

@@ -57,7 +57,8 @@ def trust_key(decl: Declaration) -> str:
     The declaring file and the declaration; for a script, its bytes and the lock beside it
     (``x.py.lock``); the project's installer configuration, which decides where the script's
     or the ``requires``' distributions come from (the project's ``uv.toml`` and the declaring
-    ``pyproject.toml``'s ``[tool.uv]``); for a ``cmd``, the bytes of every file its arguments
+    ``pyproject.toml``'s ``[tool.uv]``); the project's Python version file (``.python-version``,
+    which can name any interpreter); for a ``cmd``, the bytes of every file its arguments
     name inside the project (``tools/server.py``). A change to any of them asks again. Files
     are read through symbolic links (as uv and Python read them), so a link's target is
     covered, and a name that is not a regular file counts as missing.
@@ -74,8 +75,32 @@ def _key(decl: Declaration, script: bytes | None) -> str:
         parts["script_lock"] = _digest(Path(f"{decl.script}.lock"))
     if decl.cmd:
         parts["cmd_files"] = {arg: _digest(path) for arg, path in _cmd_files(decl)}
+    version = _version_file(decl)
+    if version is not None:  # absent from the key when there is none: old answers still hold
+        parts["python_version_file"] = [str(version), _digest(version)]
     blob = json.dumps(parts, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()
+
+
+#: The Python version files uv reads, in the order it looks for them in each directory (uv's
+#: ``PythonVersionFile::discover``; :data:`pyrun.fastpath.VERSION_FILES`).
+VERSION_FILES = (".python-version", ".python-versions")
+
+
+def _version_file(decl: Declaration) -> Path | None:
+    """The Python version file inside the project that decides the interpreter the server
+    runs on (it may name any interpreter, a path included): the first found from the script's
+    directory (the project's, for a ``cmd``) up to the project's root, as uv looks for it."""
+    here = decl.script.parent if decl.script is not None else decl.project
+    root = Path(os.path.abspath(decl.project))
+    here = Path(os.path.abspath(here))
+    while True:
+        for name in VERSION_FILES:
+            if (here / name).is_file():
+                return here / name
+        if here == root or root not in here.parents:
+            return None
+        here = here.parent
 
 
 def _digest(path: Path) -> str | None:
@@ -176,7 +201,7 @@ def _cmd_files(decl: Declaration) -> list[tuple[str, Path]]:
 
 def trust_covers(decl: Declaration) -> str:
     """What a yes to ``decl`` covers, said plainly (part of the question asked)."""
-    config = "the project's uv configuration (uv.toml, [tool.uv])"
+    config = "the project's uv configuration (uv.toml, [tool.uv], .python-version)"
     if decl.kind == "script":
         return (f"Your answer covers the declaration, this script's content, the lock beside "
                 f"it and {config}: pyrun asks again when any of them changes.")
