@@ -30,7 +30,7 @@ import threading
 import weakref
 from typing import Any
 
-from pyrun.wsp.endpoint import Request, current
+from pyrun.wsp.request import Request, current
 
 
 class _Token:
