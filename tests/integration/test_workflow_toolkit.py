@@ -1,5 +1,6 @@
 """Workflow servers written with the toolkit (issue 15), over real pipes: the examples in
-scripts-examples/ driven by pyrun's client, run by pyrun and by `uv run --script`."""
+scripts-examples/ driven by pyrun's client, run by pyrun and by `uv run --script`. (The
+tutorial, followed from an empty folder with `pyrun wsp init`: test_workflow_tutorial.py.)"""
 
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ def test_the_workflow_example_runs_under_pyrun_and_uv(pyrun: Runner, tmp_path: P
     with Client(argv, cwd=str(proj), environ=pyrun.env(), stderr=subprocess.DEVNULL) as client:
         init = client.initialize(timeout=300)
         assert init["server_name"] == "example-workflow" and "example/python" in init["methods"]
+        assert init["capabilities"]["pyrun"]["toolkit"]["name"] == "pyrun"
         assert client.capabilities.get("execute_params") == ["stdin", "timeout", "stream"]
         assert client.request("environment/list") == []
         made = client.request("environment/create", {"name": "dev"}, timeout=300)
