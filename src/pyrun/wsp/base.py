@@ -115,6 +115,8 @@ class Server:
     Attributes:
         client: who connected (:class:`ClientInfo`), once ``initialize`` arrived; else None.
         table: the methods, by name.
+        log: where the server logs (a text stream): stderr, or what :meth:`serve` is given
+            (the in-memory client of :mod:`pyrun.wsp.testing` keeps it). Never stdout.
     """
 
     def __init__(self, name: str, version: str = "0.1",
