@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
 import sys
 import threading
 import traceback
@@ -290,6 +291,9 @@ def declared_params(handler: Callable[..., Any]) -> type | None:
         try:
             annotation = typing.get_type_hints(handler)[first.name]
         except Exception as exc:
+            if re.match(r"((typing|collections\.abc|abc|t)\.)?(dict|Dict|Mapping|"
+                        r"MutableMapping|Any|object)\b", annotation):
+                return None  # the params object, named by a type imported for checkers only
             raise TypeError(f"the params annotation {annotation!r} of {handler.__qualname__} "
                             f"cannot be resolved ({exc}): define it at a module's top level, "
                             "or pass params= to method()") from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional
@@ -181,6 +182,12 @@ def test_a_params_class_json_cannot_fill_is_refused_when_registered() -> None:
         def handler(params: Local) -> None: ...
     app.method("c", params=Local)(lambda p: p.x)  # named explicitly: fine
     assert app.call("c", {"x": 2}) == 2
+
+    @app.method("d")
+    def untyped(params: Mapping[str, Unknown]) -> Any:  # noqa: F821 - for type checkers only
+        return params
+
+    assert app.call("d", {"y": 1}) == {"y": 1}  # the params object, unchecked
 
 
 @dataclass
