@@ -6,12 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pyrun.errors import argument_parser
-
-if TYPE_CHECKING:
-    from pyrun.cli import Edge
 
 DESCRIPTION = """\
 Write PATH (default wf.py), a workflow server in one file made with pyrun's toolkit: the venvs
@@ -45,16 +41,18 @@ def parser(command: str = "init") -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str], edge: Edge | None = None) -> int:
-    """Run ``pyrun wsp init ARGV`` (:func:`pyrun.wsp.scaffold.init`); returns 0.
+def main(argv: list[str], edge: object = None) -> int:
+    """Run ``pyrun wsp init ARGV`` (:func:`pyrun.wsp.scaffold.init`); returns 0. ``edge`` is
+    :func:`pyrun.cli.main`'s (:class:`pyrun.cli.Edge`), told the verbosity.
 
     Raises:
         UsageError, ProjectFileError, InstallError, OutputError: for the one error edge.
     """
+    from pyrun.cli import Edge
     from pyrun.wsp.scaffold import init
 
     ns = parser().parse_args(argv)
-    if edge is not None:
+    if isinstance(edge, Edge):
         edge.verbosity = -1 if ns.quiet else 0
     written = init(Path(ns.path), declare=ns.declare, from_index=ns.from_index)
     if not ns.quiet:
