@@ -8,26 +8,11 @@ imports only ``os``, ``sys``, a hash and two small stdlib-only pyrun modules
 (:mod:`pyrun.layout`, :mod:`pyrun.launch`): this module must stay that way
 (``tests/unit/test_fastpath.py`` checks the imports).
 
-The inputs outside the script and the command line that change a resolution are gathered here,
-in one place (:func:`resolution_inputs`):
-
-* every ``UV_*`` and ``PIP_*`` environment variable, except the ones in :data:`OPERATIONAL`
-  (where the cache lives, retries, timeouts, progress: they change how, not what);
-* the signature (size and mtime) of every configuration file uv or pip would read: uv's
-  ``$UV_CONFIG_FILE``, user (``$XDG_CONFIG_HOME/uv/uv.toml``) and system
-  (``$XDG_CONFIG_DIRS/uv/uv.toml``, ``/etc/uv/uv.toml``) files, and the ``uv.toml`` and
-  ``pyproject.toml`` files of the script's directory and its parents (uv's project-level
-  configuration for a script: :func:`search_start`);
-* the Python version file uv would read (:func:`version_file`);
-* pip's ``$PIP_CONFIG_FILE``, ``/etc/pip.conf``,
-  ``$XDG_CONFIG_DIRS/pip/pip.conf``, ``~/.config/pip/pip.conf``, ``~/.pip/pip.conf`` and the
-  ``pip.conf`` of pyrun's own interpreter's prefix.
-
-uv and pip read the same variables and files when they resolve; since every ``UV_*``/``PIP_*``
-variable is either hashed or listed as one that cannot change a result, the key and the
-resolver cannot disagree (the installers pin the operational ones they depend on, such as
-uv's link mode). Sources: uv's documentation, "Configuration files" and "Environment
-variables" (and ``crates/uv-static/src/env_vars.rs``); pip's documentation, "Configuration".
+The inputs outside the script and the command line that change a resolution (the installers'
+``UV_*``/``PIP_*`` variables and configuration files, the Python version file) are gathered in
+:mod:`pyrun.inputs`. A run whose fast key misses only because of settings its environment's
+installer never reads (cron's stripped environment) finds the environment under the block key
+(:func:`lookup_block`) and records its fast key (:func:`adopt`).
 
 The index is written by the engine (:mod:`pyrun.engine`) once an environment is whole.
 """
@@ -44,10 +29,7 @@ except ImportError:  # pragma: no cover - other implementations
     from hashlib import blake2b
 
 from pyrun import layout
-
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs a warm run 3 ms
-if TYPE_CHECKING:
-    from collections.abc import Mapping
+from pyrun.inputs import installer_inputs, resolution_inputs, search_start, version_file_input
 
 _START = b"# /// script"
 _BOM = b"\xef\xbb\xbf"
@@ -144,6 +126,7 @@ def fast_key(
     lock: bytes = b"",
     lock_mode: str = "",
     script: str = "-",
+    block: bool = False,
 ) -> str:
     """Hash every input that decides a script's environment, as 32 hex digits.
 
@@ -160,15 +143,21 @@ def fast_key(
         lock_mode: ``--locked`` or ``--frozen`` as ``locked``/``frozen``, or ``""``.
         script: the script's path as given (``-`` for standard input, or a URL): where the
             Python version file that uv would read is looked for (:func:`version_file`).
+        block: the block key instead: everything but the installers' settings (see below).
 
     The Python version file (its path and signature) and the installers' settings
     (:func:`resolution_inputs`) are hashed too, so a changed index,
-    ``UV_*``/``PIP_*`` variable or configuration file means a new resolution.
+    ``UV_*``/``PIP_*`` variable or configuration file means a new resolution. The block key
+    leaves the installers' settings out: under it the index records the environment last
+    built for the block with the digest of the settings its installer read
+    (:func:`installer_inputs`), for a run whose fast key misses because of settings that
+    installer never reads (cron's stripped environment: :func:`lookup_block`).
     """
     h = blake2b(digest_size=16)
     start = search_start(script)
+    inputs = ["\0block"] if block else resolution_inputs(cwd=start)
     texts = [python, default_python, composition, *with_requirements,
-             *resolution_inputs(cwd=start), version_file_input(script)]
+             *inputs, version_file_input(script)]
     if index_options:
         texts += ["\0index", *index_options]
     parts = [layout.CACHE_FORMAT.encode(), span]
@@ -190,6 +179,7 @@ def script_key(
     settings: "tuple[tuple[str, object], ...]" = (),
     lock_file: "str | None" = None,
     lock_mode: str = "",
+    block: bool = False,
 ) -> str:
     """The fast key of a run of ``script`` (its bytes: ``data``) under one command line: the
     one assembly of :func:`fast_key`'s inputs that the warm scan (:mod:`pyrun.cli`) and the
@@ -207,6 +197,7 @@ def script_key(
             sorted ``key=repr(value)`` lines.
         lock_file: a ``--lock`` file, whose bytes are hashed with the lock beside the script.
         lock_mode: ``locked``, ``frozen`` or ``""``.
+        block: the block key instead (:func:`fast_key`).
 
     Raises:
         OSError: ``lock_file`` cannot be read.
@@ -217,7 +208,7 @@ def script_key(
             lock += b"\0--lock\0" + f.read()
     lines = sorted(f"{k}={v!r}" for k, v in dict(settings).items())
     return fast_key(block_span(data), python, with_requirements, sys.executable, composition,
-                    lines, lock=lock, lock_mode=lock_mode, script=script)
+                    lines, lock=lock, lock_mode=lock_mode, script=script, block=block)
 
 
 #: What :func:`check` says when the environment works but some of its pool entries still wait
@@ -244,6 +235,11 @@ def check(root: str, key: str) -> "tuple[str | None, str]":
         return None, ""
     if isinstance(entry, str):
         return None, entry
+    return check_entry(root, entry)
+
+
+def check_entry(root: str, entry: "layout.IndexEntry") -> "tuple[str | None, str]":
+    """:func:`check` of an index entry already read (the cache's own ownership checked)."""
     env_dir = entry.env_dir
     try:
         st = os.lstat(env_dir)
@@ -287,133 +283,53 @@ def lookup(root: str, key: str) -> "str | None":
     python, why = check(root, key)
     if python is None or why:  # pending bytecode: the engine sees to it, then runs
         return None
+    _used(python)
+    return python
+
+
+def _used(python: str) -> None:
+    """Record the use of the environment of ``python`` (its marker's mtime; best effort)."""
     try:
         os.utime(os.path.join(os.path.dirname(os.path.dirname(python)), layout.ENV_MARKER))
     except OSError:
         pass
+
+
+def lookup_block(root: str, block: str, script: str) -> "str | None":
+    """The interpreter of the environment recorded under the block key ``block`` when the
+    settings its installer reads are still the ones it resolved with
+    (:func:`installer_inputs`) and the environment is usable (:func:`check_entry`); else
+    None. Settings only another installer reads, or none reads (a cron job's stripped
+    environment), then lead to the same environment, as ``uv run`` keeps an environment that
+    still satisfies its script, without starting uv."""
+    try:
+        if layout.foreign(os.stat(root)):
+            return None
+    except OSError:
+        return None
+    entry = layout.read_index(root, block)
+    if not isinstance(entry, layout.IndexEntry) or entry.inputs is None:
+        return None
+    installer, digest = entry.inputs
+    if installer_inputs(installer, script) != digest:
+        return None
+    python, why = check_entry(root, entry)
+    if python is None or why:
+        return None
+    _used(python)
     return python
 
 
-#: ``UV_*``/``PIP_*`` variables that change how uv or pip work, never which distributions they
-#: pick (uv's ``crates/uv-static/src/env_vars.rs`` and CLI bindings; pip reads every
-#: ``PIP_<OPTION>``). Everything else with those prefixes is part of the fast-path key:
-#: ``UV_OFFLINE`` and ``UV_NO_CACHE`` are not here, since an offline resolution can differ.
-OPERATIONAL = frozenset({
-    "UV_CACHE_DIR", "UV_NO_PROGRESS", "UV_HTTP_RETRIES", "UV_HTTP_TIMEOUT",
-    "UV_HTTP_CONNECT_TIMEOUT", "UV_REQUEST_TIMEOUT", "UV_UPLOAD_HTTP_TIMEOUT",
-    "UV_CONCURRENT_DOWNLOADS", "UV_CONCURRENT_BUILDS", "UV_CONCURRENT_INSTALLS",
-    "UV_CONCURRENT_CACHE_READS", "UV_LINK_MODE", "UV_NO_WRAP", "UV_LOG_CONTEXT",
-    "UV_STACK_SIZE", "UV_LOCK_TIMEOUT", "UV_COMPILE_BYTECODE_TIMEOUT", "UV_HIDE_BUILD_OUTPUT",
-    "UV_PYTHON_DOWNLOADS", "UV_NATIVE_TLS", "UV_SYSTEM_CERTS",
-    "UV_ENV_FILE", "UV_NO_ENV_FILE",  # the script's own variables (pyrun reads them), not uv's
-    "PIP_RETRIES", "PIP_TIMEOUT", "PIP_DEFAULT_TIMEOUT", "PIP_DISABLE_PIP_VERSION_CHECK",
-    "PIP_NO_PYTHON_VERSION_WARNING", "PIP_NO_COLOR", "PIP_PROGRESS_BAR", "PIP_QUIET",
-    "PIP_VERBOSE", "PIP_NO_INPUT", "PIP_CACHE_DIR", "PIP_NO_CACHE_DIR", "PIP_ROOT_USER_ACTION",
-    "PIP_NO_WARN_SCRIPT_LOCATION", "PIP_CERT", "PIP_CLIENT_CERT", "PIP_LOG",
-})
-
-_PREFIXES = ("UV_", "PIP_")
-
-
-def resolution_variables(environ: "Mapping[str, str] | None" = None) -> list[str]:
-    """``NAME=value`` of each ``UV_*``/``PIP_*`` variable that can change a resolution, sorted.
-    (Keys first, values only for those: decoding every value of ``os.environ`` costs more.)"""
-    environ = os.environ if environ is None else environ
-    return sorted(f"{k}={environ[k]}" for k in environ
-                  if k.startswith(_PREFIXES) and k not in OPERATIONAL)
-
-
-def config_files(environ: "Mapping[str, str] | None" = None, cwd: "str | None" = None) -> list[str]:
-    """The configuration files uv and pip would look for (present or not), in a fixed order."""
-    environ = os.environ if environ is None else environ
-    home = os.path.expanduser("~")
-    xdg_config = environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
-    xdg_dirs = [d for d in (environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(os.pathsep) if d]
-    files = [environ.get("UV_CONFIG_FILE", ""), os.path.join(xdg_config, "uv", "uv.toml")]
-    files += [os.path.join(d, "uv", "uv.toml") for d in xdg_dirs]
-    files.append("/etc/uv/uv.toml")
+def adopt(root: str, key: str, block: str) -> None:
+    """Record under the fast key ``key`` the environment :func:`lookup_block` found under
+    ``block`` (the entry's text without its ``@`` line), so the next run like this one is
+    an ordinary warm run. Best effort: a cache that cannot be written still runs."""
     try:
-        here = os.path.abspath(cwd if cwd is not None else os.getcwd())
-    except OSError:  # the working directory was removed
-        here = ""
-    while here:
-        files += [os.path.join(here, "uv.toml"), os.path.join(here, "pyproject.toml")]
-        parent = os.path.dirname(here)
-        here = "" if parent == here else parent
-    files += [environ.get("PIP_CONFIG_FILE", ""), "/etc/pip.conf"]
-    files += [os.path.join(d, "pip", "pip.conf") for d in xdg_dirs]
-    files += [os.path.join(xdg_config, "pip", "pip.conf"), os.path.join(home, ".pip", "pip.conf"),
-              os.path.join(sys.prefix, "pip.conf")]
-    return [f for f in files if f]
-
-
-#: Python version files, in the order uv looks for them in each directory.
-VERSION_FILES = (".python-version", ".python-versions")
-
-#: uv's values for a false boolean variable (clap's ``BoolishValueParser``).
-_FALSE = frozenset({"", "0", "false", "f", "no", "n", "off"})
-
-
-def search_start(script: str) -> str:
-    """Where uv starts looking for configuration and Python version files for ``script``:
-    the script's directory (``uv run --script`` reads a project's ``uv.toml`` or
-    ``pyproject.toml`` from there up, not from the working directory: checked with uv
-    0.13.9), else, for ``-``, a URL or no script (``""``), the working directory; ``""``
-    when that is gone."""
-    try:
-        if script and script != "-" and "://" not in script:
-            return os.path.dirname(os.path.abspath(script))
-        return os.getcwd()
-    except OSError:  # the working directory was removed
-        return ""
-
-
-def version_file(script: str, environ: "Mapping[str, str] | None" = None) -> "str | None":
-    """The Python version file ``uv run --script`` reads for ``script``, or None.
-
-    uv looks in the script's directory and each of its parents (the working directory for
-    ``-``, a URL, or no script: ``""``), in each directory ``.python-version`` first, then
-    ``.python-versions``; where none is found, in its user configuration directory
-    (``$XDG_CONFIG_HOME/uv``, else ``~/.config/uv``). A true ``UV_NO_CONFIG`` ignores it.
-    Source: uv's ``crates/uv-python/src/version_files.rs`` (``PythonVersionFile::discover``)
-    and ``ScriptPython::from_request`` (``crates/uv/src/commands/project/mod.rs``), uv 0.12.5.
-
-    >>> version_file("/nonexistent/x.py", {"XDG_CONFIG_HOME": "/nonexistent"}) is None
-    True
-    """
-    environ = os.environ if environ is None else environ
-    if environ.get("UV_NO_CONFIG", "").strip().lower() not in _FALSE:
-        return None
-    here = search_start(script)
-    config = environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    while True:
-        for name in VERSION_FILES:
-            path = os.path.join(here or os.path.join(config, "uv"), name)
-            if os.path.isfile(path):
-                return path
-        if not here:
-            return None
-        parent = os.path.dirname(here)
-        here = "" if parent == here else parent
-
-
-def version_file_input(script: str) -> str:
-    """``path<TAB>signature`` of :func:`version_file` for ``script``, or ``""``: a new,
-    changed or removed ``.python-version`` can change the interpreter, so it changes the
-    fast-path key."""
-    path = version_file(script)
-    return f"{path}\t{layout.file_signature(path)}" if path else ""
-
-
-def resolution_inputs(
-    environ: "Mapping[str, str] | None" = None, cwd: "str | None" = None
-) -> list[str]:
-    """Everything outside the script and the command line that can change a resolution:
-    :func:`resolution_variables`, then ``path<TAB>signature`` of each existing file of
-    :func:`config_files`. Part of every fast-path key."""
-    found = resolution_variables(environ)
-    for path in config_files(environ, cwd):
-        signature = layout.file_signature(path)
-        if signature != "-":
-            found.append(f"{path}\t{signature}")
-    return found
+        with open(layout.index_path(root, block), "rb") as f:
+            lines = f.read(1 << 20).decode("utf-8").splitlines()
+        text = "\n".join(line for line in lines if not line.startswith("@")) + "\n"
+        path = layout.index_path(root, key)
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        layout.write_atomic(path, text)
+    except (OSError, UnicodeDecodeError):
+        pass

@@ -32,7 +32,7 @@ import sys
 
 #: Version of the on-disk layout; part of every fast-path and environment key. 2: composition
 #: modes named ``pooled`` and ``link-farm``; resolution inputs from
-#: :func:`pyrun.fastpath.resolution_inputs`.
+#: :func:`pyrun.inputs.resolution_inputs`.
 CACHE_FORMAT = "2"
 
 POOL = "pool"
@@ -254,6 +254,7 @@ def index_text(
     env_dir: str, base: str, required: list[str], pending: tuple[str, ...] = (),
     watched: "list[tuple[str, str]] | None" = None,
     contents: "list[tuple[str, str]] | None" = None,
+    inputs: "tuple[str, str] | None" = None,
 ) -> str:
     """The text of an index entry (written by the engine, read by :func:`read_index`).
 
@@ -265,11 +266,15 @@ def index_text(
     whose :func:`watch_signature` must not have changed (a local directory source's build
     files), and ``%``-prefixed ``path<TAB>digest`` lines: paths whose :func:`content_digest`
     must not have changed (the activation ``.pth``: emptied or truncated, it would leave the
-    script to die of its own import error).
+    script to die of its own import error). An entry under a block key ends with one
+    ``@``-prefixed ``installer<TAB>digest`` line: the installer that resolved the environment
+    and the digest of the settings it read (:func:`pyrun.fastpath.installer_inputs`).
     """
     lines = [env_dir, f"{base}\t{file_signature(base)}", *required, *(f"?{p}" for p in pending)]
     lines += [f"={p}\t{sig}" for p, sig in watched or ()]
     lines += [f"%{p}\t{d}" for p, d in contents or ()]
+    if inputs is not None:
+        lines.append(f"@{inputs[0]}\t{inputs[1]}")
     return "\n".join(lines) + "\n"
 
 
@@ -284,12 +289,14 @@ class IndexEntry:
         pending: paths whose absence means bytecode is pending.
         watched: ``[(path, signature)]`` that must still match (:func:`watch_signature`).
         contents: ``[(path, digest)]`` whose content must still match (:func:`content_digest`).
+        inputs: ``(installer, digest)`` of an entry under a block key, else None.
     """
 
     def __init__(self, env_dir: str, base: str, base_signature: str,
                  required: list[str], pending: list[str],
                  watched: "list[tuple[str, str]]",
-                 contents: "list[tuple[str, str]] | None" = None) -> None:
+                 contents: "list[tuple[str, str]] | None" = None,
+                 inputs: "tuple[str, str] | None" = None) -> None:
         self.env_dir = env_dir
         self.base = base
         self.base_signature = base_signature
@@ -297,6 +304,7 @@ class IndexEntry:
         self.pending = pending
         self.watched = watched
         self.contents = contents or []
+        self.inputs = inputs
 
 
 def read_index(root: str, key: str) -> "IndexEntry | str | None":
@@ -317,13 +325,16 @@ def read_index(root: str, key: str) -> "IndexEntry | str | None":
     if len(lines) < 2 or "\t" not in lines[1] or not os.path.isabs(lines[0]):
         return "the fast-path index entry is damaged"
     base, _, signature = lines[1].partition("\t")
-    required = [p for p in lines[2:] if p and not p.startswith(("?", "=", "%"))]
+    required = [p for p in lines[2:] if p and not p.startswith(("?", "=", "%", "@"))]
     pending = [p[1:] for p in lines[2:] if p.startswith("?")]
     watched = [(p, sig) for p, _, sig in (w[1:].partition("\t") for w in lines[2:]
                                           if w.startswith("="))]
     contents = [(p, d) for p, _, d in (c[1:].partition("\t") for c in lines[2:]
                                        if c.startswith("%"))]
-    return IndexEntry(lines[0], base, signature, required, pending, watched, contents)
+    inputs = [(i, d) for i, _, d in (c[1:].partition("\t") for c in lines[2:]
+                                     if c.startswith("@"))]
+    return IndexEntry(lines[0], base, signature, required, pending, watched, contents,
+                      inputs[-1] if inputs else None)
 
 
 def write_atomic(path: str, data: "bytes | str", mode: int = 0o600) -> None:

@@ -94,9 +94,10 @@ def test_warm_path_imports_nothing_heavy() -> None:
     assert "pyrun.fastpath" in loaded
     # The warm path's whole set of modules may shrink, never grow: pyrun.layout (the cache's
     # layout, issue 9) took the place of __future__; pyrun.inprocess (issue 12) saves a whole
-    # interpreter start-up, and imports nothing itself.
-    assert loaded <= {"pyrun", "pyrun.cli", "pyrun.fastpath", "pyrun.launch", "pyrun.layout",
-                      "pyrun.inprocess", "_blake2"}, loaded
+    # interpreter start-up, and imports nothing itself; pyrun.inputs (issue 24) is the half of
+    # the old fastpath that gathers the installers' settings.
+    assert loaded <= {"pyrun", "pyrun.cli", "pyrun.fastpath", "pyrun.inputs", "pyrun.launch",
+                      "pyrun.layout", "pyrun.inprocess", "_blake2"}, loaded
 
 
 @pytest.mark.parametrize("flags", [
@@ -125,3 +126,12 @@ def test_the_warm_scan_and_the_engine_compute_one_key(tmp_path: Path, flags: lis
     data = script.read_bytes()
     assert warm_key(warm, data) == fast_key_for(data, options, str(script))
     assert warm_key(warm, data) != warm_key(warm, data.replace(b'"six"', b'"six>1"'))
+    block = warm_key(warm, data, block=True)  # the block key too (issue 24)
+    assert block == fast_key_for(data, options, str(script), block=True)
+    assert block != warm_key(warm, data)
+    before = warm_key(warm, data)
+    os.environ["UV_TEST_SETTING"] = "changes the fast key, not the block key"
+    try:
+        assert warm_key(warm, data, block=True) == block and warm_key(warm, data) != before
+    finally:
+        del os.environ["UV_TEST_SETTING"]

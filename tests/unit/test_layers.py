@@ -29,7 +29,7 @@ FOLDERS = ["", "script", "store", "engine", "wsp", "cli"]
 
 #: The root's modules: each one the warm path or the ground floor under every layer.
 GROUND = {"pyrun", "pyrun.__main__", "pyrun.errors", "pyrun.progress", "pyrun.faults",
-          "pyrun.layout", "pyrun.fastpath", "pyrun.launch", "pyrun.inprocess",
+          "pyrun.layout", "pyrun.fastpath", "pyrun.inputs", "pyrun.launch", "pyrun.inprocess",
           "pyrun.subprocesses"}
 
 #: ``python -m pyrun``: a front end that lives at the root because Python looks for it there.

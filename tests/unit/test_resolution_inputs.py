@@ -1,4 +1,4 @@
-"""The inputs that change a resolution are gathered in one place (pyrun.fastpath), and the key
+"""The inputs that change a resolution are gathered in one place (pyrun.inputs), and the key
 follows them: variables, and uv's and pip's configuration files."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pyrun import fastpath
+from pyrun import fastpath, inputs
 
 SCRIPT = b'# /// script\n# dependencies = ["rich"]\n# ///\n'
 
@@ -73,6 +73,6 @@ def test_inputs_are_sorted_and_name_the_files(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("UV_PRERELEASE", "allow")
     monkeypatch.setenv("PIP_PRE", "1")
     (tmp_path / "uv.toml").write_text("", encoding="utf-8")
-    found = fastpath.resolution_inputs()
+    found = inputs.resolution_inputs()
     assert found[:2] == ["PIP_PRE=1", "UV_PRERELEASE=allow"]
     assert any(f.startswith(f"{tmp_path / 'uv.toml'}\t") for f in found)

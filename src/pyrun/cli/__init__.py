@@ -161,13 +161,14 @@ def warm_options(argv: list[str]) -> "WarmOptions | None":
     return found
 
 
-def warm_key(options: WarmOptions, data: bytes) -> str:
+def warm_key(options: WarmOptions, data: bytes, block: bool = False) -> str:
     """The fast key the warm scan looks up for ``options`` and the script's bytes ``data``
-    (:func:`pyrun.fastpath.script_key`, the same assembly as the engine's)."""
+    (:func:`pyrun.fastpath.script_key`, the same assembly as the engine's); with ``block``,
+    the block key."""
     from pyrun import fastpath
 
     return fastpath.script_key(data, options.script, options.python, options.with_requirements,
-                               options.composition, lock_mode=options.lock_mode)
+                               options.composition, lock_mode=options.lock_mode, block=block)
 
 
 def _warm(options: WarmOptions) -> "bytes | None":
@@ -197,6 +198,11 @@ def _warm(options: WarmOptions) -> "bytes | None":
     root = layout.cache_root()
     key = warm_key(options, data)
     python = fastpath.lookup(root, key)
+    if python is None:  # the same block, under settings its installer never reads (cron)?
+        block = warm_key(options, data, block=True)
+        python = fastpath.lookup_block(root, block, options.script)
+        if python is not None:
+            fastpath.adopt(root, key, block)
     if python is not None:
         line = fastpath.unclosed(data) if options.verbosity >= 0 else 0
         if line:  # said on every run, as the engine says it

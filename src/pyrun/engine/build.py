@@ -56,6 +56,13 @@ def find_or_build(request: BuildRequest) -> Environment:
     key = request.key_of()  # first: a --lock file that cannot be read is the first error
     if not (options.upgrade or options.refresh or options.upgrade_packages):
         python, why = fastpath.check(str(cache.root), key)
+        if python is None and not why and request.block_key_of is not None:
+            block = request.block_key_of()  # only settings its installer never reads changed
+            python = fastpath.lookup_block(str(cache.root), block, request.script)
+            if python is not None:
+                request.reporter.debug("the environment recorded for this block still holds: "
+                                       "the settings its installer reads are the same")
+                fastpath.adopt(str(cache.root), key, block)
         if python is not None:
             env_dir = Path(python).parent.parent
             if why == fastpath.PENDING:
@@ -170,8 +177,16 @@ def record(request: BuildRequest, key: str, env: Environment, entries: list[Pool
     watched = [w for d in pins.resolution.distributions if d.kind == "directory"
                for w in directory_watch(d.url)]
     activation = str(env.activation)
+    contents = [(activation, layout.content_digest(activation))]
     cache.record_index(key, env.path, interpreter.executable, required, pending, watched,
-                       [(activation, layout.content_digest(activation))])
+                       contents)
+    if request.block_key_of is not None:  # for a run whose other settings differ (cron)
+        from pyrun.inputs import NO_INSTALLER, installer_inputs
+
+        installer = pins.installer.name if pins.installer is not None else NO_INSTALLER
+        cache.record_index(request.block_key_of(), env.path, interpreter.executable, required,
+                           pending, watched, contents,
+                           (installer, installer_inputs(installer, request.script)))
     reporter.debug(f"environment: {env.path}")
 
 

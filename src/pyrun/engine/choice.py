@@ -56,7 +56,7 @@ def choose(
 
     The request is uv's (``ScriptPython::from_request``): ``--python`` (``request``), else
     ``UV_PYTHON``, else the nearest Python version file
-    (:func:`pyrun.fastpath.version_file`) when it can meet ``requires_python``, else
+    (:func:`pyrun.inputs.version_file`) when it can meet ``requires_python``, else
     ``requires_python``. uv answers it (``uv python find``, never downloading): the first
     match in uv's discovery order, with its ``python-preference``. uv's warnings (a
     request that cannot meet ``requires-python``, ``==3.11`` that no patch version meets
@@ -117,12 +117,12 @@ def choose(
 def _version_file_request(finder: InterpreterFinder, script: str,
                           requires_python: SpecifierSet | None) -> tuple[str | None, str]:
     """The request of the Python version file uv reads for ``script``
-    (:func:`pyrun.fastpath.version_file`) and its name (``.python-version``, in
+    (:func:`pyrun.inputs.version_file`) and its name (``.python-version``, in
     backquotes, for messages); ``(None, "")`` when there is none, or ``requires_python``
     rules it out (uv passes it over then)."""
-    from pyrun import fastpath
+    from pyrun import inputs
 
-    found = fastpath.version_file(script)
+    found = inputs.version_file(script)
     wanted = _first_request(found) if found else None
     if wanted and requires_python is not None and not _intersects(wanted, requires_python):
         finder._reporter.debug(f"ignoring {found} ({wanted}): it cannot meet "

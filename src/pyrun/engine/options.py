@@ -87,9 +87,11 @@ class RunOptions:
         return "no-cache" if self.no_cache else "refresh" if self.refresh else ""
 
 
-def fast_key_for(data: bytes, options: RunOptions, script: str = "-") -> str:
+def fast_key_for(data: bytes, options: RunOptions, script: str = "-",
+                 block: bool = False) -> str:
     """The fast-path key of ``script`` whose bytes are ``data``, under ``options``: what the
-    warm path looks up (:func:`pyrun.fastpath.script_key`, the one assembly both use).
+    warm path looks up (:func:`pyrun.fastpath.script_key`, the one assembly both use); with
+    ``block``, its block key (the installers' settings left out).
 
     Raises:
         UsageError: the ``--lock`` file cannot be read.
@@ -99,7 +101,7 @@ def fast_key_for(data: bytes, options: RunOptions, script: str = "-") -> str:
     try:
         return fastpath.script_key(data, script, options.python or "", options.with_key,
                                    options.composition, options.index, options.lock,
-                                   options.lock_mode)
+                                   options.lock_mode, block)
     except OSError as exc:
         raise UsageError(f"--lock {options.lock}: cannot be read ({exc.strerror})") from None
 

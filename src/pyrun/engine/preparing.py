@@ -67,9 +67,9 @@ def prepare(
             check_mode(options.lock_mode, name)
         cache = open_cache(options, reporter, cache)
         readable = readable_path(name, source, str(cache.root))  # what uv reads
-        return find_or_build(BuildRequest(name, meta, options,
-                                          lambda: fast_key_for(source, options, name),
-                                          reporter, cache, readable, early))
+        return find_or_build(BuildRequest(
+            name, meta, options, lambda: fast_key_for(source, options, name), reporter,
+            cache, readable, early, lambda: fast_key_for(source, options, name, block=True)))
     finally:
         if early is not None:
             early.close()

@@ -29,6 +29,9 @@ class BuildRequest:
             now: asked before the build and again after the resolution, since uv may have
             brought the lock beside the script up to date meanwhile.
         reporter: progress and diagnostics.
+        block_key_of: computes the block key (:func:`pyrun.fastpath.fast_key` with ``block``),
+            under which the environment is found when only settings its installer never reads
+            changed (:func:`pyrun.fastpath.lookup_block`); None: no such lookup.
         cache: the cache, created.
         readable: a path where uv can read the script (a copy of one read from stdin or a
             URL); the script itself when None.
@@ -44,3 +47,4 @@ class BuildRequest:
     cache: Cache
     readable: str | None = None
     early: Asked | None = None
+    block_key_of: Callable[[], str] | None = None

@@ -100,6 +100,7 @@ class Cache:
         pending: tuple[str, ...] = (),
         watched: list[tuple[str, str]] | None = None,
         contents: list[tuple[str, str]] | None = None,
+        inputs: tuple[str, str] | None = None,
     ) -> None:
         """Point the fast-path index entry ``fast_key`` at ``env_dir`` (atomic replace).
 
@@ -113,11 +114,13 @@ class Cache:
                 directory source's build files: :func:`pyrun.layout.directory_watch`).
             contents: ``[(path, digest)]`` whose content a warm run checks
                 (:func:`pyrun.layout.content_digest`): the activation ``.pth``.
+            inputs: for an entry under a block key, ``(installer, digest)`` of the settings
+                the installer read (:func:`pyrun.inputs.installer_inputs`).
         """
         path = layout.index_path(str(self.root), fast_key)
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         layout.write_atomic(path, layout.index_text(str(env_dir), base, required, pending,
-                                                    watched, contents))
+                                                    watched, contents, inputs))
 
 
 class Temporary:

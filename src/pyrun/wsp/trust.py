@@ -83,7 +83,7 @@ def _key(decl: Declaration, script: bytes | None) -> str:
 
 
 #: The Python version files uv reads, in the order it looks for them in each directory (uv's
-#: ``PythonVersionFile::discover``; :data:`pyrun.fastpath.VERSION_FILES`).
+#: ``PythonVersionFile::discover``; :data:`pyrun.inputs.VERSION_FILES`).
 VERSION_FILES = (".python-version", ".python-versions")
 
 
