@@ -5,9 +5,13 @@ The modules, in the order a request flows through a server:
 
 * :mod:`~pyrun.wsp.framing`: Content-Length frames on a byte stream;
 * :mod:`~pyrun.wsp.jsonrpc`: JSON-RPC messages, the error codes and WSP's error classes;
-* :mod:`~pyrun.wsp.endpoint`: the lifecycle, dispatch, workers and cancellation;
+* :mod:`~pyrun.wsp.endpoint`: the lifecycle, dispatch, batches, workers and cancellation;
+  :mod:`~pyrun.wsp.request` (one request being answered: ``current()``);
 * :mod:`~pyrun.wsp.params`: a method's params checked into a typed request, in one place;
+  :mod:`~pyrun.wsp.typed` (dataclass params and results, element by element);
 * :mod:`~pyrun.wsp.base`: the generic server, a table of methods (the toolkit's ``Server``);
+  :mod:`~pyrun.wsp.workdone` (work-done progress), :mod:`~pyrun.wsp.testing` (an in-memory
+  client), :mod:`~pyrun.wsp.scaffold` (``pyrun wsp init``'s workflow script);
 * :mod:`~pyrun.wsp.store`: the store interface and the environment methods over any store;
   :mod:`~pyrun.wsp.environment` (an environment's description),
   :mod:`~pyrun.wsp.processes` (``execute``), :mod:`~pyrun.wsp.venvs` (``create``);
