@@ -201,3 +201,30 @@ def test_with_editable_uses_the_projects_code_where_it_lies(pyrun: Runner, tmp_p
     assert again.stdout.split()[0] == "2" and "building" not in again.stderr
     bad = pyrun("--with-editable", str(tmp_path), str(script))
     assert bad.returncode == 64 and "not a project directory" in bad.stderr
+
+
+def test_a_source_switched_between_editable_and_not_is_installed_as_asked(
+        pyrun: Runner, tmp_path: Path) -> None:
+    """`editable = true` in `[tool.uv.sources]` decides how the directory is installed (a link
+    to it, or a built copy), as in uv: switching it gives another pool entry, never the one
+    built the other way (the same resolved set otherwise)."""
+    project = tmp_path / "localpkg"
+    (project / "localpkg").mkdir(parents=True)
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "localpkg"\nversion = "1.0"\n'
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n')
+    code = project / "localpkg" / "__init__.py"
+    code.write_text("")
+
+    def run(editable: bool) -> str:
+        flag = ", editable = true" if editable else ""
+        script = write(tmp_path / "s.py", '# /// script\n# dependencies = ["localpkg"]\n'
+                       f'# [tool.uv.sources]\n# localpkg = {{ path = "{project}"{flag} }}\n'
+                       "# ///\nimport localpkg\nprint(localpkg.__file__)\n")
+        out = pyrun(str(script))
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    assert run(editable=True) == str(code)
+    assert run(editable=False) != str(code)  # a built copy, in the pool
+    assert run(editable=True) == str(code)

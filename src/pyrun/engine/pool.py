@@ -102,7 +102,8 @@ def entry_key(dist: LockedDistribution, interpreter: Interpreter) -> str:
     A wheel with a sha256 is keyed by that hash alone; anything that is built locally, or has
     no hash, is keyed by its source and the interpreter's ABI; a local directory also by its
     build files as they are now (:func:`pyrun.layout.directory_watch`), so a changed
-    ``pyproject.toml`` means a new build, as with uv.
+    ``pyproject.toml`` means a new build, as with uv, and by whether it is installed editable
+    (``editable = true`` in its source: a link to the directory, not a copy).
     """
     if dist.kind == "wheel" and dist.sha256:
         digest = dist.sha256
@@ -111,6 +112,9 @@ def entry_key(dist: LockedDistribution, interpreter: Interpreter) -> str:
                   f"\0{interpreter.platform}")
         if dist.kind == "directory":
             source += "".join(f"\0{p}={sig}" for p, sig in layout.directory_watch(dist.url))
+            table = dist.package.get("directory")
+            if isinstance(table, dict) and table.get("editable") is True:
+                source += "\0editable"  # keys of non-editable directories stay as they were
         digest = hashlib.sha256(source.encode()).hexdigest()
     version = dist.version or "0"
     return f"{dist.name}-{version}-{digest[:32]}"
@@ -184,7 +188,9 @@ class Pool:
         for e in missing:  # minutes, sometimes: said even off a terminal, as uv says it
             if e.distribution.kind in ("sdist", "vcs", "directory", "archive"):
                 why = ("no wheel of it fits this Python; choose another with --python"
-                       if e.distribution.kind == "sdist" else f"a {e.distribution.kind} source")
+                       if e.distribution.kind == "sdist" else
+                       f"{'an' if e.distribution.kind == 'archive' else 'a'} "
+                       f"{e.distribution.kind} source")
                 self.reporter.notice(f"building {e.distribution.pin} for Python "
                                      f"{interpreter.version} ({interpreter.executable}): {why}")
         started = time.monotonic()
