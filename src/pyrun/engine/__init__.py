@@ -7,6 +7,9 @@ workflow server protocol (:mod:`pyrun.wsp`) all use.
   pool (WSP's ``environment/create``).
 * :func:`command_environ`, :func:`run_captured` and :func:`start` run commands in an
   environment, through the one subprocess helper.
+* :func:`install_command` makes a script a command (``pyrun install``); :func:`outdated`
+  and :func:`upgrade` find newer releases of scripts' requirements and raise a block's lower
+  bounds (``pyrun outdated``, ``pyrun upgrade``).
 * :func:`read_script` reads a script's bytes once (a file, ``-`` or a URL), for a caller that
   must run exactly the bytes it checked (``prepare(..., data=...)``).
 
@@ -26,7 +29,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pyrun.engine.editing import BOUNDS
     from pyrun.engine.installers.uv import find_uv
+    from pyrun.engine.installing import install_command
     from pyrun.engine.options import RunOptions, fast_key_for
+    from pyrun.engine.outdated import OutdatedReport, outdated
     from pyrun.engine.preparing import create_venv, prepare, prepare_requirements
     from pyrun.engine.running import command_environ, run, run_module
     from pyrun.engine.subcommands import (
@@ -37,6 +42,7 @@ if TYPE_CHECKING:
         remove_requirements,
         tree,
     )
+    from pyrun.engine.upgrading import UpgradeReport, upgrade
     from pyrun.engine.uvpython import Asked, ask_early, uv_binary
     from pyrun.progress import Reporter
     from pyrun.script.metadata import read_script
@@ -48,8 +54,10 @@ if TYPE_CHECKING:
 _WHERE = {
     "Asked": "pyrun.engine.uvpython",
     "BOUNDS": "pyrun.engine.editing",
+    "OutdatedReport": "pyrun.engine.outdated",
     "Reporter": "pyrun.progress",
     "RunOptions": "pyrun.engine.options",
+    "UpgradeReport": "pyrun.engine.upgrading",
     "add_requirements": "pyrun.engine.subcommands",
     "ask_early": "pyrun.engine.uvpython",
     "command_environ": "pyrun.engine.running",
@@ -58,7 +66,9 @@ _WHERE = {
     "fast_key_for": "pyrun.engine.options",
     "find_uv": "pyrun.engine.installers.uv",
     "init_script": "pyrun.engine.subcommands",
+    "install_command": "pyrun.engine.installing",
     "lock": "pyrun.engine.subcommands",
+    "outdated": "pyrun.engine.outdated",
     "prepare": "pyrun.engine.preparing",
     "prepare_requirements": "pyrun.engine.preparing",
     "read_script": "pyrun.script.metadata",
@@ -68,14 +78,17 @@ _WHERE = {
     "run_module": "pyrun.engine.running",
     "start": "pyrun.subprocesses",
     "tree": "pyrun.engine.subcommands",
+    "upgrade": "pyrun.engine.upgrading",
     "uv_binary": "pyrun.engine.uvpython",
 }
 
 __all__ = [
     "Asked",
     "BOUNDS",
+    "OutdatedReport",
     "Reporter",
     "RunOptions",
+    "UpgradeReport",
     "add_requirements",
     "ask_early",
     "command_environ",
@@ -84,7 +97,9 @@ __all__ = [
     "fast_key_for",
     "find_uv",
     "init_script",
+    "install_command",
     "lock",
+    "outdated",
     "prepare",
     "prepare_requirements",
     "read_script",
@@ -94,6 +109,7 @@ __all__ = [
     "run_module",
     "start",
     "tree",
+    "upgrade",
     "uv_binary",
 ]
 

@@ -163,6 +163,7 @@ def record(request: BuildRequest, key: str, env: Environment, entries: list[Pool
     from pyrun import layout
     from pyrun.engine import bytecode
     from pyrun.engine.composition import POOLED
+    from pyrun.engine.records import noted
     from pyrun.layout import directory_watch
     from pyrun.store.markers import ENTRY_MARKER
 
@@ -188,6 +189,7 @@ def record(request: BuildRequest, key: str, env: Environment, entries: list[Pool
                            pending, watched, contents,
                            (installer, installer_inputs(installer, request.script)))
     reporter.debug(f"environment: {env.path}")
+    noted(request, env.path)  # which script it was for (pyrun list); installed commands follow
 
 
 def compose_entries(

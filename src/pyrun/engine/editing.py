@@ -142,7 +142,7 @@ def add(installer: Installer, path: str, requirements: Sequence[str],
         raise UsageError(f"--bounds must be one of {', '.join(BOUNDS)}, not {bounds!r}")
     check_editable(path)
     extra = [f"--bounds={bounds}"] if bounds else []
-    _splice(path, lambda copy: installer.edit_script(
+    splice(path, lambda copy: installer.edit_script(
         ["add", f"--script={copy}", "--python", interpreter.executable, *extra, *options,
          *requirements],
         what=f"adding to {path}"))
@@ -168,8 +168,8 @@ def remove(installer: Installer, path: str, names: Sequence[str]) -> None:
         if canonicalize_name(name) not in required:
             raise UsageError(f"{path}: its block does not require {name}; "
                              f"it requires {', '.join(sorted(required)) or 'nothing'}")
-    _splice(path, lambda copy: installer.edit_script(["remove", f"--script={copy}", *names],
-                                                     what=f"removing from {path}"))
+    splice(path, lambda copy: installer.edit_script(["remove", f"--script={copy}", *names],
+                                                    what=f"removing from {path}"))
 
 
 def block_span(data: bytes) -> tuple[int, int] | None:
@@ -233,7 +233,7 @@ def _newlines(text: bytes, ending: bytes) -> bytes:
     return text.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", ending)
 
 
-def _splice(path: str, edit: Callable[[str], object]) -> None:
+def splice(path: str, edit: Callable[[str], object]) -> None:
     """Run ``edit`` (uv) on a copy of the block of the script at ``path`` (an empty file when
     there is none, where uv writes a new block; it goes where :func:`with_block` puts one),
     beside it so uv sees the same configuration; then write
