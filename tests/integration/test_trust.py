@@ -66,7 +66,8 @@ def test_a_planted_index_entry_is_never_executed(pyrun: Runner, tmp_path: Path) 
     followed: the script runs in the environment pyrun builds, the planted program never."""
     cache, script = tmp_path / "cache", write(tmp_path / "p.py", body("six"))
     cold(pyrun, cache, script)
-    index = next(p for p in (cache / "index").glob("??/*") if not p.name.startswith("."))
+    entries = [p for p in (cache / "index").glob("??/*") if not p.name.startswith(".")]
+    assert len(entries) == 2  # the fast key's and the block key's (issue 24)
     evil = tmp_path / "evil-env"
     (evil / "bin").mkdir(parents=True)
     ran = tmp_path / "planted-program-ran"
@@ -74,16 +75,18 @@ def test_a_planted_index_entry_is_never_executed(pyrun: Runner, tmp_path: Path) 
     (evil / "bin" / "python").chmod(0o755)
     (evil / layout.ENV_MARKER).write_text("{}")
     base = sys.executable
-    index.write_text(layout.index_text(str(evil), base, []))  # names a directory elsewhere
+    for index in entries:  # each names a directory elsewhere
+        index.write_text(layout.index_text(str(evil), base, [], inputs=("none", "x")))
     out = pyrun(str(script), PYRUN_CACHE_DIR=str(cache))
     assert out.returncode == 0 and out.stdout.split() == ["six"], out.stderr
     assert "not an environment of this cache" in out.stderr and not ran.exists()
-    if ROOT:  # the index file itself belongs to another user now
-        index.write_text(layout.index_text(str(env_of(cache)), base, []))
-        owned_by_other(index)
+    if ROOT:  # the index files themselves belong to another user now
+        for index in entries:
+            index.write_text(layout.index_text(str(env_of(cache)), base, []))
+            owned_by_other(index)
         out = pyrun(str(script), PYRUN_CACHE_DIR=str(cache))
         assert out.returncode == 0 and "not trustworthy" in out.stderr, out.stderr
-        assert index.stat().st_uid == os.getuid()  # rewritten by the rebuild, as ours
+        assert all(i.stat().st_uid == os.getuid() for i in entries)  # rewritten, as ours
 
 
 def test_a_pool_entry_replaced_by_a_symlink_is_not_followed(pyrun: Runner, tmp_path: Path) -> None:
@@ -208,8 +211,8 @@ def test_bad_settings_are_one_line_errors(pyrun: Runner, tmp_path: Path) -> None
 def test_a_non_utf8_index_entry_is_rebuilt(pyrun: Runner, tmp_path: Path) -> None:
     cache, script = tmp_path / "cache", write(tmp_path / "i.py", body("six"))
     cold(pyrun, cache, script)
-    index = next(p for p in (cache / "index").glob("??/*") if not p.name.startswith("."))
-    index.write_bytes(b"\xff\xfe\x00garbage\n")
+    for index in (p for p in (cache / "index").glob("??/*") if not p.name.startswith(".")):
+        index.write_bytes(b"\xff\xfe\x00garbage\n")
     out = cold(pyrun, cache, script)
     assert out.stdout.split() == ["six"] and "not UTF-8" in out.stderr, out.stderr
     assert "Traceback" not in out.stderr
