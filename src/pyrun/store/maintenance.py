@@ -8,10 +8,11 @@ outside the cache (a project venv the WSP server composed from the pool, recorde
 ``refs/``) that still exists uses it.
 
 What is never removed: anything whose file lock another run holds (a build in progress), an
-environment that ``pyrun env x.py --record`` wrote into a ``.python-envs`` file that still
-lists it (an editor uses it without running pyrun), an environment a running process was
-started from (its ``bin/python`` is that process's
-``argv[0]``, as ``/proc`` shows; Linux), and an environment whose marker is touched between
+environment that a live reference holds (``refs/``: one that ``pyrun env x.py --record`` wrote
+into a ``.python-envs`` file that still lists it, which an editor uses without running pyrun;
+one an installed command needs, while the command's file exists), an environment a running
+process was started from (its ``bin/python`` is that process's ``argv[0]``, as ``/proc``
+shows; Linux), and an environment whose marker is touched between
 the decision and the removal (re-checked under the lock). Removal renames into a temporary
 name first, so no run ever sees half of a removed environment or entry.
 """
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +31,14 @@ from pyrun.launch import exclusive, release
 from pyrun.layout import ENTRY_MARKER, ENV_MARKER
 from pyrun.script import pythonenvs
 from pyrun.store.cache import Cache, Temporary, remove_leftovers
-from pyrun.store.markers import env_lock, lock_file, read_env_marker, read_reference
+from pyrun.store.markers import (
+    Reference,
+    env_lock,
+    lock_file,
+    read_env_marker,
+    read_reference,
+)
+from pyrun.store.sizes import disk_usage
 
 #: Default age (days) after which an environment nobody ran is pruned.
 DEFAULT_MAX_AGE_DAYS = 30.0
@@ -132,7 +139,7 @@ def verify(cache: Cache) -> VerifyResult:
     prune_like = PruneResult()
     for env in environments(cache):
         if keys & set(env.entries):
-            _remove_environment(cache, env.path, None, prune_like)
+            remove_environment(cache, env.path, None, prune_like)
     for entry in damaged:
         lock = _try_lock(cache, entry.name)
         if lock is None:
@@ -156,7 +163,7 @@ def warnings(cache: Cache) -> list[str]:
     """Problems found while reading what the cache's references point at (a ``.python-envs``
     file that cannot be read, say), one line each; they never stop ``info`` or ``prune``."""
     found = []
-    for _prefix, _keys, problem in _references(cache):
+    for _reference, problem in _references(cache):
         if problem:
             found.append(problem)
     return found
@@ -176,29 +183,52 @@ def environments(cache: Cache) -> list[EnvironmentInfo]:
 
 
 def references(cache: Cache) -> list[tuple[Path, list[str]]]:
-    """``(prefix, pool keys)`` of each environment used from outside the cache (``refs/``):
-    project venvs composed from the pool while they exist, and pyrun environments while the
-    ``.python-envs`` file that recorded them still lists them (or cannot be read: then they
-    are kept, see :func:`warnings`). Stale records are removed."""
-    return [(prefix, keys) for prefix, keys, _problem in _references(cache)]
+    """``(prefix, pool keys)`` of each environment used from outside the cache (``refs/``)
+    while its holder lives (:class:`pyrun.store.markers.Reference`): project venvs composed
+    from the pool while they exist; pyrun environments while the ``.python-envs`` file that
+    recorded them still lists them (or cannot be read: then they are kept, see
+    :func:`warnings`), or while the file of the command installed for them exists. Records
+    whose holder is gone are removed."""
+    return [(r.prefix, list(r.entries)) for r, _problem in _references(cache)]
 
 
-def _references(cache: Cache) -> list[tuple[Path, list[str], str]]:
+def holders(cache: Cache) -> dict[Path, str]:
+    """``{environment: why it is kept}`` for each environment a live reference holds
+    (:func:`references`): ``"a .python-envs file lists it"``, or ``"<file> needs it"`` for
+    another holder (an installed command)."""
+    found: dict[Path, str] = {}
+    for reference, _problem in sorted(_references(cache), key=lambda r: (
+            not _is_listing(r[0]), str(r[0].listed_in))):  # one reason, the same each time
+        holder = reference.listed_in
+        found.setdefault(reference.prefix, "a project venv" if holder is None else (
+            "a .python-envs file lists it" if _is_listing(reference) else f"{holder} needs it"))
+    return found
+
+
+def _is_listing(reference: Reference) -> bool:
+    return reference.listed_in is not None and \
+        reference.listed_in.name == pythonenvs.FILE_NAME
+
+
+def _references(cache: Cache) -> list[tuple[Reference, str]]:
+    """Each live reference, with a problem met while judging it (``""`` when none)."""
     found = []
     for ref in _children(cache.refs):
         reference = read_reference(ref)
         if reference is None:
             continue
-        prefix, keys, listed_in = reference.prefix, list(reference.entries), reference.listed_in
+        prefix, holder = reference.prefix, reference.listed_in
         alive = (prefix / "pyvenv.cfg").is_file()
         problem = ""
-        if alive and listed_in is not None:
+        if alive and holder is not None and not _is_listing(reference):
+            alive = os.path.lexists(holder)  # an installed command: kept while its file is
+        elif alive and holder is not None:
             try:
-                alive = any(ln.path == prefix for ln in pythonenvs.read(listed_in.parent).lines)
+                alive = any(ln.path == prefix for ln in pythonenvs.read(holder.parent).lines)
             except pythonenvs.PythonEnvsError as exc:
                 problem = f"{exc}; the environments it may list are kept"
         if alive:
-            found.append((prefix, [str(k) for k in keys], problem))
+            found.append((reference, problem))
         else:
             try:
                 ref.unlink()
@@ -246,20 +276,20 @@ def prune(
     result = PruneResult()
     remove_leftovers(cache)
     cutoff = (time.time() if now is None else now) - max_age_days * 86400
-    running = _running_environments(cache)
-    recorded = {prefix for prefix, _keys in references(cache)}
+    running = running_environments(cache)
+    held = holders(cache)
     for env in environments(cache):
         if env.last_used >= cutoff:
             continue
         if env.path in running:
             result.skipped.append((env.path, "a running process uses it"))
             continue
-        if env.path in recorded:
-            result.skipped.append((env.path, "a .python-envs file lists it"))
+        if env.path in held:
+            result.skipped.append((env.path, held[env.path]))
             continue
-        _remove_environment(cache, env.path, cutoff, result)
-    _remove_unreferenced_entries(cache, result)
-    _remove_dangling_index(cache)
+        remove_environment(cache, env.path, cutoff, result)
+    remove_unreferenced_entries(cache, result)
+    remove_dangling_index(cache)
     _remove_script_copies(cache, cutoff)
     return result
 
@@ -269,39 +299,20 @@ def clean(cache: Cache) -> PruneResult:
     locked by a build in progress or used by a running process."""
     result = PruneResult()
     remove_leftovers(cache)
-    running = _running_environments(cache)
+    running = running_environments(cache)
     for env in environments(cache):
         if env.path in running:
             result.skipped.append((env.path, "a running process uses it"))
         else:
-            _remove_environment(cache, env.path, None, result)
-    _remove_unreferenced_entries(cache, result)
-    _remove_dangling_index(cache)
+            remove_environment(cache, env.path, None, result)
+    remove_unreferenced_entries(cache, result)
+    remove_dangling_index(cache)
     _remove_script_copies(cache, time.time() - 300)  # not one a run is about to start
     try:  # answers about interpreters are asked again; a damaged file cannot outlive a clean
         os.unlink(cache.interpreters)
     except OSError:
         pass
     return result
-
-
-def disk_usage(paths: Iterable[Path]) -> int:
-    """Bytes allocated to the files and directories under ``paths``, each inode once."""
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    for top in paths:
-        for dirpath, dirnames, filenames in os.walk(top):
-            for name in (*dirnames, *filenames, ""):
-                p = os.path.join(dirpath, name) if name else dirpath
-                try:
-                    st = os.lstat(p)
-                except OSError:
-                    continue
-                ident = (st.st_dev, st.st_ino)
-                if ident not in seen:
-                    seen.add(ident)
-                    total += st.st_blocks * 512
-    return total
 
 
 def _children(d: Path) -> list[Path]:
@@ -330,8 +341,12 @@ def _discard(cache: Cache, path: Path) -> None:
         trash.close()  # removes the trash
 
 
-def _remove_environment(cache: Cache, path: Path, cutoff: float | None,
-                        result: PruneResult) -> None:
+def remove_environment(cache: Cache, path: Path, cutoff: float | None,
+                       result: PruneResult) -> None:
+    """Remove the environment at ``path`` (added to ``result.environments``) unless a build
+    holds its lock or a running script its marker's shared lock (then added to
+    ``result.skipped``), or, with ``cutoff``, its marker was touched at or after ``cutoff``
+    (seconds since the epoch), looked at again under the locks."""
     lock = _try_lock(cache, env_lock(path.name))
     if lock is None:
         result.skipped.append((path, "locked by a run that is building it"))
@@ -365,7 +380,9 @@ def _remove_environment(cache: Cache, path: Path, cutoff: float | None,
         lock.release()
 
 
-def _remove_unreferenced_entries(cache: Cache, result: PruneResult) -> None:
+def remove_unreferenced_entries(cache: Cache, result: PruneResult) -> None:
+    """Remove the pool entries no environment uses (:func:`used_entries`, looked at again
+    under their locks), skipping those whose lock a run holds (into ``result``)."""
     candidates = [p for p in _children(cache.pool)]
     used = used_entries(cache)
     locks = []
@@ -390,7 +407,8 @@ def _remove_unreferenced_entries(cache: Cache, result: PruneResult) -> None:
             lock.release()
 
 
-def _remove_dangling_index(cache: Cache) -> None:
+def remove_dangling_index(cache: Cache) -> None:
+    """Remove the fast-path index entries whose environment is gone (or that are damaged)."""
     for d in _children(cache.index):
         for f in _children(d):
             entry = layout.read_index(str(cache.root), f.name)
@@ -414,9 +432,7 @@ def _remove_script_copies(cache: Cache, cutoff: float) -> None:
             pass
 
 
-
-
-def _running_environments(cache: Cache) -> set[Path]:
+def running_environments(cache: Cache) -> set[Path]:
     """Environments whose interpreter some running process was started as (Linux ``/proc``)."""
     envs = str(cache.envs) + os.sep
     found = set()

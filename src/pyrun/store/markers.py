@@ -6,8 +6,9 @@ the contract between pyrun versions and between concurrent runs.
 * :class:`EntryMarker`: a pool entry's marker (``pool/<key>/pyrun-entry.json``), with the
   manifest of its files (:mod:`pyrun.store.manifest`), written before the final rename and
   replaced atomically when bytecode is added.
-* :class:`Reference`: an environment outside the cache that uses pool entries
-  (``refs/<hash>.json``): a project venv, or an environment a ``.python-envs`` file lists.
+* :class:`Reference`: an environment used from outside the cache (or pool entries it uses)
+  (``refs/<hash>.json``): a project venv, or an environment a ``.python-envs`` file lists or
+  an installed command needs.
 * Lock names: :func:`lock_file` (``locks/<name>.lock``), for pool entries (their key) and for
   environments being built (:func:`env_lock`) and for temporary files and directories
   (:func:`tmp_lock`).
@@ -193,11 +194,17 @@ _ENTRY_FIELDS = frozenset({"name", "version", "kind", "url", "sha256", "installe
 class Reference:
     """An environment outside the cache that uses pool entries.
 
+    Its *holder* keeps it: for a project venv composed from the pool (``listed_in`` None),
+    the venv itself, while its ``pyvenv.cfg`` exists; for one of pyrun's own environments, the
+    file ``listed_in``: a ``.python-envs`` file while it lists the prefix (``pyrun env
+    --record``), or any other file while it exists (an installed command's launcher, say).
+    :mod:`pyrun.store.maintenance` keeps what a live holder refers to and drops the record
+    once the holder is gone.
+
     Attributes:
         prefix: the environment's directory.
-        entries: the pool keys it uses (none for a pyrun environment an editor was given).
-        listed_in: the ``.python-envs`` file that lists it, for pyrun's own environments
-            recorded there; None for a project venv composed from the pool.
+        entries: the pool keys it uses (none for a pyrun environment, whose marker lists them).
+        listed_in: the file that holds it (see above); None for a project venv.
     """
 
     prefix: Path
@@ -206,9 +213,11 @@ class Reference:
 
 
 def write_reference(refs: Path, reference: Reference) -> None:
-    """Record ``reference`` in the ``refs`` directory: one JSON file per prefix, replaced
-    atomically."""
-    name = hashlib.sha256(str(reference.prefix).encode()).hexdigest()[:32]
+    """Record ``reference`` in the ``refs`` directory: one JSON file per prefix and holder
+    (two commands, or a command and a ``.python-envs`` file, that need one environment keep
+    it each on their own), replaced atomically when written again."""
+    holder = "" if reference.listed_in is None else f"\0{reference.listed_in}"
+    name = hashlib.sha256(f"{reference.prefix}{holder}".encode()).hexdigest()[:32]
     data = {"prefix": str(reference.prefix), "entries": list(reference.entries),
             "listed_in": str(reference.listed_in) if reference.listed_in else None}
     refs.mkdir(mode=0o700, parents=True, exist_ok=True)
