@@ -14,7 +14,7 @@ this process; elsewhere it runs as a child through
 import os
 import sys
 
-from pyrun.layout import ENV_MARKER
+from pyrun.layout import ENV_MARKER, ENVS
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs a warm run 3 ms
 if TYPE_CHECKING:
@@ -41,7 +41,14 @@ def hold(marker: str) -> int:
     Raises:
         FileNotFoundError: the marker is gone, or was removed while this waited.
     """
+    return _hold(marker)[0]
+
+
+def _hold(marker: str) -> "tuple[int, float]":
+    """:func:`hold`, and the marker's mtime (seconds since the epoch; 0.0 off POSIX): just
+    touched by a warm run (its last use), so the time now, without ``import time``."""
     fd = os.open(marker, os.O_RDONLY)
+    mtime = 0.0
     try:
         if os.name == "posix":
             import fcntl  # a built-in extension: about 0.2 ms, the price of never racing a clean
@@ -50,11 +57,111 @@ def hold(marker: str) -> int:
             held, now = os.fstat(fd), os.stat(marker)  # removed (or replaced) while it waited?
             if held.st_nlink == 0 or (held.st_dev, held.st_ino) != (now.st_dev, now.st_ino):
                 raise FileNotFoundError(2, "the environment was removed", marker)
+            mtime = held.st_mtime
         os.set_inheritable(fd, True)
     except BaseException:
         os.close(fd)
         raise
-    return fd
+    return fd, mtime
+
+
+#: The daily upkeep's stamp in the cache's root: its mtime is when a run last started the
+#: background upkeep's daily prune (:mod:`pyrun.store.upkeep`).
+UPKEEP_STAMP = "upkeep.stamp"
+
+#: Seconds between two daily upkeeps.
+UPKEEP_EVERY = 86400.0
+
+#: An environment placed (renamed into ``envs/``) this many seconds before the run that
+#: starts it was built by that run: the size cap is checked after it.
+BUILT_WITHIN = 60.0
+
+#: The values of ``PYRUN_CACHE_AUTO_PRUNE`` and ``PYRUN_CACHE_MAX_SIZE`` that turn the daily
+#: prune or the cap off (for any other value, the upkeep reads the settings and says what is
+#: wrong: :mod:`pyrun.store.settings`).
+_OFF = ("0", "false", "f", "no", "n", "off", "none")
+
+
+def upkeep(env_dir: str, now: float, built: bool) -> None:
+    """Start the background upkeep (:mod:`pyrun.store.upkeep`) for the cache that holds the
+    environment ``env_dir`` when it is due, detached, without waiting for it: the daily prune
+    when the stamp (:data:`UPKEEP_STAMP`) is a day older than ``now`` (seconds since the epoch)
+    and ``PYRUN_CACHE_AUTO_PRUNE`` does not turn it off (the stamp is set first, so that the
+    runs of the next day start no other); the size cap when ``built`` and the environment was
+    placed within :data:`BUILT_WITHIN` seconds, unless ``PYRUN_CACHE_MAX_SIZE`` turns it off.
+    A cache without a stamp gets one (its first upkeep comes a day later).
+
+    Costs one ``lstat`` when nothing is due (and one more after a build); never raises
+    (a read-only cache, say, gets no upkeep). Does nothing off POSIX, or for an environment
+    outside a cache's ``envs/``.
+    """
+    envs, key = os.path.split(env_dir)
+    if os.name != "posix" or os.path.basename(envs) != ENVS:
+        return
+    root = os.path.dirname(envs)
+    stamp = os.path.join(root, UPKEEP_STAMP)
+    try:
+        last = os.lstat(stamp).st_mtime
+    except FileNotFoundError:
+        last = now
+        try:  # exclusive and not through a link: only this user writes in the cache anyway
+            os.close(os.open(stamp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                             0o600))
+        except OSError:
+            return
+    except OSError:
+        return
+    daily = abs(now - last) >= UPKEEP_EVERY and os.environ.get(
+        "PYRUN_CACHE_AUTO_PRUNE", "").strip().lower() not in _OFF
+    if daily:
+        try:
+            os.utime(stamp, follow_symlinks=False)
+        except OSError:  # read-only: no upkeep can write either
+            return
+    sized = built and os.environ.get("PYRUN_CACHE_MAX_SIZE", "").strip().lower() not in _OFF
+    if sized:
+        try:
+            sized = now - os.lstat(env_dir).st_ctime < BUILT_WITHIN
+        except OSError:
+            sized = False
+    threading = sys.modules.get("threading")
+    if not (daily or sized) or not sys.executable or (
+            threading is not None and threading.active_count() > 1):  # never fork threads
+        return
+    source = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = (f"import sys; sys.path.insert(0, {source!r}); "
+            "from pyrun.store.upkeep import main; sys.exit(main())")
+    _detach([sys.executable, "-c", code, f"--after={os.getpid()}", f"--keep={key}",
+             *(["--daily"] if daily else []), root], root)
+
+
+def _detach(argv: "list[str]", cwd: str = "/") -> None:
+    """Run ``argv`` in ``cwd`` (a stable directory: the script's may go), in a new session,
+    niced, with no stdio and no inherited descriptor (the script's lock among them), as a
+    grandchild that init adopts at once: nothing to reap later, no terminal held, and this
+    process waits only for the child's two system calls."""
+    try:
+        pid = os.fork()
+    except OSError:
+        return
+    if pid:
+        try:
+            os.waitpid(pid, 0)
+        except OSError:  # SIGCHLD ignored: the kernel reaped it
+            pass
+        return
+    try:  # the child: a session of its own, then its child runs the upkeep, and it leaves
+        os.setsid()
+        if os.fork() == 0:
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+            os.chdir(cwd)
+            os.nice(10)
+            os.execv(argv[0], argv)
+    finally:
+        os._exit(0)
 
 
 def exclusive(marker: str) -> "int | None":
@@ -119,7 +226,13 @@ def exec_script(python: str, script: str, args: list[str], in_process: bool = Fa
     if script.startswith("-") and not module:
         script = os.path.join(os.curdir, script)
     env_dir = os.path.dirname(os.path.dirname(python))
-    holder = hold(os.path.join(env_dir, ENV_MARKER))
+    holder, used = _hold(os.path.join(env_dir, ENV_MARKER))
+    if os.name == "posix":  # the warm path just touched the marker: its mtime is the time now
+        if not in_process:
+            import time  # the engine's path has it loaded already
+
+            used = time.time()
+        upkeep(env_dir, used, built=not in_process)
     if in_process and not module and not extra:
         from pyrun import inprocess
 

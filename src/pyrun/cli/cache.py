@@ -1,5 +1,5 @@
 """``pyrun cache dir|info|prune|clean|verify``: the cache's upkeep
-(:mod:`pyrun.store.maintenance`)."""
+(:mod:`pyrun.store.maintenance`, :mod:`pyrun.store.upkeep`, :mod:`pyrun.store.settings`)."""
 
 from __future__ import annotations
 
@@ -11,29 +11,42 @@ from pyrun.cli.parsing import new_parser
 
 if TYPE_CHECKING:
     from pyrun.cli import Edge
+    from pyrun.store.cache import Cache
+    from pyrun.store.settings import CacheSettings
 
 
 def parser(command: str = "cache") -> argparse.ArgumentParser:
-    """The parser of ``pyrun cache dir|info|prune|clean``."""
+    """The parser of ``pyrun cache dir|info|prune|clean|verify``."""
     parser = new_parser("pyrun cache", "Manage pyrun's cache. Locked (being built) and running "
-                     "environments are always left alone.", usage=(
+                     "environments are always left alone. Runs keep it too: once a day a run "
+                     "starts a prune in the background, and after a build the size cap "
+                     "(PYRUN_CACHE_MAX_SIZE) is applied.", usage=(
                          "pyrun cache dir | info [--unused-for DAYS] [--json] | "
-                         "prune [--unused-for DAYS] | clean | verify"))
+                         "prune [--unused-for DAYS] [--max-size SIZE] | clean | verify"))
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
                                      prog="pyrun cache",
                                      parser_class=type(parser))
     commands.add_parser("dir", help="print the cache directory",
                         description="Print the cache directory.")
     for name, text in (
-        ("info", "environments, pool entries, sizes, and what is unused"),
-        ("prune", "remove environments unused for DAYS (default 30), then pool entries no "
-                  "environment uses"),
+        ("info", "environments, pool entries, sizes, what is unused, the cache's settings and "
+                 "the last automatic upkeep"),
+        ("prune", "remove environments unused for DAYS (default 30, or the configured "
+                  "unused-for), then pool entries no environment uses; then, over the size cap, "
+                  "the least recently used environments"),
     ):
         sub = commands.add_parser(name, help=text, description=text[:1].upper() + text[1:] + ".")
-        sub.add_argument("--unused-for", metavar="DAYS", type=_days, default=30.0,
-                         help="the age in days after which an environment is unused (default 30)")
+        sub.add_argument("--unused-for", metavar="DAYS", type=_days, default=None,
+                         help="the age in days after which an environment is unused (default: "
+                         "PYRUN_CACHE_UNUSED_FOR or the config file's, else 30)")
         if name == "info":
             sub.add_argument("--json", action="store_true", help="print JSON")
+        else:
+            sub.add_argument("--max-size", metavar="SIZE", type=_size, default=None,
+                             help="then remove the least recently used environments, and the "
+                             "pool entries only they used, until the cache fits in SIZE (500M, "
+                             "2G; none: no cap; default: PYRUN_CACHE_MAX_SIZE or the config "
+                             "file's)")
     commands.add_parser("clean", help="remove every environment and pool entry",
                         description="Remove every environment and pool entry.")
     commands.add_parser(
@@ -42,6 +55,18 @@ def parser(command: str = "cache") -> argparse.ArgumentParser:
         "RECORD gives (reads every file; a build only compares sizes and mtimes). A damaged "
         "entry is removed with the environments that use it; the next run reinstalls it.")
     return parser
+
+
+def _size(text: str) -> int:
+    """``--max-size``'s value: bytes, 0 for no cap."""
+    import argparse
+
+    from pyrun.store.sizes import parse_size
+
+    try:
+        return parse_size(text) or 0
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _days(text: str) -> float:
@@ -63,11 +88,10 @@ def main(command: str, argv: list[str], edge: Edge) -> int:
     Raises:
         UsageError: a bad command line. CacheError: the cache cannot be read or changed.
     """
-    import json
-
     from pyrun.errors import CacheError
-    from pyrun.store import maintenance
+    from pyrun.store import maintenance, settings, upkeep
     from pyrun.store.cache import Cache
+    from pyrun.store.sizes import format_size
 
     ns = parser().parse_args(argv)
     cache = Cache()
@@ -75,28 +99,11 @@ def main(command: str, argv: list[str], edge: Edge) -> int:
         print(cache.root)
         return 0
     cache.check()
+    chosen = settings.read() if ns.command in ("info", "prune") else settings.CacheSettings()
+    unused_for = chosen.unused_for if getattr(ns, "unused_for", None) is None else ns.unused_for
     try:
         if ns.command == "info":
-            found = maintenance.info(cache, ns.unused_for)
-            for warning in maintenance.warnings(cache):
-                print(f"pyrun: warning: {warning}", file=sys.stderr)
-            if ns.json:
-                print(json.dumps({
-                    "root": str(found.root),
-                    "size_bytes": found.size_bytes,
-                    "environments": [{"path": str(e.path), "last_used": e.last_used,
-                                      "entries": list(e.entries)} for e in found.environments],
-                    "entries": list(found.entries),
-                    "unused_environments": [str(e.path) for e in found.unused],
-                    "unreferenced_entries": list(found.unreferenced),
-                    "unused_for_days": ns.unused_for,
-                }, indent=1))
-            else:
-                print(f"cache: {found.root} ({found.size_bytes / 2**20:.1f} MiB)")
-                print(f"environments: {len(found.environments)} "
-                      f"({len(found.unused)} unused for {ns.unused_for:g} days)")
-                print(f"pool entries: {len(found.entries)} "
-                      f"({len(found.unreferenced)} used by no environment)")
+            _info(cache, chosen, unused_for, ns.json)
             return 0
         if ns.command == "verify":
             checked = maintenance.verify(cache)
@@ -109,8 +116,12 @@ def main(command: str, argv: list[str], edge: Edge) -> int:
             print(f"verified {checked.entries} pool entr"
                   f"{'y' if checked.entries == 1 else 'ies'}: {len(checked.damaged)} damaged")
             return 0
+        size = None
         if ns.command == "prune":
-            result = maintenance.prune(cache, ns.unused_for)
+            result = maintenance.prune(cache, unused_for)
+            cap = chosen.max_size if ns.max_size is None else (ns.max_size or None)
+            if cap is not None:
+                size = upkeep.shrink(cache, cap, result=result)
         else:
             result = maintenance.clean(cache)
     except OSError as exc:
@@ -119,8 +130,64 @@ def main(command: str, argv: list[str], edge: Edge) -> int:
                          f"{cache.root}: {exc.strerror or exc}{where}") from exc
     print(f"removed {len(result.environments)} environment(s) and "
           f"{len(result.entries)} pool entr{'y' if len(result.entries) == 1 else 'ies'}")
+    if size is not None:
+        print(f"the cache takes {format_size(size)} (the cap: {format_size(cap or 0)})")
     for path, why in result.skipped:
         print(f"skipped {path}: {why}")
     return 0
 
 
+def _info(cache: Cache, chosen: CacheSettings, unused_for: float, as_json: bool) -> None:
+    """``pyrun cache info``: what the cache holds, its settings, its last upkeep."""
+    import json
+    import time
+
+    from pyrun.store import maintenance, upkeep
+    from pyrun.store.sizes import format_size
+
+    found = maintenance.info(cache, unused_for)
+    for warning in maintenance.warnings(cache):
+        print(f"pyrun: warning: {warning}", file=sys.stderr)
+    last = upkeep.last(cache)
+    for warning in (last or {}).get("warnings") or []:
+        print(f"pyrun: warning: the last background upkeep did nothing: {warning}",
+              file=sys.stderr)
+    if as_json:
+        print(json.dumps({
+            "root": str(found.root),
+            "size_bytes": found.size_bytes,
+            "environments": [{"path": str(e.path), "last_used": e.last_used,
+                              "entries": list(e.entries)} for e in found.environments],
+            "entries": list(found.entries),
+            "unused_environments": [str(e.path) for e in found.unused],
+            "unreferenced_entries": list(found.unreferenced),
+            "unused_for_days": unused_for,
+            "max_size_bytes": chosen.max_size,
+            "auto_prune": chosen.auto_prune,
+            "settings_from": dict(chosen.origin),
+            "upkeep_stamp": upkeep.stamp(cache),
+            "last_upkeep": last,
+        }, indent=1))
+        return
+    print(f"cache: {found.root} ({found.size_bytes / 2**20:.1f} MiB)")
+    print(f"environments: {len(found.environments)} "
+          f"({len(found.unused)} unused for {unused_for:g} days)")
+    print(f"pool entries: {len(found.entries)} "
+          f"({len(found.unreferenced)} used by no environment)")
+    cap = "none" if chosen.max_size is None else format_size(chosen.max_size)
+    print(f"size cap: {cap} ({_origin(chosen, 'max-size')})")
+    print("automatic prune: " + (f"daily, of environments unused for {chosen.unused_for:g} "
+                                 f"days" if chosen.auto_prune else "off")
+          + f" ({_origin(chosen, 'auto-prune')})")
+    when = (last or {}).get("finished")
+    if isinstance(when, (int, float)):
+        print(f"last upkeep: {time.strftime('%Y-%m-%d %H:%M', time.localtime(when))}, removed "
+              f"{(last or {}).get('removed_environments', 0)} environment(s) and "
+              f"{(last or {}).get('removed_entries', 0)} pool entries")
+    else:
+        print("last upkeep: none yet")
+
+
+def _origin(chosen: CacheSettings, key: str) -> str:
+    where = chosen.origin.get(key, "default")
+    return where if where == "default" else f"from {where}"

@@ -1,0 +1,232 @@
+"""The cache's settings: how big it may grow and when the background upkeep prunes it.
+
+Read from the process environment first, then from the ``[cache]`` table of pyrun's config
+file (``$PYRUN_CONFIG_DIR/config.toml``, default ``~/.config/pyrun/config.toml``):
+
+=====================================  ========================================================
+variable / ``[cache]`` key             meaning
+=====================================  ========================================================
+``PYRUN_CACHE_MAX_SIZE`` / max-size    the size cap: ``500M``, ``2G``, a number of bytes;
+                                       ``0`` or ``none``: no cap (the default)
+``PYRUN_CACHE_UNUSED_FOR`` /           how long an environment may go unused before the upkeep
+unused-for                             (and ``pyrun cache prune``) removes it: days (``30``),
+                                       or ``12h``, ``30d``, ``2w`` (default 30 days)
+``PYRUN_CACHE_AUTO_PRUNE`` /           whether a run starts the daily prune (default true)
+auto-prune
+=====================================  ========================================================
+
+A value pyrun cannot read is an error naming the variable or the file: a
+:class:`~pyrun.errors.UsageError` (exit 64) for a variable, a
+:class:`~pyrun.errors.ProjectFileError` (exit 78) for the file, which is also refused when
+another user could have written it or the directory it is in (as ``pyrun wsp`` refuses it). The
+background upkeep turns such an error into a warning it records, and then does nothing.
+
+Never read on the warm path: only by the background upkeep (:mod:`pyrun.store.upkeep`) and
+``pyrun cache`` commands.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyrun.errors import ProjectFileError, UsageError
+from pyrun.store.maintenance import DEFAULT_MAX_AGE_DAYS as DEFAULT_UNUSED_FOR
+from pyrun.store.sizes import parse_size
+
+#: uv's boolean spellings (any case), as pyrun reads ``UV_NO_ENV_FILE``.
+TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
+FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
+
+#: ``[cache]`` key -> environment variable.
+VARIABLES = {"max-size": "PYRUN_CACHE_MAX_SIZE", "unused-for": "PYRUN_CACHE_UNUSED_FOR",
+             "auto-prune": "PYRUN_CACHE_AUTO_PRUNE"}
+
+#: Seconds in each unit ``unused-for`` accepts.
+_PERIODS = {"h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    """The cache's settings (see the module docstring).
+
+    Attributes:
+        max_size: the size cap in bytes; None for no cap.
+        unused_for: days an environment may go unused before a prune removes it.
+        auto_prune: whether runs start the daily background prune.
+        origin: ``{key: where its value came from}``: the variable's name, the config file's
+            path, or ``"default"``.
+    """
+
+    max_size: int | None = None
+    unused_for: float = DEFAULT_UNUSED_FOR
+    auto_prune: bool = True
+    origin: Mapping[str, str] = field(default_factory=dict)
+
+
+def config_file() -> Path:
+    """pyrun's config file: ``$PYRUN_CONFIG_DIR/config.toml``, else the platform's user config
+    directory's (``~/.config/pyrun/config.toml`` on Linux); the same file ``pyrun wsp`` reads
+    its ``[workflow]`` setting from."""
+    explicit = os.environ.get("PYRUN_CONFIG_DIR")
+    if explicit:
+        return Path(explicit).expanduser() / "config.toml"
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("pyrun", appauthor=False)) / "config.toml"
+
+
+def read(environ: Mapping[str, str] | None = None, path: Path | None = None) -> CacheSettings:
+    """The cache's settings: each from its variable in ``environ`` (default ``os.environ``)
+    when set and not empty, else from ``path``'s ``[cache]`` table (default
+    :func:`config_file`; a missing file is no setting), else the default.
+
+    Raises:
+        UsageError: a variable's value cannot be read.
+        ProjectFileError: the file is not TOML, its ``[cache]`` is not a table, holds an
+            unknown key or a value that cannot be read, or another user could have written it.
+    """
+    environ = os.environ if environ is None else environ
+    path = config_file() if path is None else path
+    table = _cache_table(path)
+    values: dict[str, Any] = {}
+    origin = {}
+    for key, variable in VARIABLES.items():
+        text = environ.get(variable, "")
+        if text.strip():
+            try:
+                values[key] = _value(key, text)
+            except ValueError as exc:
+                raise UsageError(f"{variable}: {exc}") from None
+            origin[key] = variable
+        elif key in table:
+            try:
+                values[key] = _value(key, table[key])
+            except ValueError as exc:
+                raise ProjectFileError(str(path), f"{path}: [cache] {key}: {exc}") from None
+            origin[key] = str(path)
+        else:
+            origin[key] = "default"
+    return CacheSettings(values.get("max-size"), values.get("unused-for", DEFAULT_UNUSED_FOR),
+                         values.get("auto-prune", True), origin)
+
+
+def _cache_table(path: Path) -> dict[str, Any]:
+    """The ``[cache]`` table of the config file at ``path`` (empty when either is missing)."""
+    if not path.is_file():
+        return {}
+    for p in (path.parent, path):
+        why = foreign(p)
+        if why:
+            raise ProjectFileError(str(p), f"{p}: {why}; pyrun reads no setting another user "
+                                   "could have written: make it yours and not writable by "
+                                   "others (chown, chmod go-w), or set PYRUN_CONFIG_DIR")
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProjectFileError(str(path), f"{path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ProjectFileError(str(path), f"{path}: cannot read it: {exc.strerror}") from None
+    table = data.get("cache", {})
+    if not isinstance(table, dict):
+        raise ProjectFileError(str(path), f"{path}: [cache] must be a table")
+    unknown = sorted(set(table) - set(VARIABLES))
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0].replace("_", "-"), VARIABLES, 1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ProjectFileError(str(path), f"{path}: [cache] has no key {unknown[0]!r} ({hint}"
+                               f"the keys are {', '.join(VARIABLES)})")
+    return table
+
+
+def _value(key: str, raw: object) -> Any:
+    """``raw`` (text from a variable, or a TOML value) read as ``key``'s value.
+
+    Raises:
+        ValueError: it cannot be; the message says what is accepted.
+    """
+    if key == "auto-prune":
+        if isinstance(raw, bool):
+            return raw
+        word = raw.strip().lower() if isinstance(raw, str) else ""
+        if word in TRUE or word in FALSE:
+            return word in TRUE
+        raise ValueError(f"needs true or false (1/0, yes/no, on/off), not {raw!r}")
+    if key == "max-size":
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            raw = str(raw)
+        if not isinstance(raw, str):
+            raise ValueError(f"needs a size (500M, 2G, a number of bytes) or none, not {raw!r}")
+        return parse_size(raw)
+    return parse_days(raw)  # unused-for
+
+
+def parse_days(raw: object) -> float:
+    """A period in days from a number of days (``30``, ``0.5``) or a number with a unit
+    (``12h``, ``30d``, ``2w``).
+
+    >>> parse_days("36h"), parse_days(30), parse_days("2w")
+    (1.5, 30.0, 14.0)
+
+    Raises:
+        ValueError: anything else, or a negative period.
+    """
+    seconds_per = 86400.0
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        number = float(raw)
+    elif isinstance(raw, str):
+        text = raw.strip().lower()
+        if text[-1:] in _PERIODS:
+            seconds_per, text = _PERIODS[text[-1]], text[:-1]
+        try:
+            number = float(text)
+        except ValueError:
+            number = float("nan")
+    else:
+        number = float("nan")
+    if not 0 <= number < float("inf"):  # also NaN
+        raise ValueError(f"needs a period: a number of days (30), or hours, days or weeks "
+                         f"(12h, 30d, 2w), not {raw!r}")
+    return number * seconds_per / 86400.0
+
+
+def foreign(path: Path) -> str | None:
+    """Why another user could have written ``path``, or None (also when it does not exist): it
+    belongs to a user other than you and root, or it is writable by every user, or by a group
+    other than your own. A symbolic link is judged itself, never followed. As git judges a
+    repository's ``.git``, and as ``pyrun wsp`` judges this same file
+    (``pyrun.wsp.declaration.foreign``, whose layer this one cannot import).
+
+    >>> foreign(Path("/")) is None
+    True
+    """
+    import stat
+
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"it cannot be read ({exc.strerror})"
+    if not hasattr(os, "getuid"):  # pragma: no cover - no user ids on Windows
+        return None
+    if st.st_uid not in (os.getuid(), 0):
+        return f"it belongs to another user (uid {st.st_uid})"
+    if stat.S_ISLNK(st.st_mode):
+        return None
+    if st.st_mode & 0o002 and not (stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX):
+        return f"every user can write to it (mode {stat.S_IMODE(st.st_mode):o})"
+    if st.st_mode & 0o020 and st.st_gid != os.getgid():
+        return f"group {st.st_gid} can write to it (mode {stat.S_IMODE(st.st_mode):o})"
+    return None
