@@ -76,10 +76,11 @@ UPKEEP_EVERY = 86400.0
 #: starts it was built by that run: the size cap is checked after it.
 BUILT_WITHIN = 60.0
 
-#: The values of ``PYRUN_CACHE_AUTO_PRUNE`` and ``PYRUN_CACHE_MAX_SIZE`` that turn the daily
-#: prune or the cap off (for any other value, the upkeep reads the settings and says what is
-#: wrong: :mod:`pyrun.store.settings`).
-_OFF = ("0", "false", "f", "no", "n", "off", "none")
+#: The values of ``PYRUN_CACHE_AUTO_PRUNE`` and of ``PYRUN_CACHE_MAX_SIZE`` that turn the daily
+#: prune or the cap off (the upkeep reads any other value, and says what is wrong with a bad
+#: one: :mod:`pyrun.store.settings`).
+_NO_PRUNE = ("0", "false", "f", "no", "n", "off")
+_NO_CAP = ("0", "none", "off")
 
 
 def upkeep(env_dir: str, now: float, built: bool) -> None:
@@ -112,13 +113,13 @@ def upkeep(env_dir: str, now: float, built: bool) -> None:
     except OSError:
         return
     daily = abs(now - last) >= UPKEEP_EVERY and os.environ.get(
-        "PYRUN_CACHE_AUTO_PRUNE", "").strip().lower() not in _OFF
+        "PYRUN_CACHE_AUTO_PRUNE", "").strip().lower() not in _NO_PRUNE
     if daily:
         try:
             os.utime(stamp, follow_symlinks=False)
         except OSError:  # read-only: no upkeep can write either
             return
-    sized = built and os.environ.get("PYRUN_CACHE_MAX_SIZE", "").strip().lower() not in _OFF
+    sized = built and os.environ.get("PYRUN_CACHE_MAX_SIZE", "").strip().lower() not in _NO_CAP
     if sized:
         try:
             sized = now - os.lstat(env_dir).st_ctime < BUILT_WITHIN
