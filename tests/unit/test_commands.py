@@ -201,3 +201,9 @@ def test_damaged_records_are_skipped(tmp_path: Path) -> None:
     (cache.root / commands.COMMANDS / "b.json").write_text('{"name": 3}')
     (cache.root / commands.COMMANDS / "c.json").write_text("[]")
     assert commands.installed(cache) == []
+
+
+def test_a_build_looks_for_commands_where_they_are_recorded() -> None:
+    from pyrun.engine import records
+
+    assert records.COMMANDS == commands.COMMANDS

@@ -11,6 +11,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pyrun.engine.request import BuildRequest
 
+#: :data:`pyrun.store.commands.COMMANDS` (a unit test holds them equal): a build looks for
+#: installed commands only where some were recorded, without importing their module.
+COMMANDS = "commands"
+
 
 def noted(request: BuildRequest, env_path: Path) -> None:
     """After a build: record the script it was for (:mod:`pyrun.store.usage`), and, when the
@@ -18,7 +22,7 @@ def noted(request: BuildRequest, env_path: Path) -> None:
     command line that chooses the environment), point the commands installed for that script
     with that interpreter at this environment (:func:`pyrun.store.commands.follow`). A record
     is never worth failing a run: errors are ignored (``-v`` says so)."""
-    from pyrun.store import commands, usage
+    from pyrun.store import usage
 
     script, options = request.script, request.options
     remote = "://" in script
@@ -29,7 +33,10 @@ def noted(request: BuildRequest, env_path: Path) -> None:
     try:
         usage.record(env_path, name)
         if not remote and not (options.with_key or options.index or options.lock
-                               or options.lock_mode) and options.composition == "auto":
+                               or options.lock_mode) and options.composition == "auto" \
+                and os.path.isdir(request.cache.root / COMMANDS):  # else none is installed
+            from pyrun.store import commands
+
             commands.follow(request.cache, name, env_path, options.python)
     except OSError as exc:
         request.reporter.debug(f"cannot record {name} for {env_path}: {exc}")
