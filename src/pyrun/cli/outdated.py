@@ -95,6 +95,11 @@ def _print_outdated(report: OutdatedReport, as_json: bool, verbosity: int) -> in
                        for s, e in report.failures],
         }, indent=1))
         return code
+    if not report.checked:
+        if verbosity >= 0:
+            print("pyrun: no script (a file with a `# /// script` block) there; -r scans "
+                  "subdirectories too", file=sys.stderr)
+        return code
     if not report.outdated:
         if verbosity >= 0:
             checked = len(report.checked) - len(report.failures)
