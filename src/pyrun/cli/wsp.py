@@ -29,13 +29,15 @@ Talk to the project's workflow server (WSP: JSON-RPC over stdio). The server is 
                         attached; its exit code is passed through
 
   --trust               run a project-declared server without asking (and remember that)
-  --timeout S           seconds to wait for each answer (default 60)
+  --timeout S           seconds to wait for each answer (default 60); for run through the
+                        server, the longest the server may stay silent
   --start-timeout S     seconds to wait for the server to answer initialize (default 30)
 
 exit codes: 0 done; 1 the server answered with an error (printed); 64 usage; 65 PARAMS_JSON is
-not a JSON object; 75 the server did not answer in time; 76 the server broke the protocol or
-exited; 77 a project-declared server you have not agreed to run; 78 a malformed declaration;
-pyrun's own codes (67, 69, ...) when building the server's environment fails.
+not a JSON object; 75 the server did not answer in time (or did not read its input); 76 the
+server broke the protocol (not a frame, not JSON, a malformed response or result) or exited;
+77 a project-declared server you have not agreed to run; 78 a malformed declaration; pyrun's
+own codes (67, 69, ...) when building the server's environment fails.
 """
 
 def parser(command: str = "wsp") -> argparse.ArgumentParser:
@@ -45,7 +47,8 @@ def parser(command: str = "wsp") -> argparse.ArgumentParser:
     p.add_argument("--trust", action="store_true",
                    help="run a project-declared server without asking (and remember that)")
     p.add_argument("--timeout", type=_seconds, default=60.0, metavar="S",
-                   help="seconds to wait for each answer (default 60)")
+                   help="seconds to wait for each answer (default 60); for run through the "
+                        "server, the longest the server may stay silent")
     p.add_argument("--start-timeout", type=_seconds, default=30.0, metavar="S",
                    help="seconds to wait for the server to answer initialize (default 30)")
     p.add_argument("--env", metavar="ID", help="for run: the environment (default: the default)")
@@ -96,12 +99,22 @@ def main(subcommand: str, argv: list[str], edge: object = None) -> int:
         raise UsageError(f"{ns.method} takes no command after -- (see `pyrun wsp --help`)")
     if rest:
         try:
-            params = json.loads(rest[0])
-        except ValueError as exc:
+            params = json.loads(rest[0], parse_constant=_not_json)
+        except (ValueError, RecursionError) as exc:
             raise ParamsError(f"PARAMS_JSON is not JSON: {exc}") from None
         if not isinstance(params, dict) or len(rest) > 1:
             raise ParamsError("PARAMS_JSON must be one JSON object")
     return _call(ns.method, params, ns)
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+#: Seconds a server gets to say goodbye (answer ``shutdown``, then exit) before it is killed:
+#: after an answer, and after an error (which is shown once the server is gone).
+GOODBYE = 5.0
+GOODBYE_AFTER_ERROR = 0.5
 
 
 class CannotRun(PyrunError):
@@ -143,11 +156,19 @@ def _with_server(opts: argparse.Namespace, work: Any) -> int:
     except OSError as exc:
         raise ProtocolError(f"cannot start the workflow server {argv[0]}: {exc.strerror}") from None
     try:
-        with client:
+        try:
             init = client.initialize(opts.start_timeout)
-            return int(work(client, init))
+            code = int(work(client, init))
+        except BaseException:
+            client.close(GOODBYE_AFTER_ERROR)
+            raise
+        client.close(GOODBYE)
+        return code
     except RpcError as exc:
+        from pyrun.progress import escaped
+
         exc.context = f"the server answered with error {exc.code}"
+        exc.message = escaped(exc.message, keep="")  # one line, whatever the server sent
         raise
     except CallTimeout as exc:
         exc.context = "the workflow server did not answer"
@@ -164,10 +185,26 @@ def _call(method: str, params: dict[str, Any] | None, opts: argparse.Namespace) 
             if exc.code == METHOD_NOT_FOUND:
                 exc.message += _did_you_mean(method, init)
             raise
-        print(json.dumps(result, indent=2, ensure_ascii=False))
+        _print_json(result)
         return 0
 
     return _with_server(opts, work)
+
+
+def _print_json(value: Any) -> None:
+    """Print ``value`` as indented JSON, with ASCII escapes where stdout cannot take a
+    character (a lone surrogate a server sent, say)."""
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    try:
+        text.encode(sys.stdout.encoding or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        text = json.dumps(value, indent=2)
+    print(text, flush=True)
+
+
+def _listed(value: Any) -> list[str]:
+    """The strings of ``value`` when it is a list (a server's list of methods, say), else []."""
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
 def _did_you_mean(method: str, init: Any) -> str:
@@ -175,8 +212,7 @@ def _did_you_mean(method: str, init: Any) -> str:
     to one of the methods its ``initialize`` listed, or to ``serve`` or ``run``; else ``""``."""
     import difflib
 
-    listed = init.get("methods") if isinstance(init, dict) else None
-    known = [m for m in listed if isinstance(m, str)] if isinstance(listed, list) else []
+    known = _listed(init.get("methods") if isinstance(init, dict) else None)
     close = difflib.get_close_matches(method, [*known, "serve", "run"], n=1, cutoff=0.6)
     return f"; did you mean `pyrun wsp {close[0]}`?" if close else ""
 
@@ -193,17 +229,18 @@ def _run_command(command: list[str], opts: argparse.Namespace) -> int:
         env_id = _environment_id(client, init, opts, found)
         if env_id is None:
             return 0
-        if not interactive and "stream" in client.capabilities.get("execute_params", []):
+        if not interactive and "stream" in _listed(client.capabilities.get("execute_params")):
             found["streamed"] = True
-            return _stream(client, env_id, command)
+            return _stream(client, env_id, command, opts.timeout)
         found.update(client.request("environment/get", {"id": env_id}, opts.timeout))
         return 0
 
     code = _with_server(opts, work)
     if code != 0 or found.get("streamed"):
         return code
-    interpreter = found.get("interpreter_path")
-    prefix = found.get("prefix") or (str(Path(interpreter).parent.parent) if interpreter else None)
+    interpreter, prefix = found.get("interpreter_path"), found.get("prefix")
+    if not (isinstance(prefix, str) and prefix):
+        prefix = str(Path(interpreter).parent.parent) if isinstance(interpreter, str) else None
     if not prefix:
         from pyrun.wsp.client import ProtocolError
 
@@ -225,8 +262,7 @@ def _environment_id(client: Any, init: Any, opts: argparse.Namespace,
     default (when ``pyrun/default_environment`` answers it, its details go into ``found``)."""
     if opts.env is not None:
         return str(opts.env)
-    methods = init.get("methods", []) if isinstance(init, dict) else []
-    if "pyrun/default_environment" in methods:
+    if "pyrun/default_environment" in _listed(init.get("methods")):
         found.update(client.request("pyrun/default_environment", {}, opts.timeout))
         return str(found["id"])
     items = client.request("environment/list", None, opts.timeout)
@@ -237,20 +273,38 @@ def _environment_id(client: Any, init: Any, opts: argparse.Namespace,
     return str(defaults[0]["id"])
 
 
-def _stream(client: Any, env_id: str, command: list[str]) -> int:
+def _stream(client: Any, env_id: str, command: list[str], timeout: float) -> int:
     """``environment/execute`` with ``stream``: the command's output is written here as the
-    server sends it, this process's stdin is forwarded (``pyrun/process/write``), Ctrl-C
-    cancels the request (the server kills the command's process group). Returns the
-    command's exit code (128+N when signal N ended it)."""
+    server sends it, this process's stdin is forwarded (``pyrun/process/write``) once the
+    request is sent, Ctrl-C cancels the request (the server kills the command's process
+    group). ``timeout`` bounds the server's silence: output restarts it, and a server that
+    answers requests while one runs (``concurrent``) is asked ``$/ping`` when the command is
+    quiet, so only a server that stopped answering times out. Returns the command's exit
+    code (128+N when signal N ended it).
+
+    Raises:
+        CallTimeout: the server was silent for ``timeout`` seconds (the request is cancelled
+            first, as far as the server still reads). ProtocolError, RpcError: see request.
+    """
     import threading
 
+    from pyrun.wsp.client import CallTimeout
+
     token = f"run-{os.getpid()}"
+    sent: list[int] = []
 
     def output(method: str, params: Any) -> None:
         if method == "pyrun/output" and isinstance(params, dict) and params.get("token") == token:
             target = sys.stderr if params.get("stream") == "stderr" else sys.stdout
-            target.write(str(params.get("data", "")))
-            target.flush()
+            data = params.get("data")
+            text = str(data if data is not None else "")
+            target.flush()  # bytes: a lone surrogate a server sent cannot stop the output
+            raw = getattr(target, "buffer", None)
+            if raw is None:
+                target.write(text.encode("utf-8", "replace").decode("utf-8"))
+            else:
+                raw.write(text.encode("utf-8", "replace"))
+            (raw or target).flush()
 
     def forward() -> None:
         try:
@@ -258,21 +312,29 @@ def _stream(client: Any, env_id: str, command: list[str]) -> int:
                 data = os.read(sys.stdin.fileno(), 65536)
                 client.notify("pyrun/process/write", {"token": token,
                                                       "data": data.decode("utf-8", "replace"),
-                                                      "eof": not data})
+                                                      "eof": not data}, timeout)
                 if not data:
                     return
         except (OSError, PyrunError, ValueError):
             return
 
-    threading.Thread(target=forward, daemon=True).start()
+    def started(id_: int) -> None:
+        sent.append(id_)
+        threading.Thread(target=forward, daemon=True).start()
+
     try:
         result = client.request("environment/execute", {
             "id": env_id, "argv": command, "cwd": os.getcwd(), "stream": {"token": token}},
-            None, on_notify=output)
-    except KeyboardInterrupt:
-        client.notify("$/cancelRequest", {"id": client._next_id})
+            timeout, on_notify=output, on_sent=started,
+            keepalive=isinstance(client.capabilities.get("concurrent"), dict))
+    except (KeyboardInterrupt, CallTimeout):
+        if sent:  # the server kills the command's process group (if it still reads)
+            try:
+                client.notify("$/cancelRequest", {"id": sent[0]}, 0.2)
+            except PyrunError:
+                pass
         raise
-    code = int(result.get("exit_code", 1)) if isinstance(result, dict) else 1
+    code = int(result["exit_code"])
     return 128 - code if code < 0 else code
 
 
