@@ -207,3 +207,24 @@ def test_a_build_looks_for_commands_where_they_are_recorded() -> None:
     from pyrun.engine import records
 
     assert records.COMMANDS == commands.COMMANDS
+
+
+def test_the_launcher_is_this_pyrun_by_absolute_paths(tmp_path: Path) -> None:
+    """The command starts the pyrun that installed it: its interpreter and its ``pyrun``
+    script; without one, ``-c`` with the working directory dropped from ``sys.path`` first, so
+    that a ``pyrun`` folder where the command runs cannot stand in for pyrun."""
+    from pyrun import __version__
+    from pyrun.engine.installing import LAUNCH, launcher
+
+    found = launcher()
+    assert found[0] == os.path.abspath(sys.executable) and all(os.path.isabs(w) or w == "-c"
+                                                               for w in found[:2])
+    planted = tmp_path / "pyrun"
+    planted.mkdir()
+    (planted / "__init__.py").write_text("raise SystemExit('planted pyrun imported')\n")
+    (planted / "cli.py").write_text("raise SystemExit('planted pyrun imported')\n")
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("PYTHONPATH", None)
+    out = subprocess.run([sys.executable, "-c", LAUNCH, "--version"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.startswith(f"pyrun {__version__}"), out.stderr
