@@ -16,11 +16,15 @@ COMMANDS = [
     ("pyrun", ["--help"]), ("pyrun init", ["init", "--help"]), ("pyrun add", ["add", "--help"]),
     ("pyrun remove", ["remove", "--help"]), ("pyrun lock", ["lock", "--help"]),
     ("pyrun export", ["export", "--help"]), ("pyrun tree", ["tree", "--help"]),
+    ("pyrun outdated", ["outdated", "--help"]), ("pyrun upgrade", ["upgrade", "--help"]),
+    ("pyrun install", ["install", "--help"]), ("pyrun uninstall", ["uninstall", "--help"]),
+    ("pyrun list", ["list", "--help"]),
     ("pyrun python", ["python", "--help"]),
     ("pyrun env", ["env", "--help"]), ("pyrun cache", ["cache", "--help"]),
     *[(f"pyrun cache {name}", ["cache", name, "--help"])
       for name in ("dir", "info", "prune", "clean", "verify")],
-    ("pyrun wsp", ["wsp", "--help"]), ("pyrun completion", ["completion", "--help"]),
+    ("pyrun wsp", ["wsp", "--help"]), ("pyrun wsp init", ["wsp", "init", "--help"]),
+    ("pyrun completion", ["completion", "--help"]),
 ]
 
 
@@ -115,11 +119,15 @@ def test_the_docs_build_with_mkdocs_in_strict_mode(site: Path) -> None:
 def _helps() -> dict[str, str]:
     """``{command: its --help}`` for every parser pyrun has, sub-parsers included."""
     import argparse
+    import importlib
 
     from pyrun.cli import COMMANDS, command_module
 
     parsers = [command_module(name).parser(name)
                for name, *_ in COMMANDS]
+    for name, *_ in COMMANDS:  # commands with a module of their own under one (wsp init)
+        for nested, module in getattr(command_module(name), "NESTED", {}).items():
+            parsers.append(importlib.import_module(module).parser(nested))
     helps = {}
     while parsers:
         parser = parsers.pop()

@@ -135,6 +135,10 @@ def test_modules_named_as_strings_are_in_their_layer() -> None:
     known = set(imports())
     commands = {module for _name, module, _usage, _about in pyrun.cli.COMMANDS}
     assert commands <= known and {folder(m) for m in commands} == {"cli"}
+    import pyrun.cli.wsp
+
+    nested = set(pyrun.cli.wsp.NESTED.values())  # pyrun wsp init's module
+    assert nested <= known and {folder(m) for m in nested} == {"cli"}
     faces = set(pyrun.engine._WHERE.values())
     assert faces <= known and {folder(m) for m in faces} <= {"", "script", "engine"}
     assert sorted(pyrun.engine.__all__) == sorted(pyrun.engine._WHERE)

@@ -17,6 +17,7 @@ USAGE = """\
 usage: pyrun wsp serve [--project DIR]
        pyrun wsp METHOD [PARAMS_JSON] [--trust] [--timeout S] [--start-timeout S]
        pyrun wsp run [--env ID] [--trust] -- CMD [ARGS...]
+       pyrun wsp init [PATH] [--declare] [--from-index]
 
 Talk to the project's workflow server (WSP: JSON-RPC over stdio). The server is the project's
 [workflow] wsp declaration in pyproject.toml, your own setting, or pyrun's built-in server.
@@ -27,6 +28,8 @@ Talk to the project's workflow server (WSP: JSON-RPC over stdio). The server is 
                         `pyrun wsp environment/get '{"id": ".venv"}'`
   run                   run CMD in an environment (the default, or --env ID) with the terminal
                         attached; its exit code is passed through
+  init                  write PATH (default wf.py), a workflow server of your own made with
+                        pyrun's toolkit (`pyrun wsp init --help`)
 
   --trust               run a project-declared server without asking (and remember that)
   --timeout S           seconds to wait for each answer (default 60); for run through the
@@ -39,6 +42,10 @@ server broke the protocol (not a frame, not JSON, a malformed response or result
 77 a project-declared server you have not agreed to run; 78 a malformed declaration; pyrun's
 own codes (67, 69, ...) when building the server's environment fails.
 """
+
+#: Commands under ``pyrun wsp`` with a module (and parser) of their own: ``{name: module}``.
+NESTED = {"init": "pyrun.cli.wspinit"}
+
 
 def parser(command: str = "wsp") -> argparse.ArgumentParser:
     """The parser of ``pyrun wsp ...``: ``serve``, ``run`` or a METHOD."""
@@ -78,6 +85,10 @@ def main(subcommand: str, argv: list[str], edge: object = None) -> int:
     """
     if not argv:
         raise UsageError("pyrun wsp needs serve, run or a METHOD (see `pyrun wsp --help`)")
+    if argv[0] in NESTED:  # init: a workflow script of your own (pyrun.cli.wspinit)
+        import importlib
+
+        return int(importlib.import_module(NESTED[argv[0]]).main(argv[1:], edge))
     cut = argv.index("--") if "--" in argv else len(argv)
     ns = parser().parse_args(argv[:cut])
     rest, command = list(ns.params), argv[cut + 1:]
