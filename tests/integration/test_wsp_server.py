@@ -196,3 +196,19 @@ def test_requirements_that_cannot_be_resolved_are_31900(pyrun: Runner, project: 
     assert "no-such-package-here" in reply["error"]["message"]
     assert not (project / ".venvs" / "never").exists()
     assert "Traceback" not in raw.stop()
+
+
+def test_input_a_command_never_reads_blocks_nothing(pyrun: Runner, project: Path) -> None:
+    """A megabyte of `stdin` for a command that never reads it: the execute still times out
+    when its timeout says (the input is written by a thread of its own), and a list sent
+    meanwhile is answered at once."""
+    raw = Raw(pyrun, project).start()
+    start = time.monotonic()
+    raw.send({"jsonrpc": "2.0", "id": 1, "method": "environment/execute", "params": {
+        "id": ".venv", "argv": ["sleep", "60"], "stdin": "x" * 2**20, "timeout": 2}})
+    listed = raw.call(2, "environment/list")
+    assert listed["id"] == 2 and time.monotonic() - start < 2, listed
+    answer = raw.receive()
+    assert code(answer) == -31004 and answer["error"]["data"]["reason"] == "timeout", answer
+    assert time.monotonic() - start < 2 + 3
+    assert "Traceback" not in raw.stop()

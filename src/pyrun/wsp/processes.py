@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import queue
 import re
 import signal
 import subprocess
@@ -149,6 +150,10 @@ class Processes:
             self._running.pop(token, None)
 
 
+#: Bytes of input that may wait for a command that does not read them (64 MiB).
+MAX_QUEUED = 64 * 2**20
+
+
 def _announced(token: str | int) -> bool:
     """Whether writes to ``token`` may be kept for a run not started yet: always for a
     notification (a client may send its first input before its ``execute``: nothing could
@@ -188,6 +193,9 @@ class Running:
         self.token = token
         self.request = current()
         self._stdin_lock = threading.Lock()
+        self._input: queue.SimpleQueue[tuple[bytes, bool]] = queue.SimpleQueue()
+        self._queued = 0  # bytes given to the writer thread and not yet written
+        self._writer: threading.Thread | None = None
 
     def kill(self) -> None:
         """Kill the whole process group (SIGKILL)."""
@@ -197,19 +205,45 @@ class Running:
             pass
 
     def write(self, data: bytes, eof: bool) -> None:
-        """Write to the process's stdin (closing it with ``eof``)."""
+        """Give ``data`` to the process's stdin (closing it after, with ``eof``), in order,
+        through a writer thread of its own: a command that does not read never blocks the
+        caller (the server's reader, or the worker that must time the command out).
+
+        Raises:
+            ExecutionFailed: ``input too large``, when more than :data:`MAX_QUEUED` bytes
+                wait for a command that does not read them.
+        """
         with self._stdin_lock:
-            stdin = self.proc.stdin
-            if stdin is None or stdin.closed:
+            if self._queued + len(data) > MAX_QUEUED:
+                raise ExecutionFailed(f"the command has not read the {self._queued} bytes "
+                                      "already written to it", "input too large",
+                                      token=self.token)
+            self._queued += len(data)
+            self._input.put((data, eof))
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._feed, daemon=True,
+                                                name="wsp-stdin")
+                self._writer.start()
+
+    def _feed(self) -> None:
+        """The writer thread: write what :meth:`write` queued until ``eof`` or a broken pipe
+        (a command that ended); what comes after is dropped."""
+        stdin, broken = self.proc.stdin, False
+        while True:
+            data, eof = self._input.get()
+            if not broken and stdin is not None and not stdin.closed:
+                try:
+                    if data:
+                        stdin.write(data)
+                        stdin.flush()
+                    if eof:
+                        stdin.close()
+                except (BrokenPipeError, OSError, ValueError):
+                    broken = True
+            with self._stdin_lock:
+                self._queued -= len(data)
+            if eof:
                 return
-            try:
-                if data:
-                    stdin.write(data)
-                    stdin.flush()
-                if eof:
-                    stdin.close()
-            except (BrokenPipeError, OSError, ValueError):
-                pass
 
     def finish(self, input: bytes, timeout: float | None, name: str) -> dict[str, Any]:
         """Feed ``input``, wait for the end (killing the group after ``timeout`` seconds or on
