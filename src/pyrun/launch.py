@@ -114,11 +114,6 @@ def upkeep(env_dir: str, now: float, built: bool) -> None:
         return
     daily = abs(now - last) >= UPKEEP_EVERY and os.environ.get(
         "PYRUN_CACHE_AUTO_PRUNE", "").strip().lower() not in _NO_PRUNE
-    if daily:
-        try:
-            os.utime(stamp, follow_symlinks=False)
-        except OSError:  # read-only: no upkeep can write either
-            return
     sized = built and os.environ.get("PYRUN_CACHE_MAX_SIZE", "").strip().lower() not in _NO_CAP
     if sized:
         try:
@@ -129,6 +124,11 @@ def upkeep(env_dir: str, now: float, built: bool) -> None:
     if not (daily or sized) or not sys.executable or (
             threading is not None and threading.active_count() > 1):  # never fork threads
         return
+    if daily:
+        try:
+            os.utime(stamp, follow_symlinks=False)
+        except OSError:  # read-only: no upkeep can write either
+            return
     source = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     code = (f"import sys; sys.path.insert(0, {source!r}); "
             "from pyrun.store.upkeep import main; sys.exit(main())")
@@ -214,6 +214,10 @@ def exec_script(python: str, script: str, args: list[str], in_process: bool = Fa
     cache prune`` and ``clean`` remove an environment only under an exclusive lock on it
     (:mod:`pyrun.store.maintenance`), so a running script never sees its environment go, and a run
     that waited for a removal finds the environment gone and builds it again.
+
+    Just before the script starts, the cache's background upkeep is started when it is due
+    (:func:`upkeep`: a daily prune, or the size cap after a build, which a run that is not
+    ``in_process`` may have done); on the warm path that costs one ``lstat``.
 
     With ``in_process`` (the warm path, which has loaded next to nothing), a script whose
     environment runs on this very interpreter runs in this process instead

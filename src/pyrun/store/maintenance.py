@@ -38,10 +38,11 @@ from pyrun.store.markers import (
     read_env_marker,
     read_reference,
 )
+from pyrun.store.settings import DEFAULT_UNUSED_FOR
 from pyrun.store.sizes import disk_usage
 
 #: Default age (days) after which an environment nobody ran is pruned.
-DEFAULT_MAX_AGE_DAYS = 30.0
+DEFAULT_MAX_AGE_DAYS = DEFAULT_UNUSED_FOR
 
 
 @dataclass(frozen=True)

@@ -35,8 +35,10 @@ from pathlib import Path
 from typing import Any
 
 from pyrun.errors import ProjectFileError, UsageError
-from pyrun.store.maintenance import DEFAULT_MAX_AGE_DAYS as DEFAULT_UNUSED_FOR
 from pyrun.store.sizes import parse_size
+
+#: Default age (days) after which an environment nobody ran is pruned.
+DEFAULT_UNUSED_FOR = 30.0
 
 #: uv's boolean spellings (any case), as pyrun reads ``UV_NO_ENV_FILE``.
 TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})

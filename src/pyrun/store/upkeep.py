@@ -31,14 +31,16 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyrun import layout
 from pyrun.launch import UPKEEP_EVERY, UPKEEP_STAMP
-from pyrun.store import maintenance
 from pyrun.store.cache import Cache
 from pyrun.store.markers import lock_file
-from pyrun.store.sizes import Usage, plan_eviction
+from pyrun.store.settings import CacheSettings
+
+if TYPE_CHECKING:  # imported where used: an upkeep with nothing to do never loads them
+    from pyrun.store.maintenance import PruneResult
 
 #: What the last upkeep did (JSON), in the cache's root.
 RECORD = "upkeep.json"
@@ -57,7 +59,7 @@ __all__ = ["LOCK", "RECORD", "UPKEEP_EVERY", "UPKEEP_STAMP", "last", "main", "sh
 
 
 def shrink(cache: Cache, max_bytes: int, keep: Iterable[Path] = (),
-           result: maintenance.PruneResult | None = None) -> int:
+           result: PruneResult | None = None) -> int:
     """Make the cache fit in ``max_bytes``: remove the pool entries no environment uses, then
     the least recently used environments, each with the pool entries only it used
     (:func:`pyrun.store.sizes.plan_eviction`), until it fits; never an environment in
@@ -70,6 +72,9 @@ def shrink(cache: Cache, max_bytes: int, keep: Iterable[Path] = (),
         the cache's size afterwards, in bytes (each inode once): above ``max_bytes`` only when
         what is left cannot go.
     """
+    from pyrun.store import maintenance
+    from pyrun.store.sizes import Usage, plan_eviction
+
     result = maintenance.PruneResult() if result is None else result
     for _attempt in range(3):  # again, if a build or a run kept what the plan counted on
         usage = Usage(cache.root)
@@ -93,12 +98,13 @@ def shrink(cache: Cache, max_bytes: int, keep: Iterable[Path] = (),
 
 
 def upkeep(cache: Cache, *, daily: bool, keep: Iterable[Path] = (),
-           asked: float | None = None) -> dict[str, Any]:
+           asked: float | None = None, chosen: CacheSettings | None = None) -> dict[str, Any]:
     """Do the upkeep now, under its lock (waiting for another upkeep at most
     :data:`LOCK_WAIT` seconds), and record it in ``upkeep.json``: with ``daily``, a prune of
     environments unused for the configured period (unless ``auto-prune`` is off); and the size
     cap, when one is set (:func:`shrink`, never evicting ``keep``). Work that an upkeep started
     after ``asked`` (seconds since the epoch; default now) has done already is not done again.
+    ``chosen``: the settings (default: :func:`pyrun.store.settings.read`).
 
     Returns:
         the record written (:func:`last`), or ``{}`` when there was nothing to do.
@@ -108,15 +114,17 @@ def upkeep(cache: Cache, *, daily: bool, keep: Iterable[Path] = (),
             :mod:`pyrun.store.settings`); nothing is done.
         filelock.Timeout: another upkeep held the lock for :data:`LOCK_WAIT` seconds.
     """
-    from filelock import FileLock
-
     from pyrun.store import settings
 
     asked = time.time() if asked is None else asked
-    chosen = settings.read()
+    chosen = settings.read() if chosen is None else chosen
     daily = daily and chosen.auto_prune
     if not daily and chosen.max_size is None:
         return {}
+    from filelock import FileLock
+
+    from pyrun.store import maintenance
+
     with FileLock(str(lock_file(cache.locks, LOCK)), timeout=LOCK_WAIT):
         _remove_dead_records(cache)
         record = dict(last(cache) or {})
@@ -239,12 +247,17 @@ def main(argv: list[str] | None = None) -> int:
     keep = [cache.envs / options["--keep"]] if options.get("--keep") else []
     try:
         cache.check()
-        upkeep(cache, daily="--daily" in options, keep=keep, asked=asked)
     except CacheError:  # not a cache this user may trust: nothing to do, nothing written
         return 1
+    from pyrun.store import settings
+
+    try:
+        chosen = settings.read()
     except PyrunError as exc:  # a setting it could not read
         _warn(cache, str(exc))
         return 1
+    try:
+        upkeep(cache, daily="--daily" in options, keep=keep, asked=asked, chosen=chosen)
     except Exception:  # noqa: BLE001 - in the background, with no one to tell
         return 1
     return 0
