@@ -4,9 +4,10 @@ routes, then ``--with`` on top of a locked set.
 * ``--lock FILE``: the pins a ``pylock.toml`` (PEP 751) selects for the interpreter.
 * the lock beside the script (``x.py.lock``, uv's own): ``uv export --script``
   (:mod:`pyrun.engine.locking`), so the versions are the ones ``uv run --script`` runs.
-* otherwise a resolution of the script's requirements and ``--with``
-  (:mod:`pyrun.engine.resolving`), keeping the recorded versions ``--upgrade-package`` does
-  not name.
+* otherwise the pool's recent choices, when they satisfy the requirements and ``--with``
+  (:mod:`pyrun.engine.poolresolve`); else a resolution of them (:mod:`pyrun.engine.resolving`),
+  keeping the recorded versions ``--upgrade-package`` does not name, whose choices are then
+  stamped fresh; the pool, of any age, when the index cannot be reached.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pyrun.errors import NetworkError
 from pyrun.progress import Reporter
 
 if TYPE_CHECKING:
@@ -48,7 +50,7 @@ def choose(request: BuildRequest, interpreter: Interpreter, finder: InterpreterF
         LockError, StaleLockError: a lock that cannot be used. ResolutionError, NetworkError,
         InstallError, ToolNotFoundError: as the installer raises them.
     """
-    from pyrun.engine import locking
+    from pyrun.engine import locking, poolresolve
     from pyrun.engine.context import installer_for
     from pyrun.engine.resolution import Resolution
     from pyrun.engine.resolving import resolve
@@ -79,11 +81,22 @@ def choose(request: BuildRequest, interpreter: Interpreter, finder: InterpreterF
                 inst, readable, interpreter, target, options.lock_mode, cli)))
     else:
         wanted = [*meta.dependencies, *extra]
+        pooled, plan = poolresolve.first(request, settings, installer, interpreter, finder,
+                                         wanted)  # the pool's recent choices, if they suffice
+        if pooled is not None:
+            return Pins(pooled, installer)
         keep = () if options.upgrade or not options.upgrade_packages else kept_versions(
             request.cache, request.key_of(), options.upgrade_packages)
-        resolution, installer = resolve(
-            installer, script, reporter, interpreter, wanted,
-            lambda inst: inst.resolve(wanted, interpreter, prefer=keep))
+        try:
+            resolution, installer = resolve(
+                installer, script, reporter, interpreter, wanted,
+                lambda inst: inst.resolve(wanted, interpreter, prefer=keep))
+        except NetworkError as exc:  # the pool, of any age, before giving up
+            pooled = poolresolve.instead(request, plan, interpreter, finder, wanted, exc)
+            if pooled is None:
+                raise
+            return Pins(pooled, installer)
+        poolresolve.stamp(request, plan, resolution, interpreter, installer)
         return Pins(resolution, installer)
     if extra:  # --with on top of a lock: resolved within its pins
         resolution = overlay(resolution, extra, interpreter, installer, script, reporter)

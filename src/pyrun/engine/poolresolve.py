@@ -1,0 +1,425 @@
+"""Resolving from the pool first: a new script whose requirements the pool's recent choices
+satisfy runs from them, with no index and no uv call (as pip and uv keep installed versions
+that satisfy a requirement, and pnpm's ``prefer-offline`` reuses cached metadata).
+
+The pool answers only where its answer is the one an index holding exactly the pooled
+versions would give (``uv pip compile`` against it: tested so), and otherwise says nothing,
+so that the index decides (:func:`first` returns None, with a ``-v`` line saying why):
+
+* **What it offers**: the entries an index resolution under the same settings chose within
+  the freshness window (:mod:`pyrun.engine.freshness`: the stamps, the context, the window),
+  that are whole, whose wheel's tags fit the interpreter (an entry built from an sdist: built
+  for this very interpreter), whose ``Requires-Python`` admits it. Of several artifacts of one
+  version, the best-tagged wheel.
+* **How it picks**: breadth first from the script's requirements (markers evaluated with the
+  interpreter's marker environment), each package the highest offered version its requirement
+  admits, then its ``Requires-Dist`` (with the extras asked of it). The set is the closure of
+  what the requirements need, never more.
+* **When it is silent**: a requirement with a URL or path (or an editable); one that admits
+  pre-releases, or only pre-releases on offer; nothing on offer for a requirement; a second
+  requirement on a package whose own highest admitted version is not the one picked (a
+  conflict, or a choice an index resolver might make otherwise: whatever order a resolver
+  that prefers the highest version takes the requirements in, every decision it makes is then
+  this one, so it never backtracks); an offered entry without readable metadata; a marker that
+  cannot be evaluated.
+
+Not asked with ``-U``, ``-P``, ``--refresh``, ``--no-cache``, a window of ``0``, pip standing in
+for uv, or settings that decide versions (the script's ``[tool.uv]``, the command line's uv
+options, a lock: those scripts follow them, through the index). Offline (``--offline``,
+``UV_OFFLINE``), or when the index cannot be reached, entries of any age answer, with a
+warning.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
+
+from pyrun.engine import freshness
+from pyrun.engine.resolution import LockedDistribution, Resolution
+from pyrun.errors import NetworkError
+from pyrun.progress import Reporter
+
+if TYPE_CHECKING:
+    from packaging.markers import Marker
+
+    from pyrun.engine.installers.base import Installer
+    from pyrun.engine.interpreters import Interpreter, InterpreterFinder
+    from pyrun.engine.request import BuildRequest
+    from pyrun.script.metadata import Editable
+    from pyrun.script.uvsettings import UvSettings
+    from pyrun.store.cache import Cache
+
+#: Where PyPI's files are served from, and the index that names them (an entry from there is
+#: installed again from uv's registry cache if a prune removed it meanwhile).
+_PYPI_FILES, _PYPI = "https://files.pythonhosted.org/", "https://pypi.org/simple"
+
+
+@dataclass(frozen=True)
+class PoolPlan:
+    """How a build uses the pool for one resolution.
+
+    Attributes:
+        context: the settings' digest (:func:`pyrun.engine.freshness.context`).
+        window: seconds an index's choice stays fresh; 0: the pool never answers.
+        offline: the run may not reach the index (``--offline``, ``UV_OFFLINE``): any age
+            answers, with a warning.
+        asks: whether the pool is asked before the index (not with ``-U``, ``-P``,
+            ``--refresh`` or a window of 0); an index resolution stamps its choices anyway.
+    """
+
+    context: str
+    window: float
+    offline: bool
+    asks: bool
+
+
+def plan(request: BuildRequest, settings: UvSettings, installer: Installer) -> PoolPlan | None:
+    """The pool's part in ``request``'s resolution with ``installer`` under ``settings`` (the
+    script's ``[tool.uv]`` and the command line's uv options), or None where it has none.
+
+    Raises:
+        UsageError: ``PYRUN_POOL_FRESHNESS`` cannot be read.
+    """
+    options, reporter = request.options, request.reporter
+    why = ("--no-cache" if options.no_cache else "uv is not the installer"
+           if installer.name != "uv" else "uv settings decide its versions" if settings else "")
+    context = ""
+    if not why:
+        context, why = freshness.context(request.script)
+    if why:
+        reporter.debug(f"the pool does not answer for this script: {why}")
+        return None
+    window = freshness.window()
+    offline = options.offline or freshness.offline()
+    asks = window > 0 and not (options.upgrade or options.refresh or options.upgrade_packages)
+    return PoolPlan(context, window, offline, asks)
+
+
+def first(request: BuildRequest, settings: UvSettings, installer: Installer,
+          interpreter: Interpreter, finder: InterpreterFinder,
+          wanted: Sequence[Requirement | Editable]) -> tuple[Resolution | None, PoolPlan | None]:
+    """``(the pool's answer or None, the plan)`` for ``wanted`` on ``interpreter``, asked
+    before the index (:func:`plan`, :func:`from_pool`).
+
+    Raises:
+        UsageError: ``PYRUN_POOL_FRESHNESS`` cannot be read.
+        NoInterpreterError: the interpreter cannot say its marker environment and tags.
+    """
+    found = plan(request, settings, installer)
+    if found is None or not found.asks or not wanted:
+        return None, found
+    answer = from_pool(request.cache, found, interpreter, finder.target(interpreter), wanted,
+                       request.reporter, request.script)
+    return answer, found
+
+
+def instead(request: BuildRequest, found: PoolPlan | None, interpreter: Interpreter,
+            finder: InterpreterFinder, wanted: Sequence[Requirement | Editable],
+            error: NetworkError) -> Resolution | None:
+    """The pool's answer, of any age, when the index could not be reached (``error``, after
+    uv's cache was tried); None when the pool has none or is not to answer."""
+    if found is None or found.window == 0 or not wanted:
+        return None
+    request.reporter.debug(f"the index failed ({error.place}); asking the pool, any age")
+    anyhow = PoolPlan(found.context, found.window, True, True)
+    answer = from_pool(request.cache, anyhow, interpreter, finder.target(interpreter), wanted,
+                       request.reporter, request.script, f"{error.place} cannot be reached")
+    return answer
+
+
+def stamp(request: BuildRequest, found: PoolPlan | None, resolution: Resolution,
+          interpreter: Interpreter, installer: Installer) -> None:
+    """Record that the index chose ``resolution``'s artifacts now (for ``interpreter``): their
+    stamps in the plan's context. Not for a resolution from uv's cache only (``installer``
+    offline). A cache that cannot be written is only a ``-v`` line."""
+    if found is None or installer.offline:
+        return
+    from pyrun.engine.pool import entry_key
+
+    keys = [entry_key(d, interpreter) for d in resolution.distributions
+            if d.kind in ("wheel", "sdist")]
+    try:
+        freshness.Stamps(request.cache.root, found.context).touch(keys)
+    except OSError as exc:
+        request.reporter.debug(f"cannot stamp the pool's entries: {exc}")
+
+
+def from_pool(cache: Cache, found: PoolPlan, interpreter: Interpreter,
+              target: tuple[dict[str, str], list[str]],
+              wanted: Sequence[Requirement | Editable], reporter: Reporter, script: str,
+              why_any_age: str = "offline") -> Resolution | None:
+    """The pool's resolution of ``wanted`` for ``interpreter`` (``target``: its marker
+    environment and wheel tags, best first), or None when the pool cannot settle it (see the
+    module's docstring). Entries older than the window answer only offline (``found.offline``),
+    with a warning that gives ``why_any_age``."""
+    started = time.monotonic()
+    limit = float("inf") if found.offline else found.window
+    resolver = PoolResolver(cache, found.context, interpreter, target, limit)
+    try:
+        chosen = resolver.resolve(wanted)
+    except GiveUp as exc:
+        reporter.debug(f"the pool does not settle it ({exc}); asking the index")
+        return None
+    old = [c for c in chosen if c.age > found.window]
+    if old:
+        pins = ", ".join(sorted(c.dist.pin for c in old))
+        reporter.warn(f"{script}: {why_any_age}: running with what the pool holds, chosen by "
+                      f"the index more than {freshness.shown(found.window)} ago ({pins}); "
+                      "newer releases, if any, are not seen")
+    dists = tuple(sorted((c.dist for c in chosen), key=lambda d: d.name))
+    reporter.step(f"resolved {len(dists)} distribution(s) from the pool in "
+                  f"{time.monotonic() - started:.3f} s (chosen by the index within "
+                  f"{freshness.shown(found.window)}; -U asks the index)")
+    reporter.debug(f"from the pool: {', '.join(d.pin for d in dists)}")
+    return Resolution(tuple(str(r) for r in wanted), dists)
+
+
+class GiveUp(Exception):
+    """The pool cannot settle a resolution; the message says why (for ``-v``)."""
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One pool entry on offer.
+
+    Attributes:
+        key: its pool key.
+        dist: the pin it holds, as a resolution names it.
+        version: its version.
+        rank: how well its artifact fits the interpreter (its best tag's place among the
+            interpreter's tags; an sdist's build after every wheel).
+        requires: its ``Requires-Dist``.
+        age: seconds since an index resolution last chose it.
+    """
+
+    key: str
+    dist: LockedDistribution
+    version: Version
+    rank: int
+    requires: tuple[Requirement, ...]
+    age: float
+
+
+class PoolResolver:
+    """The resolver over one context's fresh entries (see the module's docstring).
+
+    Args:
+        cache: the cache whose pool and stamps are read.
+        context: the settings' digest.
+        interpreter: the interpreter to resolve for; ``target`` its marker environment and
+            wheel tags, best first.
+        limit: the oldest stamp (seconds) that answers.
+    """
+
+    def __init__(self, cache: Cache, context: str, interpreter: Interpreter,
+                 target: tuple[dict[str, str], list[str]], limit: float) -> None:
+        self.pool = cache.pool
+        self.stamps = freshness.Stamps(cache.root, context)
+        self.interpreter = interpreter
+        self.environment = dict(target[0])
+        self.rank = {tag: i for i, tag in enumerate(target[1])}
+        self.python = Version(self.environment["python_full_version"])
+        self.limit = limit
+        self.now = time.time()
+        self.keys: dict[str, list[str]] = {}
+        for key in self.stamps.keys():
+            name = key.rsplit("-", 2)[0]
+            self.keys.setdefault(name, []).append(key)
+        self._offers: dict[str, list[Offer]] = {}
+
+    def resolve(self, wanted: Sequence[Requirement | Editable]) -> list[Offer]:
+        """The offers the requirements ``wanted`` need, one per package.
+
+        Raises:
+            GiveUp: the pool cannot settle it; the message says why.
+        """
+        picked: dict[str, Offer] = {}
+        extras: dict[str, set[str]] = {}
+        queue: deque[Requirement] = deque()
+        for req in wanted:
+            if not isinstance(req, Requirement):
+                raise GiveUp(f"{req} is not a requirement on an index")
+            if req.marker is None or self._applies(req.marker, ""):
+                queue.append(req)
+        while queue:
+            req = queue.popleft()
+            if req.url:
+                raise GiveUp(f"{req} is a direct reference")
+            name = canonicalize_name(req.name)
+            best = self.best(name, req.specifier)
+            held = picked.setdefault(name, best)
+            if held is not best:
+                raise GiveUp(f"{req} admits {best.dist.pin}, another requirement {held.dist.pin}")
+            asked = {canonicalize_name(e) for e in req.extras} | {""}
+            for extra in sorted(asked - extras.setdefault(name, set())):
+                extras[name].add(extra)
+                for dep in held.requires:
+                    if (dep.marker is None and extra == "") or (
+                            dep.marker is not None and self._applies(dep.marker, extra)):
+                        queue.append(dep)
+        return list(picked.values())
+
+    def best(self, name: str, specifier: SpecifierSet) -> Offer:
+        """The highest offer of ``name`` that ``specifier`` admits (no pre-release).
+
+        Raises:
+            GiveUp: there is none, only pre-releases, or ``specifier`` admits pre-releases.
+        """
+        if specifier.prereleases:
+            raise GiveUp(f"{name}{specifier} admits pre-releases")
+        matching = [o for o in self.offers(name) if specifier.contains(o.version, True)]
+        finals = [o for o in matching if not o.version.is_prerelease]
+        if finals:
+            return finals[0]
+        raise GiveUp(f"only pre-releases of {name}{specifier} are on offer" if matching else
+                     f"no {name}{specifier} on offer")
+
+    def offers(self, name: str) -> list[Offer]:
+        """The offers of ``name``, highest version first, one per version (the best-ranked
+        artifact).
+
+        Raises:
+            GiveUp: an offered entry lacks readable metadata.
+        """
+        if name in self._offers:
+            return self._offers[name]
+        found: dict[Version, Offer] = {}
+        for key in self.keys.get(name, ()):
+            age = self.stamps.age(key, self.now)
+            if age is None or age > self.limit:
+                continue
+            offer = self._offer(key, name, age)
+            if offer is not None and (offer.version not in found
+                                      or offer.rank < found[offer.version].rank):
+                found[offer.version] = offer
+        self._offers[name] = [found[v] for v in sorted(found, reverse=True)]
+        return self._offers[name]
+
+    def _offer(self, key: str, name: str, age: float) -> Offer | None:
+        """The entry ``key`` as an offer, or None when it is not whole, not ``name``'s, not
+        for this interpreter (tags, ``Requires-Python``, an sdist built for another).
+
+        Raises:
+            GiveUp: it is on offer and its metadata cannot be read.
+        """
+        from pyrun.engine.pool import entry_key
+        from pyrun.store.markers import read_entry_marker
+
+        path = self.pool / key
+        marker = read_entry_marker(path)
+        if marker is None or marker.kind not in ("wheel", "sdist") or \
+                canonicalize_name(marker.name) != name:
+            return None
+        dist = LockedDistribution(name, marker.version, marker.kind, marker.url, marker.sha256,
+                                  _table(marker.name, marker.version, marker.kind, marker.url,
+                                         marker.sha256))
+        if entry_key(dist, self.interpreter) != key:
+            return None  # an sdist built for another interpreter, or not what it says
+        rank = len(self.rank)
+        if marker.kind == "wheel":
+            try:
+                tags = parse_wheel_filename(_filename(marker.url))[3]
+            except InvalidWheelFilename:
+                return None
+            rank = min((self.rank[str(t)] for t in tags if str(t) in self.rank), default=-1)
+            if rank < 0:
+                return None
+        metadata = read_metadata(path / "site-packages", name)
+        if metadata is None:
+            raise GiveUp(f"pool entry {key} has no metadata pyrun can read")
+        python, requires = metadata
+        try:
+            version = Version(marker.version)
+            if python and not SpecifierSet(python).contains(self.python, True):
+                return None
+            needs = tuple(Requirement(r) for r in requires)
+        except (InvalidVersion, InvalidSpecifier, InvalidRequirement) as exc:
+            raise GiveUp(f"pool entry {key}: {exc}") from None
+        return Offer(key, dist, version, rank, needs, age)
+
+    def _applies(self, marker: Marker, extra: str) -> bool:
+        """Whether ``marker`` holds on the interpreter, for ``extra`` (``""``: none).
+
+        Raises:
+            GiveUp: it cannot be evaluated.
+        """
+        try:
+            return marker.evaluate({**self.environment, "extra": extra})
+        except Exception as exc:  # noqa: BLE001 - packaging's several marker errors
+            raise GiveUp(f"the marker {marker} cannot be evaluated here ({exc})") from None
+
+
+def read_metadata(site: Path, name: str) -> tuple[str, list[str]] | None:
+    """``(Requires-Python, [Requires-Dist, ...])`` from the ``METADATA`` of distribution
+    ``name`` (canonical) in ``site`` (an entry's ``site-packages``); None when there is none
+    or it cannot be read. Only the header is read (core metadata, folded lines joined)."""
+    try:
+        names = os.listdir(site)
+    except OSError:
+        return None
+    for found in names:
+        if found.endswith(".dist-info") and \
+                canonicalize_name(found[:-len(".dist-info")].rpartition("-")[0]) == name:
+            try:
+                with open(site / found / "METADATA", encoding="utf-8") as f:
+                    text = f.read()
+            except (OSError, UnicodeDecodeError):
+                return None
+            return _header(text)
+    return None
+
+
+def _header(text: str) -> tuple[str, list[str]]:
+    """``(Requires-Python, [Requires-Dist, ...])`` of a ``METADATA`` file's header."""
+    python, last = "", ""
+    requires: list[str] = []
+    for line in text.splitlines():
+        if not line.strip():
+            break
+        if line[:1] in (" ", "\t"):
+            if last == "requires-dist" and requires:
+                requires[-1] += " " + line.strip()
+            elif last == "requires-python":
+                python += " " + line.strip()
+            continue
+        field, _, value = line.partition(":")
+        last = field.strip().lower()
+        if last == "requires-dist":
+            requires.append(value.strip())
+        elif last == "requires-python":
+            python = value.strip()
+    return python.strip(), requires
+
+
+def _filename(url: str) -> str:
+    """The file name at the end of an artifact's URL or path."""
+    from urllib.parse import unquote
+
+    return unquote(url.split("#", 1)[0].split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1])
+
+
+def _table(name: str, version: str, kind: str, url: str, sha256: str) -> dict[str, Any]:
+    """A ``pylock.toml`` package table for one pooled artifact, from which the installer can
+    install it again (a concurrent prune removed it before the environment was composed)."""
+    art: dict[str, Any] = {"url": url} if "://" in url else {"path": url}
+    if sha256:
+        art["hashes"] = {"sha256": sha256}
+    table: dict[str, Any] = {"name": name, "version": version}
+    if kind == "wheel":
+        table["wheels"] = [{"name": _filename(url), **art}]
+    else:
+        table["sdist"] = art
+    if url.startswith(_PYPI_FILES):
+        table["index"] = _PYPI
+    return table
