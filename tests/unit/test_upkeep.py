@@ -285,7 +285,7 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """What :func:`pyrun.launch.upkeep` starts (the command lines), started for real by no
     one."""
     found: list[list[str]] = []
-    monkeypatch.setattr(launch, "_detach", lambda argv, cwd: found.append([*argv, f"in {cwd}"]))
+    monkeypatch.setattr(launch, "_detach", found.append)
     return found
 
 
@@ -301,8 +301,8 @@ def test_the_daily_upkeep_starts_once_a_day_from_the_stamp(
     launch.upkeep(str(env), now + DAY + 60, built=False)  # a day later
     (argv,) = started
     assert argv[:2] == [sys.executable, "-c"] and "from pyrun.store.upkeep import main" in argv[2]
-    assert argv[3:] == [f"--after={os.getpid()}", "--keep=e", "--daily", str(cache.root),
-                        f"in {cache.root}"]
+    assert argv[2].startswith(f"import os, sys; os.chdir({str(cache.root)!r}); os.nice(10); ")
+    assert argv[3:] == [f"--after={os.getpid()}", "--keep=e", "--daily", str(cache.root)]
     assert abs(stamp.stat().st_mtime - time.time()) < 60  # claimed: the day's other runs
     launch.upkeep(str(env), time.time() + 60, built=False)  # start none
     assert len(started) == 1
@@ -326,8 +326,8 @@ def test_a_build_starts_the_size_cap_unless_it_is_off(
     launch.upkeep(str(env), now, built=False)  # a warm run: no build, nothing
     assert started == []
     launch.upkeep(str(env), now, built=True)
-    assert [a[3:-1] for a in started] == [[f"--after={os.getpid()}", "--keep=new",
-                                           str(cache.root)]]
+    assert [a[3:] for a in started] == [[f"--after={os.getpid()}", "--keep=new",
+                                         str(cache.root)]]
     launch.upkeep(str(env), now + launch.BUILT_WITHIN + 1, built=True)  # placed long ago
     assert len(started) == 1
     monkeypatch.setenv("PYRUN_CACHE_MAX_SIZE", "none")
@@ -346,17 +346,23 @@ def test_no_upkeep_for_an_environment_outside_a_cache(tmp_path: Path,
     assert started == [] and not (tmp_path / "project" / launch.UPKEEP_STAMP).exists()
 
 
+#: Arguments a shell would read as code, or split.
+WORDS = ["$(touch PWNED)", "a b", "*", ";touch PWNED", "`touch PWNED`", "'\"", "\n", ""]
+
+
 def test_the_upkeep_process_is_detached_from_the_run(tmp_path: Path) -> None:
     """A grandchild that init adopts: nothing for the script's process to reap, another
     session (no terminal, no Ctrl-C of the script's), /dev/null for stdio and no descriptor
-    of the run's (the script's lock, a pipe a caller waits on), niced."""
+    of the run's (the script's lock, a pipe a caller waits on); its arguments reach it as
+    they are, never read by the shell that starts it."""
     report = tmp_path / "report"
     child = (
         "import os, sys\n"
         f"report = {str(report)!r}\n"
         "fds = sorted(int(f) for f in os.listdir('/proc/self/fd'))\n"
         "targets = [os.readlink(f'/proc/self/fd/{f}') for f in (0, 1, 2)]\n"
-        "line = repr((os.getppid(), os.getsid(0), os.nice(0), fds, targets, os.getcwd()))\n"
+        "line = repr((os.getppid(), os.getsid(0), os.nice(0), fds, targets, os.getcwd(),\n"
+        "             sys.argv[1:]))\n"
         "with open(report + '.tmp', 'w') as f:\n"
         "    f.write(line)\n"
         "os.rename(report + '.tmp', report)\n"
@@ -367,7 +373,7 @@ def test_the_upkeep_process_is_detached_from_the_run(tmp_path: Path) -> None:
         "from pyrun import launch\n"
         "r, w = os.pipe()\n"
         "os.set_inheritable(w, True)\n"
-        f"launch._detach([sys.executable, '-c', {child!r}], {str(tmp_path)!r})\n"
+        f"launch._detach([sys.executable, '-c', {child!r}, *{WORDS!r}])\n"
         "try:\n"
         "    os.waitpid(-1, os.WNOHANG)\n"
         "    print('a child is left to reap')\n"
@@ -375,15 +381,16 @@ def test_the_upkeep_process_is_detached_from_the_run(tmp_path: Path) -> None:
         "    print('nothing to reap', os.getpid(), os.getsid(0), os.nice(0))\n"
     )
     out = subprocess.run([sys.executable, "-c", parent], capture_output=True, text=True,
-                         timeout=60, check=True)
+                         timeout=60, check=True, cwd=tmp_path)
     words = out.stdout.split()
     assert words[:3] == ["nothing", "to", "reap"], out.stdout + out.stderr
     pid, sid, nice = map(int, words[3:])
     wait_until(report.exists, "the detached process's report")
-    ppid, child_sid, child_nice, fds, targets, cwd = eval(report.read_text())  # noqa: S307
-    assert ppid != pid and child_sid not in (sid, pid) and child_nice == min(nice + 10, 19)
+    ppid, child_sid, child_nice, fds, targets, cwd, words = eval(report.read_text())  # noqa: S307
+    assert words == WORDS and not (tmp_path / "PWNED").exists()
+    assert ppid != pid and child_sid not in (sid, pid) and child_nice == nice
     assert targets == ["/dev/null"] * 3 and fds[:3] == [0, 1, 2] and len(fds) <= 4
-    assert cwd == str(tmp_path)
+    assert cwd == str(tmp_path)  # the upkeep's own code moves to the cache
 
 
 # -- the background upkeep ---------------------------------------------------------------------
