@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pyrun import layout
-from pyrun.launch import UPKEEP_EVERY, UPKEEP_STAMP
+from pyrun.launch import UPKEEP_STAMP
 from pyrun.store.cache import Cache
 from pyrun.store.markers import lock_file
 from pyrun.store.settings import CacheSettings
@@ -54,8 +54,8 @@ WAIT_LIMIT = 20.0
 #: The longest an upkeep waits for another one to finish, in seconds.
 LOCK_WAIT = 600.0
 
-__all__ = ["LOCK", "RECORD", "UPKEEP_EVERY", "UPKEEP_STAMP", "last", "main", "shrink",
-           "upkeep"]
+__all__ = ["LOCK", "RECORD", "UPKEEP_STAMP", "last", "main", "shrink", "stamp", "upkeep",
+           "wait_for_exit"]
 
 
 def shrink(cache: Cache, max_bytes: int, keep: Iterable[Path] = (),
