@@ -45,7 +45,7 @@ MAX_LINES = 450
 
 #: What the workflow server protocol may import from pyrun outside ``pyrun.wsp``.
 PUBLIC_API = {"pyrun", "pyrun.engine", "pyrun.errors", "pyrun.progress",
-              "pyrun.script.pythonenvs"}
+              "pyrun.script.pythonenvs", "pyrun.script.userconfig"}
 
 
 def module_name(path: Path) -> str:

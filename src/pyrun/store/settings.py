@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from pyrun.errors import ProjectFileError, UsageError
+from pyrun.script.userconfig import config_file, foreign
 from pyrun.store.sizes import parse_size
 
 #: Default age (days) after which an environment nobody ran is pruned.
@@ -68,18 +69,6 @@ class CacheSettings:
     unused_for: float = DEFAULT_UNUSED_FOR
     auto_prune: bool = True
     origin: Mapping[str, str] = field(default_factory=dict)
-
-
-def config_file() -> Path:
-    """pyrun's config file: ``$PYRUN_CONFIG_DIR/config.toml``, else the platform's user config
-    directory's (``~/.config/pyrun/config.toml`` on Linux); the same file ``pyrun wsp`` reads
-    its ``[workflow]`` setting from."""
-    explicit = os.environ.get("PYRUN_CONFIG_DIR")
-    if explicit:
-        return Path(explicit).expanduser() / "config.toml"
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("pyrun", appauthor=False)) / "config.toml"
 
 
 def read(environ: Mapping[str, str] | None = None, path: Path | None = None) -> CacheSettings:
@@ -201,34 +190,3 @@ def parse_days(raw: object) -> float:
         raise ValueError(f"needs a period: a number of days (30), or hours, days or weeks "
                          f"(12h, 30d, 2w), not {raw!r}")
     return number * seconds_per / 86400.0
-
-
-def foreign(path: Path) -> str | None:
-    """Why another user could have written ``path``, or None (also when it does not exist): it
-    belongs to a user other than you and root, or it is writable by every user, or by a group
-    other than your own. A symbolic link is judged itself, never followed. As git judges a
-    repository's ``.git``, and as ``pyrun wsp`` judges this same file
-    (``pyrun.wsp.declaration.foreign``, whose layer this one cannot import).
-
-    >>> foreign(Path("/")) is None
-    True
-    """
-    import stat
-
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        return f"it cannot be read ({exc.strerror})"
-    if not hasattr(os, "getuid"):  # pragma: no cover - no user ids on Windows
-        return None
-    if st.st_uid not in (os.getuid(), 0):
-        return f"it belongs to another user (uid {st.st_uid})"
-    if stat.S_ISLNK(st.st_mode):
-        return None
-    if st.st_mode & 0o002 and not (stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX):
-        return f"every user can write to it (mode {stat.S_IMODE(st.st_mode):o})"
-    if st.st_mode & 0o020 and st.st_gid != os.getgid():
-        return f"group {st.st_gid} can write to it (mode {stat.S_IMODE(st.st_mode):o})"
-    return None

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from pyrun.errors import ExitCode, ProjectFileError, PyrunError
+from pyrun.script.userconfig import config_dir, foreign
 
 
 class DeclarationError(ProjectFileError):
@@ -82,46 +83,6 @@ class Declaration:
         else:
             text = "pyrun's built-in server"
         return escaped(text, keep="")
-
-
-def foreign(path: Path) -> str | None:
-    """Why another user could have written ``path``, or None (also when it does not exist): it
-    belongs to a user other than you and root, or it is writable by every user, or by a group
-    other than your own. A symbolic link is judged itself, never followed. As git judges a
-    repository's ``.git`` ("dubious ownership").
-
-    >>> foreign(Path("/")) is None
-    True
-    """
-    import stat
-
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        return f"it cannot be read ({exc.strerror})"
-    if not hasattr(os, "getuid"):  # pragma: no cover - no user ids on Windows
-        return None
-    if st.st_uid not in (os.getuid(), 0):
-        return f"it belongs to another user (uid {st.st_uid})"
-    if stat.S_ISLNK(st.st_mode):
-        return None
-    if st.st_mode & 0o002 and not (stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX):
-        return f"every user can write to it (mode {stat.S_IMODE(st.st_mode):o})"
-    if st.st_mode & 0o020 and st.st_gid != os.getgid():
-        return f"group {st.st_gid} can write to it (mode {stat.S_IMODE(st.st_mode):o})"
-    return None
-
-
-def config_dir() -> Path:
-    """pyrun's user config directory: ``$PYRUN_CONFIG_DIR``, else the platform's."""
-    explicit = os.environ.get("PYRUN_CONFIG_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("pyrun", appauthor=False))
 
 
 def _load_toml(path: Path) -> dict[str, Any]:

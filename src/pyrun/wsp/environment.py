@@ -58,14 +58,14 @@ class Environment:
     def problem(self) -> str | None:
         """Why it cannot be used, or None (pyrun's ``error`` field): missing, not a venv, no
         interpreter, or its directory, ``bin`` or interpreter one another user could have
-        written (:func:`pyrun.wsp.declaration.foreign`): its ``python`` would run as you."""
+        written (:func:`pyrun.script.userconfig.foreign`): its ``python`` would run as you."""
         if not self.prefix.exists():
             return "the directory does not exist"
         if not (self.prefix / "pyvenv.cfg").is_file():
             return "not a virtual environment (no pyvenv.cfg): not supported by this server"
         if not self.interpreter.exists():
             return f"its interpreter {self.interpreter} is missing"
-        from pyrun.wsp.declaration import foreign
+        from pyrun.script.userconfig import foreign
 
         for path in (self.prefix, self.prefix / "bin", self.interpreter):
             why = foreign(path)  # the link itself: where it points is the base interpreter

@@ -16,14 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from pyrun.wsp.declaration import (
-    Declaration,
-    DeclarationError,
-    NotTrusted,
-    _load_toml,
-    config_dir,
-    foreign,
-)
+from pyrun.script.userconfig import config_dir, foreign
+from pyrun.wsp.declaration import Declaration, DeclarationError, NotTrusted, _load_toml
 
 
 @dataclass(frozen=True)
