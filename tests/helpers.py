@@ -33,6 +33,9 @@ class Runner:
         for name in ("NO_COLOR", "FORCE_COLOR", "UV_ENV_FILE", "UV_NO_ENV_FILE"):
             env.pop(name, None)
         env.update(PYRUN_CACHE_DIR=str(self.cache), UV_CACHE_DIR=str(self.uv_cache))
+        # pyrun's config file (the cache's settings, the workflow server setting): the test's
+        # own, never the developer's ~/.config/pyrun (a size cap there would reach the tests)
+        env.setdefault("PYRUN_CONFIG_DIR", str(self.cache.parent / "config"))
         # Bytecode before the script starts, so that what a test inspects afterwards is
         # settled; the background mode users get has tests of its own (test_bytecode.py).
         env.setdefault("PYRUN_COMPILE", "foreground")

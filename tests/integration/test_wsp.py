@@ -190,7 +190,10 @@ def test_timeouts_and_protocol_errors(pyrun: Runner, project: Path, config: Path
     assert_fails(out, 75)
     assert time.monotonic() - started < 15
     (project / "pyproject.toml").write_text(
-        f'[workflow]\nwsp = {{cmd = ["{sys.executable}", "-c", "print(42)"]}}\n')
+        # os.write: no buffered flush at its exit, which would print the server's own
+        # BrokenPipeError traceback (its stderr is the user's) once the client has hung up
+        f'[workflow]\nwsp = {{cmd = ["{sys.executable}", "-c", '
+        '"import os; os.write(1, bytes([52, 50, 10]))"]}\n')
     out = wsp(pyrun, project, config, "--trust", "environment/list")
     assert_fails(out, 76, "not a frame")  # however fast the server exits (test_client.py)
     (project / "pyproject.toml").write_text("[workflow]\nwsp = 3\n")
