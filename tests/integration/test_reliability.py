@@ -261,6 +261,11 @@ def test_offline_warm_and_pooled_scripts_run(pyrun: Runner, tmp_path: Path) -> N
     subset = write(tmp_path / "subset.py", body("idna"))  # a new script, all in the pool
     out = no_network(pyrun, subset, "-v", PYRUN_CACHE_DIR=cache)
     assert out.returncode == 0 and out.stdout.split() == ["idna"], out.stderr
+    assert "distribution(s) from the pool" in out.stderr  # issue 25: the index is not asked
+    assert "into the pool" not in out.stderr
+    other = write(tmp_path / "other.py", body("six"))  # asking the index every time: uv's cache
+    out = no_network(pyrun, other, "-v", PYRUN_CACHE_DIR=cache, PYRUN_POOL_FRESHNESS="0")
+    assert out.returncode == 0 and out.stdout.split() == ["six"], out.stderr
     assert "cannot be reached; resolved from uv's cache" in out.stderr
     assert "into the pool" not in out.stderr
 
