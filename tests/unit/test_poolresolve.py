@@ -193,3 +193,16 @@ def test_the_context_is_where_the_index_is_and_nothing_else(tmp_path: Path) -> N
     assert freshness.context(script, quiet) == ("", "the project configuration sets "
                                                 "`exclude-newer`")
     assert freshness.context(script, {**quiet, "UV_NO_CONFIG": "1"})[0] == plain
+
+
+def test_a_dependency_only_for_an_extra_is_told_by_its_text(pool: Pool) -> None:
+    pool.add("alpha", "1.0", requires=["beta ; extra == 'Fast_Path'", 'gamma; extra=="x" ',
+                                       'delta; extra == "x" and python_version >= "3"',
+                                       "not a requirement; extra == 'never'"])
+    for name in ("beta", "gamma", "delta"):
+        pool.add(name, "1.0")
+    assert pool.resolve("alpha") == {"alpha": "1.0"}  # the broken one is never parsed
+    assert pool.resolve("alpha[fast-path]") == {"alpha": "1.0", "beta": "1.0"}
+    assert pool.resolve("alpha[x]") == {"alpha": "1.0", "gamma": "1.0", "delta": "1.0"}
+    with pytest.raises(GiveUp, match="pool entry alpha-1.0"):
+        pool.resolve("alpha[never]")

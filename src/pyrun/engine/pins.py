@@ -5,7 +5,7 @@ routes, then ``--with`` on top of a locked set.
 * the lock beside the script (``x.py.lock``, uv's own): ``uv export --script``
   (:mod:`pyrun.engine.locking`), so the versions are the ones ``uv run --script`` runs.
 * otherwise the pool's recent choices, when they satisfy the requirements and ``--with``
-  (:mod:`pyrun.engine.poolresolve`); else a resolution of them (:mod:`pyrun.engine.resolving`),
+  (:mod:`pyrun.engine.poolfirst`); else a resolution of them (:mod:`pyrun.engine.resolving`),
   keeping the recorded versions ``--upgrade-package`` does not name, whose choices are then
   stamped fresh; the pool, of any age, when the index cannot be reached.
 """
@@ -50,7 +50,7 @@ def choose(request: BuildRequest, interpreter: Interpreter, finder: InterpreterF
         LockError, StaleLockError: a lock that cannot be used. ResolutionError, NetworkError,
         InstallError, ToolNotFoundError: as the installer raises them.
     """
-    from pyrun.engine import locking, poolresolve
+    from pyrun.engine import locking, poolfirst
     from pyrun.engine.context import installer_for
     from pyrun.engine.resolution import Resolution
     from pyrun.engine.resolving import resolve
@@ -81,8 +81,8 @@ def choose(request: BuildRequest, interpreter: Interpreter, finder: InterpreterF
                 inst, readable, interpreter, target, options.lock_mode, cli)))
     else:
         wanted = [*meta.dependencies, *extra]
-        pooled, plan = poolresolve.first(request, settings, installer, interpreter, finder,
-                                         wanted)  # the pool's recent choices, if they suffice
+        pooled, plan = poolfirst.first(request, settings, installer, interpreter, finder,
+                                       wanted)  # the pool's recent choices, if they suffice
         if pooled is not None:
             return Pins(pooled, installer)
         keep = () if options.upgrade or not options.upgrade_packages else kept_versions(
@@ -92,11 +92,11 @@ def choose(request: BuildRequest, interpreter: Interpreter, finder: InterpreterF
                 installer, script, reporter, interpreter, wanted,
                 lambda inst: inst.resolve(wanted, interpreter, prefer=keep))
         except NetworkError as exc:  # the pool, of any age, before giving up
-            pooled = poolresolve.instead(request, plan, interpreter, finder, wanted, exc)
+            pooled = poolfirst.instead(request, plan, interpreter, finder, wanted, exc)
             if pooled is None:
                 raise
             return Pins(pooled, installer)
-        poolresolve.stamp(request, plan, resolution, interpreter, installer)
+        poolfirst.stamp(request, plan, resolution, interpreter, installer)
         return Pins(resolution, installer)
     if extra:  # --with on top of a lock: resolved within its pins
         resolution = overlay(resolution, extra, interpreter, installer, script, reporter)

@@ -1,10 +1,10 @@
-"""Resolving from the pool first: a new script whose requirements the pool's recent choices
-satisfy runs from them, with no index and no uv call (as pip and uv keep installed versions
-that satisfy a requirement, and pnpm's ``prefer-offline`` reuses cached metadata).
+"""The resolver over the pool: which pooled distributions a script's requirements take, for
+one interpreter, when the pool alone can say (:class:`PoolResolver`; the build asks it through
+:mod:`pyrun.engine.poolfirst`).
 
-The pool answers only where its answer is the one an index holding exactly the pooled
-versions would give (``uv pip compile`` against it: tested so), and otherwise says nothing,
-so that the index decides (:func:`first` returns None, with a ``-v`` line saying why):
+Its answer is the one an index holding exactly the offered versions would give (``uv pip
+compile`` against it: tested so); otherwise it gives up (:class:`GiveUp`, saying why), so that
+the index decides:
 
 * **What it offers**: the entries an index resolution under the same settings chose within
   the freshness window (:mod:`pyrun.engine.freshness`: the stamps, the context, the window),
@@ -15,24 +15,19 @@ so that the index decides (:func:`first` returns None, with a ``-v`` line saying
   interpreter's marker environment), each package the highest offered version its requirement
   admits, then its ``Requires-Dist`` (with the extras asked of it). The set is the closure of
   what the requirements need, never more.
-* **When it is silent**: a requirement with a URL or path (or an editable); one that admits
+* **When it gives up**: a requirement with a URL or path (or an editable); one that admits
   pre-releases, or only pre-releases on offer; nothing on offer for a requirement; a second
   requirement on a package whose own highest admitted version is not the one picked (a
   conflict, or a choice an index resolver might make otherwise: whatever order a resolver
   that prefers the highest version takes the requirements in, every decision it makes is then
   this one, so it never backtracks); an offered entry without readable metadata; a marker that
   cannot be evaluated.
-
-Not asked with ``-U``, ``-P``, ``--refresh``, ``--no-cache``, a window of ``0``, pip standing in
-for uv, or settings that decide versions (the script's ``[tool.uv]``, the command line's uv
-options, a lock: those scripts follow them, through the index). Offline (``--offline``,
-``UV_OFFLINE``), or when the index cannot be reached, entries of any age answer, with a
-warning.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -46,143 +41,21 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from packaging.version import InvalidVersion, Version
 
 from pyrun.engine import freshness
-from pyrun.engine.resolution import LockedDistribution, Resolution
-from pyrun.errors import NetworkError
-from pyrun.progress import Reporter
+from pyrun.engine.resolution import LockedDistribution
 
 if TYPE_CHECKING:
     from packaging.markers import Marker
 
-    from pyrun.engine.installers.base import Installer
-    from pyrun.engine.interpreters import Interpreter, InterpreterFinder
-    from pyrun.engine.request import BuildRequest
+    from pyrun.engine.interpreters import Interpreter
     from pyrun.script.metadata import Editable
-    from pyrun.script.uvsettings import UvSettings
     from pyrun.store.cache import Cache
+
+#: A ``Requires-Dist`` whose whole marker is ``extra == "NAME"``: NAME.
+_ONLY_EXTRA = re.compile(r""";\s*extra\s*==\s*(?:"([^"]+)"|'([^']+)')\s*$""")
 
 #: Where PyPI's files are served from, and the index that names them (an entry from there is
 #: installed again from uv's registry cache if a prune removed it meanwhile).
 _PYPI_FILES, _PYPI = "https://files.pythonhosted.org/", "https://pypi.org/simple"
-
-
-@dataclass(frozen=True)
-class PoolPlan:
-    """How a build uses the pool for one resolution.
-
-    Attributes:
-        context: the settings' digest (:func:`pyrun.engine.freshness.context`).
-        window: seconds an index's choice stays fresh; 0: the pool never answers.
-        offline: the run may not reach the index (``--offline``, ``UV_OFFLINE``): any age
-            answers, with a warning.
-        asks: whether the pool is asked before the index (not with ``-U``, ``-P``,
-            ``--refresh`` or a window of 0); an index resolution stamps its choices anyway.
-    """
-
-    context: str
-    window: float
-    offline: bool
-    asks: bool
-
-
-def plan(request: BuildRequest, settings: UvSettings, installer: Installer) -> PoolPlan | None:
-    """The pool's part in ``request``'s resolution with ``installer`` under ``settings`` (the
-    script's ``[tool.uv]`` and the command line's uv options), or None where it has none.
-
-    Raises:
-        UsageError: ``PYRUN_POOL_FRESHNESS`` cannot be read.
-    """
-    options, reporter = request.options, request.reporter
-    why = ("--no-cache" if options.no_cache else "uv is not the installer"
-           if installer.name != "uv" else "uv settings decide its versions" if settings else "")
-    context = ""
-    if not why:
-        context, why = freshness.context(request.script)
-    if why:
-        reporter.debug(f"the pool does not answer for this script: {why}")
-        return None
-    window = freshness.window()
-    offline = options.offline or freshness.offline()
-    asks = window > 0 and not (options.upgrade or options.refresh or options.upgrade_packages)
-    return PoolPlan(context, window, offline, asks)
-
-
-def first(request: BuildRequest, settings: UvSettings, installer: Installer,
-          interpreter: Interpreter, finder: InterpreterFinder,
-          wanted: Sequence[Requirement | Editable]) -> tuple[Resolution | None, PoolPlan | None]:
-    """``(the pool's answer or None, the plan)`` for ``wanted`` on ``interpreter``, asked
-    before the index (:func:`plan`, :func:`from_pool`).
-
-    Raises:
-        UsageError: ``PYRUN_POOL_FRESHNESS`` cannot be read.
-        NoInterpreterError: the interpreter cannot say its marker environment and tags.
-    """
-    found = plan(request, settings, installer)
-    if found is None or not found.asks or not wanted:
-        return None, found
-    answer = from_pool(request.cache, found, interpreter, finder.target(interpreter), wanted,
-                       request.reporter, request.script)
-    return answer, found
-
-
-def instead(request: BuildRequest, found: PoolPlan | None, interpreter: Interpreter,
-            finder: InterpreterFinder, wanted: Sequence[Requirement | Editable],
-            error: NetworkError) -> Resolution | None:
-    """The pool's answer, of any age, when the index could not be reached (``error``, after
-    uv's cache was tried); None when the pool has none or is not to answer."""
-    if found is None or found.window == 0 or not wanted:
-        return None
-    request.reporter.debug(f"the index failed ({error.place}); asking the pool, any age")
-    anyhow = PoolPlan(found.context, found.window, True, True)
-    answer = from_pool(request.cache, anyhow, interpreter, finder.target(interpreter), wanted,
-                       request.reporter, request.script, f"{error.place} cannot be reached")
-    return answer
-
-
-def stamp(request: BuildRequest, found: PoolPlan | None, resolution: Resolution,
-          interpreter: Interpreter, installer: Installer) -> None:
-    """Record that the index chose ``resolution``'s artifacts now (for ``interpreter``): their
-    stamps in the plan's context. Not for a resolution from uv's cache only (``installer``
-    offline). A cache that cannot be written is only a ``-v`` line."""
-    if found is None or installer.offline:
-        return
-    from pyrun.engine.pool import entry_key
-
-    keys = [entry_key(d, interpreter) for d in resolution.distributions
-            if d.kind in ("wheel", "sdist")]
-    try:
-        freshness.Stamps(request.cache.root, found.context).touch(keys)
-    except OSError as exc:
-        request.reporter.debug(f"cannot stamp the pool's entries: {exc}")
-
-
-def from_pool(cache: Cache, found: PoolPlan, interpreter: Interpreter,
-              target: tuple[dict[str, str], list[str]],
-              wanted: Sequence[Requirement | Editable], reporter: Reporter, script: str,
-              why_any_age: str = "offline") -> Resolution | None:
-    """The pool's resolution of ``wanted`` for ``interpreter`` (``target``: its marker
-    environment and wheel tags, best first), or None when the pool cannot settle it (see the
-    module's docstring). Entries older than the window answer only offline (``found.offline``),
-    with a warning that gives ``why_any_age``."""
-    started = time.monotonic()
-    limit = float("inf") if found.offline else found.window
-    resolver = PoolResolver(cache, found.context, interpreter, target, limit)
-    try:
-        chosen = resolver.resolve(wanted)
-    except GiveUp as exc:
-        reporter.debug(f"the pool does not settle it ({exc}); asking the index")
-        return None
-    old = [c for c in chosen if c.age > found.window]
-    if old:
-        pins = ", ".join(sorted(c.dist.pin for c in old))
-        reporter.warn(f"{script}: {why_any_age}: running with what the pool holds, chosen by "
-                      f"the index more than {freshness.shown(found.window)} ago ({pins}); "
-                      "newer releases, if any, are not seen")
-    dists = tuple(sorted((c.dist for c in chosen), key=lambda d: d.name))
-    reporter.step(f"resolved {len(dists)} distribution(s) from the pool in "
-                  f"{time.monotonic() - started:.3f} s (chosen by the index within "
-                  f"{freshness.shown(found.window)}; -U asks the index)")
-    reporter.debug(f"from the pool: {', '.join(d.pin for d in dists)}")
-    return Resolution(tuple(str(r) for r in wanted), dists)
 
 
 class GiveUp(Exception):
@@ -199,7 +72,7 @@ class Offer:
         version: its version.
         rank: how well its artifact fits the interpreter (its best tag's place among the
             interpreter's tags; an sdist's build after every wheel).
-        requires: its ``Requires-Dist``.
+        requires: its ``Requires-Dist``, as written (parsed when a resolution needs them).
         age: seconds since an index resolution last chose it.
     """
 
@@ -207,7 +80,7 @@ class Offer:
     dist: LockedDistribution
     version: Version
     rank: int
-    requires: tuple[Requirement, ...]
+    requires: tuple[str, ...]
     age: float
 
 
@@ -237,6 +110,7 @@ class PoolResolver:
             name = key.rsplit("-", 2)[0]
             self.keys.setdefault(name, []).append(key)
         self._offers: dict[str, list[Offer]] = {}
+        self._parsed: dict[str, Requirement] = {}
 
     def resolve(self, wanted: Sequence[Requirement | Editable]) -> list[Offer]:
         """The offers the requirements ``wanted`` need, one per package.
@@ -264,11 +138,42 @@ class PoolResolver:
             asked = {canonicalize_name(e) for e in req.extras} | {""}
             for extra in sorted(asked - extras.setdefault(name, set())):
                 extras[name].add(extra)
-                for dep in held.requires:
-                    if (dep.marker is None and extra == "") or (
-                            dep.marker is not None and self._applies(dep.marker, extra)):
-                        queue.append(dep)
+                queue.extend(self.needs(held, extra))
         return list(picked.values())
+
+    def needs(self, offer: Offer, extra: str) -> list[Requirement]:
+        """What ``offer`` requires on the interpreter for ``extra`` (``""``: its own
+        dependencies), in its metadata's order. A dependency whose marker is only ``extra ==
+        "NAME"`` is told by its text (most of a package's extras), without parsing it.
+
+        Raises:
+            GiveUp: one cannot be parsed, or its marker cannot be evaluated.
+        """
+        out = []
+        for text in offer.requires:
+            only = _ONLY_EXTRA.search(text)
+            if only is not None:
+                if extra and canonicalize_name(only.group(1) or only.group(2)) == extra:
+                    out.append(self._parse(text, offer))
+                continue
+            dep = self._parse(text, offer)
+            if (dep.marker is None and extra == "") or (
+                    dep.marker is not None and self._applies(dep.marker, extra)):
+                out.append(dep)
+        return out
+
+    def _parse(self, text: str, offer: Offer) -> Requirement:
+        """``text`` (one of ``offer``'s ``Requires-Dist``) parsed, once per resolver.
+
+        Raises:
+            GiveUp: it is not a requirement.
+        """
+        if text not in self._parsed:
+            try:
+                self._parsed[text] = Requirement(text)
+            except InvalidRequirement as exc:
+                raise GiveUp(f"pool entry {offer.key}: {exc}") from None
+        return self._parsed[text]
 
     def best(self, name: str, specifier: SpecifierSet) -> Offer:
         """The highest offer of ``name`` that ``specifier`` admits (no pre-release).
@@ -343,10 +248,9 @@ class PoolResolver:
             version = Version(marker.version)
             if python and not SpecifierSet(python).contains(self.python, True):
                 return None
-            needs = tuple(Requirement(r) for r in requires)
-        except (InvalidVersion, InvalidSpecifier, InvalidRequirement) as exc:
+        except (InvalidVersion, InvalidSpecifier) as exc:
             raise GiveUp(f"pool entry {key}: {exc}") from None
-        return Offer(key, dist, version, rank, needs, age)
+        return Offer(key, dist, version, rank, tuple(requires), age)
 
     def _applies(self, marker: Marker, extra: str) -> bool:
         """Whether ``marker`` holds on the interpreter, for ``extra`` (``""``: none).

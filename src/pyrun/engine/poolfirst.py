@@ -1,0 +1,156 @@
+"""Resolving from the pool first: a new script whose requirements the pool's recent choices
+satisfy runs from them, with no index and no uv call (as pip and uv keep installed versions
+that satisfy a requirement, and pnpm's ``prefer-offline`` reuses cached metadata). The
+resolver is :mod:`pyrun.engine.poolresolve`; this module is its part in a build
+(:mod:`pyrun.engine.pins`): whether the pool is asked (:func:`plan`), asking it
+(:func:`first`, :func:`instead`), and stamping what an index resolution chose (:func:`stamp`).
+
+Not asked with ``-U``, ``-P``, ``--refresh``, ``--no-cache``, a window of ``0``, pip standing in
+for uv, or settings that decide versions (the script's ``[tool.uv]``, the command line's uv
+options, a lock: those scripts follow them, through the index). Offline (``--offline``,
+``UV_OFFLINE``), or when the index cannot be reached, entries of any age answer, with a
+warning.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pyrun.engine import freshness
+from pyrun.engine.poolresolve import GiveUp, PoolResolver
+from pyrun.engine.resolution import Resolution
+from pyrun.progress import Reporter
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
+
+    from pyrun.engine.installers.base import Installer
+    from pyrun.engine.interpreters import Interpreter, InterpreterFinder
+    from pyrun.engine.request import BuildRequest
+    from pyrun.errors import NetworkError
+    from pyrun.script.metadata import Editable
+    from pyrun.script.uvsettings import UvSettings
+    from pyrun.store.cache import Cache
+
+
+@dataclass(frozen=True)
+class PoolPlan:
+    """How a build uses the pool for one resolution.
+
+    Attributes:
+        context: the settings' digest (:func:`pyrun.engine.freshness.context`).
+        window: seconds an index's choice stays fresh; 0: the pool never answers.
+        offline: the run may not reach the index (``--offline``, ``UV_OFFLINE``): any age
+            answers, with a warning.
+        asks: whether the pool is asked before the index (not with ``-U``, ``-P``,
+            ``--refresh`` or a window of 0); an index resolution stamps its choices anyway.
+    """
+
+    context: str
+    window: float
+    offline: bool
+    asks: bool
+
+
+def plan(request: BuildRequest, settings: UvSettings, installer: Installer) -> PoolPlan | None:
+    """The pool's part in ``request``'s resolution with ``installer`` under ``settings`` (the
+    script's ``[tool.uv]`` and the command line's uv options), or None where it has none.
+
+    Raises:
+        UsageError: ``PYRUN_POOL_FRESHNESS`` cannot be read.
+    """
+    options, reporter = request.options, request.reporter
+    why = ("--no-cache" if options.no_cache else "uv is not the installer"
+           if installer.name != "uv" else "uv settings decide its versions" if settings else "")
+    context = ""
+    if not why:
+        context, why = freshness.context(request.script)
+    if why:
+        reporter.debug(f"the pool does not answer for this script: {why}")
+        return None
+    window = freshness.window()
+    offline = options.offline or freshness.offline()
+    asks = window > 0 and not (options.upgrade or options.refresh or options.upgrade_packages)
+    return PoolPlan(context, window, offline, asks)
+
+
+def first(request: BuildRequest, settings: UvSettings, installer: Installer,
+          interpreter: Interpreter, finder: InterpreterFinder,
+          wanted: Sequence[Requirement | Editable]) -> tuple[Resolution | None, PoolPlan | None]:
+    """``(the pool's answer or None, the plan)`` for ``wanted`` on ``interpreter``, asked
+    before the index (:func:`plan`, :func:`from_pool`).
+
+    Raises:
+        UsageError: ``PYRUN_POOL_FRESHNESS`` cannot be read.
+        NoInterpreterError: the interpreter cannot say its marker environment and tags.
+    """
+    found = plan(request, settings, installer)
+    if found is None or not found.asks or not wanted:
+        return None, found
+    answer = from_pool(request.cache, found, interpreter, finder.target(interpreter), wanted,
+                       request.reporter, request.script)
+    return answer, found
+
+
+def instead(request: BuildRequest, found: PoolPlan | None, interpreter: Interpreter,
+            finder: InterpreterFinder, wanted: Sequence[Requirement | Editable],
+            error: NetworkError) -> Resolution | None:
+    """The pool's answer, of any age, when the index could not be reached (``error``, after
+    uv's cache was tried); None when the pool has none or is not to answer."""
+    if found is None or found.window == 0 or not wanted:
+        return None
+    request.reporter.debug(f"the index failed ({error.place}); asking the pool, any age")
+    anyhow = PoolPlan(found.context, found.window, True, True)
+    answer = from_pool(request.cache, anyhow, interpreter, finder.target(interpreter), wanted,
+                       request.reporter, request.script, f"{error.place} cannot be reached")
+    return answer
+
+
+def stamp(request: BuildRequest, found: PoolPlan | None, resolution: Resolution,
+          interpreter: Interpreter, installer: Installer) -> None:
+    """Record that the index chose ``resolution``'s artifacts now (for ``interpreter``): their
+    stamps in the plan's context. Not for a resolution from uv's cache only (``installer``
+    offline). A cache that cannot be written is only a ``-v`` line."""
+    if found is None or installer.offline:
+        return
+    from pyrun.engine.pool import entry_key
+
+    keys = [entry_key(d, interpreter) for d in resolution.distributions
+            if d.kind in ("wheel", "sdist")]
+    try:
+        freshness.Stamps(request.cache.root, found.context).touch(keys)
+    except OSError as exc:
+        request.reporter.debug(f"cannot stamp the pool's entries: {exc}")
+
+
+def from_pool(cache: Cache, found: PoolPlan, interpreter: Interpreter,
+              target: tuple[dict[str, str], list[str]],
+              wanted: Sequence[Requirement | Editable], reporter: Reporter, script: str,
+              why_any_age: str = "offline") -> Resolution | None:
+    """The pool's resolution of ``wanted`` for ``interpreter`` (``target``: its marker
+    environment and wheel tags, best first), or None when the pool cannot settle it
+    (:class:`pyrun.engine.poolresolve.PoolResolver`). Entries older than the window answer
+    only offline (``found.offline``), with a warning that gives ``why_any_age``."""
+    started = time.monotonic()
+    limit = float("inf") if found.offline else found.window
+    resolver = PoolResolver(cache, found.context, interpreter, target, limit)
+    try:
+        chosen = resolver.resolve(wanted)
+    except GiveUp as exc:
+        reporter.debug(f"the pool does not settle it ({exc}); asking the index")
+        return None
+    old = [c for c in chosen if c.age > found.window]
+    if old:
+        pins = ", ".join(sorted(c.dist.pin for c in old))
+        reporter.warn(f"{script}: {why_any_age}: running with what the pool holds, chosen by "
+                      f"the index more than {freshness.shown(found.window)} ago ({pins}); "
+                      "newer releases, if any, are not seen")
+    dists = tuple(sorted((c.dist for c in chosen), key=lambda d: d.name))
+    within = "" if old else f"chosen by the index within {freshness.shown(found.window)}; "
+    reporter.step(f"resolved {len(dists)} distribution(s) from the pool in "
+                  f"{time.monotonic() - started:.3f} s ({within}-U asks the index)")
+    reporter.debug(f"from the pool: {', '.join(d.pin for d in dists)}")
+    return Resolution(tuple(str(r) for r in wanted), dists)
