@@ -143,10 +143,14 @@ def context(script: str, environ: Mapping[str, str] | None = None) -> tuple[str,
     only ``UV_CONFIG_FILE`` when it is set; else the user's, the system's and the project
     configuration from the script's directory up (:func:`pyrun.script.uvconfig.discovered_config`).
     """
-    import hashlib
     import json
 
     from pyrun.inputs import resolution_variables
+
+    try:  # built in, no OpenSSL to load (hashlib's sha256 loads it)
+        from _blake2 import blake2b
+    except ImportError:  # pragma: no cover - other implementations
+        from hashlib import blake2b
 
     environ = os.environ if environ is None else environ
     variables = []
@@ -168,7 +172,7 @@ def context(script: str, environ: Mapping[str, str] | None = None) -> tuple[str,
                 return "", f"{where} sets `{key}`"
         tables.append({k: table[k] for k in sorted(table) if k in INDEX_KEYS})
     text = json.dumps(["uv", variables, tables], sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32], ""
+    return blake2b(text.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest(), ""
 
 
 def configurations(script: str, environ: Mapping[str, str],

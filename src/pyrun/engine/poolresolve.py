@@ -288,7 +288,7 @@ def _header(text: str) -> tuple[str, list[str]]:
     """``(Requires-Python, [Requires-Dist, ...])`` of a ``METADATA`` file's header."""
     python, last = "", ""
     requires: list[str] = []
-    for line in text.splitlines():
+    for line in text.split("\n\n", 1)[0].splitlines():  # the header only
         if not line.strip():
             break
         if line[:1] in (" ", "\t"):
