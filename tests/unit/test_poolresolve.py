@@ -206,3 +206,46 @@ def test_a_dependency_only_for_an_extra_is_told_by_its_text(pool: Pool) -> None:
     assert pool.resolve("alpha[x]") == {"alpha": "1.0", "gamma": "1.0", "delta": "1.0"}
     with pytest.raises(GiveUp, match="pool entry alpha-1.0"):
         pool.resolve("alpha[never]")
+
+
+class _Named:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def test_the_plan_asks_the_pool_only_where_it_may_answer(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyrun.engine.options import RunOptions
+    from pyrun.engine.poolfirst import plan
+    from pyrun.engine.request import BuildRequest
+    from pyrun.progress import Reporter
+    from pyrun.script.metadata import ScriptMetadata
+    from pyrun.script.uvsettings import UvSettings
+
+    for name in ("PYRUN_POOL_FRESHNESS", "UV_OFFLINE", "UV_RESOLUTION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "none"))
+    cache = Cache(tmp_path / "cache").create()
+
+    def asked(options: RunOptions = RunOptions(), settings: UvSettings | None = None,
+              installer: str = "uv") -> tuple[bool, bool] | None:
+        settings = settings if settings is not None else UvSettings()
+        request = BuildRequest(str(tmp_path / "x.py"), ScriptMetadata(path="x.py"), options,
+                               lambda: "k", Reporter(-1), cache)
+        found = plan(request, settings, _Named(installer))  # type: ignore[arg-type]
+        return None if found is None else (found.asks, found.offline)
+
+    assert asked() == (True, False)
+    assert asked(RunOptions(upgrade=True)) == asked(RunOptions(refresh=True)) == (False, False)
+    assert asked(RunOptions(upgrade_packages=("six",))) == (False, False)  # still stamps
+    assert asked(RunOptions(offline=True)) == (True, True)
+    assert asked(RunOptions(no_cache=True)) is None
+    assert asked(installer="pip") is None
+    assert asked(settings=UvSettings(table={"exclude-newer": "2024-01-01"})) is None
+    assert asked(settings=UvSettings(command_line={"index-url": "http://x/simple"})) is None
+    monkeypatch.setenv("UV_OFFLINE", "true")
+    assert asked() == (True, True)
+    monkeypatch.setenv("PYRUN_POOL_FRESHNESS", "0")
+    assert asked() == (False, True)
+    monkeypatch.setenv("UV_RESOLUTION", "lowest")
+    assert asked() is None

@@ -102,7 +102,7 @@ class PoolResolver:
         self.interpreter = interpreter
         self.environment = dict(target[0])
         self.rank = {tag: i for i, tag in enumerate(target[1])}
-        self.python = Version(self.environment["python_full_version"])
+        self.python = interpreter.version
         self.limit = limit
         self.now = time.time()
         self.keys: dict[str, list[str]] = {}
