@@ -120,9 +120,7 @@ def upkeep(env_dir: str, now: float, built: bool) -> None:
             sized = now - os.lstat(env_dir).st_ctime < BUILT_WITHIN
         except OSError:
             sized = False
-    threading = sys.modules.get("threading")
-    if not (daily or sized) or not sys.executable or (
-            threading is not None and threading.active_count() > 1):  # never fork threads
+    if not (daily or sized) or not sys.executable:  # posix_spawn: safe beside threads
         return
     if daily:
         try:
