@@ -342,3 +342,32 @@ def run_attached(argv: Sequence[str], environ: Mapping[str, str]) -> int:
     """
     code = subprocess.call(checked_argv(argv), env=dict(environ))
     return 128 - code if code < 0 else code
+
+
+def wait_for_exit(pid: int, limit: float) -> None:
+    """Return once process ``pid`` (not a child) has exited, or after ``limit`` seconds: a
+    pidfd where Linux offers one (no reuse race), else polling every 50 ms. For a background
+    process (the bytecode compiler, the upkeep) that waits for the script it was started for."""
+    import time
+
+    deadline = time.monotonic() + limit
+    try:
+        fd = os.pidfd_open(pid)  # type: ignore[attr-defined,unused-ignore]
+    except (AttributeError, OSError):
+        fd = -1
+    if fd >= 0:
+        import select
+
+        try:
+            select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        finally:
+            os.close(fd)
+        return
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        except PermissionError:  # pragma: no cover - another user's: it is alive
+            pass
+        time.sleep(0.05)

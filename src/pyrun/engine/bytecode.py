@@ -36,7 +36,7 @@ from pyrun.progress import Reporter
 from pyrun.store.cache import Cache, make_readonly, make_writable
 from pyrun.store.manifest import hashes
 from pyrun.store.markers import write_entry_marker
-from pyrun.subprocesses import run_command, spawn_detached
+from pyrun.subprocesses import run_command, spawn_detached, wait_for_exit
 
 #: Files not byte-compiled into the pool: the test suites packages ship inside themselves
 #: (``pandas/tests``, ``numpy/_core/tests``, ...). Scripts almost never import them, and they
@@ -86,34 +86,6 @@ def schedule(
     reporter.debug(f"byte-compiling {len(todo)} pool entries in the background"
                    + (" once the script has exited" if after_exit else ""))
     spawn_detached(argv, cwd=str(cache.root))  # a stable directory: the script's may go
-
-
-def wait_for_exit(pid: int, limit: float = WAIT_LIMIT) -> None:
-    """Return once process ``pid`` (not a child) has exited, or after ``limit`` seconds: a
-    pidfd where Linux offers one (no reuse race), else polling every 50 ms."""
-    import time
-
-    deadline = time.monotonic() + limit
-    try:
-        fd = os.pidfd_open(pid)  # type: ignore[attr-defined,unused-ignore]
-    except (AttributeError, OSError):
-        fd = -1
-    if fd >= 0:
-        import select
-
-        try:
-            select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
-        finally:
-            os.close(fd)
-        return
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        except PermissionError:  # pragma: no cover - another user's: it is alive
-            pass
-        time.sleep(0.05)
 
 
 def before_link_farm(
@@ -192,12 +164,12 @@ def compile_dirs(dirs: Sequence[Path], interpreter: Interpreter, reporter: Repor
 
 def main(argv: list[str] | None = None) -> int:
     """The detached compiler: ``[--after=PID] CACHE_ROOT INTERPRETER KEY...`` (with
-    ``--after``, it first waits for PID to exit: :func:`wait_for_exit`)."""
+    ``--after``, it first waits for PID to exit: :func:`pyrun.subprocesses.wait_for_exit`)."""
     from pyrun.engine.interpreters import InterpreterFinder
 
     args = sys.argv[1:] if argv is None else argv
     if args and args[0].startswith("--after="):
-        wait_for_exit(int(args[0].partition("=")[2]))
+        wait_for_exit(int(args[0].partition("=")[2]), WAIT_LIMIT)
         args = args[1:]
     root, executable, keys = Path(args[0]), args[1], args[2:]
     reporter = Reporter(-1)

@@ -38,6 +38,7 @@ from pyrun.launch import UPKEEP_STAMP
 from pyrun.store.cache import Cache
 from pyrun.store.markers import lock_file
 from pyrun.store.settings import CacheSettings
+from pyrun.subprocesses import wait_for_exit
 
 if TYPE_CHECKING:  # imported where used: an upkeep with nothing to do never loads them
     from pyrun.store.maintenance import PruneResult
@@ -54,8 +55,7 @@ WAIT_LIMIT = 20.0
 #: The longest an upkeep waits for another one to finish, in seconds.
 LOCK_WAIT = 600.0
 
-__all__ = ["LOCK", "RECORD", "UPKEEP_STAMP", "last", "main", "shrink", "stamp", "upkeep",
-           "wait_for_exit"]
+__all__ = ["LOCK", "RECORD", "UPKEEP_STAMP", "last", "main", "shrink", "stamp", "upkeep"]
 
 
 def shrink(cache: Cache, max_bytes: int, keep: Iterable[Path] = (),
@@ -204,32 +204,6 @@ def _warn(cache: Cache, message: str) -> None:
         pass
 
 
-def wait_for_exit(pid: int, limit: float = WAIT_LIMIT) -> None:
-    """Return once process ``pid`` (not a child) has exited, or after ``limit`` seconds: a
-    pidfd where Linux offers one (no reuse race), else polling every 50 ms."""
-    deadline = time.monotonic() + limit
-    try:
-        fd = os.pidfd_open(pid)  # type: ignore[attr-defined,unused-ignore]
-    except (AttributeError, OSError):
-        fd = -1
-    if fd >= 0:
-        import select
-
-        try:
-            select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
-        finally:
-            os.close(fd)
-        return
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        except PermissionError:  # pragma: no cover - another user's: it is alive
-            pass
-        time.sleep(0.05)
-
-
 def main(argv: list[str] | None = None) -> int:
     """The background upkeep: ``[--after=PID] [--daily] [--keep=KEY] ROOT`` (see the module
     docstring). Never raises: a setting it cannot read is recorded as a warning; any other
@@ -242,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args or not os.path.isabs(args[-1]):
         return 2
     if options.get("--after", "").isdigit():
-        wait_for_exit(int(options["--after"]))
+        wait_for_exit(int(options["--after"]), WAIT_LIMIT)
     cache = Cache(args[-1])
     keep = [cache.envs / options["--keep"]] if options.get("--keep") else []
     try:
