@@ -10,24 +10,17 @@ import subprocess
 import sys
 import threading
 import time
-import venv
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.helpers import Runner, write
-from tests.integration.test_wsp_protocol import Raw, code, no_server_left  # noqa: F401
+from tests.integration.test_wsp_protocol import (  # noqa: F401 - fixtures, used by name
+    Raw,
+    code,
+    no_server_left,
+)
+from tests.integration.test_wsp_protocol import project as project  # noqa: F401 - a fixture
 from tests.loopback import serve_index, wheel
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    d = tmp_path / "proj"
-    d.mkdir()
-    (d / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
-    venv.create(d / ".venv", with_pip=False)
-    return d
 
 
 def frames(*messages: Any) -> bytes:
