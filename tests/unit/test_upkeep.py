@@ -23,14 +23,13 @@ from pyrun.store.cache import Cache, make_readonly
 from pyrun.store.markers import (
     ENV_MARKER,
     EntryMarker,
-    EnvMarker,
     Reference,
     write_entry_marker,
-    write_env_marker,
     write_reference,
 )
 from pyrun.store.sizes import Usage, format_size, parse_size, plan_eviction
 from tests.helpers import wait_until
+from tests.unit.test_maintenance import environment
 
 DAY = 86400.0
 KIB = 1024
@@ -47,18 +46,6 @@ def entry(cache: Cache, key: str, kib: int = 64) -> Path:
                                          "0" * 64))
     make_readonly(path)
     os.chmod(path, 0o555)
-    return path
-
-
-def environment(cache: Cache, key: str, entries: list[str], days_ago: float = 0) -> Path:
-    """A finished environment ``key`` using the pool ``entries``, last used ``days_ago``."""
-    path = cache.envs / key
-    (path / "bin").mkdir(parents=True)
-    (path / "pyvenv.cfg").write_text(f"home = {os.path.dirname(sys.executable)}\n")
-    write_env_marker(path, EnvMarker(str(path), sys.executable, "pooled", tuple(entries),
-                                     key=key))
-    then = time.time() - days_ago * DAY
-    os.utime(path / ENV_MARKER, (then, then))
     return path
 
 

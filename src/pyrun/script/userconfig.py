@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pyrun.errors import ProjectFileError
+
 
 def foreign(path: Path) -> str | None:
     """Why another user could have written ``path``, or None (also when it does not exist): it
@@ -54,3 +56,18 @@ def config_file() -> Path:
     """pyrun's config file, ``config.toml`` in :func:`config_dir` (``pyrun wsp``'s
     ``[workflow]`` setting and the cache's ``[cache]`` settings)."""
     return config_dir() / "config.toml"
+
+
+def check_config_file(path: Path, error: type[ProjectFileError] = ProjectFileError) -> None:
+    """Refuse pyrun's config file ``path`` when it, or the directory it is in, is one another
+    user could have written (:func:`foreign`): a setting there would act as you.
+
+    Raises:
+        ProjectFileError (or the subclass ``error``): naming the path, the reason and the fix.
+    """
+    for p in (path.parent, path):
+        why = foreign(p)
+        if why:
+            raise error(str(p), f"{p}: {why}; pyrun reads no setting another user could have "
+                        "written: make it yours and not writable by others (chown, chmod "
+                        "go-w), or set PYRUN_CONFIG_DIR")

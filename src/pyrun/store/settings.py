@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from pyrun.errors import ProjectFileError, UsageError
-from pyrun.script.userconfig import config_file, foreign
+from pyrun.script.userconfig import check_config_file, config_file
 from pyrun.store.sizes import parse_size
 
 #: Default age (days) after which an environment nobody ran is pruned.
@@ -110,12 +110,7 @@ def _cache_table(path: Path) -> dict[str, Any]:
     """The ``[cache]`` table of the config file at ``path`` (empty when either is missing)."""
     if not path.is_file():
         return {}
-    for p in (path.parent, path):
-        why = foreign(p)
-        if why:
-            raise ProjectFileError(str(p), f"{p}: {why}; pyrun reads no setting another user "
-                                   "could have written: make it yours and not writable by "
-                                   "others (chown, chmod go-w), or set PYRUN_CONFIG_DIR")
+    check_config_file(path)
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from pyrun.errors import ExitCode, ProjectFileError, PyrunError
-from pyrun.script.userconfig import config_dir, foreign
+from pyrun.script.userconfig import check_config_file, config_file, foreign
 
 
 class DeclarationError(ProjectFileError):
@@ -190,15 +190,10 @@ def _setting() -> tuple[dict[str, Any], Path]:
         DeclarationError: the file, or the directory it is in, is one another user could have
             written (:func:`foreign`): its ``wsp`` setting would run as you in every project.
     """
-    setting_file = config_dir() / "config.toml"
+    setting_file = config_file()
     if not setting_file.is_file():
         return {}, setting_file
-    for path in (setting_file.parent, setting_file):
-        why = foreign(path)
-        if why:
-            raise DeclarationError(str(path), f"{path}: {why}; pyrun reads no setting another "
-                                   "user could have written: make it yours and not writable "
-                                   "by others (chown, chmod go-w), or set PYRUN_CONFIG_DIR")
+    check_config_file(setting_file, DeclarationError)
     return _workflow(setting_file), setting_file
 
 
