@@ -94,8 +94,10 @@ def run_command(
     reporter.debug("running: " + redact(shlex.join(args)))
     cwd = None if _cwd_exists() else os.sep  # uv refuses a deleted working directory
     try:
-        proc = None
-        if progress and input is None and os.name == "posix" and os.isatty(2):
+        proc = _take_ahead(args, input, clean_environ(environ), cwd)
+        if proc is not None:
+            reporter.debug("  (the same command was started ahead: its result is taken)")
+        elif progress and input is None and os.name == "posix" and os.isatty(2):
             proc = _through_terminal(args, clean_environ(environ), cwd)
         if proc is None:
             proc = subprocess.run(
@@ -120,6 +122,75 @@ def run_command(
             output,
         )
     return proc
+
+
+#: Commands started ahead (:func:`start_ahead`), each under what identifies it: its argument
+#: list, its input, its whole process environment and its working directory.
+_AHEAD: dict[tuple[object, ...], subprocess.Popen[str]] = {}
+
+
+def start_ahead(argv: Sequence[str], *, input: str, environ: Mapping[str, str] | None = None,
+                ) -> None:
+    """Start ``argv`` now, with ``input`` written to its stdin and its output kept, for a
+    :func:`run_command` that will ask for exactly this command later: the call whose argument
+    list, input, environment (``environ`` on top of :func:`clean_environ`) and working
+    directory are all the same takes its result instead of starting it again (uv's
+    resolution of a plain script, started while pyrun imports what it needs:
+    :mod:`pyrun.engine.uvpython`). What no call takes is stopped by :func:`discard_ahead`
+    (the engine calls it once it has built; ``pyrun.launch`` before its exec; and at exit).
+
+    Raises:
+        OSError: it cannot be started. UsageError: see :func:`checked_argv`.
+    """
+    import atexit
+
+    args = checked_argv(argv)
+    env = clean_environ(environ)
+    cwd = None if _cwd_exists() else os.sep
+    proc = subprocess.Popen(args, stdin=PIPE, stdout=PIPE, stderr=PIPE, text=True, env=env,
+                            cwd=cwd)
+    try:
+        assert proc.stdin is not None
+        with proc.stdin:
+            proc.stdin.write(input)
+    except OSError:  # it died at once: the call that takes it reports how
+        pass
+    proc.stdin = None  # closed: communicate() only reads
+    if not _AHEAD:
+        atexit.register(discard_ahead)
+    _AHEAD[(tuple(args), input, tuple(sorted(env.items())), cwd)] = proc
+
+
+def _take_ahead(args: list[str], input: str | None, env: dict[str, str],
+                cwd: str | None) -> subprocess.CompletedProcess[str] | None:
+    """The finished result of the command started ahead that is exactly this one, or None
+    (then every command started ahead is stopped: pyrun asked for another one)."""
+    if not _AHEAD:
+        return None
+    proc = _AHEAD.pop((tuple(args), input, tuple(sorted(env.items())), cwd), None)
+    if proc is None:
+        discard_ahead()
+        return None
+    try:
+        out, err = proc.communicate()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
+def discard_ahead() -> int:
+    """Stop and reap every command started ahead (:func:`start_ahead`) that no call took;
+    how many there were."""
+    count = 0
+    while _AHEAD:
+        _, proc = _AHEAD.popitem()
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+        count += 1
+    return count
 
 
 #: ANSI control sequences, removed from the kept copy of a command's terminal output.

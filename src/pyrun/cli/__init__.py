@@ -244,6 +244,9 @@ def _warm(options: WarmOptions) -> "bytes | None":
             except ToolNotFoundError:
                 pass
         options.early = ask_early(uv, options.script) if uv else None
+        if options.early is not None and not (options.with_requirements or options.lock_mode
+                                              or options.offline):
+            options.early.resolve_ahead(uv, data, options.verbosity)  # type: ignore[arg-type]
     return data
 
 

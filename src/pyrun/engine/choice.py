@@ -144,10 +144,10 @@ def _ask_uv(finder: InterpreterFinder, uv: str, request: str | None, script: str
     if script is not None and early is not None and early.script == script:
         finder._reporter.debug(f"uv was asked early: python find --script={script}")
         try:
-            out, err = early.process.communicate()
+            code, out, err = early.answer()
         except OSError as exc:
             return None, [str(exc)]
-        return _answer(finder, early.process.returncode, out, err)
+        return _answer(finder, code, out, err)
     argv = [uv, "python", "find", "--no-python-downloads"]
     if script is not None:
         argv.append(f"--script={os.path.abspath(script)}")

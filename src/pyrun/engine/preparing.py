@@ -71,8 +71,8 @@ def prepare(
             name, meta, options, lambda: fast_key_for(source, options, name), reporter,
             cache, readable, early, lambda: fast_key_for(source, options, name, block=True)))
     finally:
-        if early is not None:
-            early.close()
+        if early is not None and early.close():
+            reporter.debug("a resolution started ahead was not taken: stopped")
 
 
 def prepare_requirements(

@@ -18,16 +18,20 @@ as it is.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Sequence
 
 from pyrun.errors import UsageError
 from pyrun.subprocesses import DEVNULL, PIPE, start
 
 
 class Asked:
-    """A ``uv python find --script SCRIPT`` started by :func:`ask_early`.
+    """A ``uv python find --script SCRIPT`` started by :func:`ask_early`, and the resolution
+    started ahead once it answers (:meth:`resolve_ahead`).
 
     Attributes:
         script: the script as given. process: the running uv (text, stdout and stderr piped).
@@ -36,13 +40,182 @@ class Asked:
     def __init__(self, script: str, process: subprocess.Popen[str]) -> None:
         self.script = script
         self.process = process
+        self._answer: tuple[int, str, str] | None = None
 
-    def close(self) -> None:
+    def answer(self) -> tuple[int, str, str]:
+        """uv's answer, waited for: its exit status, stdout and stderr.
+
+        Raises:
+            OSError: its output cannot be read.
+        """
+        if self._answer is None:
+            out, err = self.process.communicate()
+            self._answer = (self.process.returncode, out, err)
+        return self._answer
+
+    def resolve_ahead(self, uv: str, data: bytes, verbosity: int) -> bool:
+        """Start the resolution the engine will ask of uv for this script (``uv pip compile``
+        of its dependencies for the interpreter uv chose: the network's part of a cold run),
+        so that it runs while the engine is imported and builds. Only for a script the engine
+        resolves that way: the caller has checked the command line (no ``--with``, lock mode,
+        ``--offline`` or uv options); here, the block (valid, no ``[tool.uv]``, no lock beside
+        the script) and the pool (not when every requirement's name is in it: the pool is
+        asked first). The engine takes the result only where its own command is exactly the
+        same (:func:`pyrun.subprocesses.start_ahead`). Whether it was started.
+
+        Raises nothing: a resolution not started ahead is started when the engine asks.
+        """
+        try:
+            return _resolve_ahead(self, uv, data, verbosity)
+        except Exception:  # noqa: BLE001 - the engine meets (and reports) it again
+            return False
+
+    def close(self) -> int:
         """Stop it and reap it, when its answer was not needed (the environment was found
-        without it); nothing when it was."""
+        without it); stop a resolution started ahead that the engine did not take. Returns
+        how many of those there were."""
+        from pyrun.subprocesses import discard_ahead
+
         if self.process.returncode is None:
             self.process.kill()
-            self.process.communicate()
+            with contextlib.suppress(OSError, ValueError):
+                self.process.communicate()
+        return discard_ahead()
+
+
+def _resolve_ahead(asked: Asked, uv: str, data: bytes, verbosity: int) -> bool:
+    """:meth:`Asked.resolve_ahead`'s checks and start."""
+    from pyrun import fastpath, layout
+    from pyrun.subprocesses import start_ahead
+
+    lines = plain_dependencies(data)
+    root = layout.cache_root()
+    if not lines or fastpath.lock_path(asked.script) or layout.check_root(root):
+        return False  # (a cache this user may not trust is not read: the engine says why)
+    try:
+        pooled = {n.rsplit("-", 2)[0] for n in os.listdir(os.path.join(root, "pool"))}
+    except OSError:
+        pooled = set()
+    if all(_canonical(_NAME.match(line).group()) in pooled for line in lines):  # type: ignore[union-attr]
+        return False  # the pool may answer: asked first, with no index
+    code, out, _ = asked.answer()
+    path = out.strip().splitlines()[-1] if out.strip() else ""
+    executable = _base_of(path, root) if code == 0 and path else None
+    if executable is None:
+        return False
+    argv, environ = uv_command(uv, compile_args(executable, []), quiet=verbosity <= 0)
+    project = os.path.dirname(os.path.abspath(asked.script))  # pyrun.script.uvconfig.root_of
+    if "UV_HTTP_RETRIES" not in os.environ:
+        environ["UV_HTTP_RETRIES"] = "0"  # as Uv._run's first try
+    start_ahead([*argv, f"--project={project}"], input="\n".join(lines) + "\n", environ=environ)
+    return True
+
+
+#: A requirement whose text ``packaging`` gives back unchanged (``str(Requirement(text))``): a
+#: name, at most one lower-case extra, at most one specifier, no spaces, no marker.
+_SIMPLE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?:\[[a-z0-9-]+\])?"
+                     r"(?:(?:==|!=|<=|>=|~=|<|>)[0-9][A-Za-z0-9.*+!]*)?")
+_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
+_BLOCK_START = "# /// script"
+
+
+def plain_dependencies(data: bytes) -> list[str] | None:
+    r"""The dependencies of a script whose block holds nothing but a ``dependencies`` list of
+    simple requirements (:data:`_SIMPLE`) and, at most, a ``requires-python`` string, read
+    without a TOML parser; None for any other script (the engine reads it whole). A guess for
+    :meth:`Asked.resolve_ahead`, which the engine checks: never an answer.
+
+    >>> plain_dependencies(b'# /// script\n# requires-python = ">=3.11"\n'
+    ...                    b'# dependencies = [\n#   "rich",\n#   "requests<3",\n# ]\n# ///\n')
+    ['rich', 'requests<3']
+    >>> plain_dependencies(b'# /// script\n# dependencies = ["rich"]\n# [tool.uv]\n# ///\n')
+    """
+    from pyrun.fastpath import block_span
+
+    try:
+        span = block_span(data).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    lines = span.splitlines()
+    if not lines or lines[0] != _BLOCK_START or span.count(_BLOCK_START) != 1 \
+            or lines.count("# ///") != 1:
+        return None
+    content = []
+    for line in lines[1:lines.index("# ///")]:
+        if line != "#" and not line.startswith("# "):
+            return None
+        content.append(line[2:])
+    text = re.sub(r'(?m)^requires-python\s*=\s*"[^"\\]*"\s*$', "", "\n".join(content), count=1)
+    found = re.fullmatch(r"\s*dependencies\s*=\s*\[([^\]]*)\]\s*", text)
+    if found is None:
+        return None
+    items = re.findall(r'"([^"\\\n]*)"', found.group(1))
+    if re.sub(r'"[^"\\\n]*"', "", found.group(1)).replace(",", "").strip():
+        return None  # a comment, a single-quoted string, anything else
+    return items if all(_SIMPLE.fullmatch(i) for i in items) else None
+
+
+def uv_command(binary: str, args: Sequence[str], *, offline: bool = False, cache_mode: str = "",
+               quiet: bool = True, live: bool = False) -> tuple[list[str], dict[str, str]]:
+    """``uv ARGS`` as pyrun runs it (:class:`pyrun.engine.installers.uv.Uv`, and a resolution
+    started ahead): the argument list (``--offline``, ``--refresh`` or ``--no-cache`` from
+    ``cache_mode``, ``--quiet`` when ``quiet`` and not ``live``) and the variables set on top
+    of the environment (no Python downloads, the ``pylock`` preview, no progress or, when
+    ``live`` draws it on a terminal, no wrapping)."""
+    argv = [binary, *args]
+    if offline:
+        argv.append("--offline")
+    if cache_mode and args[0] not in ("init", "remove"):
+        argv.append(f"--{cache_mode}")  # --refresh, --no-cache
+    if quiet and not live:
+        argv.append("--quiet")
+    # pylock.toml input is a preview feature of uv: enabled by name, uv does not warn of it
+    # (a uv that predates the variable ignores it)
+    features = [f for f in os.environ.get("UV_PREVIEW_FEATURES", "").split(",") if f]
+    environ = {"UV_PYTHON_DOWNLOADS": "never",
+               "UV_PREVIEW_FEATURES": ",".join(dict.fromkeys([*features, "pylock"]))}
+    if live:  # unwrapped, so that the kept copy's messages read (and classify) whole
+        environ["UV_NO_WRAP"] = "1"
+    else:
+        environ["UV_NO_PROGRESS"] = "1"
+    return argv, environ
+
+
+def compile_args(executable: str, options: Sequence[str]) -> list[str]:
+    """``uv pip compile``'s arguments for a resolution for the interpreter at ``executable``
+    (the requirements on stdin, a PEP 751 lock on stdout)."""
+    return ["pip", "compile", "-", "--format", "pylock.toml", "--no-header", "--python",
+            executable, *options]
+
+
+def _canonical(name: str) -> str:
+    """A project name as the pool's entries spell it (PEP 503).
+
+    >>> _canonical("Typing_Extensions")
+    'typing-extensions'
+    """
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _base_of(python: str, root: str) -> str | None:
+    """The base interpreter behind ``python`` as the engine names it
+    (:attr:`pyrun.engine.interpreters.Interpreter.executable`) where that is known without
+    asking it: pyrun's own, or one the interpreter cache of the cache at ``root`` (checked by
+    the caller) describes as it is now; else None."""
+    from pyrun import layout
+
+    real = os.path.realpath(python)
+    if real == os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable):
+        return real
+    entry = (layout.read_marker(os.path.join(root, layout.INTERPRETERS))
+             or {}).get(real)
+    if not isinstance(entry, dict):
+        return None
+    answer = entry.get("answer")
+    if (isinstance(answer, dict) and isinstance(answer.get("executable"), str)
+            and entry.get("stamp") == layout.file_signature(real)):
+        return str(answer["executable"])
+    return None
 
 
 def environ() -> dict[str, str]:

@@ -19,7 +19,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pyrun.engine.installers.base import Installer, Runner
 from pyrun.errors import (
@@ -114,6 +114,7 @@ class Uv(Installer):
         import tempfile
 
         from pyrun.engine.resolution import Resolution, parse_pylock
+        from pyrun.engine.uvpython import compile_args
 
         lines = tuple(str(r) for r in requirements)
         if not lines:
@@ -126,12 +127,9 @@ class Uv(Installer):
                     f'\n[[packages]]\nname = "{n}"\nversion = "{v}"\n' for n, v in prefer
                     if _PLAIN.fullmatch(n) and _PLAIN.fullmatch(v)), encoding="utf-8")
                 options.append(f"--output-file={kept}")
-            proc = self._run(
-                ["pip", "compile", "-", "--format", "pylock.toml", "--no-header",
-                 "--python", interpreter.executable, *options],
-                input="\n".join(lines) + "\n",
-                what=f"resolving {', '.join(lines)}",
-            )
+            proc = self._run(compile_args(interpreter.executable, options),
+                             input="\n".join(lines) + "\n",
+                             what=f"resolving {', '.join(lines)}")
             # with an output file, uv writes the lock there (and, unless quiet, to stdout)
             text = kept.read_text(encoding="utf-8") if prefer else proc.stdout
         found = parse_pylock(text, "uv pip compile")
@@ -254,31 +252,7 @@ class Uv(Installer):
         bars there (per-package download bytes) as it runs; its summary lines are erased.
         """
         live = progress and self.reporter.live
-        argv = [self.binary, *args]
-        if self.offline:
-            argv.append("--offline")
-        if self.cache_mode and args[0] not in ("init", "remove"):
-            argv.append(f"--{self.cache_mode}")  # --refresh, --no-cache
-        if self.reporter.verbosity <= 0 and not live:
-            argv.append("--quiet")
-        # pylock.toml input is a preview feature of uv: enabled by name, uv does not warn of it
-        # (a uv that predates the variable ignores it)
-        features = [f for f in os.environ.get("UV_PREVIEW_FEATURES", "").split(",") if f]
-        environ = {"UV_PYTHON_DOWNLOADS": "never",
-                   "UV_PREVIEW_FEATURES": ",".join(dict.fromkeys([*features, "pylock"]))}
-        if live:  # unwrapped, so that the kept copy's messages read (and classify) whole
-            environ["UV_NO_WRAP"] = "1"
-        else:
-            environ["UV_NO_PROGRESS"] = "1"
-        fast = not self.offline and "UV_HTTP_RETRIES" not in os.environ
-        # the script's [tool.uv], as uv reads a project's configuration (uv reading the script
-        # itself, as `export --script` does, needs no copy)
-        # uv reading the script itself (export, lock, tree --script) gets only the command
-        # line's settings: it reads the table from the script
-        own = args[0] in ("pip", "python")
-        config: contextlib.AbstractContextManager[list[str]] = (
-            self.settings.project(table=own) if self.settings is not None
-            and (own or args[0] in ("export", "lock", "tree")) else contextlib.nullcontext([]))
+        argv, environ, fast, config = self._command(args, live)
         with config as project:
             argv += project
             try:
@@ -296,6 +270,28 @@ class Uv(Installer):
                                    what=what, progress=live)
             except CommandError as exc:
                 raise self.classify(_as_the_script(exc, project), what) from None
+
+    def _command(self, args: Sequence[str], live: bool = False) -> tuple[
+            list[str], dict[str, str], bool, Any]:
+        """``uv ARGS`` as :meth:`_run` runs it (:func:`pyrun.engine.uvpython.uv_command`): the
+        argument list, the variables set on top of the environment, whether the first try
+        makes no retries, and a context manager yielding the configuration's options
+        (``--project``, :meth:`pyrun.script.uvsettings.UvSettings.project`)."""
+        from pyrun.engine.uvpython import uv_command
+
+        argv, environ = uv_command(self.binary, args, offline=self.offline,
+                                   cache_mode=self.cache_mode,
+                                   quiet=self.reporter.verbosity <= 0, live=live)
+        fast = not self.offline and "UV_HTTP_RETRIES" not in os.environ
+        # the script's [tool.uv], as uv reads a project's configuration (uv reading the script
+        # itself, as `export --script` does, needs no copy)
+        # uv reading the script itself (export, lock, tree --script) gets only the command
+        # line's settings: it reads the table from the script
+        own = args[0] in ("pip", "python")
+        config: Any = (self.settings.project(table=own) if self.settings is not None
+                       and (own or args[0] in ("export", "lock", "tree"))
+                       else contextlib.nullcontext([]))
+        return argv, environ, fast, config
 
 
 def _as_the_script(exc: CommandError, project: Sequence[str]) -> CommandError:
