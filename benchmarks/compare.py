@@ -1,54 +1,105 @@
-"""pyrun side by side with ``uv run --script``, in one run, as users type them.
+"""pyrun side by side with ``uv run --script``: issue 25's scenarios ("Benchmarks as users meet
+them"), paired, in one run; prints a markdown table of pyrun / uv ratios.
 
 Usage (from the repository root, after the README's install command)::
 
-    python3 benchmarks/compare.py [--repeat 30] [--cold-repeat 3] [--out FILE] [--skip-empty]
+    python3 benchmarks/compare.py [--repeat 30] [--cold-repeat 5] [--heavy-repeat 3]
+        [--skip-empty] [--only a,b,...] [--out FILE]
 
-Both tools run with no options at all (``pyrun x.py``, ``uv run --script x.py``): no
-``--python``, no ``-q``. pyrun is installed with pip into a venv of its own (as a user installs
-it), made with the interpreter uv finds by default, so both run scripts on the same Python.
-Both share one uv cache (pyrun resolves and installs with uv; on a user's machine they share
-uv's default cache too), ``PYTHONDONTWRITEBYTECODE`` is unset, as on users' machines. Runs are
-**paired**: pyrun, then uv, then pyrun..., and a ratio is the median of the pairs' ratios (the
-machine's speed drifts less within a pair). pyrun's background byte-compiler is waited for
-(:func:`settle`) after each of its runs, outside the timing. Scenarios (issue 12):
+**As users run them.** Both tools run with no options (``pyrun x.py``, ``uv run --script x.py``):
+no ``--python``, no ``-q``. pyrun is installed with pip (not editable) from the working tree into
+a venv of its own, made with the interpreter uv finds by default (the real path of ``uv python
+find --no-project``), so both run scripts on the same Python. uv is the real binary
+(``uv.find_uv_bin()``), never a pyenv shim. Both tools run in one environment (:func:`environ`),
+as a user without pyenv has it: ``PATH`` is that interpreter's real directory, then the pyrun
+venv's ``bin``, then the rest of ``PATH`` with every entry containing "pyenv" removed (no shims
+anywhere); ``PYTHONDONTWRITEBYTECODE``, ``VIRTUAL_ENV`` and ``PYRUN_COMPILE`` are unset;
+``UV_PYTHON_DOWNLOADS=never``. Both share one uv cache (pyrun resolves and installs with uv; on
+a user's machine they share uv's default cache too). The caches, the venv and the scripts lie in
+a scratch folder under ``tempfile.gettempdir()`` (:data:`WORK`), and the commands run there:
+outside the repository, whose ``pyproject.toml`` uv would read, and outside any project.
 
-1. warm run of a one-dependency script (rich); and the environment's own interpreter alone;
-2. first run of numpy+pandas+matplotlib with the download cache warm: pyrun's cache deleted
-   (pool, environments), uv's script environments deleted, uv's cache kept;
-3. the same from empty caches (both caches deleted before each run: downloads included);
-4. twenty different small scripts run cold one after another, with uv's cache warm, and empty;
-5. installing the same wheels again adds nothing to uv's cache (its size after scenario 2);
-6. the machine-wide peak memory of that first run: the summed resident memory of the command's
-   process tree and of pyrun's background compiler, sampled every 5 ms (:func:`peak_memory`);
-7. a second script resolving to an already-built set, and the disk of five similar scripts.
+**Paired.** Runs alternate, pyrun then uv, and a ratio is the median of the pairs' ratios (the
+machine's speed drifts less within a pair than across a scenario); the table also gives each
+tool's median. pyrun's background byte-compiler is waited for (:func:`settle`) after each of
+its runs, outside the timing. "pyrun's cache" is ``PYRUN_CACHE_DIR``; "uv's environments" is
+the ``environments-v2`` folder of the shared uv cache, where ``uv run --script`` keeps its
+script environments.
+
+Scenarios (each a row; ``--only`` picks some by letter):
+
+a. **20 different small scripts cold, uv's cache warm** (:data:`SMALL`, one distribution per
+   script). Each script is run once with uv beforehand (uv's download cache is warm; pyrun never
+   ran them). Each trial deletes pyrun's cache entirely and uv's environments, runs the 20 with
+   pyrun (settling after each), deletes them again, runs the 20 with uv; the pair is the two
+   sums. ``--heavy-repeat`` trials.
+b. **a new script whose packages are pooled** (rich + requests). A seed script is run once by
+   each tool. Each trial writes two new files (one for pyrun, one for uv) with a new block (the
+   same dependencies and a comment line of the trial's own inside the block). Before pyrun's
+   run its ``envs/`` and ``index/`` are deleted (the pool, ``pool-stamps`` and
+   ``interpreters.json`` are kept): pyrun resolves from the pool and composes a new
+   environment. Before uv's run nothing is deleted: uv builds a new script environment for the
+   new script path from its cache. ``--cold-repeat`` trials.
+c. **a second script resolving to a built set**: as b (new files, a new block each trial, with
+   the requirements also spelled or ordered differently, resolving to the seed's set), but
+   nothing is deleted: pyrun finds the seed's environment after resolving from the pool; uv
+   builds a new script environment for the new path. ``--cold-repeat`` trials.
+d. **heavy first run (numpy+pandas+matplotlib), download cache warm**: the script is run once by
+   each tool; then before each run pyrun's cache is deleted entirely and uv's environments are
+   deleted (uv's downloads kept). ``--heavy-repeat`` pairs.
+e. **the same with empty caches**: before each run both caches are deleted entirely (downloads
+   included). ``--heavy-repeat`` pairs; left out with ``--skip-empty``.
+f. **warm run, default interpreter**: a script needing rich, run once by each tool, then
+   ``--repeat`` pairs of warm runs.
+g. **warm run, another interpreter**: the same with ``requires-python = "==3.X.*"`` in the
+   block, where 3.X is another installed version (not the default's; the newest found, from
+   uv's list of installed Pythons, ``/usr/bin``, ``/usr/local/bin`` or pyenv's versions), so
+   each tool picks that interpreter itself, as users type it (no ``--python``); the script
+   checks it runs on 3.X. Its real directory is added to ``PATH`` after the default
+   interpreter's (a user with two Pythons has both on ``PATH``), for both tools. The row is
+   skipped, with a note, when no other interpreter is installed.
+
+The disk, inode and peak-memory rows of the earlier version (issue 12) are left out: each cost
+several heavy cold runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
+import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from uv import find_uv_bin
 
-ROOT = Path(__file__).resolve().parent
-WORK = ROOT / ".work"
-UV = str(find_uv_bin())
+ROOT = Path(__file__).resolve().parent.parent
+#: The scratch folder: caches, pyrun's venv and the scripts (outside any project).
+WORK = Path(tempfile.gettempdir()) / "pyrun-bench-compare"
+SCRIPTS = WORK / "scripts"
 PYRUN_CACHE, UV_CACHE = WORK / "pyrun-cache", WORK / "uv-cache"
-PYRUN = WORK / "pyrun-venv" / "bin" / "pyrun"
+VENV = WORK / "pyrun-venv"
+PYRUN = VENV / "bin" / "pyrun"
+UV = str(find_uv_bin())
 
 #: What pyrun's background bytecode compiler's command line holds (``from
 #: pyrun.engine.bytecode import main``; ``pyrun.bytecode`` before issue 21's folders).
 COMPILER = b"bytecode import main"
 
-LIGHT = '# /// script\n# dependencies = ["rich"]\n# ///\nimport rich\nprint("ok")\n'
+LIGHT_BODY = "import rich\nprint('ok')\n"
+POOLED = ["rich", "requests"]
+POOLED_BODY = "import requests\nimport rich\nprint('ok')\n"
+#: Ways of writing :data:`POOLED` that resolve to the same set (scenario c).
+SPELLINGS = ['"requests", "rich"', '"Rich", "Requests"', '"rich>=10", "requests>=2"',
+             '"requests", "RICH"']
 HEAVY_DEPS = '"numpy", "pandas", "matplotlib"'
 HEAVY_BODY = (
     "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
@@ -56,7 +107,6 @@ HEAVY_BODY = (
     "df = pd.DataFrame({'x': np.arange(10)}); df['y'] = df.x ** 2\n"
     "plt.plot(df.x, df.y)\nprint(int(df.y.sum()))\n"
 )
-EXTRAS = ["six", "idna", "attrs", "packaging", "certifi"]
 #: Twenty small distributions, one per script, each imported by its module name.
 SMALL = [("six", "six"), ("idna", "idna"), ("attrs", "attr"), ("packaging", "packaging"),
          ("certifi", "certifi"), ("tomli", "tomli"), ("toml", "toml"), ("click", "click"),
@@ -66,27 +116,88 @@ SMALL = [("six", "six"), ("idna", "idna"), ("attrs", "attr"), ("packaging", "pac
          ("platformdirs", "platformdirs"), ("typing-extensions", "typing_extensions"),
          ("iniconfig", "iniconfig")]
 
+#: The environment both tools run in, set by :func:`main` (:func:`environ`).
+ENV: dict[str, str] = {}
 
-def heavy(extra: str = "", spelling: str = HEAVY_DEPS) -> str:
-    deps = spelling + (f', "{extra}"' if extra else "")
-    return f"# /// script\n# dependencies = [{deps}]\n# ///\n{HEAVY_BODY}"
+#: A row: (label, pyrun median ms, uv median ms, paired ratio) or (label, note).
+Row = tuple[str, float, float, float] | tuple[str, str]
 
 
-def env() -> dict[str, str]:
-    """The environment both tools run in."""
-    e = dict(os.environ)
-    for name in ("PYTHONDONTWRITEBYTECODE", "VIRTUAL_ENV", "PYRUN_COMPILE"):
-        e.pop(name, None)
-    e.update(PYRUN_CACHE_DIR=str(PYRUN_CACHE), UV_CACHE_DIR=str(UV_CACHE),
-             UV_PYTHON_DOWNLOADS="never")
+# -- the environment ------------------------------------------------------------------------
+def default_python() -> str:
+    """The interpreter uv finds by default (its real path), asked outside any project."""
+    out = subprocess.run([UV, "python", "find", "--no-project"], capture_output=True,
+                         text=True, check=True, cwd=WORK)
+    return os.path.realpath(out.stdout.strip())
+
+
+def environ(python: str, *extra_dirs: str) -> dict[str, str]:
+    """The environment both tools run in: ``python``'s directory first on ``PATH`` (then
+    ``extra_dirs``, then pyrun's venv), no pyenv entry, the caches in :data:`WORK`."""
+    e = {k: v for k, v in os.environ.items()
+         if k not in ("PYTHONDONTWRITEBYTECODE", "VIRTUAL_ENV", "PYRUN_COMPILE")}
+    rest = [p for p in e.get("PATH", "").split(os.pathsep) if p and "pyenv" not in p]
+    path = [os.path.dirname(python), *extra_dirs, str(VENV / "bin"), *rest]
+    e.update(PATH=os.pathsep.join(path), PYRUN_CACHE_DIR=str(PYRUN_CACHE),
+             UV_CACHE_DIR=str(UV_CACHE), UV_PYTHON_DOWNLOADS="never")
     return e
 
 
-def timed(argv: list[str]) -> float:
+def install_pyrun(python: str) -> None:
+    """pyrun in a venv of its own, installed with pip from the working tree (not editable)."""
+    subprocess.run([python, "-m", "venv", str(VENV)], check=True)
+    subprocess.run([str(VENV / "bin" / "python"), "-m", "pip", "install", "-q", str(ROOT)],
+                   check=True, env=ENV, cwd=WORK)
+
+
+def minor_of(python: str) -> tuple[int, int]:
+    """``python``'s (major, minor) version, asked of it."""
+    out = subprocess.run([python, "-c", "import sys; print(*sys.version_info[:2])"],
+                         capture_output=True, text=True, check=True)
+    major, minor = out.stdout.split()
+    return int(major), int(minor)
+
+
+def other_python(default: str) -> str | None:
+    """The newest installed CPython 3.8+ whose minor version is not ``default``'s (its real
+    path), from uv's list of installed Pythons (searched without pyenv on ``PATH``),
+    ``/usr/bin``, ``/usr/local/bin`` and pyenv's versions; ``None`` when there is none."""
+    found: list[str] = []
+    out = subprocess.run([UV, "python", "list", "--only-installed", "--output-format", "json"],
+                         capture_output=True, text=True, env=ENV, cwd=WORK)
+    if out.returncode == 0:
+        found += [p["path"] for p in json.loads(out.stdout or "[]") if p.get("path")]
+    pyenv_root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    for pattern in ("/usr/bin/python3.*", "/usr/local/bin/python3.*",
+                    os.path.join(pyenv_root, "versions", "*", "bin", "python3.*")):
+        found += glob.glob(pattern)
+    best: tuple[tuple[int, int], str] | None = None
+    default_version = minor_of(default)
+    for path in sorted(set(found)):
+        real = os.path.realpath(path)
+        if ("shims" in Path(real).parts or not re.fullmatch(r"python3\.\d+", Path(path).name)
+                or not os.access(real, os.X_OK)):
+            continue
+        try:
+            version = minor_of(real)
+        except (OSError, subprocess.CalledProcessError, ValueError):
+            continue
+        if version >= (3, 8) and version != default_version and (best is None
+                                                                   or version > best[0]):
+            best = (version, real)
+    return best[1] if best else None
+
+
+# -- running and timing ---------------------------------------------------------------------
+def timed(argv: list[str], env: dict[str, str] | None = None) -> float:
+    """Run ``argv`` in :data:`WORK`; its wall time in seconds (it must succeed)."""
     start = time.perf_counter()
-    subprocess.run(argv, env=env(), check=True, stdout=subprocess.DEVNULL,
-                   stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    out = subprocess.run(argv, env=env or ENV, capture_output=True, text=True, cwd=WORK,
+                         stdin=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - start
+    if out.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed:\n{out.stdout}\n{out.stderr}")
+    return elapsed
 
 
 def compilers_running() -> bool:
@@ -110,109 +221,44 @@ def settle(timeout: float = 600) -> float:
     return time.perf_counter() - start
 
 
-def _rss_and_parents() -> dict[int, tuple[int, int, bytes]]:
-    """``{pid: (parent pid, resident bytes, command line)}`` of every process (Linux /proc)."""
-    found = {}
-    page = os.sysconf("SC_PAGE_SIZE")
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-            with open(f"/proc/{name}/cmdline", "rb") as f:
-                cmd = f.read()
-        except OSError:
-            continue
-        found[int(name)] = (int(fields[1]), int(fields[21]) * page, cmd)
-    return found
-
-
-def peak_memory(argv: list[str]) -> float:
-    """Run ``argv``; the largest sum, over 5 ms samples, of the resident memory of its process
-    tree and of any pyrun bytecode compiler (:data:`COMPILER`: it runs detached, in a session of
-    its own), until all of them have ended. Returns MiB."""
-    proc = subprocess.Popen(argv, env=env(), stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    tracked = {proc.pid}
-    peak = 0
-    while True:
-        procs = _rss_and_parents()
-        for pid, (parent, _rss, cmd) in procs.items():
-            if parent in tracked or b"pyrun.engine.bytecode" in cmd:
-                tracked.add(pid)
-        alive = [pid for pid in tracked if pid in procs]
-        peak = max(peak, sum(procs[pid][1] for pid in alive))
-        if proc.poll() is not None and not any(COMPILER in procs[p][2] for p in alive
-                                               if p != proc.pid):
-            break
-        time.sleep(0.005)
-    return peak / 2**20
-
-
-def paired(
-    run_p: Callable[[], float], run_u: Callable[[], float], repeat: int,
-    before: Callable[[], None] = lambda: None,
-) -> tuple[float, float, float]:
-    """``(pyrun median s, uv median s, median of the pairs' pyrun/uv ratios)``; ``before``
-    runs ahead of every single run, untimed (deleting caches, say)."""
-    ps, us, ratios = [], [], []
-    for _ in range(repeat):
-        before()
-        p = run_p()
-        settle()
-        before()
-        u = run_u()
-        ps.append(p)
-        us.append(u)
-        ratios.append(p / u)
-    return statistics.median(ps), statistics.median(us), statistics.median(ratios)
-
-
 def pyrun_cmd(script: Path) -> list[str]:
+    """How a user runs ``script`` with pyrun."""
     return [str(PYRUN), str(script)]
 
 
 def uv_cmd(script: Path) -> list[str]:
+    """How a user runs ``script`` with uv."""
     return [UV, "run", "--script", str(script)]
 
 
-def install_pyrun() -> str:
-    """pyrun in a venv of its own, installed with pip (not editable), on the interpreter uv
-    finds by default; returns that interpreter."""
-    python = subprocess.run([UV, "python", "find"], capture_output=True, text=True, env=env(),
-                            check=True).stdout.strip()
-    venv = PYRUN.parent.parent
-    subprocess.run([python, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
-                    str(ROOT.parent)], check=True, env=env())
-    return python
+def both_once(script: Path, env: dict[str, str] | None = None) -> None:
+    """Run ``script`` once with each tool (untimed: it fills the caches)."""
+    timed(pyrun_cmd(script), env)
+    settle()
+    timed(uv_cmd(script), env)
 
 
-def env_python_of(argv: list[str], script: Path) -> str:
-    """The interpreter a tool's environment runs ``script`` with (asked of the script itself)."""
-    probe = script.with_name(script.stem + "_probe.py")
-    probe.write_text(script.read_text().split("# ///\n", 1)[0] + "# ///\n"
-                     "import sys; print(sys.executable)\n")
-    argv = [*argv[:-1], str(probe)]
-    done = subprocess.run(argv, env=env(), check=True, capture_output=True, text=True)
-    return done.stdout.strip()
+def paired(
+    run_p: Callable[[int], float], run_u: Callable[[int], float], repeat: int,
+    before_p: Callable[[], None] = lambda: None, before_u: Callable[[], None] = lambda: None,
+) -> tuple[float, float, float]:
+    """``(pyrun median ms, uv median ms, median of the pairs' pyrun/uv ratios)``. Each pair
+    runs ``before_p()`` (untimed), ``run_p(trial)``, :func:`settle`, ``before_u()``,
+    ``run_u(trial)``; the ``run_*`` return seconds."""
+    ps, us, ratios = [], [], []
+    for trial in range(1, repeat + 1):
+        before_p()
+        p = run_p(trial)
+        settle()
+        before_u()
+        u = run_u(trial)
+        ps.append(p)
+        us.append(u)
+        ratios.append(p / u)
+    return statistics.median(ps) * 1000, statistics.median(us) * 1000, statistics.median(ratios)
 
 
-def tree_size(path: Path) -> tuple[int, int]:
-    """(bytes on disk, inodes) under ``path``, each inode counted once, as ``du`` does."""
-    seen: set[tuple[int, int]] = set()
-    size = 0
-    for dirpath, dirnames, filenames in os.walk(path):
-        for name in dirnames + filenames:
-            st = os.lstat(os.path.join(dirpath, name))
-            if (st.st_dev, st.st_ino) in seen:
-                continue
-            seen.add((st.st_dev, st.st_ino))
-            size += st.st_blocks * 512
-    return size, len(seen)
-
-
+# -- what is deleted ------------------------------------------------------------------------
 def forget_environments() -> None:
     """Cold for both, downloads kept: pyrun's cache gone, uv's script environments gone."""
     shutil.rmtree(PYRUN_CACHE, ignore_errors=True)
@@ -220,110 +266,120 @@ def forget_environments() -> None:
 
 
 def forget_everything() -> None:
+    """Both caches gone, downloads included."""
     shutil.rmtree(PYRUN_CACHE, ignore_errors=True)
     shutil.rmtree(UV_CACHE, ignore_errors=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=30, help="pairs of warm runs")
-    parser.add_argument("--cold-repeat", type=int, default=3, help="pairs of cold runs")
-    parser.add_argument("--skip-empty", action="store_true",
-                        help="leave out the scenarios from empty caches (they download)")
-    parser.add_argument("--out", type=Path, default=None)
-    opts = parser.parse_args()
-    shutil.rmtree(WORK, ignore_errors=True)
-    scripts = WORK / "scripts"
-    scripts.mkdir(parents=True)
-    python = install_pyrun()
-    rows: list[tuple[str, float, float, float | None, str]] = []
+def forget_pyrun_environments() -> None:
+    """pyrun's environments and fast-path index gone; its pool, pool stamps and interpreter
+    cache kept."""
+    for name in ("envs", "index"):
+        shutil.rmtree(PYRUN_CACHE / name, ignore_errors=True)
 
-    light = scripts / "light.py"
-    light.write_text(LIGHT)
-    heavy_a = scripts / "heavy.py"
-    heavy_a.write_text(heavy())
-    for s in (light, heavy_a):
-        timed(pyrun_cmd(s)), settle(), timed(uv_cmd(s))  # cold: fill the caches
 
-    p, u, r = paired(lambda: timed(pyrun_cmd(light)), lambda: timed(uv_cmd(light)), opts.repeat)
-    rows.append(("warm run, one dependency (rich)", p * 1000, u * 1000, r, "ms"))
-    own = env_python_of(pyrun_cmd(light), light)
-    base, _, rb = paired(lambda: timed([own, str(light)]), lambda: timed(uv_cmd(light)),
-                         opts.repeat)
-    rows.append(("the environment's own interpreter alone (the limit)", base * 1000, u * 1000,
-                 rb, "ms"))
+# -- the scripts ----------------------------------------------------------------------------
+def write(name: str, deps: str, body: str, extra: str = "") -> Path:
+    """A script in :data:`SCRIPTS` with ``dependencies = [deps]`` and ``extra`` block lines."""
+    path = SCRIPTS / f"{name}.py"
+    path.write_text(f"# /// script\n{extra}# dependencies = [{deps}]\n# ///\n{body}")
+    return path
 
-    p, u, r = paired(lambda: timed(pyrun_cmd(heavy_a)), lambda: timed(uv_cmd(heavy_a)),
-                     opts.cold_repeat, before=forget_environments)
-    rows.append(("first run, numpy+pandas+matplotlib, download cache warm", p * 1000, u * 1000,
-                 r, "ms"))
-    size_before, _ = tree_size(UV_CACHE)
-    for _ in range(2):  # pyrun alone installs the same wheels again twice
-        shutil.rmtree(PYRUN_CACHE, ignore_errors=True)
-        timed(pyrun_cmd(heavy_a))
-        settle()
-    size_after, _ = tree_size(UV_CACHE)
-    rows.append(("uv's cache grown by pyrun installing the same wheels twice more",
-                 (size_after - size_before) / 2**20, 0.0, None, "MiB"))
 
-    mem_p, mem_u = [], []
-    for _ in range(opts.cold_repeat):
-        forget_environments()
-        mem_p.append(peak_memory(pyrun_cmd(heavy_a)))
-        forget_environments()
-        mem_u.append(peak_memory(uv_cmd(heavy_a)))
-    rows.append(("peak memory of that first run, background included",
-                 statistics.median(mem_p), statistics.median(mem_u), None, "MiB"))
+def quoted(names: list[str]) -> str:
+    """``["a", "b"]`` as ``'"a", "b"'``."""
+    return ", ".join(f'"{n}"' for n in names)
 
-    if not opts.skip_empty:
-        p, u, r = paired(lambda: timed(pyrun_cmd(heavy_a)), lambda: timed(uv_cmd(heavy_a)),
-                         opts.cold_repeat, before=forget_everything)
-        rows.append(("first run, numpy+pandas+matplotlib, empty caches", p * 1000, u * 1000, r,
-                     "ms"))
 
-    small = []
-    for dist, module in SMALL:
-        s = scripts / f"small_{module}.py"
-        s.write_text(f'# /// script\n# dependencies = ["{dist}"]\n# ///\nimport {module}\n')
-        small.append(s)
-
-    def in_a_row(cmd: Callable[[Path], list[str]]) -> Callable[[], float]:
-        return lambda: sum(timed(cmd(s)) for s in small)
-
-    for s in small:  # the downloads, for the warm-cache variant
+# -- the scenarios --------------------------------------------------------------------------
+def small_scripts_cold(opts: argparse.Namespace) -> list[Row]:
+    """a. The 20 small scripts, cold one after another, uv's download cache warm."""
+    small = [write(f"small_{module}", f'"{dist}"', f"import {module}\n") for dist, module in SMALL]
+    for s in small:  # uv's downloads; pyrun never runs them warm
         timed(uv_cmd(s))
-    p, u, r = paired(in_a_row(pyrun_cmd), in_a_row(uv_cmd), 1, before=forget_environments)
-    rows.append(("20 small scripts cold in a row, uv's cache warm", p * 1000, u * 1000, r, "ms"))
-    if not opts.skip_empty:
-        p, u, r = paired(in_a_row(pyrun_cmd), in_a_row(uv_cmd), 1, before=forget_everything)
-        rows.append(("20 small scripts cold in a row, empty caches", p * 1000, u * 1000, r,
-                     "ms"))
 
-    forget_environments()
-    timed(pyrun_cmd(heavy_a)), settle(), timed(uv_cmd(heavy_a))
-    second_p, second_u = [], []
-    for i in range(3):
-        other = scripts / f"elsewhere{i}" / "same_set.py"
-        other.parent.mkdir()
-        other.write_text(heavy(spelling='"NumPy", "matplotlib>=3", "Pandas"'))
-        second_p.append(timed(pyrun_cmd(other)))
-        settle()
-        second_u.append(timed(uv_cmd(other)))
-    rows.append(("second script resolving to an already-built set (first run)",
-                 statistics.median(second_p) * 1000, statistics.median(second_u) * 1000, None,
-                 "ms"))
+    def pyrun_all(_trial: int) -> float:
+        total = 0.0
+        for s in small:
+            total += timed(pyrun_cmd(s))
+            settle()
+        return total
 
-    forget_environments()
-    for extra in EXTRAS:
-        s = scripts / f"five_{extra}.py"
-        s.write_text(heavy(extra))
-        timed(pyrun_cmd(s)), settle(), timed(uv_cmd(s))
-    p_bytes, p_inodes = tree_size(PYRUN_CACHE)
-    u_bytes, u_inodes = tree_size(UV_CACHE / "environments-v2")
-    rows.append(("five similar heavy scripts: disk", p_bytes / 2**20, u_bytes / 2**20, None,
-                 "MiB"))
-    rows.append(("five similar heavy scripts: inodes", p_inodes, u_inodes, None, "inodes"))
+    def uv_all(_trial: int) -> float:
+        return sum(timed(uv_cmd(s)) for s in small)
 
+    p, u, r = paired(pyrun_all, uv_all, opts.heavy_repeat, forget_environments,
+                     forget_environments)
+    return [("a. 20 different small scripts cold, uv's cache warm (sum of 20)", p, u, r)]
+
+
+def seed() -> None:
+    """The seed of scenarios b and c: a script with :data:`POOLED`, run once by each tool."""
+    both_once(write("seed", quoted(POOLED), POOLED_BODY))
+
+
+def pooled_new_script(opts: argparse.Namespace) -> list[Row]:
+    """b. A new script whose packages are pooled; pyrun's environments and index deleted."""
+    seed()
+
+    def block(trial: int) -> str:
+        return f"# # trial b{trial}\n"
+
+    p, u, r = paired(
+        lambda t: timed(pyrun_cmd(write(f"b_p{t}", quoted(POOLED), POOLED_BODY, block(t)))),
+        lambda t: timed(uv_cmd(write(f"b_u{t}", quoted(POOLED), POOLED_BODY, block(t)))),
+        opts.cold_repeat, before_p=forget_pyrun_environments)
+    return [("b. a new script whose packages are pooled (rich+requests)", p, u, r)]
+
+
+def built_set(opts: argparse.Namespace) -> list[Row]:
+    """c. A second script (a new block) resolving to the seed's set; pyrun's environments
+    kept."""
+    seed()
+
+    def script(tool: str, trial: int) -> Path:
+        deps = SPELLINGS[(trial - 1) % len(SPELLINGS)]
+        return write(f"c_{tool}{trial}", deps, POOLED_BODY, f"# # trial c{trial}\n")
+
+    p, u, r = paired(lambda t: timed(pyrun_cmd(script("p", t))),
+                     lambda t: timed(uv_cmd(script("u", t))), opts.cold_repeat)
+    return [("c. a second script resolving to a built set", p, u, r)]
+
+
+def heavy(forget: Callable[[], None], label: str, opts: argparse.Namespace) -> list[Row]:
+    """d, e. The first run of numpy+pandas+matplotlib, ``forget`` called before each run."""
+    script = write("heavy", HEAVY_DEPS, HEAVY_BODY)
+    both_once(script)
+    p, u, r = paired(lambda _t: timed(pyrun_cmd(script)), lambda _t: timed(uv_cmd(script)),
+                     opts.heavy_repeat, forget, forget)
+    return [(label, p, u, r)]
+
+
+def warm(script: Path, env: dict[str, str], label: str, opts: argparse.Namespace) -> list[Row]:
+    """f, g. Warm runs of ``script`` in ``env``, after one run by each tool."""
+    both_once(script, env)
+    p, u, r = paired(lambda _t: timed(pyrun_cmd(script), env),
+                     lambda _t: timed(uv_cmd(script), env), opts.repeat)
+    return [(label, p, u, r)]
+
+
+def warm_other(python: str, opts: argparse.Namespace) -> list[Row]:
+    """g. Warm runs of a script whose ``requires-python`` only another interpreter meets."""
+    label = "g. warm run, another interpreter"
+    other = other_python(python)
+    if other is None:
+        return [(label, "skipped: no other interpreter installed")]
+    major, minor = minor_of(other)
+    body = f"import sys\nassert sys.version_info[:2] == ({major}, {minor}), sys.version\n"
+    script = write(f"other_{major}_{minor}", '"rich"', body + LIGHT_BODY,
+                   f'# requires-python = "=={major}.{minor}.*"\n')
+    env = environ(python, os.path.dirname(other))
+    return warm(script, env, f"{label} ({major}.{minor}: {other})", opts)
+
+
+# -- the table ------------------------------------------------------------------------------
+def table(rows: list[Row], python: str) -> str:
+    """The markdown table, with the line saying how it was measured."""
     uv_version = subprocess.run([UV, "--version"], capture_output=True, text=True).stdout.strip()
     args = " ".join(sys.argv[1:])
     lines = [
@@ -334,11 +390,60 @@ def main() -> None:
         "| scenario | pyrun | uv run --script | pyrun / uv (paired) |",
         "| --- | ---: | ---: | ---: |",
     ]
-    for label, p_, u_, ratio, unit in rows:
-        shown = f"{ratio:.2f}" if ratio is not None else (
-            f"{p_ / u_:.2f} (unpaired)" if u_ > 0 and p_ > 0 else "n/a")
-        lines.append(f"| {label} | {p_:.1f} {unit} | {u_:.1f} {unit} | {shown} |")
-    text = "\n".join(lines) + "\n"
+    for row in rows:
+        if len(row) == 2:
+            lines.append(f"| {row[0]} | | | {row[1]} |")
+        else:
+            label, p, u, r = row
+            lines.append(f"| {label} | {p:.1f} ms | {u:.1f} ms | {r:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    """Parse the options, prepare :data:`WORK`, run the scenarios asked for, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=30, help="pairs of warm runs (f, g)")
+    parser.add_argument("--cold-repeat", type=int, default=5,
+                        help="pairs of new scripts (b, c)")
+    parser.add_argument("--heavy-repeat", type=int, default=3,
+                        help="cold trials of the 20 small scripts and the heavy script (a, d, e)")
+    parser.add_argument("--skip-empty", action="store_true",
+                        help="leave out e (empty caches: it downloads everything)")
+    parser.add_argument("--only", default="abcdefg",
+                        help="the scenarios to run, by letter (e.g. b,c,f)")
+    parser.add_argument("--out", type=Path, default=None, help="also write the table there")
+    opts = parser.parse_args()
+    only = set(opts.only.replace(",", "").replace(" ", ""))
+    if not only <= set("abcdefg"):
+        parser.error(f"--only: unknown scenario(s) {', '.join(sorted(only - set('abcdefg')))}")
+
+    shutil.rmtree(WORK, ignore_errors=True)
+    SCRIPTS.mkdir(parents=True)
+    python = default_python()
+    ENV.update(environ(python))
+    install_pyrun(python)
+
+    rows: list[Row] = []
+    if "a" in only:
+        rows += small_scripts_cold(opts)
+    if "b" in only:
+        rows += pooled_new_script(opts)
+    if "c" in only:
+        rows += built_set(opts)
+    if "d" in only:
+        rows += heavy(forget_environments,
+                      "d. heavy first run (numpy+pandas+matplotlib), download cache warm", opts)
+    if "e" in only:
+        rows += ([("e. heavy first run, empty caches", "skipped (--skip-empty)")]
+                 if opts.skip_empty else
+                 heavy(forget_everything, "e. heavy first run, empty caches", opts))
+    if "f" in only:
+        rows += warm(write("light", '"rich"', LIGHT_BODY), ENV,
+                     "f. warm run, default interpreter (rich)", opts)
+    if "g" in only:
+        rows += warm_other(python, opts)
+
+    text = table(rows, python)
     print(text)
     if opts.out:
         opts.out.write_text(text)
