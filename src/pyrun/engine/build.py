@@ -38,7 +38,7 @@ ATTEMPTS = 5
 CACHE_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT})
 
 #: What a build needs after its resolution, imported meanwhile (:func:`_prefetch`).
-LATER = ("pyrun.engine.pool", "pyrun.engine.environment", "pyrun.engine.bytecode", "filelock")
+LATER = ("pyrun.engine.pool", "pyrun.engine.environment", "pyrun.engine.bytecode")
 
 
 def find_or_build(request: BuildRequest) -> Environment:

@@ -78,7 +78,7 @@ def schedule(
     if os.environ.get("PYRUN_COMPILE") == "foreground" or os.name != "posix":
         compile_entries(cache, todo, interpreter, reporter)
         return
-    code = (f"import sys; sys.path.insert(0, {str(SOURCE_ROOT)!r}); "
+    code = (f"import os, sys; os.nice(10); sys.path.insert(0, {str(SOURCE_ROOT)!r}); "
             "from pyrun.engine.bytecode import main; main()")
     wait = [f"--after={os.getpid()}"] if after_exit else []
     argv = [sys.executable, "-c", code, *wait, str(cache.root), interpreter.executable,

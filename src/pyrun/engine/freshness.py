@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +137,8 @@ def offline(environ: Mapping[str, str] | None = None) -> bool:
 def context(script: str, environ: Mapping[str, str] | None = None) -> tuple[str, str]:
     """``(digest, "")`` of the settings uv resolves ``script``'s plain requirements under,
     when they say nothing but where the index is (see the module's docstring); else
-    ``("", why)``, ``why`` naming the variable or the file and key.
+    ``("", why)``, ``why`` naming the variable or the file and key. The digest of settings
+    that name no index at all (PyPI, uv's default) is :data:`PYPI`.
 
     Configuration files are read as uv reads them for a script: none with ``UV_NO_CONFIG``;
     only ``UV_CONFIG_FILE`` when it is set; else the user's, the system's and the project
@@ -171,8 +172,47 @@ def context(script: str, environ: Mapping[str, str] | None = None) -> tuple[str,
             if key not in INDEX_KEYS and key not in NEUTRAL_KEYS:
                 return "", f"{where} sets `{key}`"
         tables.append({k: table[k] for k in sorted(table) if k in INDEX_KEYS})
+    if not variables and not any(tables):
+        return PYPI, ""
     text = json.dumps(["uv", variables, tables], sort_keys=True, default=str)
     return blake2b(text.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest(), ""
+
+
+#: :func:`context`'s digest for settings that name no index: uv resolves from PyPI.
+PYPI = "pypi"
+
+
+def page_times(names: Iterable[str], environ: Mapping[str, str] | None = None,
+               ) -> list[float] | None:
+    """When uv last fetched (or revalidated) PyPI's index page of each project in ``names``
+    (canonical names): the mtime of ``simple-vN/pypi/NAME.rkyv`` in uv's cache, ``N`` the
+    newest layout there; None when one is missing, or uv's cache is off (``UV_NO_CACHE``) or
+    not where pyrun looks (``UV_CACHE_DIR``, else the user cache directory's ``uv``).
+
+    What uv's cache holds of the index is metadata it already fetched, as the pool's entries
+    are distributions it already fetched: within the window, a resolution from it (uv's
+    ``--offline``) stands in for the index as the pool does
+    (:func:`pyrun.engine.poolfirst.from_uv_cache`).
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get("UV_NO_CACHE", "").strip().lower() not in _FALSE:
+        return None
+    root = environ.get("UV_CACHE_DIR") or os.path.join(
+        environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "uv")
+    try:
+        layouts = [n for n in os.listdir(root) if n.startswith("simple-v") and n[8:].isdigit()]
+    except OSError:
+        return None
+    if not layouts:
+        return None
+    pages = os.path.join(root, max(layouts, key=lambda n: int(n[8:])), "pypi")
+    times = []
+    for name in names:
+        try:
+            times.append(os.stat(os.path.join(pages, f"{name}.rkyv")).st_mtime)
+        except OSError:
+            return None
+    return times
 
 
 def configurations(script: str, environ: Mapping[str, str],
@@ -237,8 +277,8 @@ class Stamps:
         except OSError:
             return None
 
-    def touch(self, keys: list[str]) -> None:
-        """Stamp ``keys`` now (created, or their mtime set).
+    def touch(self, keys: list[str], at: float | None = None) -> None:
+        """Stamp ``keys`` now, or at the time ``at`` (created, or their mtime set).
 
         Raises:
             OSError: the directory or a stamp cannot be written.
@@ -247,4 +287,4 @@ class Stamps:
         for key in keys:
             path = self.directory / key
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))
-            os.utime(path)
+            os.utime(path, None if at is None else (at, at))

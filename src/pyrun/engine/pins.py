@@ -85,6 +85,10 @@ def choose(request: BuildRequest, interpreter: Interpreter, finder: InterpreterF
                                        wanted)  # the pool's recent choices, if they suffice
         if pooled is not None:
             return Pins(pooled, installer)
+        if not options.upgrade_packages:  # what uv has of the index, when recent enough
+            cached = poolfirst.from_uv_cache(request, plan, installer, interpreter, wanted)
+            if cached is not None:
+                return Pins(cached, installer)
         keep = () if options.upgrade or not options.upgrade_packages else kept_versions(
             request.cache, request.key_of(), options.upgrade_packages)
         try:

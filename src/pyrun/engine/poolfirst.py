@@ -95,6 +95,69 @@ def first(request: BuildRequest, settings: UvSettings, installer: Installer,
     return answer, found
 
 
+def from_uv_cache(request: BuildRequest, found: PoolPlan | None, installer: Installer,
+                  interpreter: Interpreter, wanted: Sequence[Requirement | Editable],
+                  ) -> Resolution | None:
+    """The resolution of ``wanted`` from what uv's cache holds of PyPI (``uv pip compile
+    --offline``), when every index page it reads was fetched within the window
+    (:func:`pyrun.engine.freshness.page_times`): the metadata uv already has stands in for the
+    index as the pool's entries do, for what the pool lacks. Asked where the pool is
+    (:func:`plan`: not with ``-U``, ``--refresh``, settings that decide versions, a window of
+    0) and only for PyPI (settings that name no index) and registry requirements. None when
+    that is not so, or uv's cache cannot settle it (a page missing or older than the window,
+    a version it does not list): the index is asked. The choices are stamped with the time
+    of the oldest page read, so the pool offers them no longer than the window allows.
+    """
+    from pyrun.engine.pool import entry_key
+    from pyrun.errors import PyrunError
+    from pyrun.faults import point
+    from pyrun.script.metadata import Editable
+
+    if (found is None or not found.asks or found.offline or found.context != freshness.PYPI
+            or installer.name != "uv" or not wanted
+            or any(isinstance(w, Editable) or w.url for w in wanted)):
+        return None
+    reporter, now = request.reporter, time.time()
+    names = [_canonical(w.name) for w in wanted if not isinstance(w, Editable)]
+    cache_only = installer.from_cache()
+    looked = request.early.pages_fresh if request.early is not None else None
+    if looked is None:  # else the run looked before it started uv (uvpython.resolve_ahead)
+        first_pages = freshness.page_times(names)
+        looked = first_pages is not None and now - min(first_pages) <= found.window
+    if cache_only is None or not looked:
+        reporter.debug("uv's cache has no recent index page of every requirement")
+        return None
+    started = time.monotonic()
+    try:
+        resolution = cache_only.resolve(wanted, interpreter)
+    except PyrunError as exc:
+        reporter.debug(f"uv's cache does not settle it ({type(exc).__name__}); asking the index")
+        return None
+    registry = [d for d in resolution.distributions if d.kind in ("wheel", "sdist")]
+    pages = freshness.page_times(d.name for d in registry)
+    if (pages is None or len(registry) != len(resolution.distributions)
+            or (pages and now - min(pages) > found.window)):
+        reporter.debug("uv's cache read an index page older than the window; asking the index")
+        return None
+    point("resolved")
+    try:
+        freshness.Stamps(request.cache.root, found.context).touch(
+            [entry_key(d, interpreter) for d in registry], at=min(pages, default=now))
+    except OSError as exc:
+        reporter.debug(f"cannot stamp the pool's entries: {exc}")
+    reporter.step(f"resolved {len(registry)} distribution(s) from uv's cache of the index in "
+                  f"{time.monotonic() - started:.3f} s (pages fetched within "
+                  f"{freshness.shown(found.window)}; -U asks the index)")
+    return resolution
+
+
+def _canonical(name: str) -> str:
+    """A project name in its canonical form (PEP 503), as uv's cache names its pages."""
+    import re
+
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def instead(request: BuildRequest, found: PoolPlan | None, interpreter: Interpreter,
             finder: InterpreterFinder, wanted: Sequence[Requirement | Editable],
             error: NetworkError) -> Resolution | None:

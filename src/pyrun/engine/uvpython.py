@@ -41,6 +41,11 @@ class Asked:
         self.script = script
         self.process = process
         self._answer: tuple[int, str, str] | None = None
+        #: Whether the requirements' index pages in uv's cache were recent when the resolution
+        #: was started ahead (None: not looked at): the run's one look, which the engine takes
+        #: (:func:`pyrun.engine.poolfirst.from_uv_cache`), since a resolution started ahead
+        #: that asks the index refreshes them meanwhile.
+        self.pages_fresh: bool | None = None
 
     def answer(self) -> tuple[int, str, str]:
         """uv's answer, waited for: its exit status, stdout and stderr.
@@ -103,12 +108,54 @@ def _resolve_ahead(asked: Asked, uv: str, data: bytes, verbosity: int) -> bool:
     executable = _base_of(path, root) if code == 0 and path else None
     if executable is None:
         return False
-    argv, environ = uv_command(uv, compile_args(executable, []), quiet=verbosity <= 0)
     project = os.path.dirname(os.path.abspath(asked.script))  # pyrun.script.uvconfig.root_of
-    if "UV_HTTP_RETRIES" not in os.environ:
+    offline = asked.pages_fresh = _from_uv_cache(lines, project)
+    argv, environ = uv_command(uv, compile_args(executable, []), offline=offline,
+                               quiet=verbosity <= 0)
+    if not offline and "UV_HTTP_RETRIES" not in os.environ:
         environ["UV_HTTP_RETRIES"] = "0"  # as Uv._run's first try
     start_ahead([*argv, f"--project={project}"], input="\n".join(lines) + "\n", environ=environ)
     return True
+
+
+def _from_uv_cache(lines: list[str], project: str) -> bool:
+    """Whether the engine will resolve these requirements from uv's cache of the index
+    (:func:`pyrun.engine.poolfirst.from_uv_cache`), as far as that can be told without
+    reading a configuration file: a window, not offline, no uv variable that changes a
+    resolution, no configuration file at all (the settings name no index), and each
+    requirement's page fetched within the window. A guess: the engine decides."""
+    import time
+
+    from pyrun.engine import freshness
+    from pyrun.inputs import resolution_variables
+
+    try:
+        window = freshness.window()
+    except UsageError:
+        return False
+    if window <= 0 or freshness.offline():
+        return False
+    for item in resolution_variables():
+        name = item.partition("=")[0]
+        if name.startswith("UV_") and name not in freshness.NEUTRAL_VARIABLES:
+            return False
+    if os.environ.get("UV_NO_CONFIG", "").strip().lower() in ("", "0", "false", "no", "off"):
+        home = os.path.expanduser("~")
+        config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+        dirs = (os.environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(os.pathsep)
+        files = [os.path.join(config, "uv", "uv.toml"), "/etc/uv/uv.toml",
+                 *(os.path.join(d, "uv", "uv.toml") for d in dirs if d)]
+        here = project
+        while True:
+            files += [os.path.join(here, "uv.toml"), os.path.join(here, "pyproject.toml")]
+            if os.path.dirname(here) == here:
+                break
+            here = os.path.dirname(here)
+        if os.environ.get("UV_CONFIG_FILE") or any(os.path.exists(f) for f in files):
+            return False
+    times = freshness.page_times(_canonical(_NAME.match(line).group())  # type: ignore[union-attr]
+                                 for line in lines)
+    return times is not None and time.time() - min(times) <= window
 
 
 #: A requirement whose text ``packaging`` gives back unchanged (``str(Requirement(text))``): a

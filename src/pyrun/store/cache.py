@@ -70,14 +70,25 @@ class Cache:
 
     @contextlib.contextmanager
     def locked(self, keys: Sequence[str]) -> Iterator[None]:
-        """Hold the file locks of ``keys`` (taken in sorted order, so no two runs deadlock)."""
-        from filelock import FileLock  # here: a run that takes no lock does not load it
+        """Hold the file locks of ``keys`` (taken in sorted order, so no two runs deadlock),
+        waiting for each as long as another run holds it.
 
+        ``flock`` on POSIX, as ``filelock`` takes it (the two exclude each other: the cache
+        commands take these files' locks with ``filelock``), without importing it: a cold run
+        is 15 to 30 ms shorter (``filelock`` 4 loads ``inspect``, ``logging``, ``secrets``).
+        """
         from pyrun.store.markers import lock_file
 
         with contextlib.ExitStack() as stack:
             for key in sorted(set(keys)):
-                stack.enter_context(FileLock(str(lock_file(self.locks, key))))
+                path = lock_file(self.locks, key)
+                if sys.platform == "win32":  # pragma: no cover
+                    from filelock import FileLock
+
+                    stack.enter_context(FileLock(str(path)))
+                    continue
+                fd = _hold(path)
+                stack.callback(os.close, fd)
             yield
 
     def record_reference(
@@ -165,6 +176,31 @@ class Temporary:
             with contextlib.suppress(OSError):
                 os.unlink(self._lock)
             os.close(self._fd)
+
+
+def _hold(path: Path) -> int:
+    """An exclusive ``flock`` on the file ``path`` (created if missing), waited for: the open
+    descriptor that holds it (POSIX). As :func:`_try_hold`, a lock is kept only on the file
+    still at ``path``.
+
+    Raises:
+        OSError: the file cannot be opened or locked.
+    """
+    import fcntl
+
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    while True:
+        fd = os.open(path, flags, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if os.path.samestat(os.fstat(fd), os.stat(path)):
+                return fd
+        except FileNotFoundError:
+            pass
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
 
 
 def _try_hold(path: Path) -> int | None:

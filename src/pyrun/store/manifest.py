@@ -21,23 +21,42 @@ from pyrun.layout import ENTRY_MARKER
 
 def manifest(entry_dir: Path) -> dict[str, list[int]]:
     """``{relative path: [size, mtime_ns]}`` of every file in an entry but its marker and
-    compiled flags (:mod:`pyrun.layout`'s files, not the distribution's). A file
-    that vanishes while the walk goes on (a background compiler's temporary ``.pyc``) is
-    left out: the walk may run beside a compiler that holds the entry's lock."""
+    compiled flags (:mod:`pyrun.layout`'s files, not the distribution's); a link to a
+    directory is neither followed nor listed (as ``os.walk`` leaves it). A file that vanishes
+    while the walk goes on (a background compiler's temporary ``.pyc``) is left out: the walk
+    may run beside a compiler that holds the entry's lock. One ``scandir`` per directory and
+    one ``lstat`` per file (a new environment's build checks every entry it uses: about half
+    the time of ``os.walk`` with a path made per file)."""
     found = {}
-    top = str(entry_dir)
-    for dirpath, _dirnames, filenames in os.walk(top):
-        for name in filenames:
-            path = os.path.join(dirpath, name)
-            rel = os.path.relpath(path, top)
-            if rel == ENTRY_MARKER or name.startswith((layout.TMP, layout.COMPILED_FLAG)):
-                continue  # the layout's own files: the compiler adds a flag before the marker
-            try:
-                st = os.lstat(path)
-            except FileNotFoundError:  # a compiler's temporary .pyc, renamed meanwhile
-                continue
-            found[rel] = [st.st_size, st.st_mtime_ns]
+    pending = [("", str(entry_dir))]
+    while pending:
+        prefix, directory = pending.pop()
+        try:
+            listing = os.scandir(directory)
+        except OSError:  # gone, or unreadable: as os.walk, nothing listed from it
+            continue
+        with listing:
+            for item in listing:
+                name = item.name
+                try:
+                    if item.is_dir():
+                        if not item.is_symlink():
+                            pending.append((prefix + name + os.sep, item.path))
+                        continue
+                except OSError:
+                    continue
+                if (not prefix and name == ENTRY_MARKER) or name.startswith(_LAYOUT_FILES):
+                    continue  # the layout's own files: the compiler adds a flag before the marker
+                try:
+                    st = item.stat(follow_symlinks=False)
+                except FileNotFoundError:  # a compiler's temporary .pyc, renamed meanwhile
+                    continue
+                found[prefix + name] = [st.st_size, st.st_mtime_ns]
     return found
+
+
+#: Names of the files the layout (not the distribution) puts in an entry.
+_LAYOUT_FILES = (layout.TMP, layout.COMPILED_FLAG)
 
 
 def hashes(entry_dir: Path) -> dict[str, str]:

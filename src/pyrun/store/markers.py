@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -162,10 +163,38 @@ def write_entry_marker(entry_dir: Path, marker: EntryMarker) -> None:
 
 def read_entry_marker(entry_dir: Path) -> EntryMarker | None:
     """The marker of the pool entry at ``entry_dir``; None when it is missing or damaged. A
-    symbolic link in the entry's place is never followed."""
+    symbolic link in the entry's place is never followed.
+
+    A build reads each entry's marker several times (its manifest, its bytecode, its record),
+    and a marker holds a line per file (a large distribution's is hundreds of KiB of JSON):
+    a marker read again while its file is the same one (device, inode, size and mtime, taken
+    before the read: a marker is replaced by a rename, never rewritten in place) is parsed
+    once per process (the last :data:`_KEPT` markers)."""
     if entry_dir.is_symlink():
         return None
-    data = layout.read_marker(str(entry_dir / ENTRY_MARKER))
+    path = str(entry_dir / ENTRY_MARKER)
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    signature = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    kept = _READ.get(path)
+    if kept is not None and kept[0] == signature:
+        return kept[1]
+    marker = _entry_marker(layout.read_marker(path))
+    if len(_READ) >= _KEPT:
+        _READ.clear()
+    _READ[path] = (signature, marker)
+    return marker
+
+
+#: How many entry markers :func:`read_entry_marker` keeps parsed, and those it keeps.
+_KEPT = 64
+_READ: dict[str, tuple[tuple[int, int, int, int], EntryMarker | None]] = {}
+
+
+def _entry_marker(data: dict[str, object] | None) -> EntryMarker | None:
+    """An entry marker from its JSON object (None: missing or damaged)."""
     if data is None:
         return None
     tags, files, installed = data.get("compiled-for"), data.get("files"), \
