@@ -36,3 +36,23 @@ def test_requested_path_that_is_not_python(tmp_path: Path) -> None:
     finder = InterpreterFinder(tmp_path, Reporter(-1))
     with pytest.raises(NoInterpreterError, match="not a Python interpreter"):
         choose(finder, str(tmp_path / "nope" / "python"), None, "x.py")
+
+
+def test_own_target_is_what_the_interpreter_says_when_asked(tmp_path: Path) -> None:
+    """pyrun's own interpreter's marker environment and tags are worked out in process; they
+    are what the query of that interpreter, run as a subprocess, answers."""
+    import json
+    import os
+    import subprocess
+
+    import packaging
+
+    from pyrun.engine.interpreters import _TARGET_QUERY
+
+    finder = InterpreterFinder(tmp_path, Reporter(-1))
+    me = finder.current()
+    markers, tags = finder.target(me)
+    where = os.path.dirname(os.path.dirname(os.path.abspath(packaging.__file__)))
+    asked = json.loads(subprocess.run([me.executable, "-I", "-S", "-c", _TARGET_QUERY, where],
+                                      capture_output=True, text=True, check=True).stdout)
+    assert markers == asked["markers"] and tags == asked["tags"] and len(tags) > 10
