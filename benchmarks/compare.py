@@ -43,7 +43,9 @@ b. **a new script whose packages are pooled** (rich + requests). A seed script i
 c. **a second script resolving to a built set**: as b (new files, a new block each trial, with
    the requirements also spelled or ordered differently, resolving to the seed's set), but
    nothing is deleted: pyrun finds the seed's environment after resolving from the pool; uv
-   builds a new script environment for the new path. ``--cold-repeat`` trials.
+   builds a new script environment for the new path. Two rows: the seed's set (rich +
+   requests) and the heavy set (numpy+pandas+matplotlib, its own seed run once by each tool).
+   ``--cold-repeat`` trials each.
 d. **heavy first run (numpy+pandas+matplotlib), download cache warm**: the script is run once by
    each tool; then before each run pyrun's cache is deleted entirely and uv's environments are
    deleted (uv's downloads kept). ``--heavy-repeat`` pairs.
@@ -101,6 +103,9 @@ POOLED_BODY = "import requests\nimport rich\nprint('ok')\n"
 SPELLINGS = ['"requests", "rich"', '"Rich", "Requests"', '"rich>=10", "requests>=2"',
              '"requests", "RICH"']
 HEAVY_DEPS = '"numpy", "pandas", "matplotlib"'
+#: Ways of writing :data:`HEAVY_DEPS` that resolve to the same set (scenario c).
+HEAVY_SPELLINGS = ['"NumPy", "matplotlib>=3", "Pandas"', '"pandas", "numpy", "matplotlib"',
+                   '"matplotlib", "Numpy", "pandas>=1"']
 HEAVY_BODY = (
     "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
     "import numpy as np\nimport pandas as pd\n"
@@ -333,17 +338,29 @@ def pooled_new_script(opts: argparse.Namespace) -> list[Row]:
 
 
 def built_set(opts: argparse.Namespace) -> list[Row]:
-    """c. A second script (a new block) resolving to the seed's set; pyrun's environments
-    kept."""
+    """c. A second script (a new block) resolving to a set built before: the seed's (rich +
+    requests), and the heavy script's (numpy+pandas+matplotlib, whose environment uv builds in
+    seconds); pyrun's environments kept."""
     seed()
+    heavy_seed = write("heavy_seed", HEAVY_DEPS, HEAVY_BODY)
+    both_once(heavy_seed)
+    rows: list[Row] = []
+    for name, spellings, body in (("rich+requests", SPELLINGS, POOLED_BODY),
+                                  ("numpy+pandas+matplotlib", HEAVY_SPELLINGS, HEAVY_BODY)):
+        def script(tool: str, trial: int, spellings: list[str] = spellings, body: str = body,
+                   name: str = name) -> Path:
+            deps = spellings[(trial - 1) % len(spellings)]
+            return write(f"c_{name[:5]}_{tool}{trial}", deps, body, f"# # trial c{trial}\n")
 
-    def script(tool: str, trial: int) -> Path:
-        deps = SPELLINGS[(trial - 1) % len(SPELLINGS)]
-        return write(f"c_{tool}{trial}", deps, POOLED_BODY, f"# # trial c{trial}\n")
+        def run_p(trial: int, f: Callable[[str, int], Path] = script) -> float:
+            return timed(pyrun_cmd(f("p", trial)))
 
-    p, u, r = paired(lambda t: timed(pyrun_cmd(script("p", t))),
-                     lambda t: timed(uv_cmd(script("u", t))), opts.cold_repeat)
-    return [("c. a second script resolving to a built set", p, u, r)]
+        def run_u(trial: int, f: Callable[[str, int], Path] = script) -> float:
+            return timed(uv_cmd(f("u", trial)))
+
+        p, u, r = paired(run_p, run_u, opts.cold_repeat)
+        rows.append((f"c. a second script resolving to a built set ({name})", p, u, r))
+    return rows
 
 
 def heavy(forget: Callable[[], None], label: str, opts: argparse.Namespace) -> list[Row]:
