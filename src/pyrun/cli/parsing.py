@@ -5,7 +5,6 @@ epilog, made from the command table (:data:`pyrun.cli.COMMANDS`)."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -14,6 +13,8 @@ from pyrun import DOCS_URL, __version__
 from pyrun.cli import _TRUE, COMMANDS
 
 if TYPE_CHECKING:
+    import argparse
+
     from pyrun.engine import RunOptions
 
 

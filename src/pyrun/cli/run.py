@@ -4,7 +4,6 @@ did not, as ``argparse`` parses them."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -13,6 +12,8 @@ from pyrun.cli import _NO_OP_WARNING, _UV_WARNS, SUBCOMMANDS
 from pyrun.cli.parsing import COMPOSITIONS, run_options, run_parser
 
 if TYPE_CHECKING:
+    import argparse
+
     from pyrun.cli import Edge, WarmOptions
 
 

@@ -193,13 +193,15 @@ def plain_dependencies(data: bytes) -> list[str] | None:
             return None
         content.append(line[2:])
     text = re.sub(r'(?m)^requires-python\s*=\s*"[^"\\]*"\s*$', "", "\n".join(content), count=1)
-    found = re.fullmatch(r"\s*dependencies\s*=\s*\[([^\]]*)\]\s*", text)
-    if found is None:
+    found = _LIST.fullmatch(text)  # nothing but strings between the brackets: no comment,
+    if found is None:               # no single quotes, no escape
         return None
     items = re.findall(r'"([^"\\\n]*)"', found.group(1))
-    if re.sub(r'"[^"\\\n]*"', "", found.group(1)).replace(",", "").strip():
-        return None  # a comment, a single-quoted string, anything else
     return items if all(_SIMPLE.fullmatch(i) for i in items) else None
+
+
+#: ``dependencies = [...]`` holding only double-quoted strings without escapes.
+_LIST = re.compile(r'\s*dependencies\s*=\s*\[((?:\s*"[^"\\\n]*"\s*,)*\s*(?:"[^"\\\n]*"\s*)?)\]\s*')
 
 
 def uv_command(binary: str, args: Sequence[str], *, offline: bool = False, cache_mode: str = "",

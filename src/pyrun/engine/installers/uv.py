@@ -17,7 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -111,15 +111,14 @@ class Uv(Installer):
         ``[tool.uv]`` read by uv (:mod:`pyrun.script.uvsettings`); ``prefer`` reaches uv as an
         existing output file, whose versions uv keeps where they still fit (as in
         ``uv pip compile -o FILE``); see :meth:`Installer.resolve`."""
-        import tempfile
-
         from pyrun.engine.resolution import Resolution, parse_pylock
         from pyrun.engine.uvpython import compile_args
 
         lines = tuple(str(r) for r in requirements)
         if not lines:
             return Resolution((), ())
-        with tempfile.TemporaryDirectory(prefix="pyrun-uv-") as tmp:
+        files = bool(prefer or (self.settings and self.settings.command_line))
+        with _scratch(files) as tmp:
             options = self.settings.compile_options(Path(tmp)) if self.settings else []
             if prefer:
                 kept = Path(tmp, "pylock.toml")
@@ -292,6 +291,19 @@ class Uv(Installer):
                        and (own or args[0] in ("export", "lock", "tree"))
                        else contextlib.nullcontext([]))
         return argv, environ, fast, config
+
+
+@contextlib.contextmanager
+def _scratch(needed: bool) -> Iterator[str]:
+    """A temporary directory for the files of a ``uv pip compile`` (constraints, preferences),
+    removed on exit; ``""`` when there are none to write (no directory made)."""
+    if not needed:
+        yield ""
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="pyrun-uv-") as tmp:
+        yield tmp
 
 
 def _as_the_script(exc: CommandError, project: Sequence[str]) -> CommandError:
