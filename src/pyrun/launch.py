@@ -83,13 +83,32 @@ _NO_PRUNE = ("0", "false", "f", "no", "n", "off")
 _NO_CAP = ("0", "none", "off")
 
 
+def config_file() -> str:
+    """Where pyrun's config file is (:func:`pyrun.script.userconfig.config_file`, which a test
+    holds equal), worked out without ``platformdirs`` (40 ms to import): ``PYRUN_CONFIG_DIR``,
+    else the platform's user config directory (``$XDG_CONFIG_HOME`` or ``~/.config`` on
+    Linux, ``~/Library/Application Support`` on macOS), then ``pyrun/config.toml``. A size cap
+    can only be set there or in ``PYRUN_CACHE_MAX_SIZE``: with neither, no upkeep process
+    starts after a build."""
+    explicit = os.environ.get("PYRUN_CONFIG_DIR")
+    if explicit:
+        return os.path.join(os.path.expanduser(explicit), "config.toml")
+    home = os.path.expanduser("~")
+    if sys.platform == "darwin":
+        base = os.path.join(home, "Library", "Application Support")
+    else:
+        base = os.environ.get("XDG_CONFIG_HOME", "").strip() or os.path.join(home, ".config")
+    return os.path.join(base, "pyrun", "config.toml")
+
+
 def upkeep(env_dir: str, now: float, built: bool) -> None:
     """Start the background upkeep (:mod:`pyrun.store.upkeep`) for the cache that holds the
     environment ``env_dir`` when it is due, detached, without waiting for it: the daily prune
     when the stamp (:data:`UPKEEP_STAMP`) is a day older than ``now`` (seconds since the epoch)
     and ``PYRUN_CACHE_AUTO_PRUNE`` does not turn it off (the stamp is set first, so that the
     runs of the next day start no other); the size cap when ``built`` and the environment was
-    placed within :data:`BUILT_WITHIN` seconds, unless ``PYRUN_CACHE_MAX_SIZE`` turns it off.
+    placed within :data:`BUILT_WITHIN` seconds, when a cap can be set (``PYRUN_CACHE_MAX_SIZE``
+    set and not off, or a config file: :func:`config_file`).
     A cache without a stamp gets one (its first upkeep comes a day later).
 
     Costs one ``lstat`` when nothing is due (and one more after a build); never raises
@@ -114,7 +133,8 @@ def upkeep(env_dir: str, now: float, built: bool) -> None:
         return
     daily = abs(now - last) >= UPKEEP_EVERY and os.environ.get(
         "PYRUN_CACHE_AUTO_PRUNE", "").strip().lower() not in _NO_PRUNE
-    sized = built and os.environ.get("PYRUN_CACHE_MAX_SIZE", "").strip().lower() not in _NO_CAP
+    cap = os.environ.get("PYRUN_CACHE_MAX_SIZE", "").strip().lower()
+    sized = built and cap not in _NO_CAP and (bool(cap) or os.path.lexists(config_file()))
     if sized:
         try:
             sized = now - os.lstat(env_dir).st_ctime < BUILT_WITHIN

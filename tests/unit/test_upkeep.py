@@ -306,12 +306,19 @@ def test_the_daily_upkeep_starts_once_a_day_from_the_stamp(
 
 
 def test_a_build_starts_the_size_cap_unless_it_is_off(
-        cache: Cache, started: list[list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
+        cache: Cache, started: list[list[str]], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
     env = environment(cache, "new", [])
     now = time.time()
+    monkeypatch.setenv("PYRUN_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.delenv("PYRUN_CACHE_MAX_SIZE", raising=False)
     launch.upkeep(str(env), now, built=False)  # the stamp
     launch.upkeep(str(env), now, built=False)  # a warm run: no build, nothing
     assert started == []
+    launch.upkeep(str(env), now, built=True)  # no cap can be set: no config file, no variable
+    assert started == []
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.toml").write_text("[cache]\n")  # the upkeep reads it
     launch.upkeep(str(env), now, built=True)
     assert [a[3:] for a in started] == [[f"--after={os.getpid()}", "--keep=new",
                                          str(cache.root)]]
@@ -443,3 +450,19 @@ def test_the_upkeep_never_runs_on_a_cache_it_may_not_trust(cache: Cache) -> None
     finally:
         os.chmod(cache.root, 0o700)
     assert env.exists() and upkeep.last(cache) is None
+
+
+@pytest.mark.parametrize("variables", [{}, {"XDG_CONFIG_HOME": "/tmp/xdg"},
+                                       {"PYRUN_CONFIG_DIR": "~/elsewhere"}])
+def test_the_run_looks_for_the_config_file_where_pyrun_reads_it(
+        monkeypatch: pytest.MonkeyPatch, variables: dict[str, str]) -> None:
+    """The run decides whether a size cap could be set without platformdirs; the file it
+    looks at is the one the settings are read from."""
+    from pyrun import launch
+    from pyrun.script.userconfig import config_file
+
+    for name in ("PYRUN_CONFIG_DIR", "XDG_CONFIG_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert launch.config_file() == str(config_file())
