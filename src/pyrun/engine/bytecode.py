@@ -150,8 +150,29 @@ def has_bytecode(site: Path, cache_tag: str) -> bool:
     return not modules
 
 
+#: Up to this many modules, and for pyrun's own interpreter, the compiler compiles them in its
+#: own process, one after the other: no second interpreter and no worker processes beside
+#: the next run (a small set compiles in a few tens of milliseconds).
+IN_PROCESS_MODULES = 400
+
+
 def compile_dirs(dirs: Sequence[Path], interpreter: Interpreter, reporter: Reporter) -> None:
-    """Byte-compile ``dirs`` with ``interpreter`` (failures in odd files are not fatal)."""
+    """Byte-compile ``dirs`` with ``interpreter`` (failures in odd files are not fatal): in
+    this process when ``interpreter`` is the one running it and the set is small
+    (:data:`IN_PROCESS_MODULES`), else ``interpreter -m compileall -j 0``. The same files
+    either way: ``unchecked-hash`` ``.pyc`` beside the sources, :data:`SKIP_COMPILE` left out."""
+    own = os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
+    if interpreter.executable == own and sys.pycache_prefix is None \
+            and _modules(dirs, IN_PROCESS_MODULES + 1) <= IN_PROCESS_MODULES:
+        import compileall
+        import py_compile
+        import re
+
+        skip = re.compile(SKIP_COMPILE)
+        for d in dirs:
+            compileall.compile_dir(str(d), quiet=2, rx=skip, workers=1,
+                                   invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+        return
     argv = [
         interpreter.executable, "-m", "compileall", "-q", "-j", "0",
         "--invalidation-mode", "unchecked-hash", "-x", SKIP_COMPILE, *map(str, dirs),
@@ -160,6 +181,17 @@ def compile_dirs(dirs: Sequence[Path], interpreter: Interpreter, reporter: Repor
         run_command(argv, reporter, what="byte-compiling")
     except CommandError as exc:  # compileall exits 1 when some file has a syntax error
         reporter.debug(f"byte-compiling reported problems: {exc}")
+
+
+def _modules(dirs: Sequence[Path], limit: int) -> int:
+    """How many ``.py`` files ``dirs`` hold, counted up to ``limit``."""
+    count = 0
+    for d in dirs:
+        for _, _, names in os.walk(d):
+            count += sum(1 for n in names if n.endswith(".py"))
+            if count >= limit:
+                return count
+    return count
 
 
 def main(argv: list[str] | None = None) -> int:
