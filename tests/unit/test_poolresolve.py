@@ -167,6 +167,21 @@ def test_metadata_headers_are_read_with_folded_lines(tmp_path: Path) -> None:
     assert read_metadata(tmp_path, "other") is None
 
 
+def test_a_folded_field_with_a_line_of_blanks_does_not_end_the_header(tmp_path: Path) -> None:
+    """matplotlib 3.11's ``License`` is folded over many lines, some of them only blanks (an
+    empty line of the licence): its ``Requires-Dist`` come after it (a pool resolution once
+    left them out, and the environment lacked ``packaging``)."""
+    info = tmp_path / "matplotlib-3.11.2.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: matplotlib\nLicense: License agreement\n"
+        "         =====\n         \n         1. This LICENSE AGREEMENT\n\t\n"
+        "Requires-Python: >=3.11\nRequires-Dist: packaging>=20.0\n"
+        "Requires-Dist: pyparsing>=3\n\nthe description\n")
+    assert read_metadata(tmp_path, "matplotlib") == (">=3.11",
+                                                    ["packaging>=20.0", "pyparsing>=3"])
+
+
 def test_the_window_is_read_from_its_variable() -> None:
     assert freshness.window({}) == freshness.DEFAULT_WINDOW == 86400
     assert freshness.window({"PYRUN_POOL_FRESHNESS": "12h"}) == 43200

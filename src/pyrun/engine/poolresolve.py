@@ -289,7 +289,7 @@ def _header(text: str) -> tuple[str, list[str]]:
     python, last = "", ""
     requires: list[str] = []
     for line in text.split("\n\n", 1)[0].splitlines():  # the header only
-        if not line.strip():
+        if not line:  # the end of the header (a line of only blanks is a folded one's part)
             break
         if line[:1] in (" ", "\t"):
             if last == "requires-dist" and requires:
