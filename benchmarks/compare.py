@@ -355,7 +355,8 @@ def built_set(opts: argparse.Namespace) -> list[Row]:
         def script(tool: str, trial: int, spellings: list[str] = spellings, body: str = body,
                    name: str = name) -> Path:
             deps = spellings[(trial - 1) % len(spellings)]
-            return write(f"c_{len(name)}_{tool}{trial}", deps, body, f"# # trial c{trial}\n")
+            return write(f"c_{len(name)}_{tool}{trial}", deps, body,
+                         f"# # trial c{trial}, {len(name)}\n")  # a block of its own
 
         def run_p(trial: int, f: Callable[[str, int], Path] = script) -> float:
             return timed(pyrun_cmd(f("p", trial)))
