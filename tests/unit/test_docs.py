@@ -22,7 +22,7 @@ COMMANDS = [
     ("pyrun python", ["python", "--help"]),
     ("pyrun env", ["env", "--help"]), ("pyrun cache", ["cache", "--help"]),
     *[(f"pyrun cache {name}", ["cache", name, "--help"])
-      for name in ("dir", "info", "prune", "clean", "verify")],
+      for name in ("dir", "info", "prune", "clean", "verify", "seed")],
     ("pyrun wsp", ["wsp", "--help"]), ("pyrun wsp init", ["wsp", "init", "--help"]),
     ("pyrun completion", ["completion", "--help"]),
 ]

@@ -1,4 +1,4 @@
-"""``pyrun cache dir|info|prune|clean|verify``: the cache's upkeep
+"""``pyrun cache dir|info|prune|clean|verify|seed``: the cache's upkeep, and pool layers
 (:mod:`pyrun.store.maintenance`, :mod:`pyrun.store.upkeep`, :mod:`pyrun.store.settings`)."""
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ def parser(command: str = "cache") -> argparse.ArgumentParser:
                      "starts a prune in the background, and after a build the size cap "
                      "(PYRUN_CACHE_MAX_SIZE) is applied.", usage=(
                          "pyrun cache dir | info [--unused-for DAYS] [--json] | "
-                         "prune [--unused-for DAYS] [--max-size SIZE] | clean | verify"))
+                         "prune [--unused-for DAYS] [--max-size SIZE] | clean | verify | "
+                         "seed --into DIR SCRIPT..."))
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
                                      prog="pyrun cache",
                                      parser_class=type(parser))
@@ -49,6 +50,17 @@ def parser(command: str = "cache") -> argparse.ArgumentParser:
                              "file's)")
     commands.add_parser("clean", help="remove every environment and pool entry",
                         description="Remove every environment and pool entry.")
+    seed = commands.add_parser(
+        "seed", help="build the pool entries scripts need into a pool layer",
+        description="Build the pool entries SCRIPTs need (each resolved and built as a run "
+        "builds it, with its bytecode compiled) into DIR, a pool layer other users and "
+        "machines read in place (PYRUN_POOL_PATH). DIR must be yours and writable by no one "
+        "else; entries it holds already are kept.")
+    seed.add_argument("--into", metavar="DIR", required=True, help="the layer's directory")
+    seed.add_argument("--python", metavar="PYTHON", default=None,
+                      help="the interpreter to build for (default: each script's, as a run "
+                      "chooses it)")
+    seed.add_argument("scripts", metavar="SCRIPT", nargs="+", help="scripts whose entries to build")
     commands.add_parser(
         "verify", help="check every pool file against its wheel's RECORD hash",
         description="Check every file of every pool entry against the sha256 its wheel's "
@@ -98,6 +110,8 @@ def main(command: str, argv: list[str], edge: Edge) -> int:
     if ns.command == "dir":
         print(cache.root)
         return 0
+    if ns.command == "seed":
+        return _seed(ns, edge)
     cache.check()
     chosen = settings.read() if ns.command in ("info", "prune") else settings.CacheSettings()
     unused_for = chosen.unused_for if getattr(ns, "unused_for", None) is None else ns.unused_for
@@ -115,7 +129,7 @@ def main(command: str, argv: list[str], edge: Edge) -> int:
                 print(f"skipped {path}: {why}")
             print(f"verified {checked.entries} pool entr"
                   f"{'y' if checked.entries == 1 else 'ies'}: {len(checked.damaged)} damaged")
-            return 0
+            return _verify_layers()
         size = None
         if ns.command == "prune":
             result = maintenance.prune(cache, unused_for)
@@ -167,6 +181,7 @@ def _info(cache: Cache, chosen: CacheSettings, unused_for: float, as_json: bool)
             "settings_from": dict(chosen.origin),
             "upkeep_stamp": upkeep.stamp(cache),
             "last_upkeep": last,
+            "pool_layers": _layers_json(cache),
         }, indent=1))
         return
     print(f"cache: {found.root} ({found.size_bytes / 2**20:.1f} MiB)")
@@ -174,6 +189,7 @@ def _info(cache: Cache, chosen: CacheSettings, unused_for: float, as_json: bool)
           f"({len(found.unused)} unused for {unused_for:g} days)")
     print(f"pool entries: {len(found.entries)} "
           f"({len(found.unreferenced)} used by no environment)")
+    _info_layers(cache)
     cap = "none" if chosen.max_size is None else format_size(chosen.max_size)
     print(f"size cap: {cap} ({_origin(chosen, 'max-size')})")
     print("automatic prune: " + (f"daily, of environments unused for {chosen.unused_for:g} "
@@ -186,6 +202,70 @@ def _info(cache: Cache, chosen: CacheSettings, unused_for: float, as_json: bool)
               f"{(last or {}).get('removed_entries', 0)} pool entries")
     else:
         print("last upkeep: none yet")
+
+
+def _info_layers(cache: Cache) -> None:
+    """``pyrun cache info``'s lines for the pool layers: each one, whether it is used (or why
+    not), its entries, and how many of them this cache's environments read in place."""
+    import os
+
+    from pyrun.store import layers
+
+    found = layers.layers()
+    served = layers.served(cache.envs, [la.path for la in found if not la.why])
+    for layer in found:
+        if layer.why:
+            print(f"pool layer: {layer.path}: not used: {layer.why}")
+            continue
+        try:
+            count = sum(1 for n in os.listdir(layer.path) if not n.startswith("."))
+        except OSError:
+            count = 0
+        print(f"pool layer: {layer.path}: {count} entr{'y' if count == 1 else 'ies'}, "
+              f"{served.get(layer.path, 0)} read by this cache's environments")
+
+
+def _layers_json(cache: Cache) -> list[dict[str, object]]:
+    """The pool layers for ``pyrun cache info --json``: path, whether used (``why`` not),
+    and how many entries this cache's environments read from each."""
+    from pyrun.store import layers
+
+    found = layers.layers()
+    served = layers.served(cache.envs, [la.path for la in found if not la.why])
+    return [{"path": str(la.path), "used": not la.why, "why_not": la.why,
+             "entries_read": served.get(la.path, 0)} for la in found]
+
+
+def _verify_layers() -> int:
+    """``pyrun cache verify``'s part for the pool layers: every trusted layer's entries checked
+    against their hashes, none changed (a layer is not yours to repair). 1 when one is
+    damaged."""
+    from pyrun.store import layers
+
+    bad = 0
+    for layer in layers.layers():
+        if layer.why:
+            print(f"pool layer {layer.path}: not used: {layer.why}")
+            continue
+        count, damaged = layers.verify(layer.path)
+        for path, why in damaged:
+            print(f"damaged: {path}: {why} (in the pool layer {layer.path}: not changed; "
+                  "tell its owner, or leave it out of PYRUN_POOL_PATH)")
+        print(f"verified the pool layer {layer.path}: {count} entr"
+              f"{'y' if count == 1 else 'ies'}, {len(damaged)} damaged")
+        bad += len(damaged)
+    return 1 if bad else 0
+
+
+def _seed(ns: argparse.Namespace, edge: Edge) -> int:
+    """``pyrun cache seed --into DIR SCRIPT...`` (:func:`pyrun.engine.seed`)."""
+    from pyrun.engine import Reporter, RunOptions, seed
+
+    done = seed(ns.scripts, ns.into, RunOptions(python=ns.python), Reporter(edge.verbosity))
+    print(f"{done.layer}: {len(done.added)} pool entr{'y' if len(done.added) == 1 else 'ies'} "
+          f"added, {len(done.present)} there already")
+    print(f"use it with PYRUN_POOL_PATH={done.layer}")
+    return 0
 
 
 def _origin(chosen: CacheSettings, key: str) -> str:

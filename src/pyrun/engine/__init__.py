@@ -10,6 +10,8 @@ workflow server protocol (:mod:`pyrun.wsp`) all use.
 * :func:`install_command` makes a script a command (``pyrun install``); :func:`outdated`
   and :func:`upgrade` find newer releases of scripts' requirements and raise a block's lower
   bounds (``pyrun outdated``, ``pyrun upgrade``).
+* :func:`seed` builds the pool entries some scripts need into a pool layer (``pyrun cache
+  seed --into``).
 * :func:`read_script` reads a script's bytes once (a file, ``-`` or a URL), for a caller that
   must run exactly the bytes it checked (``prepare(..., data=...)``).
 
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from pyrun.engine.outdated import OutdatedReport, outdated
     from pyrun.engine.preparing import create_venv, prepare, prepare_requirements
     from pyrun.engine.running import command_environ, run, run_module
+    from pyrun.engine.seeding import seed
     from pyrun.engine.subcommands import (
         add_requirements,
         export,
@@ -76,6 +79,7 @@ _WHERE = {
     "run": "pyrun.engine.running",
     "run_captured": "pyrun.subprocesses",
     "run_module": "pyrun.engine.running",
+    "seed": "pyrun.engine.seeding",
     "start": "pyrun.subprocesses",
     "tree": "pyrun.engine.subcommands",
     "upgrade": "pyrun.engine.upgrading",
@@ -107,6 +111,7 @@ __all__ = [
     "run",
     "run_captured",
     "run_module",
+    "seed",
     "start",
     "tree",
     "upgrade",

@@ -46,8 +46,9 @@ SKIP_COMPILE = r"site-packages/(?:[^/]+/)+tests?/"
 
 
 def stale(entries: Sequence[PoolEntry], interpreter: Interpreter) -> list[PoolEntry]:
-    """The entries without ``interpreter``'s ``.pyc`` files."""
-    return [e for e in entries if interpreter.cache_tag not in e.compiled_for()]
+    """The entries of your own pool without ``interpreter``'s ``.pyc`` files (a pool layer's
+    are never compiled by a run: ``pyrun cache seed`` compiles them)."""
+    return [e for e in entries if not e.layer and interpreter.cache_tag not in e.compiled_for()]
 
 
 #: The longest a background compiler waits for the script it was started for to exit, in

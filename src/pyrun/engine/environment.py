@@ -125,12 +125,15 @@ def environment_key(
     >>> environment_key(python, [rich], "link-farm") == environment_key(python, [rich])
     False
     """
-    payload = {
+    payload: dict[str, object] = {
         "format": layout.CACHE_FORMAT,
         "interpreter": interpreter.identity(),
         "entries": sorted(e.key for e in entries),
         "mode": mode,
     }
+    read_in_place = sorted(str(e.path) for e in entries if getattr(e, "layer", ""))
+    if read_in_place:  # an environment reading pool layers points at them: another one
+        payload["layers"] = read_in_place
     blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:32]
 

@@ -61,6 +61,9 @@ class PoolEntry:
     key: str
     path: Path
     distribution: LockedDistribution
+    #: The pool layer it is read from (:mod:`pyrun.store.layers`), ``""`` for your own pool:
+    #: a layer's entry is never written, locked or compiled by a run.
+    layer: str = ""
 
     @property
     def site_packages(self) -> Path:
@@ -131,15 +134,47 @@ class Pool:
     def __init__(self, cache: Cache, reporter: Reporter) -> None:
         self.cache = cache
         self.reporter = reporter
+        self._layers: list[Path] | None = None
+
+    def layers(self) -> list[Path]:
+        """The trusted pool layers, in search order (:mod:`pyrun.store.layers`); each one that
+        is configured and not trusted is said once, as a warning.
+
+        Raises:
+            ProjectFileError: the config file naming them cannot be read.
+        """
+        if self._layers is None:
+            from pyrun.store.layers import VARIABLE, layers
+
+            self._layers = []
+            for layer in layers():
+                if layer.why:
+                    self.reporter.warn(f"the pool layer {layer.path} is not used: {layer.why}; "
+                                       "a layer must belong to root or to you and be writable "
+                                       f"by no one else (chmod go-w), or take it out of {VARIABLE}")
+                else:
+                    self._layers.append(layer.path)
+        return self._layers
 
     def entries_for(
         self, distributions: Sequence[LockedDistribution], interpreter: Interpreter
     ) -> list[PoolEntry]:
-        """The pool entries (finished or not) that hold ``distributions`` for ``interpreter``."""
+        """The pool entries (finished or not) that hold ``distributions`` for ``interpreter``:
+        your own pool's when it holds one finished, else the first trusted layer's that does
+        (read in place), else your own pool's (to be installed)."""
+        from pyrun.store import layers
+
         out = []
         for dist in distributions:
             key = entry_key(dist, interpreter)
-            out.append(PoolEntry(key, self.cache.pool / key, dist))
+            own = PoolEntry(key, self.cache.pool / key, dist)
+            if not own.is_complete():
+                for layer in self.layers():
+                    found = layers.entry(layer, key)
+                    if found is not None:
+                        own = PoolEntry(key, found, dist, str(layer))
+                        break
+            out.append(own)
         return out
 
     def ensure(
@@ -158,8 +193,16 @@ class Pool:
             NetworkError: the installer could not fetch an artifact.
         """
         entries = self.entries_for(distributions, interpreter)
-        suspect = {e.key for e in entries if e.is_complete() and e.altered(thorough)}
-        missing = [e for e in entries if e.key in suspect or not e.is_complete()]
+        for i, e in enumerate(entries):
+            why = e.altered(thorough) if e.layer else None
+            if why:  # a layer is never repaired: your own pool gets the entry
+                self.reporter.warn(f"pool layer entry {e.path}: {why} since it was installed; "
+                                   "installing it into your own pool instead")
+                entries[i] = PoolEntry(e.key, self.cache.pool / e.key, e.distribution)
+        suspect = {e.key for e in entries
+                   if not e.layer and e.is_complete() and e.altered(thorough)}
+        missing = [e for e in entries if not e.layer and (e.key in suspect
+                                                          or not e.is_complete())]
         if not missing:
             return entries
         with self.cache.locked([e.key for e in missing]):

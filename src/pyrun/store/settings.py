@@ -13,6 +13,8 @@ unused-for                             (and ``pyrun cache prune``) removes it: d
                                        or ``12h``, ``30d``, ``2w`` (default 30 days)
 ``PYRUN_CACHE_AUTO_PRUNE`` /           whether a run starts the daily prune (default true)
 auto-prune
+``PYRUN_POOL_PATH`` / pool-path        read-only pool layers searched after your own pool
+                                       (:mod:`pyrun.store.layers`)
 =====================================  ========================================================
 
 A value pyrun cannot read is an error naming the variable or the file: a
@@ -47,7 +49,7 @@ FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
 
 #: ``[cache]`` key -> environment variable.
 VARIABLES = {"max-size": "PYRUN_CACHE_MAX_SIZE", "unused-for": "PYRUN_CACHE_UNUSED_FOR",
-             "auto-prune": "PYRUN_CACHE_AUTO_PRUNE"}
+             "auto-prune": "PYRUN_CACHE_AUTO_PRUNE", "pool-path": "PYRUN_POOL_PATH"}
 
 #: Seconds in each unit ``unused-for`` accepts.
 _PERIODS = {"h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
@@ -87,6 +89,8 @@ def read(environ: Mapping[str, str] | None = None, path: Path | None = None) -> 
     values: dict[str, Any] = {}
     origin = {}
     for key, variable in VARIABLES.items():
+        if key == "pool-path":  # read by pyrun.store.layers
+            continue
         text = environ.get(variable, "")
         if text.strip():
             try:
@@ -104,6 +108,23 @@ def read(environ: Mapping[str, str] | None = None, path: Path | None = None) -> 
             origin[key] = "default"
     return CacheSettings(values.get("max-size"), values.get("unused-for", DEFAULT_UNUSED_FOR),
                          values.get("auto-prune", True), origin)
+
+
+def pool_path(path: Path) -> tuple[str, ...]:
+    """The ``pool-path`` of the config file at ``path`` (:mod:`pyrun.store.layers`): a list of
+    directories, or one string separated by ``os.pathsep``; ``()`` when unset.
+
+    Raises:
+        ProjectFileError: the file cannot be read, another user could have written it, or the
+            value is neither.
+    """
+    raw = _cache_table(path).get("pool-path", ())
+    if isinstance(raw, str):
+        return tuple(raw.split(os.pathsep))
+    if isinstance(raw, list) and all(isinstance(p, str) for p in raw):
+        return tuple(raw)
+    raise ProjectFileError(str(path), f"{path}: [cache] pool-path: needs a list of directories "
+                           f"(or one string separated by {os.pathsep!r}), not {raw!r}")
 
 
 def _cache_table(path: Path) -> dict[str, Any]:

@@ -1,0 +1,87 @@
+"""``pyrun cache seed --into DIR SCRIPT...``: the pool entries some scripts need, built into a
+pool layer (:mod:`pyrun.store.layers`) on a build machine, for other users or machines to read
+in place.
+
+Each script is prepared as a run prepares it (its interpreter, its resolution), in a scratch
+cache inside the layer (``DIR/.seed-*``: on the layer's file system, so finished entries move
+in with one rename, and never taken for an entry: keys do not start with a dot), with every
+entry's bytecode compiled before it moves (a layer is never compiled by a run). Entries the
+layer holds already are kept; the scratch cache is removed at the end, even after a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pyrun.errors import UsageError
+from pyrun.progress import Reporter
+
+if TYPE_CHECKING:
+    from pyrun.engine.options import RunOptions
+
+
+@dataclass
+class Seeded:
+    """What a seed did.
+
+    Attributes:
+        layer: the layer's directory.
+        added: the keys of the entries moved into it.
+        present: the keys it held already.
+    """
+
+    layer: Path
+    added: list[str] = field(default_factory=list)
+    present: list[str] = field(default_factory=list)
+
+
+def seed(scripts: Sequence[str], into: str | os.PathLike[str], options: RunOptions,
+         reporter: Reporter) -> Seeded:
+    """Build the pool entries ``scripts`` need (with ``options``: ``--python``, ``--with``...)
+    into the layer directory ``into`` (created, mode 0755, when missing).
+
+    Raises:
+        UsageError: ``into`` is not a directory you may seed: it must belong to you and be
+            writable by no one else, as a layer must (exit 64).
+        And whatever preparing a script raises (:func:`pyrun.engine.prepare`).
+    """
+    from pyrun.engine.preparing import prepare
+    from pyrun.store import layers
+    from pyrun.store.cache import Cache, remove_tree
+
+    layer = Path(os.path.abspath(into))
+    layer.mkdir(mode=0o755, parents=True, exist_ok=True)
+    why = layers.check(layer)
+    if why is None and layer.stat().st_uid != os.geteuid():
+        why = "it belongs to another user"
+    if why:
+        raise UsageError(f"cannot seed {layer}: {why}; a pool layer must be yours and writable "
+                         "by no one else (chmod go-w)")
+    scratch = Cache(layer / f".seed-{os.getpid()}-{os.urandom(4).hex()}")
+    done = Seeded(layer)
+    compile_mode = os.environ.get("PYRUN_COMPILE")
+    os.environ["PYRUN_COMPILE"] = "foreground"  # every entry compiled before it moves
+    try:
+        for script in scripts:
+            prepare(script, options, reporter, cache=scratch)
+        for entry in sorted(scratch.pool.iterdir()) if scratch.pool.is_dir() else []:
+            if entry.name.startswith(".") or not (entry / "pyrun-entry.json").is_file():
+                continue
+            if layers.entry(layer, entry.name) is not None:
+                done.present.append(entry.name)
+                continue
+            os.chmod(entry, 0o755)  # a directory moved to another parent must be writable
+            os.rename(entry, layer / entry.name)
+            os.chmod(layer / entry.name, 0o555)
+            done.added.append(entry.name)
+    finally:
+        if compile_mode is None:
+            os.environ.pop("PYRUN_COMPILE", None)
+        else:
+            os.environ["PYRUN_COMPILE"] = compile_mode
+        remove_tree(scratch.root)
+    return done
