@@ -25,7 +25,7 @@ import pyrun
 SRC = Path(pyrun.__file__).parent
 
 #: The layer folders, bottom first ("" is the root: the ground floor and the warm path).
-FOLDERS = ["", "script", "store", "engine", "wsp", "cli"]
+FOLDERS = ["", "script", "store", "engine", "wsp", "cli", "ray"]
 
 #: The root's modules: each one the warm path or the ground floor under every layer.
 GROUND = {"pyrun", "pyrun.__main__", "pyrun.errors", "pyrun.progress", "pyrun.faults",
