@@ -18,7 +18,7 @@ COMMANDS = [
     ("pyrun export", ["export", "--help"]), ("pyrun tree", ["tree", "--help"]),
     ("pyrun outdated", ["outdated", "--help"]), ("pyrun upgrade", ["upgrade", "--help"]),
     ("pyrun install", ["install", "--help"]), ("pyrun uninstall", ["uninstall", "--help"]),
-    ("pyrun list", ["list", "--help"]),
+    ("pyrun list", ["list", "--help"]), ("pyrun bundle", ["bundle", "--help"]),
     ("pyrun python", ["python", "--help"]),
     ("pyrun env", ["env", "--help"]), ("pyrun cache", ["cache", "--help"]),
     *[(f"pyrun cache {name}", ["cache", name, "--help"])

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 COMMANDS = (
     ("run", "pyrun.cli.run", "pyrun run [OPTIONS] SCRIPT [ARGS...]",
      "run SCRIPT (for a script named like a subcommand)"),
-    ("cache", "pyrun.cli.cache", "pyrun cache dir|info|prune|clean|verify",
+    ("cache", "pyrun.cli.cache", "pyrun cache dir|info|prune|clean|verify|seed",
      "manage the cache (pyrun cache --help)"),
     ("python", "pyrun.cli.envs", "pyrun python SCRIPT",
      "print the interpreter of SCRIPT's environment"),
@@ -73,6 +73,8 @@ COMMANDS = (
      "remove a command `pyrun install` made"),
     ("list", "pyrun.cli.listing", "pyrun list [--json]",
      "environments: scripts, Python, size, last use; commands"),
+    ("bundle", "pyrun.cli.bundle", "pyrun bundle SCRIPT... -o DIR [--tar FILE]",
+     "what SCRIPTs need to run offline (pyrun --bundle DIR)"),
     ("wsp", "pyrun.cli.wsp", "pyrun wsp ...",
      "the workflow server protocol (pyrun wsp --help)"),
 )

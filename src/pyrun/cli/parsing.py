@@ -177,6 +177,9 @@ def run_parser() -> "argparse.ArgumentParser":
     environment_options(parser)
     parser.add_argument("--lock", metavar="FILE", help="install exactly what the PEP 751 lock "
                         "FILE (pylock.toml, from `pyrun export`) pins; no resolution")
+    parser.add_argument("--bundle", metavar="DIR", help="run from the offline bundle DIR "
+                        "(`pyrun bundle`): its lock for this script, its pool entries, its "
+                        "Python; no resolver, no network")
     parser.add_argument("--refresh", action="store_true",
                         help="resolve again, and have uv revalidate what it cached")
     parser.add_argument("--no-cache", action="store_true",
@@ -241,7 +244,7 @@ def run_options(ns: "argparse.Namespace") -> "tuple[RunOptions, int]":
                          index=_index_options(ns), lock_mode=ns.lock_mode,
                          lock=getattr(ns, "lock", None), refresh=getattr(ns, "refresh", False),
                          no_cache=getattr(ns, "no_cache", False),
-                         env_files=_env_files(ns))
+                         env_files=_env_files(ns), bundle=getattr(ns, "bundle", None))
     return options, verbosity
 
 

@@ -11,7 +11,8 @@ workflow server protocol (:mod:`pyrun.wsp`) all use.
   and :func:`upgrade` find newer releases of scripts' requirements and raise a block's lower
   bounds (``pyrun outdated``, ``pyrun upgrade``).
 * :func:`seed` builds the pool entries some scripts need into a pool layer (``pyrun cache
-  seed --into``).
+  seed --into``); :func:`bundle` writes an offline bundle (``pyrun bundle``), which
+  ``RunOptions(bundle=DIR)`` runs from.
 * :func:`read_script` reads a script's bytes once (a file, ``-`` or a URL), for a caller that
   must run exactly the bytes it checked (``prepare(..., data=...)``).
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pyrun.engine.bundling import bundle
     from pyrun.engine.editing import BOUNDS
     from pyrun.engine.installers.uv import find_uv
     from pyrun.engine.installing import install_command
@@ -62,6 +64,7 @@ _WHERE = {
     "RunOptions": "pyrun.engine.options",
     "UpgradeReport": "pyrun.engine.upgrading",
     "add_requirements": "pyrun.engine.subcommands",
+    "bundle": "pyrun.engine.bundling",
     "ask_early": "pyrun.engine.uvpython",
     "command_environ": "pyrun.engine.running",
     "create_venv": "pyrun.engine.preparing",
@@ -94,6 +97,7 @@ __all__ = [
     "RunOptions",
     "UpgradeReport",
     "add_requirements",
+    "bundle",
     "ask_early",
     "command_environ",
     "create_venv",

@@ -10,7 +10,7 @@ renamed into place, and the fast-path index is written last (:mod:`pyrun.fastpat
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -142,7 +142,8 @@ def install_and_compose(request: BuildRequest, pins: Pins, interpreter: Interpre
         entries, plan = compose_entries(request.cache, pins, interpreter,
                                         request.options.composition, request.reporter,
                                         thorough=request.options.upgrade
-                                        or request.options.refresh)
+                                        or request.options.refresh,
+                                        layers=request.options.layers)
         try:
             env = ensure_environment(request.cache, interpreter, plan, request.reporter)
             break
@@ -199,6 +200,7 @@ def compose_entries(
     composition: str,
     reporter: Reporter,
     thorough: bool = False,
+    layers: Sequence[str] = (),
 ) -> tuple[list[PoolEntry], Composition]:
     """The pool entries of the pins (installing the missing ones with the pins' installer;
     None when there is nothing to install) and how they compose; for a link farm, the
@@ -211,8 +213,8 @@ def compose_entries(
 
     entries: list[PoolEntry] = []
     if pins.installer is not None and pins.resolution.distributions:
-        entries = Pool(cache, reporter).ensure(pins.resolution.distributions, interpreter,
-                                               pins.installer, thorough)
+        entries = Pool(cache, reporter, layers).ensure(pins.resolution.distributions,
+                                                       interpreter, pins.installer, thorough)
     plan = compose(entries, composition)
     if plan.mode == LINK_FARM:
         bytecode.before_link_farm(cache, entries, interpreter, reporter)

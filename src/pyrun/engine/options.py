@@ -45,6 +45,9 @@ class RunOptions:
             cached (its own ``--refresh``).
         no_cache: ``--no-cache``: build the environment in a temporary cache, run the script in
             it as a child, and remove it all afterwards; uv reads and writes no cache either.
+        layers: pool layers searched before the configured ones (:mod:`pyrun.store.layers`).
+        bundle: ``--bundle DIR``: run from an offline bundle (:mod:`pyrun.engine.bundling`):
+            its lock and its layer, no resolver, no network.
         env_files: ``--env-file``: dotenv files whose variables the script's process gets (not
             pyrun's own resolution), later files winning, the environment's own variables
             winning over them (as uv's). The CLI fills it from ``UV_ENV_FILE`` too.
@@ -63,6 +66,8 @@ class RunOptions:
     refresh: bool = False
     no_cache: bool = False
     env_files: tuple[str, ...] = ()
+    layers: tuple[str, ...] = ()
+    bundle: str | None = None
 
     @property
     def upgrade_args(self) -> list[str]:

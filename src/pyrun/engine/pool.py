@@ -44,7 +44,7 @@ from pyrun.faults import point
 from pyrun.layout import ENTRY_MARKER
 from pyrun.progress import Reporter
 from pyrun.store.cache import Cache, Temporary, make_readonly, remove_tree
-from pyrun.store.manifest import altered, hash_mismatch
+from pyrun.store.manifest import ARCHIVE_SLACK_NS, altered, hash_mismatch
 from pyrun.store.markers import EntryMarker, read_entry_marker, write_entry_marker
 
 
@@ -86,7 +86,8 @@ class PoolEntry:
         (``-U``, ``--refresh``) every file's content too, bytecode included, once the compiler
         has recorded it (:func:`pyrun.store.manifest.hash_mismatch`)."""
         marker = self.marker()
-        return altered(self.path, marker.files if marker else None) or (
+        slack = ARCHIVE_SLACK_NS if self.layer else 0  # a layer may come out of a tar archive
+        return altered(self.path, marker.files if marker else None, slack) or (
             hash_mismatch(self.path, marker.hashes if marker else None) if thorough else None)
 
     def compiled_flag(self, cache_tag: str) -> Path:
@@ -129,11 +130,13 @@ class Pool:
     Args:
         cache: the cache whose ``pool/`` and ``locks/`` are used.
         reporter: progress and diagnostics.
+        first: layers searched before the configured ones (a bundle's, ``pyrun --bundle``).
     """
 
-    def __init__(self, cache: Cache, reporter: Reporter) -> None:
+    def __init__(self, cache: Cache, reporter: Reporter, first: Sequence[str] = ()) -> None:
         self.cache = cache
         self.reporter = reporter
+        self.first = [Path(p) for p in first]  # searched before the configured ones (a bundle)
         self._layers: list[Path] | None = None
 
     def layers(self) -> list[Path]:
@@ -144,10 +147,10 @@ class Pool:
             ProjectFileError: the config file naming them cannot be read.
         """
         if self._layers is None:
-            from pyrun.store.layers import VARIABLE, layers
+            from pyrun.store.layers import VARIABLE, Layer, check, layers
 
             self._layers = []
-            for layer in layers():
+            for layer in [Layer(p, check(p) or "") for p in self.first] + layers():
                 if layer.why:
                     self.reporter.warn(f"the pool layer {layer.path} is not used: {layer.why}; "
                                        "a layer must belong to root or to you and be writable "

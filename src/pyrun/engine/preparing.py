@@ -56,6 +56,12 @@ def prepare(
     reporter = reporter or Reporter()
     source = metadata.read_script(script) if data is None else data
     name = os.fspath(script)
+    if options.bundle:  # its lock, its layer, its interpreter, offline: no resolver
+        from pyrun.engine.bundling import options_for
+
+        options = options_for(options.bundle, name, source, options)
+        reporter.debug(f"from the bundle: --lock {options.lock}, the pool layer "
+                       f"{options.layers[0]}, Python {options.python}, offline")
     early = early if early is not None else ask_uv_early(name, options, source)
     try:
         meta = metadata.load(script, source)

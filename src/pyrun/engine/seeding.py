@@ -32,11 +32,15 @@ class Seeded:
         layer: the layer's directory.
         added: the keys of the entries moved into it.
         present: the keys it held already.
+        python, version: the base interpreter the last script's environment runs on (its real
+            path) and its version.
     """
 
     layer: Path
     added: list[str] = field(default_factory=list)
     present: list[str] = field(default_factory=list)
+    python: str = ""
+    version: str = ""
 
 
 def seed(scripts: Sequence[str], into: str | os.PathLike[str], options: RunOptions,
@@ -67,7 +71,9 @@ def seed(scripts: Sequence[str], into: str | os.PathLike[str], options: RunOptio
     os.environ["PYRUN_COMPILE"] = "foreground"  # every entry compiled before it moves
     try:
         for script in scripts:
-            prepare(script, options, reporter, cache=scratch)
+            env = prepare(script, options, reporter, cache=scratch)
+            done.python = os.path.realpath(env.python)
+            done.version = _version(env.path)
         for entry in sorted(scratch.pool.iterdir()) if scratch.pool.is_dir() else []:
             if entry.name.startswith(".") or not (entry / "pyrun-entry.json").is_file():
                 continue
@@ -85,3 +91,16 @@ def seed(scripts: Sequence[str], into: str | os.PathLike[str], options: RunOptio
             os.environ["PYRUN_COMPILE"] = compile_mode
         remove_tree(scratch.root)
     return done
+
+
+def _version(env: Path) -> str:
+    """The Python version an environment's ``pyvenv.cfg`` names (``""`` if none)."""
+    try:
+        lines = (env / "pyvenv.cfg").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return ""
+    for line in lines:
+        key, _, value = line.partition("=")
+        if key.strip() in ("version", "version_info"):
+            return value.strip()
+    return ""

@@ -95,7 +95,8 @@ def hash_mismatch(entry_dir: Path, recorded: Mapping[str, str] | None) -> str | 
     return None
 
 
-def altered(entry_dir: Path, recorded: Mapping[str, list[int]] | None) -> str | None:
+def altered(entry_dir: Path, recorded: Mapping[str, list[int]] | None,
+            slack_ns: int = 0) -> str | None:
     """What changed in the entry at ``entry_dir`` since it was finished, or None.
 
     Compares every file's size and mtime with ``recorded`` (the manifest in its marker):
@@ -104,7 +105,9 @@ def altered(entry_dir: Path, recorded: Mapping[str, list[int]] | None) -> str | 
     without recording it (killed before it rewrote the marker) is not damage: only the
     compiler writes ``__pycache__`` files, atomically, under the entry's lock, and removing
     the entry for it would pull it from under the scripts that use it. None too for an entry
-    from before manifests (``recorded`` None): nothing to compare with.
+    from before manifests (``recorded`` None): nothing to compare with. ``slack_ns``: how far
+    an mtime may be off (a pool layer unpacked from a tar archive, which keeps mtimes to the
+    microsecond at best: :data:`ARCHIVE_SLACK_NS`).
     """
     if recorded is None:
         return None
@@ -113,12 +116,16 @@ def altered(entry_dir: Path, recorded: Mapping[str, list[int]] | None) -> str | 
         now = current.pop(rel, None)
         if now is None:
             return f"{rel} was removed"
-        if now != st:
+        if now[0] != st[0] or abs(now[1] - st[1]) > slack_ns:
             return f"{rel} was modified"
     added = [rel for rel in current if not _is_bytecode(rel)]
     if added:
         return f"{min(added)} was added"
     return None
+
+
+#: How far a file's mtime may be off in a pool layer (:func:`altered`): a second.
+ARCHIVE_SLACK_NS = 10**9
 
 
 def record_mismatch(entry_dir: Path) -> str | None:
