@@ -62,6 +62,10 @@ g. **warm run, another interpreter**: the same with ``requires-python = "==3.X.*
    checks it runs on 3.X. Its real directory is added to ``PATH`` after the default
    interpreter's (a user with two Pythons has both on ``PATH``), for both tools. The row is
    skipped, with a note, when no other interpreter is installed.
+h. **heavy first run, its entries in a pool layer** (issue 26): as d, with
+   ``PYRUN_POOL_PATH`` naming a layer seeded once with ``pyrun cache seed --into`` (pyrun's
+   cache deleted before each of its runs, the layer kept; uv's environments deleted, its
+   downloads kept). Compare with d: the same with pyrun's pool empty.
 
 The disk, inode and peak-memory rows of the earlier version (issue 12) are left out: each cost
 several heavy cold runs.
@@ -378,6 +382,22 @@ def heavy(forget: Callable[[], None], label: str, opts: argparse.Namespace) -> l
     return [(label, p, u, r)]
 
 
+def heavy_in_a_layer(opts: argparse.Namespace) -> list[Row]:
+    """h. The heavy first run with its entries in a pool layer (issue 26), seeded once with
+    ``pyrun cache seed --into``; before each run pyrun's cache is deleted (the layer kept) and
+    uv's environments (its downloads kept), as in d."""
+    script = write("heavy", HEAVY_DEPS, HEAVY_BODY)
+    layer = WORK / "layer"
+    timed([str(PYRUN), "cache", "seed", "--into", str(layer), str(script)])
+    env = {**ENV, "PYRUN_POOL_PATH": str(layer)}
+    both_once(script, env)
+    p, u, r = paired(lambda _t: timed(pyrun_cmd(script), env),
+                     lambda _t: timed(uv_cmd(script), env), opts.heavy_repeat,
+                     forget_environments, forget_environments)
+    return [("h. heavy first run, its entries in a pool layer (pyrun cache seed), "
+             "uv's download cache warm", p, u, r)]
+
+
 def warm(script: Path, env: dict[str, str], label: str, opts: argparse.Namespace) -> list[Row]:
     """f, g. Warm runs of ``script`` in ``env``, after one run by each tool."""
     both_once(script, env)
@@ -432,13 +452,13 @@ def main() -> None:
                         help="cold trials of the 20 small scripts and the heavy script (a, d, e)")
     parser.add_argument("--skip-empty", action="store_true",
                         help="leave out e (empty caches: it downloads everything)")
-    parser.add_argument("--only", default="abcdefg",
+    parser.add_argument("--only", default="abcdefgh",
                         help="the scenarios to run, by letter (e.g. b,c,f)")
     parser.add_argument("--out", type=Path, default=None, help="also write the table there")
     opts = parser.parse_args()
     only = set(opts.only.replace(",", "").replace(" ", ""))
-    if not only <= set("abcdefg"):
-        parser.error(f"--only: unknown scenario(s) {', '.join(sorted(only - set('abcdefg')))}")
+    if not only <= set("abcdefgh"):
+        parser.error(f"--only: unknown scenario(s) {', '.join(sorted(only - set('abcdefgh')))}")
 
     shutil.rmtree(WORK, ignore_errors=True)
     SCRIPTS.mkdir(parents=True)
@@ -465,6 +485,8 @@ def main() -> None:
                      "f. warm run, default interpreter (rich)", opts)
     if "g" in only:
         rows += warm_other(python, opts)
+    if "h" in only:
+        rows += heavy_in_a_layer(opts)
 
     text = table(rows, python)
     print(text)
