@@ -232,14 +232,17 @@ def content_digest(path: str) -> str:
 
 
 def watch_signature(path: str) -> str:
-    """What a watched path looks like now: ``-`` when missing, ``d`` for a directory (only
-    its presence counts), else :func:`file_signature`."""
+    """What a watched path looks like now: ``-`` when missing, ``d`` for a directory that
+    belongs to root or this user and that no group or other can write to (a pool layer and
+    its entries are watched for that), ``d!`` for another directory, else
+    :func:`file_signature`."""
     try:
         st = os.stat(path)
     except OSError:
         return "-"
     if st.st_mode & 0o170000 == 0o040000:
-        return "d"
+        mine = st.st_uid in (0, getattr(os, "geteuid", lambda: 0)())
+        return "d" if mine and not st.st_mode & 0o022 else "d!"
     return f"{st.st_size}:{st.st_mtime_ns}"
 
 

@@ -156,3 +156,25 @@ def _serve_another_user(shared: Path, tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split()[0].startswith(str(layer) + os.sep)
     assert (home / "cache" / "envs").is_dir() and entries(home / "cache") == []
+
+
+def test_a_layer_made_writable_later_is_not_used_by_a_warm_run(seeded: Path,
+                                                                tmp_path: Path) -> None:
+    """The warm path watches the layer and its entries: once others can write to the layer,
+    the environment that reads it is not run again; the run builds from your own pool."""
+    run = Runner(cache=tmp_path / "cache", uv_cache=tmp_path / "uv-cache")
+    script = write(tmp_path / "s.py", SCRIPT)
+    first = run(str(script), PYRUN_POOL_PATH=str(seeded))
+    assert first.returncode == 0 and first.stdout.startswith(str(seeded)), first.stderr
+    warm = run("-v", str(script), PYRUN_POOL_PATH=str(seeded))
+    assert "pyrun: warm:" in warm.stderr  # the warm path takes it while the layer is trusted
+    mode = seeded.stat().st_mode
+    seeded.chmod(mode | 0o020)
+    try:
+        again = run("-v", str(script), PYRUN_POOL_PATH=str(seeded))
+    finally:
+        seeded.chmod(mode)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "pyrun: warm:" not in again.stderr
+    assert "is not used: its group can write to it" in again.stderr
+    assert again.stdout.startswith(str(tmp_path / "cache" / "pool"))

@@ -178,6 +178,9 @@ def record(request: BuildRequest, key: str, env: Environment, entries: list[Pool
                     for e in bytecode.stale(entries, interpreter))
     watched = [w for d in pins.resolution.distributions if d.kind == "directory"
                for w in directory_watch(d.url)]
+    read_in_place = [str(e.path) for e in entries if e.layer]  # and their layers: a warm run
+    read_in_place += sorted({e.layer for e in entries if e.layer})  # sees one made writable
+    watched += [(path, layout.watch_signature(path)) for path in read_in_place]
     activation = str(env.activation)
     contents = [(activation, layout.content_digest(activation))]
     cache.record_index(key, env.path, interpreter.executable, required, pending, watched,
