@@ -57,7 +57,7 @@ def prepare(
     source = metadata.read_script(script) if data is None else data
     name = os.fspath(script)
     if options.bundle:  # its lock, its layer, its interpreter, offline: no resolver
-        from pyrun.engine.bundling import options_for
+        from pyrun.engine.bundles import options_for
 
         options = options_for(options.bundle, name, source, options)
         reporter.debug(f"from the bundle: --lock {options.lock}, the pool layer "
