@@ -116,7 +116,7 @@ class Namespace:
 
     def close(self) -> None:
         """End every process in the namespace (Ray's daemons): SIGTERM, then SIGKILL."""
-        for sig, grace in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 30.0)):
+        for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 30.0)):
             for pid in self.members():
                 try:
                     os.kill(pid, sig)
