@@ -20,7 +20,7 @@ import logging
 from typing import Any
 
 from pyrun.engine import Reporter, RunOptions, prepare_requirements
-from pyrun.ray import FIELD, FORMAT, uri_of
+from pyrun.ray.runtime import FIELD, FORMAT, uri_of
 
 _base: Any = importlib.import_module("ray._private.runtime_env.plugin").RuntimeEnvPlugin
 
