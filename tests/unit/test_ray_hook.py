@@ -92,3 +92,19 @@ def test_one_uri_per_field() -> None:
 def test_the_plugin_is_imported_only_when_asked() -> None:
     with pytest.raises(AttributeError):
         pyrun.ray.Other  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_a_pool_layer_s_entry_is_the_environment_s_too(tmp_path: Path) -> None:
+    """An entry read in place from a pool layer (issue 26) is pinned like the pool's own; a
+    site-packages elsewhere without an entry marker is not."""
+    from pyrun.layout import ENTRY_MARKER
+    from pyrun.ray import runtime
+
+    assert runtime._ENTRY_MARKER == ENTRY_MARKER
+    env, path = _environment(tmp_path)
+    layer_entry = tmp_path / "layer" / "idna-3.10-dd"
+    _dist(layer_entry / "site-packages", "idna", "3.10")
+    (layer_entry / ENTRY_MARKER).write_text("{}", encoding="utf-8")
+    field = pyrun.ray.field(str(env), [*path, str(layer_entry / "site-packages")])
+    assert field is not None and "idna==3.10" in field["requirements"]
+    assert "pytest==8.0" not in field["requirements"]

@@ -22,8 +22,10 @@ FIELD = "pyrun"
 #: What the field's ``format`` says; the plugin refuses another.
 FORMAT = 1
 
-#: A pyrun environment's marker, at the root of its directory (``envs/<key>/``).
+#: A pyrun environment's marker, at the root of its directory (``envs/<key>/``), and a pool
+#: entry's (:data:`pyrun.layout.ENTRY_MARKER`, which a unit test holds equal).
 _MARKER = "pyrun-env.json"
+_ENTRY_MARKER = "pyrun-entry.json"
 
 #: Fields of a runtime environment that choose the workers' interpreter or packages too: the
 #: hook refuses to combine them with the driver's environment.
@@ -100,12 +102,15 @@ def uri_of(value: dict[str, Any]) -> str:
 
 
 def _ours(path: str, prefix: str, pool: str) -> bool:
-    """Whether ``path`` is a ``site-packages`` of the environment at ``prefix`` or of one of
-    the entries of ``pool``."""
+    """Whether ``path`` is a ``site-packages`` of the environment at ``prefix``, of one of the
+    entries of ``pool``, or of a pool layer's entry the environment reads in place (a
+    directory holding its entry marker, :mod:`pyrun.store.layers`)."""
     path = os.path.abspath(path)
     if os.path.basename(path) != "site-packages":
         return False
-    return path.startswith(prefix + os.sep) or os.path.dirname(os.path.dirname(path)) == pool
+    entry = os.path.dirname(path)
+    return (path.startswith(prefix + os.sep) or os.path.dirname(entry) == pool
+            or os.path.isfile(os.path.join(entry, _ENTRY_MARKER)))
 
 
 def _pin(name: str, version: str, direct: str | None) -> str:
