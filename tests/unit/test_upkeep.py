@@ -466,3 +466,21 @@ def test_the_run_looks_for_the_config_file_where_pyrun_reads_it(
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
     assert launch.config_file() == str(config_file())
+
+
+def test_the_pool_path_of_the_config_file(tmp_path: Path) -> None:
+    """``[cache] pool-path``: a list, or one string separated as PYRUN_POOL_PATH is; a config
+    file without it has none (a bad value is the file's error)."""
+    from pyrun.errors import ProjectFileError
+    from pyrun.store.settings import pool_path
+
+    config = tmp_path / "config.toml"
+    config.write_text("[cache]\nmax-size = \"1G\"\n")
+    assert pool_path(config) == ()
+    config.write_text('[cache]\npool-path = ["/a", "/b"]\n')
+    assert pool_path(config) == ("/a", "/b")
+    config.write_text(f'[cache]\npool-path = "/a{os.pathsep}/b"\n')
+    assert pool_path(config) == ("/a", "/b")
+    config.write_text("[cache]\npool-path = 3\n")
+    with pytest.raises(ProjectFileError, match="pool-path"):
+        pool_path(config)

@@ -87,11 +87,18 @@ def first(request: BuildRequest, settings: UvSettings, installer: Installer,
         UsageError: ``PYRUN_POOL_FRESHNESS`` cannot be read.
         NoInterpreterError: the interpreter cannot say its marker environment and tags.
     """
+    from pyrun.errors import NoInterpreterError
+
     found = plan(request, settings, installer)
     if found is None or not found.asks or not wanted:
         return None, found
-    answer = from_pool(request.cache, found, interpreter, finder.target(interpreter), wanted,
-                       request.reporter, request.script)
+    try:
+        target = finder.target(interpreter)
+    except NoInterpreterError as exc:  # an old Python that pyrun's packaging cannot run on
+        request.reporter.debug(f"the pool does not answer: {exc}")
+        return None, found
+    answer = from_pool(request.cache, found, interpreter, target, wanted, request.reporter,
+                       request.script)
     return answer, found
 
 
@@ -167,7 +174,13 @@ def instead(request: BuildRequest, found: PoolPlan | None, interpreter: Interpre
         return None
     request.reporter.debug(f"the index failed ({error.place}); asking the pool, any age")
     anyhow = PoolPlan(found.context, found.window, True, True)
-    answer = from_pool(request.cache, anyhow, interpreter, finder.target(interpreter), wanted,
+    from pyrun.errors import NoInterpreterError
+
+    try:
+        target = finder.target(interpreter)
+    except NoInterpreterError:
+        return None
+    answer = from_pool(request.cache, anyhow, interpreter, target, wanted,
                        request.reporter, request.script, f"{error.place} cannot be reached")
     return answer
 

@@ -118,7 +118,10 @@ def pool_path(path: Path) -> tuple[str, ...]:
         ProjectFileError: the file cannot be read, another user could have written it, or the
             value is neither.
     """
-    raw = _cache_table(path).get("pool-path", ())
+    table = _cache_table(path)
+    if "pool-path" not in table:
+        return ()
+    raw = table["pool-path"]
     if isinstance(raw, str):
         return tuple(raw.split(os.pathsep))
     if isinstance(raw, list) and all(isinstance(p, str) for p in raw):
