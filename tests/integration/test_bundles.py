@@ -96,3 +96,18 @@ def test_another_interpreter_than_the_bundles_is_named(bundled: tuple[Path, Path
     out = Runner(cache=tmp_path / "c", uv_cache=tmp_path / "u")(
         "--bundle", str(bundle), "--python", other, str(script))
     assert_fails(out, 68, "was built for Python", other)
+
+
+def test_a_bundle_others_can_write_is_refused(bundled: tuple[Path, Path, Path],
+                                              tmp_path: Path) -> None:
+    """A bundle names the interpreter a run starts and the lock it installs: one another user
+    could have written is not used, as a pool layer is not."""
+    bundle, _, script = bundled
+    mode = bundle.stat().st_mode
+    bundle.chmod(mode | 0o002)
+    try:
+        out = Runner(cache=tmp_path / "c", uv_cache=tmp_path / "u")("--bundle", str(bundle),
+                                                                     str(script))
+    finally:
+        bundle.chmod(mode)
+    assert_fails(out, 64, f"the bundle {bundle} is not used: everyone can write to it")

@@ -46,11 +46,19 @@ def options_for(directory: str, script: str, data: bytes, options: RunOptions) -
     its lock, its layer first, its interpreter, offline.
 
     Raises:
-        UsageError: ``directory`` is not a bundle, or does not hold this script's block.
+        UsageError: ``directory`` is not a bundle, does not hold this script's block, or is not
+            trusted as a pool layer is (:func:`pyrun.store.layers.check`: it names the
+            interpreter that runs and the lock that is installed).
         NoInterpreterError: ``--python`` names another interpreter than the bundle's, or the
             bundle's is not on this machine; the message names both.
     """
+    from pyrun.store.layers import check
+
     root = Path(os.path.abspath(directory))
+    why = check(root)  # it names the interpreter run and the lock installed: as a layer is
+    if why:
+        raise UsageError(f"{script}: the bundle {root} is not used: {why}; a bundle must "
+                         "belong to root or to you and be writable by no one else (chmod go-w)")
     described = read(root)
     held = described["scripts"].get(block_id(data))
     if not isinstance(held, dict) or not isinstance(held.get("lock"), str):
