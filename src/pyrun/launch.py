@@ -214,6 +214,22 @@ def release(fd: int) -> None:
         os.close(fd)
 
 
+def _package_on_path(env_dir: str, extra: "Mapping[str, str]") -> "dict[str, str]":
+    """``{"PYTHONPATH": ...}`` with :func:`pyrun.layout.package_path` of the cache holding
+    ``env_dir`` first (``extra``'s or this process's ``PYTHONPATH`` after it), or ``{}`` with
+    a warning when that directory cannot be made or trusted."""
+    from pyrun.layout import package_path
+
+    try:
+        directory = package_path(os.path.dirname(os.path.dirname(env_dir)))
+    except OSError as exc:
+        sys.stderr.write(f"pyrun: warning: RAY_RUNTIME_ENV_HOOK names pyrun's hook, but the "
+                         f"script cannot be given pyrun's package: {exc}\n")
+        return {}
+    rest = extra.get("PYTHONPATH", os.environ.get("PYTHONPATH", ""))
+    return {"PYTHONPATH": directory + os.pathsep + rest if rest else directory}
+
+
 def exec_script(python: str, script: str, args: list[str], in_process: bool = False,
                 module: bool = False, extra: "Mapping[str, str] | None" = None) -> int:
     """Run ``python script *args`` with this process's stdio, terminal, environment and cwd.
@@ -245,6 +261,11 @@ def exec_script(python: str, script: str, args: list[str], in_process: bool = Fa
     environment runs on this very interpreter runs in this process instead
     (:mod:`pyrun.inprocess`): one interpreter start-up instead of two.
 
+    When ``RAY_RUNTIME_ENV_HOOK`` names a hook of pyrun's (``pyrun.ray.hook``), the script
+    (a Ray driver) must import ``pyrun`` while its environment holds only its block: the
+    directory :func:`pyrun.layout.package_path` makes, holding only a link to this pyrun's
+    package, is put first on its ``PYTHONPATH`` (and the script exec'd).
+
     Raises:
         FileNotFoundError: the environment is gone (removed by a ``clean`` meanwhile): build it
             again.
@@ -260,6 +281,10 @@ def exec_script(python: str, script: str, args: list[str], in_process: bool = Fa
 
             used = time.time()
         upkeep(env_dir, used, built=not in_process)
+    hook = extra.get("RAY_RUNTIME_ENV_HOOK") if extra else None
+    if (os.environ.get("RAY_RUNTIME_ENV_HOOK", "") if hook is None else hook).startswith("pyrun."):
+        extra = {**extra} if extra else {}
+        extra.update(_package_on_path(env_dir, extra))
     if in_process and not module and not extra:
         from pyrun import inprocess
 

@@ -16,6 +16,7 @@ Layout under the root (``PYRUN_CACHE_DIR`` or the platform's user cache director
     index/<xx>/<fast key>             the fast-path index: see :func:`index_text`
     locks/<key>.lock                  per-key file locks
     scripts/<hash>.py                 copies of scripts read from a pipe or FIFO
+    package-path/pyrun                a link to this pyrun's package: a Ray driver's path
     interpreters.json                 answers of interpreter queries
 
 Temporary files and directories are named ``.tmp-<pid>-...`` (:func:`tmp_prefix`) beside their
@@ -43,6 +44,9 @@ REFS = "refs"
 INTERPRETERS = "interpreters.json"
 #: Copies of scripts that came from a pipe or FIFO (read once, run from here).
 SCRIPTS = "scripts"
+
+#: A directory holding only a link named ``pyrun`` to this pyrun's package (:func:`package_path`).
+PACKAGE_PATH = "package-path"
 
 #: An environment's completion marker, written last; its mtime is the environment's last use.
 ENV_MARKER = "pyrun-env.json"
@@ -168,6 +172,42 @@ def runnable_copy(root: str, data: bytes) -> str:
         os.makedirs(directory, mode=0o700, exist_ok=True)
         write_atomic(path, data)
     return path
+
+
+def package_path(root: str) -> str:
+    """The directory ``root/package-path/``, made (or its link renewed) on demand, holding only
+    ``pyrun``, a symbolic link to the package this pyrun runs from: put on ``PYTHONPATH`` where
+    a script's own process must import ``pyrun`` (a Ray driver whose ``RAY_RUNTIME_ENV_HOOK``
+    names ``pyrun.ray.hook``) while its environment holds only the script's dependencies.
+
+    Raises:
+        OSError: it cannot be made, or the directory is not a real one of this user's that no
+            one else can write to (its link is then not trusted, nor changed).
+    """
+    directory = os.path.join(root, PACKAGE_PATH)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    st = os.lstat(directory)
+    why = "it is not a directory" if st.st_mode & 0o170000 != 0o040000 else foreign(st)
+    if why:
+        raise OSError(1, f"{directory} is not pyrun's: {why}")
+    target = os.path.dirname(os.path.abspath(__file__))
+    link = os.path.join(directory, "pyrun")
+    try:
+        if os.readlink(link) == target:
+            return directory
+    except OSError:
+        pass
+    tmp = os.path.join(directory, f"{tmp_prefix()}{os.urandom(4).hex()}-pyrun")
+    try:
+        os.symlink(target, tmp)
+        os.replace(tmp, link)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return directory
 
 
 def is_regular_file(path: str) -> bool:

@@ -30,7 +30,6 @@ from pathlib import Path
 
 import pytest
 
-import pyrun as pyrun_package
 from tests.helpers import Runner, wait_for_line, wait_until, write
 
 pytestmark = [
@@ -193,9 +192,6 @@ def test_a_driver_s_tasks_run_in_its_environment_on_every_node(
     built = runner(*python, str(driver), BUILD_ONLY="1")  # with the network, before the namespace
     assert built.returncode == 0, built.stderr[-3000:]
 
-    hook_path = tmp_path / "hook-path"  # the driver's environment holds only its block:
-    hook_path.mkdir()                   # the hook's package is put on its path alone
-    (hook_path / "pyrun").symlink_to(Path(pyrun_package.__file__).parent)
     ray_env = runner.env(RAY_RUNTIME_ENV_PLUGINS='[{"class": "pyrun.ray.PyrunPlugin"}]',
                          RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0")
     ray = [sys.executable, "-m", "ray.scripts.scripts", "start", "--node-ip-address",
@@ -211,7 +207,7 @@ def test_a_driver_s_tasks_run_in_its_environment_on_every_node(
     assert node.returncode == 0, node.stderr[-4000:]
 
     job_env = runner.env(RAY_ADDRESS=f"127.0.0.1:{HEAD_PORT}", RAY_AUTH_MODE="disabled",
-                         RAY_RUNTIME_ENV_HOOK="pyrun.ray.hook", PYTHONPATH=str(hook_path))
+                         RAY_RUNTIME_ENV_HOOK="pyrun.ray.hook")  # pyrun finds its hook itself
     run = [sys.executable, "-m", "pyrun", *python]
     first = _result(namespace.run([*run, str(driver)], job_env))
     tasks = first["tasks"]
