@@ -178,3 +178,24 @@ def test_a_layer_made_writable_later_is_not_used_by_a_warm_run(seeded: Path,
     assert "pyrun: warm:" not in again.stderr
     assert "is not used: its group can write to it" in again.stderr
     assert again.stdout.startswith(str(tmp_path / "cache" / "pool"))
+
+
+def test_a_seed_removes_what_a_killed_seed_left(seeded: Path, tmp_path: Path) -> None:
+    import socket
+
+    layer = tmp_path / "layer"
+    layer.mkdir(mode=0o755)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    host = "".join(c if c.isalnum() or c in "-." else "_" for c in socket.gethostname())
+    dead = layer / f".seed-{host}-{gone.stdout.strip()}-0badc0de"   # a killed seed's scratch
+    alive = layer / f".seed-{host}-{os.getpid()}-0badc0de"          # a seed still running
+    other = layer / f".seed-another-host-{gone.stdout.strip()}-0badc0de"  # another machine's
+    for scratch in (dead, alive, other):
+        (scratch / "pool" / "six-1.0-x").mkdir(parents=True)
+    seeder = Runner(cache=tmp_path / "cache", uv_cache=seeded.parent / "uv-cache")
+    out = seeder("cache", "seed", "--into", str(layer), str(write(tmp_path / "s.py", SCRIPT)))
+    assert out.returncode == 0, out.stderr[-3000:]
+    names = sorted(p.name for p in layer.iterdir())
+    assert dead.name not in names and alive.name in names and other.name in names, names
+    assert [n for n in names if not n.startswith(".")][0].startswith("six-"), names

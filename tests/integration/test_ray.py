@@ -12,7 +12,7 @@ same block adds no pool entry and no environment on either node.
 The driver's environment is built before the namespace is entered (from PyPI, like the other
 integration tests); inside it nothing can leave the machine. Skipped without Ray in the
 interpreter running the tests (``pip install 'pyrun-scripts[ray]'``), without root, or
-without ``unshare``/``nsenter``/``ip``. The cluster's processes are the namespace's: they are
+without ``unshare``/``nsenter``. The cluster's processes are the namespace's: they are
 ended by their ids (found through ``/proc/PID/ns/net``), never by name.
 """
 
@@ -37,8 +37,8 @@ pytestmark = [
                        reason="Ray is not installed (pip install 'pyrun-scripts[ray]')"),
     pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0,
                        reason="a network namespace needs root"),
-    pytest.mark.skipif(not all(shutil.which(t) for t in ("unshare", "nsenter", "ip")),
-                       reason="needs unshare, nsenter and ip (util-linux, iproute2)"),
+    pytest.mark.skipif(not all(shutil.which(t) for t in ("unshare", "nsenter")),
+                       reason="needs unshare and nsenter (util-linux)"),
 ]
 
 HEAD_PORT = 6380  # the namespace is new: every port in it is free
@@ -83,13 +83,27 @@ print("RESULT", json.dumps({{"prefix": sys.prefix, "python": list(sys.version_in
 '''
 
 
+#: ``ip link set lo up`` without iproute2 (a fresh machine may lack it): the interface's flags
+#: read and set again with ``IFF_UP`` (``SIOCGIFFLAGS``/``SIOCSIFFLAGS``, netdevice(7)); then
+#: "up", and the namespace held until the input closes.
+LOOPBACK_UP = """\
+import fcntl, socket, struct, sys
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    got = fcntl.ioctl(s, 0x8913, struct.pack("16sH22x", b"lo", 0))
+    flags = struct.unpack("16sH22x", got)[1]
+    fcntl.ioctl(s, 0x8914, struct.pack("16sH22x", b"lo", flags | 0x1))
+print("up", flush=True)
+sys.stdin.read()
+"""
+
+
 class Namespace:
     """A network namespace with only loopback, held open by one process (``cat``, until its
     input closes); commands run in it through ``nsenter``."""
 
     def __init__(self) -> None:
         self.holder = subprocess.Popen(
-            ["unshare", "-n", "--", "sh", "-c", "ip link set lo up && echo up && exec cat"],
+            ["unshare", "-n", "--", sys.executable, "-c", LOOPBACK_UP],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.holder.stdout is not None
         wait_for_line(self.holder.stdout, "up", timeout=30)

@@ -6,7 +6,9 @@ Each script is prepared as a run prepares it (its interpreter, its resolution), 
 cache inside the layer (``DIR/.seed-*``: on the layer's file system, so finished entries move
 in with one rename, and never taken for an entry: keys do not start with a dot), with every
 entry's bytecode compiled before it moves (a layer is never compiled by a run). Entries the
-layer holds already are kept; the scratch cache is removed at the end, even after a failure.
+layer holds already are kept; the scratch cache is removed at the end, even after a failure,
+and a later seed removes those a killed seed left (named for their machine and process:
+``.seed-<host>-<pid>-<random>``, removed when that process is gone from this machine).
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ def seed(scripts: Sequence[str], into: str | os.PathLike[str], options: RunOptio
     if why:
         raise UsageError(f"cannot seed {layer}: {why}; a pool layer must be yours and writable "
                          "by no one else (chmod go-w)")
-    scratch = Cache(layer / f".seed-{os.getpid()}-{os.urandom(4).hex()}")
+    _sweep(layer)
+    scratch = Cache(layer / f"{_scratch_prefix()}{os.getpid()}-{os.urandom(4).hex()}")
     done = Seeded(layer)
     compile_mode = os.environ.get("PYRUN_COMPILE")
     os.environ["PYRUN_COMPILE"] = "foreground"  # every entry compiled before it moves
@@ -91,6 +94,34 @@ def seed(scripts: Sequence[str], into: str | os.PathLike[str], options: RunOptio
             os.environ["PYRUN_COMPILE"] = compile_mode
         remove_tree(scratch.root)
     return done
+
+
+def _scratch_prefix() -> str:
+    """``.seed-<host>-``: a scratch cache's name up to its process id (a layer on a shared
+    file system may be seeded from several machines; ``-`` in the host name is kept, so the
+    pid is what follows the prefix)."""
+    host = "".join(c if c.isalnum() or c in "-." else "_" for c in os.uname().nodename)
+    return f".seed-{host or 'host'}-"
+
+
+def _sweep(layer: Path) -> None:
+    """Remove the scratch caches of this machine's seeds whose process is gone (killed:
+    their ``finally`` did not run); others' and live ones are left alone."""
+    from pyrun.store.cache import remove_tree
+
+    prefix = _scratch_prefix()
+    for name in os.listdir(layer):
+        pid = name[len(prefix):].partition("-")[0] if name.startswith(prefix) else ""
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # alive (or not ours to signal): its seed may still be running
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        remove_tree(layer / name)
 
 
 def _version(env: Path) -> str:
