@@ -136,7 +136,8 @@ def test_pool_entry_deleted_by_hand(pyrun: Runner, tmp_path: Path) -> None:
 
 
 def test_pool_entry_altered_by_hand(pyrun: Runner, tmp_path: Path) -> None:
-    """A warm run checks that each entry is there; a build (here -U) also checks every file."""
+    """A warm run checks that each entry is there; a build (here -U) also checks every file;
+    a new block resolving to the built environment checks no more than a warm run."""
     cache, script = tmp_path / "cache", write(tmp_path / "a.py", body("six", "idna"))
     cold(pyrun, cache, script)
     entry = entry_of(cache, "idna")
@@ -144,6 +145,14 @@ def test_pool_entry_altered_by_hand(pyrun: Runner, tmp_path: Path) -> None:
     target = entry / "site-packages" / "idna" / "core.py"
     target.unlink()  # a new file, not the inode shared with uv's cache
     target.write_text("raise ImportError('altered by hand')\n")
+    # A new block resolving to the built set uses the environment as a warm run would: its
+    # entries were checked when it was built; no file is walked (issue 25: a tenth of uv).
+    other = write(tmp_path / "b.py", body("idna", "Six"))
+    same = pyrun("-v", str(other), PYRUN_CACHE_DIR=str(cache))
+    assert same.returncode == 0 and same.stdout.split() == ["idna", "six"], same.stderr
+    assert "the environment of this set is built" in same.stderr
+    assert "installing it again" not in same.stderr and "altered" in target.read_text()
+    assert len(list((cache / "envs").iterdir())) == 1
     out = cold(pyrun, cache, script, "-U")
     assert out.stdout.split() == ["idna", "six"]
     said = "site-packages/idna/core.py was modified since it was installed; installing it again"

@@ -209,15 +209,28 @@ def compose_entries(
     None when there is nothing to install) and how they compose; for a link farm, the
     entries' bytecode is put in place first (a farm links the files there are). With
     ``thorough`` (``-U``, ``--refresh``), an entry whose files' content changed is installed
-    again (:meth:`pyrun.engine.pool.PoolEntry.altered`)."""
+    again (:meth:`pyrun.engine.pool.PoolEntry.altered`). Without it, entries of your own
+    pool that compose an environment built already are used as they are, as a warm run uses
+    them: their manifests were checked when it was built (a new block resolving to a built
+    set checks no file; ``pyrun cache verify`` checks them all)."""
     from pyrun.engine import bytecode
     from pyrun.engine.composition import LINK_FARM, compose
+    from pyrun.engine.environment import existing
     from pyrun.engine.pool import Pool
 
     entries: list[PoolEntry] = []
     if pins.installer is not None and pins.resolution.distributions:
-        entries = Pool(cache, reporter, layers).ensure(pins.resolution.distributions,
-                                                       interpreter, pins.installer, thorough)
+        pool = Pool(cache, reporter, layers)
+        if not thorough:  # a new block resolving to a built set: nothing to check or build
+            found = pool.entries_for(pins.resolution.distributions, interpreter)
+            if all(not e.layer and e.is_complete() for e in found):
+                plan = compose(found, composition)
+                if existing(cache, interpreter, plan) is not None:
+                    reporter.debug("the environment of this set is built; its entries were "
+                                   "checked against their manifests when it was")
+                    return found, plan
+        entries = pool.ensure(pins.resolution.distributions, interpreter, pins.installer,
+                              thorough)
     plan = compose(entries, composition)
     if plan.mode == LINK_FARM:
         bytecode.before_link_farm(cache, entries, interpreter, reporter)

@@ -208,6 +208,14 @@ def _replace(final: Path) -> None:
         release(held)
 
 
+def existing(cache: Cache, interpreter: Interpreter, plan: Composition) -> Environment | None:
+    """The environment ``plan`` describes on ``interpreter`` when it is built and whole (as
+    :func:`ensure_environment` finds one it can use), else None; nothing is written or locked.
+    """
+    final = cache.envs / environment_key(interpreter, plan.entries, plan.mode)
+    return Environment(final, plan.mode) if _usable(final, None) else None
+
+
 def _usable(env_dir: Path, reporter: Reporter | None) -> bool:
     """Whether ``env_dir`` is whole and was built where it is (a moved cache has absolute paths
     of its old place in its environments). Says what it found through ``reporter``, if any."""
