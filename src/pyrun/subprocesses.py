@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any
 
 from pyrun.errors import CommandError, UsageError
@@ -156,15 +157,42 @@ def start_ahead(argv: Sequence[str], *, input: str, environ: Mapping[str, str] |
     except OSError:  # it died at once: the call that takes it reports how
         pass
     proc.stdin = None  # closed: communicate() only reads
-    if not _AHEAD:
+    if not _AHEAD and not _STARTING:
         atexit.register(discard_ahead)
     _AHEAD[(tuple(args), input, tuple(sorted(env.items())), cwd)] = proc
+
+
+#: Threads that may still call :func:`start_ahead` (:func:`ahead_in_thread`): waited for
+#: before what was started ahead is taken or stopped.
+_STARTING: list[threading.Thread] = []
+
+
+def ahead_in_thread(work: Callable[[], object]) -> None:
+    """Run ``work`` (which waits for something, then may call :func:`start_ahead`) in a
+    thread of its own, so that this one goes on meanwhile (pyrun's imports, while uv
+    chooses the interpreter); :func:`settle_ahead` waits for it. Raises nothing: ``work``'s
+    exceptions are its own to catch."""
+    import atexit
+
+    if not _STARTING and not _AHEAD:
+        atexit.register(discard_ahead)  # registered here: at exit, after the thread ended
+    thread = threading.Thread(target=work, name="pyrun-ahead", daemon=True)
+    _STARTING.append(thread)
+    thread.start()
+
+
+def settle_ahead() -> None:
+    """Wait until the threads of :func:`ahead_in_thread` have ended: what they start ahead
+    is then in place (or never will be)."""
+    while _STARTING:
+        _STARTING.pop().join()
 
 
 def _take_ahead(args: list[str], input: str | None, env: dict[str, str],
                 cwd: str | None) -> subprocess.CompletedProcess[str] | None:
     """The finished result of the command started ahead that is exactly this one, or None
     (then every command started ahead is stopped: pyrun asked for another one)."""
+    settle_ahead()
     if not _AHEAD:
         return None
     proc = _AHEAD.pop((tuple(args), input, tuple(sorted(env.items())), cwd), None)
@@ -183,6 +211,7 @@ def _take_ahead(args: list[str], input: str | None, env: dict[str, str],
 def discard_ahead() -> int:
     """Stop and reap every command started ahead (:func:`start_ahead`) that no call took;
     how many there were."""
+    settle_ahead()
     count = 0
     while _AHEAD:
         _, proc = _AHEAD.popitem()

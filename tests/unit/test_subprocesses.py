@@ -116,3 +116,34 @@ def test_without_a_pseudo_terminal_the_command_runs_captured(
 
     monkeypatch.setattr(pty, "openpty", none_left)
     assert _through_terminal([sys.executable, "-c", "pass"], dict(os.environ), None) is None
+
+
+def test_a_command_started_ahead_by_a_thread_is_waited_for_and_taken(tmp_path: Path) -> None:
+    """The engine asks for uv's resolution while the thread that starts it ahead may still
+    wait for uv's choice of the interpreter: the call waits for the thread and takes the
+    command it started; nothing runs twice."""
+    import subprocess
+
+    from pyrun.subprocesses import ahead_in_thread, discard_ahead, start_ahead
+
+    runs = tmp_path / "runs"
+    argv = [sys.executable, "-c",
+            f"import sys; open({str(runs)!r}, 'a').write('ran\\n'); print(sys.stdin.read())"]
+
+    def work() -> None:  # waits for a process first, as the thread waits for uv python find
+        subprocess.run([sys.executable, "-c", "import time; time.sleep(0.3)"], check=True)
+        start_ahead(argv, input="asked ahead")
+
+    ahead_in_thread(work)
+    out = run_command(argv, Reporter(0), input="asked ahead")
+    assert out.stdout.strip() == "asked ahead"
+    assert runs.read_text() == "ran\n"  # the command started ahead, not a second one
+    assert discard_ahead() == 0
+
+
+def test_what_a_thread_starts_ahead_and_nobody_takes_is_stopped(tmp_path: Path) -> None:
+    from pyrun.subprocesses import ahead_in_thread, discard_ahead, start_ahead
+
+    ahead_in_thread(lambda: start_ahead(
+        [sys.executable, "-c", "import sys; sys.stdin.read(); input()"], input="x"))
+    assert discard_ahead() == 1  # waited for the thread, then stopped what it started

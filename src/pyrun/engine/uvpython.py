@@ -38,27 +38,48 @@ class Asked:
     """
 
     def __init__(self, script: str, process: subprocess.Popen[str]) -> None:
+        import threading  # loaded with subprocess
+
         self.script = script
         self.process = process
         self._answer: tuple[int, str, str] | None = None
-        #: Whether the requirements' index pages in uv's cache were recent when the resolution
-        #: was started ahead (None: not looked at): the run's one look, which the engine takes
-        #: (:func:`pyrun.engine.poolfirst.from_uv_cache`), since a resolution started ahead
-        #: that asks the index refreshes them meanwhile.
-        self.pages_fresh: bool | None = None
+        self._reading = threading.Lock()  # the answer is read by one thread, once
+        self._pages_fresh: bool | None = None
+
+    @property
+    def pages_fresh(self) -> bool | None:
+        """Whether the requirements' index pages in uv's cache were recent when the resolution
+        was started ahead (None: not looked at): the run's one look, which the engine takes
+        (:func:`pyrun.engine.poolfirst.from_uv_cache`), since a resolution started ahead
+        that asks the index refreshes them meanwhile. Waits for :meth:`resolve_ahead`'s
+        thread."""
+        from pyrun.subprocesses import settle_ahead
+
+        settle_ahead()
+        return self._pages_fresh
 
     def answer(self) -> tuple[int, str, str]:
-        """uv's answer, waited for: its exit status, stdout and stderr.
+        """uv's answer, waited for: its exit status, stdout and stderr (read once, by
+        whichever thread asks first).
 
         Raises:
             OSError: its output cannot be read.
         """
-        if self._answer is None:
-            out, err = self.process.communicate()
-            self._answer = (self.process.returncode, out, err)
+        with self._reading:
+            if self._answer is None:
+                out, err = self.process.communicate()
+                self._answer = (self.process.returncode, out, err)
         return self._answer
 
-    def resolve_ahead(self, uv: str, data: bytes, verbosity: int) -> bool:
+    def resolve_ahead(self, uv: str, data: bytes, verbosity: int) -> None:
+        """:meth:`start_resolution` in a thread of its own (it waits for uv's answer first),
+        while this one imports the engine; the engine waits for it before it takes or stops
+        what was started (:func:`pyrun.subprocesses.settle_ahead`). Raises nothing."""
+        from pyrun.subprocesses import ahead_in_thread
+
+        ahead_in_thread(lambda: self.start_resolution(uv, data, verbosity))
+
+    def start_resolution(self, uv: str, data: bytes, verbosity: int) -> bool:
         """Start the resolution the engine will ask of uv for this script (``uv pip compile``
         of its dependencies for the interpreter uv chose: the network's part of a cold run),
         so that it runs while the engine is imported and builds. Only for a script the engine
@@ -82,9 +103,10 @@ class Asked:
         from pyrun.subprocesses import discard_ahead
 
         if self.process.returncode is None:
-            self.process.kill()
-            with contextlib.suppress(OSError, ValueError):
-                self.process.communicate()
+            with contextlib.suppress(OSError):
+                self.process.kill()
+        with contextlib.suppress(OSError, ValueError):
+            self.answer()  # reaped (a thread reading it meanwhile is waited for)
         return discard_ahead()
 
 
@@ -109,7 +131,7 @@ def _resolve_ahead(asked: Asked, uv: str, data: bytes, verbosity: int) -> bool:
     if executable is None:
         return False
     project = os.path.dirname(os.path.abspath(asked.script))  # pyrun.script.uvconfig.root_of
-    offline = asked.pages_fresh = _from_uv_cache(lines, project)
+    offline = asked._pages_fresh = _from_uv_cache(lines, project)
     argv, environ = uv_command(uv, compile_args(executable, []), offline=offline,
                                quiet=verbosity <= 0)
     if not offline and "UV_HTTP_RETRIES" not in os.environ:
