@@ -1,7 +1,9 @@
 """Progress and diagnostics on stderr, never on stdout (stdout belongs to the script).
 
 Colours: on a terminal, unless ``NO_COLOR`` is set (https://no-color.org) or ``TERM`` is
-``dumb``; ``FORCE_COLOR`` turns them on anywhere (as uv, pip and rich read them).
+``dumb``; ``FORCE_COLOR`` turns them on anywhere (as uv, pip and rich read them). A command's
+own progress drawn through pyrun's terminal has its finished lines erased
+(:class:`LineEraser`, used by :mod:`pyrun.subprocesses`).
 """
 
 from __future__ import annotations
@@ -131,3 +133,57 @@ class Reporter:
         """One line: ``pyrun:``, ``styled_prefix`` (pyrun's own, coloured), then ``message``
         with its control characters escaped (:func:`escaped`)."""
         print(f"pyrun: {styled_prefix}{escaped(message)}", file=self.stream, flush=True)
+
+
+class LineEraser:
+    """Rewrites what a command writes to a terminal so that each line it finishes (a newline,
+    which the terminal driver sends on as CR LF) is erased instead of kept: back to the line's
+    first column, up over the rows a line wider than the terminal wrapped onto, and the screen
+    cleared from there. Everything else (colours, a bar redrawn after a CR) passes unchanged.
+
+    Args:
+        columns: the terminal's width.
+    """
+
+    def __init__(self, columns: int) -> None:
+        self.columns = max(columns, 1)
+        self.column = 0  # characters drawn since the line's start
+        self.escape = 0  # 0 text, 1 after ESC, 2 inside ESC [ ... (a control sequence)
+        self.cr = False  # the last byte was a CR whose meaning the next byte decides
+
+    def _erase(self) -> bytes:
+        rows = (self.column - 1) // self.columns if self.column else 0
+        self.column = 0
+        return b"\r" + (f"\x1b[{rows}A".encode() if rows else b"") + b"\x1b[J"
+
+    def feed(self, data: bytes) -> bytes:
+        """The bytes to write for ``data``, the next bytes the command wrote."""
+        out = bytearray()
+        for byte in data:
+            if self.cr:
+                self.cr = False
+                if byte == 0x0A:  # a finished line
+                    out += self._erase()
+                    continue
+                out += b"\r"
+                self.column = 0
+            if byte == 0x0D:
+                self.cr = True
+                continue
+            out.append(byte)
+            if self.escape == 1:
+                self.escape = 2 if byte == 0x5B else 0
+            elif self.escape == 2:
+                self.escape = 0 if 0x40 <= byte <= 0x7E else 2
+            elif byte == 0x1B:
+                self.escape = 1
+            elif byte == 0x0A:
+                self.column = 0
+            elif byte >= 0x20 and not 0x80 <= byte <= 0xBF:  # a character's first byte
+                self.column += 1
+        return bytes(out)
+
+    def finish(self) -> bytes:
+        """The bytes that erase what is left of the last line."""
+        self.cr = False
+        return self._erase()

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any
 
 from pyrun.errors import CommandError, UsageError
-from pyrun.progress import Reporter
+from pyrun.progress import LineEraser, Reporter
 
 #: Variables that would leak pyrun's own environment into the tools it runs.
 _SCRUBBED = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "CONDA_PREFIX",
@@ -226,68 +226,14 @@ def discard_ahead() -> int:
 _CONTROL = None
 
 
-class _LineEraser:
-    """Rewrites what a command writes to a terminal so that each line it finishes (a newline,
-    which the terminal driver sends on as CR LF) is erased instead of kept: back to the line's
-    first column, up over the rows a line wider than the terminal wrapped onto, and the screen
-    cleared from there. Everything else (colours, a bar redrawn after a CR) passes unchanged.
-
-    Args:
-        columns: the terminal's width.
-    """
-
-    def __init__(self, columns: int) -> None:
-        self.columns = max(columns, 1)
-        self.column = 0  # characters drawn since the line's start
-        self.escape = 0  # 0 text, 1 after ESC, 2 inside ESC [ ... (a control sequence)
-        self.cr = False  # the last byte was a CR whose meaning the next byte decides
-
-    def _erase(self) -> bytes:
-        rows = (self.column - 1) // self.columns if self.column else 0
-        self.column = 0
-        return b"\r" + (f"\x1b[{rows}A".encode() if rows else b"") + b"\x1b[J"
-
-    def feed(self, data: bytes) -> bytes:
-        """The bytes to write for ``data``, the next bytes the command wrote."""
-        out = bytearray()
-        for byte in data:
-            if self.cr:
-                self.cr = False
-                if byte == 0x0A:  # a finished line
-                    out += self._erase()
-                    continue
-                out += b"\r"
-                self.column = 0
-            if byte == 0x0D:
-                self.cr = True
-                continue
-            out.append(byte)
-            if self.escape == 1:
-                self.escape = 2 if byte == 0x5B else 0
-            elif self.escape == 2:
-                self.escape = 0 if 0x40 <= byte <= 0x7E else 2
-            elif byte == 0x1B:
-                self.escape = 1
-            elif byte == 0x0A:
-                self.column = 0
-            elif byte >= 0x20 and not 0x80 <= byte <= 0xBF:  # a character's first byte
-                self.column += 1
-        return bytes(out)
-
-    def finish(self) -> bytes:
-        """The bytes that erase what is left of the last line."""
-        self.cr = False
-        return self._erase()
-
-
 def _through_terminal(args: list[str], environ: dict[str, str],
                       cwd: str | None) -> subprocess.CompletedProcess[str] | None:
     """Run ``args`` with a pseudo-terminal as its stderr (as wide as pyrun's), its stdout
     captured; what it writes to the pseudo-terminal goes on to pyrun's stderr at once, so its
     progress bars (uv's per-package download bytes) are drawn live, except that each line it
-    finishes is erased instead of kept (:class:`_LineEraser`): pyrun prints its own summary,
-    and the command's transient bars clear themselves. The output is also kept, without
-    control sequences, as the result's ``stderr`` (for an error message). Ctrl-C kills the
+    finishes is erased instead of kept (:class:`pyrun.progress.LineEraser`): pyrun prints its
+    own summary, and the command's transient bars clear themselves. The output is also kept,
+    without control sequences, as the result's ``stderr`` (for an error message). Ctrl-C kills the
     command, then is raised. None when no pseudo-terminal can be had (the caller runs the
     command with its output captured instead).
 
@@ -328,7 +274,7 @@ def _through_terminal(args: list[str], environ: dict[str, str],
     stdout: list[bytes] = []
     reader = threading.Thread(target=lambda: stdout.append(pipe.read()), daemon=True)
     reader.start()
-    kept, eraser = bytearray(), _LineEraser(columns)
+    kept, eraser = bytearray(), LineEraser(columns)
     try:
         while True:
             try:

@@ -92,9 +92,9 @@ def test_progress_through_a_terminal_is_drawn_live_and_kept_plain(
 def test_a_finished_line_is_erased_over_every_row_it_wrapped_onto() -> None:
     """At 10 columns a 25-character line took 3 rows: back up 2 and clear; colours and a
     CR LF cut between two reads count right; a bar redrawn after a CR is left alone."""
-    from pyrun.subprocesses import _LineEraser
+    from pyrun.progress import LineEraser
 
-    eraser = _LineEraser(10)
+    eraser = LineEraser(10)
     assert eraser.feed(b"x" * 25 + b"\r\n") == b"x" * 25 + b"\r\x1b[2A\x1b[J"
     assert eraser.feed(b"\x1b[1m" + b"y" * 10 + b"\x1b[0m\r") == b"\x1b[1m" + b"y" * 10 + b"\x1b[0m"
     assert eraser.feed(b"\n") == b"\r\x1b[J"  # exactly 10: one row, nothing to back up over
