@@ -37,7 +37,8 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert out.returncode == 0, out.stderr[-3000:]
     assert "1 pool entry added" in out.stdout
     assert entries(tmp / "seed-cache") == []  # moved into the layer, the scratch cache gone
-    assert [p.name for p in (tmp / "layer").iterdir()][0].startswith("six-")
+    names = sorted(p.name for p in (tmp / "layer").iterdir())
+    assert names[0] == ".stamps" and names[1].startswith("six-") and len(names) == 2, names
     return tmp / "layer"
 
 
@@ -199,3 +200,47 @@ def test_a_seed_removes_what_a_killed_seed_left(seeded: Path, tmp_path: Path) ->
     names = sorted(p.name for p in layer.iterdir())
     assert dead.name not in names and alive.name in names and other.name in names, names
     assert [n for n in names if not n.startswith(".")][0].startswith("six-"), names
+
+
+def _offline(seeded: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``pyrun -v ARGS`` with the layer, empty caches of its own, in a network namespace
+    with no network."""
+    env = Runner(cache=tmp_path / "cache", uv_cache=tmp_path / "uv-cache").env(
+        PYRUN_POOL_PATH=str(seeded))
+    return subprocess.run(["unshare", "-rn", sys.executable, "-m", "pyrun", "-v", *args],
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+def no_network() -> bool:
+    return shutil.which("unshare") is not None and subprocess.run(
+        ["unshare", "-rn", "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not no_network(), reason="needs unshare -rn (a network namespace)")
+def test_a_new_script_resolves_from_a_layer_s_fresh_entries(seeded: Path,
+                                                             tmp_path: Path) -> None:
+    """The seed leaves the index's choices as the layer's stamps: a new block (another
+    spelling) resolves from the layer's entries as from the user's own pool, with no index,
+    no network and empty caches; stamps older than the window answer only because the index
+    cannot be reached, with a warning."""
+    stamps = list((seeded / ".stamps").glob("*/six-*"))
+    assert len(stamps) == 1 and (stamps[0].stat().st_mode & 0o777) == 0o644
+    script = write(tmp_path / "new.py", SCRIPT.replace('"six"', '"Six>=1.0"'))
+    out = _offline(seeded, tmp_path, str(script))
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "resolved 1 distribution(s) from the pool" in out.stderr, out.stderr[-3000:]
+    assert "compile" not in out.stderr, out.stderr
+    assert out.stdout.split()[0].startswith(str(seeded) + os.sep)
+    assert entries(tmp_path / "cache") == []
+
+    old = stamps[0].stat().st_mtime
+    os.utime(stamps[0], (old - 3 * 86400, old - 3 * 86400))  # chosen three days ago
+    try:
+        again = _offline(seeded, tmp_path / "b", str(write(tmp_path / "b.py", SCRIPT.replace(
+            '"six"', '"six>=1.1"'))))
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert "no six>=1.1 on offer" in again.stderr  # too old for the window: the index
+        assert "cannot be reached: running with what the pool holds" in again.stderr
+        assert again.stdout.split()[0].startswith(str(seeded) + os.sep)
+    finally:
+        os.utime(stamps[0], (old, old))

@@ -253,15 +253,17 @@ def _toml(path: str) -> dict[str, Any] | None:
 
 
 class Stamps:
-    """The stamps of one context (``pool-stamps/<context>/`` under the cache ``root``).
+    """The stamps of one context (``pool-stamps/<context>/`` under the cache ``root``, or
+    ``directory``: a pool layer's, :func:`pyrun.store.layers.stamps`).
 
     Args:
         root: the cache's root directory.
         context: :func:`context`'s digest.
+        directory: the stamps' directory, when not the cache's.
     """
 
-    def __init__(self, root: Path, context: str) -> None:
-        self.directory = root / STAMPS / context
+    def __init__(self, root: Path, context: str, directory: Path | None = None) -> None:
+        self.directory = directory if directory is not None else root / STAMPS / context
 
     def keys(self) -> list[str]:
         """The entry keys stamped in this context (whatever their age)."""

@@ -124,6 +124,10 @@ def entry_key(dist: LockedDistribution, interpreter: Interpreter) -> str:
     return f"{dist.name}-{version}-{digest[:32]}"
 
 
+#: The layers this process has warned about (:meth:`Pool.layers`).
+_WARNED: set[Path] = set()
+
+
 class Pool:
     """The pool under a :class:`~pyrun.store.cache.Cache`.
 
@@ -151,12 +155,13 @@ class Pool:
 
             self._layers = []
             for layer in [Layer(p, check(p) or "") for p in self.first] + layers():
-                if layer.why:
+                if not layer.why:
+                    self._layers.append(layer.path)
+                elif layer.path not in _WARNED:  # said once a run
+                    _WARNED.add(layer.path)
                     self.reporter.warn(f"the pool layer {layer.path} is not used: {layer.why}; "
                                        "a layer must belong to root or to you and be writable "
                                        f"by no one else (chmod go-w), or take it out of {VARIABLE}")
-                else:
-                    self._layers.append(layer.path)
         return self._layers
 
     def entries_for(

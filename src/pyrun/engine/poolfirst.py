@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pyrun.engine import freshness
@@ -98,7 +99,7 @@ def first(request: BuildRequest, settings: UvSettings, installer: Installer,
         request.reporter.debug(f"the pool does not answer: {exc}")
         return None, found
     answer = from_pool(request.cache, found, interpreter, target, wanted, request.reporter,
-                       request.script)
+                       request.script, layers=_layers(request))
     return answer, found
 
 
@@ -181,8 +182,21 @@ def instead(request: BuildRequest, found: PoolPlan | None, interpreter: Interpre
     except NoInterpreterError:
         return None
     answer = from_pool(request.cache, anyhow, interpreter, target, wanted,
-                       request.reporter, request.script, f"{error.place} cannot be reached")
+                       request.reporter, request.script, f"{error.place} cannot be reached",
+                       _layers(request))
     return answer
+
+
+def _layers(request: BuildRequest) -> list[Path]:
+    """The trusted pool layers of ``request``'s run (a bundle's first, then the configured
+    ones), whose fresh entries the pool offers too.
+
+    Raises:
+        ProjectFileError: the config file naming them cannot be read.
+    """
+    from pyrun.engine.pool import Pool
+
+    return Pool(request.cache, request.reporter, request.options.layers).layers()
 
 
 def stamp(request: BuildRequest, found: PoolPlan | None, resolution: Resolution,
@@ -205,14 +219,15 @@ def stamp(request: BuildRequest, found: PoolPlan | None, resolution: Resolution,
 def from_pool(cache: Cache, found: PoolPlan, interpreter: Interpreter,
               target: tuple[dict[str, str], list[str]],
               wanted: Sequence[Requirement | Editable], reporter: Reporter, script: str,
-              why_any_age: str = "offline") -> Resolution | None:
+              why_any_age: str = "offline", layers: Sequence[Path] = ()) -> Resolution | None:
     """The pool's resolution of ``wanted`` for ``interpreter`` (``target``: its marker
     environment and wheel tags, best first), or None when the pool cannot settle it
-    (:class:`pyrun.engine.poolresolve.PoolResolver`). Entries older than the window answer
-    only offline (``found.offline``), with a warning that gives ``why_any_age``."""
+    (:class:`pyrun.engine.poolresolve.PoolResolver`), the trusted pool ``layers``' entries
+    offered too. Entries older than the window answer only offline (``found.offline``), with
+    a warning that gives ``why_any_age``."""
     started = time.monotonic()
     limit = float("inf") if found.offline else found.window
-    resolver = PoolResolver(cache, found.context, interpreter, target, limit)
+    resolver = PoolResolver(cache, found.context, interpreter, target, limit, layers)
     try:
         chosen = resolver.resolve(wanted)
     except GiveUp as exc:

@@ -8,8 +8,10 @@ the index decides:
 
 * **What it offers**: the entries an index resolution under the same settings chose within
   the freshness window (:mod:`pyrun.engine.freshness`: the stamps, the context, the window),
-  that are whole, whose wheel's tags fit the interpreter (an entry built from an sdist: built
-  for this very interpreter), whose ``Requires-Python`` admits it. Of several artifacts of one
+  in the user's own pool or a trusted pool layer's (its own stamps, written by the seed:
+  :func:`pyrun.store.layers.stamps`), that are whole, whose wheel's tags fit the interpreter
+  (an entry built from an sdist: built for this very interpreter), whose ``Requires-Python``
+  admits it. Of several artifacts of one
   version, the best-tagged wheel.
 * **How it picks**: breadth first from the script's requirements (markers evaluated with the
   interpreter's marker environment), each package the highest offered version its requirement
@@ -93,22 +95,34 @@ class PoolResolver:
         interpreter: the interpreter to resolve for; ``target`` its marker environment and
             wheel tags, best first.
         limit: the oldest stamp (seconds) that answers.
+        layers: the trusted pool layers (:meth:`pyrun.engine.pool.Pool.layers`), whose fresh
+            entries are offered too; an entry of the user's own pool wins a tie of age.
     """
 
     def __init__(self, cache: Cache, context: str, interpreter: Interpreter,
-                 target: tuple[dict[str, str], list[str]], limit: float) -> None:
-        self.pool = cache.pool
-        self.stamps = freshness.Stamps(cache.root, context)
+                 target: tuple[dict[str, str], list[str]], limit: float,
+                 layers: Sequence[Path] = ()) -> None:
+        from pyrun.store import layers as layer_store
+
         self.interpreter = interpreter
         self.environment = dict(target[0])
         self.rank = {tag: i for i, tag in enumerate(target[1])}
         self.python = interpreter.version
         self.limit = limit
         self.now = time.time()
-        self.keys: dict[str, list[str]] = {}
-        for key in self.stamps.keys():
-            name = key.rsplit("-", 2)[0]
-            self.keys.setdefault(name, []).append(key)
+        #: Where entries are offered from: (its stamps, its layer or None for the pool).
+        self.sources: list[tuple[freshness.Stamps, Path | None]] = [
+            (freshness.Stamps(cache.root, context), None)]
+        self.pool = cache.pool
+        for layer in layers:
+            directory = layer_store.stamps(layer, context)
+            if directory is not None:
+                self.sources.append((freshness.Stamps(cache.root, context, directory), layer))
+        self.keys: dict[str, list[tuple[str, int]]] = {}
+        for i, (stamps, _) in enumerate(self.sources):
+            for key in stamps.keys():
+                name = key.rsplit("-", 2)[0]
+                self.keys.setdefault(name, []).append((key, i))
         self._offers: dict[str, list[Offer]] = {}
         self._parsed: dict[str, Requirement] = {}
 
@@ -199,21 +213,31 @@ class PoolResolver:
         """
         if name in self._offers:
             return self._offers[name]
+        from pyrun.store.layers import entry
+
+        places: dict[str, list[tuple[float, int, Path]]] = {}  # key: (age, source, entry dir)
+        for key, i in self.keys.get(name, ()):
+            stamps, layer = self.sources[i]
+            age = stamps.age(key, self.now)
+            path = self.pool / key if layer is None else entry(layer, key)
+            if age is not None and age <= self.limit and path is not None:
+                places.setdefault(key, []).append((age, i, path))
         found: dict[Version, Offer] = {}
-        for key in self.keys.get(name, ()):
-            age = self.stamps.age(key, self.now)
-            if age is None or age > self.limit:
-                continue
-            offer = self._offer(key, name, age)
+        for key, where in places.items():
+            for age, _, path in sorted(where):  # the freshest stamp whose entry is whole
+                offer = self._offer(key, name, age, path)
+                if offer is not None:
+                    break
             if offer is not None and (offer.version not in found
                                       or offer.rank < found[offer.version].rank):
                 found[offer.version] = offer
         self._offers[name] = [found[v] for v in sorted(found, reverse=True)]
         return self._offers[name]
 
-    def _offer(self, key: str, name: str, age: float) -> Offer | None:
-        """The entry ``key`` as an offer, or None when it is not whole, not ``name``'s, not
-        for this interpreter (tags, ``Requires-Python``, an sdist built for another).
+    def _offer(self, key: str, name: str, age: float, path: Path) -> Offer | None:
+        """The entry ``key`` (its directory: ``path``) as an offer, or None when it is not
+        whole, not ``name``'s, not for this interpreter (tags, ``Requires-Python``, an sdist
+        built for another).
 
         Raises:
             GiveUp: it is on offer and its metadata cannot be read.
@@ -221,7 +245,6 @@ class PoolResolver:
         from pyrun.engine.pool import entry_key
         from pyrun.store.markers import read_entry_marker
 
-        path = self.pool / key
         marker = read_entry_marker(path)
         if marker is None or marker.kind not in ("wheel", "sdist") or \
                 canonicalize_name(marker.name) != name:

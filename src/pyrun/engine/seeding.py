@@ -6,7 +6,9 @@ Each script is prepared as a run prepares it (its interpreter, its resolution), 
 cache inside the layer (``DIR/.seed-*``: on the layer's file system, so finished entries move
 in with one rename, and never taken for an entry: keys do not start with a dot), with every
 entry's bytecode compiled before it moves (a layer is never compiled by a run). Entries the
-layer holds already are kept; the scratch cache is removed at the end, even after a failure,
+layer holds already are kept; the stamps of the index's choices go with them
+(``DIR/.stamps/``, :mod:`pyrun.store.layers`), so that a new script resolves from the layer
+without the index; the scratch cache is removed at the end, even after a failure,
 and a later seed removes those a killed seed left (named for their machine and process:
 ``.seed-<host>-<pid>-<random>``, removed when that process is gone from this machine).
 """
@@ -87,6 +89,7 @@ def seed(scripts: Sequence[str], into: str | os.PathLike[str], options: RunOptio
             os.rename(entry, layer / entry.name)
             os.chmod(layer / entry.name, 0o555)
             done.added.append(entry.name)
+        _stamp(scratch.root, layer, {*done.added, *done.present})
     finally:
         if compile_mode is None:
             os.environ.pop("PYRUN_COMPILE", None)
@@ -94,6 +97,35 @@ def seed(scripts: Sequence[str], into: str | os.PathLike[str], options: RunOptio
             os.environ["PYRUN_COMPILE"] = compile_mode
         remove_tree(scratch.root)
     return done
+
+
+def _stamp(scratch: Path, layer: Path, keys: set[str]) -> None:
+    """Give the layer the stamps the scratch cache's index resolutions left for ``keys``
+    (``pool-stamps/<context>/<key>`` -> ``<layer>/.stamps/<context>/<key>``, readable by all,
+    the newer time kept), so that new scripts resolve from its entries as from a pool
+    (:func:`pyrun.store.layers.stamps`)."""
+    from pyrun.engine.freshness import STAMPS
+    from pyrun.store.layers import STAMPS as LAYER_STAMPS
+
+    source = scratch / STAMPS
+    for context in sorted(os.listdir(source)) if source.is_dir() else []:
+        if context.startswith("."):
+            continue
+        target = layer / LAYER_STAMPS / context
+        for key in sorted(os.listdir(source / context)):
+            if key not in keys:
+                continue
+            chosen = os.stat(source / context / key).st_mtime
+            if not target.is_dir():
+                target.mkdir(mode=0o755, parents=True)
+                os.chmod(target.parent, 0o755)  # as the entries: others read them
+                os.chmod(target, 0o755)
+            path = target / key
+            try:
+                chosen = max(chosen, os.stat(path).st_mtime)
+            except FileNotFoundError:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644))
+            os.utime(path, (chosen, chosen))
 
 
 def _scratch_prefix() -> str:

@@ -85,9 +85,10 @@ class Asked:
         so that it runs while the engine is imported and builds. Only for a script the engine
         resolves that way: the caller has checked the command line (no ``--with``, lock mode,
         ``--offline`` or uv options); here, the block (valid, no ``[tool.uv]``, no lock beside
-        the script) and the pool (not when every requirement's name is in it: the pool is
-        asked first). The engine takes the result only where its own command is exactly the
-        same (:func:`pyrun.subprocesses.start_ahead`). Whether it was started.
+        the script) and the pool (not when every requirement's name is in it or in a layer
+        ``PYRUN_POOL_PATH`` names: the pool is asked first). The engine takes the result only
+        where its own command is exactly the same (:func:`pyrun.subprocesses.start_ahead`).
+        Whether it was started.
 
         Raises nothing: a resolution not started ahead is started when the engine asks.
         """
@@ -119,10 +120,13 @@ def _resolve_ahead(asked: Asked, uv: str, data: bytes, verbosity: int) -> bool:
     root = layout.cache_root()
     if not lines or fastpath.lock_path(asked.script) or layout.check_root(root):
         return False  # (a cache this user may not trust is not read: the engine says why)
-    try:
-        pooled = {n.rsplit("-", 2)[0] for n in os.listdir(os.path.join(root, "pool"))}
-    except OSError:
-        pooled = set()
+    pooled: set[str] = set()
+    layers = os.environ.get("PYRUN_POOL_PATH", "").split(os.pathsep)  # store.layers.VARIABLE
+    for pool in [os.path.join(root, "pool"), *(d for d in layers if os.path.isabs(d))]:
+        try:
+            pooled.update(n.rsplit("-", 2)[0] for n in os.listdir(pool))
+        except OSError:
+            continue
     if all(_canonical(_NAME.match(line).group()) in pooled for line in lines):  # type: ignore[union-attr]
         return False  # the pool may answer: asked first, with no index
     code, out, _ = asked.answer()

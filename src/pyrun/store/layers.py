@@ -21,6 +21,12 @@ that uses it executes, so it is used only when no other user can change it:
 
 A layer that fails the first check is not used (the run says why, once); an entry that fails
 the others is not used (the user's own pool installs it).
+
+**Stamps**: ``<layer>/.stamps/<context>/<entry key>``, written by the seed as a cache's
+``pool-stamps/`` are (:class:`pyrun.engine.freshness.Stamps`): the index chose the entry, under
+those settings, at the stamp's mtime. A new script resolves from a layer's fresh entries as from
+the user's own pool (:mod:`pyrun.engine.poolresolve`); the stamps' directories are trusted as
+the layer is (:func:`stamps`).
 """
 
 from __future__ import annotations
@@ -35,6 +41,9 @@ from pyrun.layout import ENTRY_MARKER
 
 #: The variable that lists the layers.
 VARIABLE = "PYRUN_POOL_PATH"
+
+#: A layer's stamps directory (never an entry: keys do not start with a dot).
+STAMPS = ".stamps"
 
 
 @dataclass(frozen=True)
@@ -109,6 +118,23 @@ def entry(layer: Path, key: str) -> Path | None:
         return None
     if not stat.S_ISDIR(st.st_mode) or not stat.S_ISREG(marker.st_mode) or _foreign(st):
         return None
+    return path
+
+
+def stamps(layer: Path, context: str) -> Path | None:
+    """The directory of the trusted layer ``layer``'s stamps for ``context`` (a digest,
+    :func:`pyrun.engine.freshness.context`), or None: ``.stamps`` and ``.stamps/<context>``
+    must each be a real directory of root's or yours that neither group nor others can write
+    (a stamp lets an entry answer without the index)."""
+    path = layer
+    for part in (STAMPS, context):
+        path = path / part
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return None
+        if not stat.S_ISDIR(st.st_mode) or _foreign(st):
+            return None
     return path
 
 
