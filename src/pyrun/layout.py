@@ -31,6 +31,10 @@ Standard library only, and only ``os`` and ``sys`` at import: the warm path impo
 import os
 import sys
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the warm path does not import typing
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 #: Version of the on-disk layout; part of every fast-path and environment key. 2: composition
 #: modes named ``pooled`` and ``link-farm``; resolution inputs from
 #: :func:`pyrun.inputs.resolution_inputs`.
@@ -197,16 +201,7 @@ def package_path(root: str) -> str:
             return directory
     except OSError:
         pass
-    tmp = os.path.join(directory, f"{tmp_prefix()}{os.urandom(4).hex()}-pyrun")
-    try:
-        os.symlink(target, tmp)
-        os.replace(tmp, link)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    _into_place(link, lambda tmp: os.symlink(target, tmp))
     return directory
 
 
@@ -388,13 +383,22 @@ def write_atomic(path: str, data: "bytes | str", mode: int = 0o600) -> None:
     raised.
     """
     raw = data.encode("utf-8") if isinstance(data, str) else data
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+
+    def make(tmp: str) -> None:
+        with os.fdopen(os.open(tmp, flags, mode), "wb") as f:
+            f.write(raw)
+
+    _into_place(path, make)
+
+
+def _into_place(path: str, make: "Callable[[str], object]") -> None:
+    """Make a temporary file beside ``path`` with ``make(tmp)`` (a file, a link) and rename it
+    over ``path``; on failure the temporary is removed and the error raised."""
     directory, name = os.path.split(path)
     tmp = os.path.join(directory, f"{tmp_prefix()}{os.urandom(4).hex()}-{name}")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(tmp, flags, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
+        make(tmp)
         os.replace(tmp, path)
     except BaseException:
         try:
