@@ -276,9 +276,22 @@ def watch_signature(path: str) -> str:
     except OSError:
         return "-"
     if st.st_mode & 0o170000 == 0o040000:
-        mine = st.st_uid in (0, getattr(os, "geteuid", lambda: 0)())
-        return "d" if mine and not st.st_mode & 0o022 else "d!"
+        return "d!" if shared_foreign(st) else "d"
     return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def shared_foreign(st: "os.stat_result") -> "str | None":
+    """Why a directory others share (a pool layer, its entries and stamps: issue 26) with
+    status ``st`` could be changed by someone other than root and this user, or None: it must
+    belong to root or to this user, and neither its group nor others may write to it (stricter
+    than :func:`foreign`, which admits the user's private group)."""
+    if st.st_uid not in (0, getattr(os, "geteuid", lambda: 0)()):
+        return f"it belongs to another user (uid {st.st_uid}), not to root or you"
+    if st.st_mode & 0o002:
+        return "everyone can write to it"
+    if st.st_mode & 0o020:
+        return "its group can write to it"
+    return None
 
 
 def directory_watch(directory: str) -> "list[tuple[str, str]]":

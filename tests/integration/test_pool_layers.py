@@ -182,24 +182,33 @@ def test_a_layer_made_writable_later_is_not_used_by_a_warm_run(seeded: Path,
 
 
 def test_a_seed_removes_what_a_killed_seed_left(seeded: Path, tmp_path: Path) -> None:
-    import socket
+    """A scratch cache whose lock is free is a dead seed's, removed by the next seed; one whose
+    lock is held is a running seed's, kept, whatever pid its name holds (the pid is for
+    people: a seed in a container or on another machine has pids that mean nothing here)."""
+    import fcntl
 
     layer = tmp_path / "layer"
     layer.mkdir(mode=0o755)
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
-    host = "".join(c if c.isalnum() or c in "-." else "_" for c in socket.gethostname())
-    dead = layer / f".seed-{host}-{gone.stdout.strip()}-0badc0de"   # a killed seed's scratch
-    alive = layer / f".seed-{host}-{os.getpid()}-0badc0de"          # a seed still running
-    other = layer / f".seed-another-host-{gone.stdout.strip()}-0badc0de"  # another machine's
-    for scratch in (dead, alive, other):
+                          capture_output=True, text=True, check=True).stdout.strip()
+    dead = layer / f".seed-{gone}-0badc0de"        # a killed seed's scratch, its lock free
+    unlocked = layer / f".seed-{gone}-0badf00d"    # killed before its lock file was written
+    alive = layer / f".seed-{gone}-c0ffee00"       # a running seed's (its pid means nothing)
+    orphan = layer / f".seed-{gone}-deadbeef.lock"  # its seed died after removing its cache
+    for scratch in (dead, unlocked, alive):
         (scratch / "pool" / "six-1.0-x").mkdir(parents=True)
-    seeder = Runner(cache=tmp_path / "cache", uv_cache=seeded.parent / "uv-cache")
-    out = seeder("cache", "seed", "--into", str(layer), str(write(tmp_path / "s.py", SCRIPT)))
+    (layer / f"{dead.name}.lock").touch()
+    orphan.touch()
+    with open(layer / f"{alive.name}.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        seeder = Runner(cache=tmp_path / "cache", uv_cache=seeded.parent / "uv-cache")
+        out = seeder("cache", "seed", "--into", str(layer),
+                     str(write(tmp_path / "s.py", SCRIPT)))
     assert out.returncode == 0, out.stderr[-3000:]
     names = sorted(p.name for p in layer.iterdir())
-    assert dead.name not in names and alive.name in names and other.name in names, names
-    assert [n for n in names if not n.startswith(".")][0].startswith("six-"), names
+    assert names == sorted([".stamps", alive.name, f"{alive.name}.lock",
+                            *[n for n in names if n.startswith("six-")]]), names
+    assert [n for n in names if n.startswith("six-")], names  # the seed itself left no scratch
 
 
 def _offline(seeded: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

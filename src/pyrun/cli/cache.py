@@ -205,35 +205,37 @@ def _info(cache: Cache, chosen: CacheSettings, unused_for: float, as_json: bool)
 
 
 def _info_layers(cache: Cache) -> None:
-    """``pyrun cache info``'s lines for the pool layers: each one, whether it is used (or why
-    not), its entries, and how many of them this cache's environments read in place."""
+    """``pyrun cache info``'s lines for the pool layers (:func:`_layers_json`)."""
+    for layer in _layers_json(cache):
+        if not layer["used"]:
+            print(f"pool layer: {layer['path']}: not used: {layer['why_not']}")
+            continue
+        count = layer["entries"]
+        print(f"pool layer: {layer['path']}: {count} entr{'y' if count == 1 else 'ies'}, "
+              f"{layer['entries_read']} read by this cache's environments")
+
+
+def _layers_json(cache: Cache) -> list[dict[str, object]]:
+    """The pool layers for ``pyrun cache info`` (``--json``): each one's path, whether it is
+    used (else ``why_not``), its entries (0 when not used), and how many of them this cache's
+    environments read in place."""
     import os
 
     from pyrun.store import layers
 
     found = layers.layers()
     served = layers.served(cache.envs, [la.path for la in found if not la.why])
-    for layer in found:
-        if layer.why:
-            print(f"pool layer: {layer.path}: not used: {layer.why}")
-            continue
-        try:
-            count = sum(1 for n in os.listdir(layer.path) if not n.startswith("."))
-        except OSError:
-            count = 0
-        print(f"pool layer: {layer.path}: {count} entr{'y' if count == 1 else 'ies'}, "
-              f"{served.get(layer.path, 0)} read by this cache's environments")
-
-
-def _layers_json(cache: Cache) -> list[dict[str, object]]:
-    """The pool layers for ``pyrun cache info --json``: path, whether used (``why`` not),
-    and how many entries this cache's environments read from each."""
-    from pyrun.store import layers
-
-    found = layers.layers()
-    served = layers.served(cache.envs, [la.path for la in found if not la.why])
-    return [{"path": str(la.path), "used": not la.why, "why_not": la.why,
-             "entries_read": served.get(la.path, 0)} for la in found]
+    out: list[dict[str, object]] = []
+    for la in found:
+        count = 0
+        if not la.why:
+            try:
+                count = sum(1 for n in os.listdir(la.path) if not n.startswith("."))
+            except OSError:
+                pass
+        out.append({"path": str(la.path), "used": not la.why, "why_not": la.why,
+                    "entries": count, "entries_read": served.get(la.path, 0)})
+    return out
 
 
 def _verify_layers() -> int:

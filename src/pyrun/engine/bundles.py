@@ -33,12 +33,12 @@ MANIFEST, LOCKS, LAYER = "pyrun-bundle.json", "locks", "pool"
 
 def block_id(data: bytes) -> str:
     """The digest a bundle knows a script by: its block's bytes
-    (:func:`pyrun.fastpath.block_span`), 32 hex digits; an edit to the code keeps it."""
-    from hashlib import blake2b
-
+    (:func:`pyrun.fastpath.block_span`), 32 hex digits (:func:`pyrun.layout.digest`); an edit
+    to the code keeps it."""
     from pyrun.fastpath import block_span
+    from pyrun.layout import digest
 
-    return blake2b(block_span(data), digest_size=16).hexdigest()
+    return digest(block_span(data))
 
 
 def options_for(directory: str, script: str, data: bytes, options: RunOptions) -> RunOptions:

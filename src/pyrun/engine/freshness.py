@@ -279,14 +279,21 @@ class Stamps:
         except OSError:
             return None
 
-    def touch(self, keys: list[str], at: float | None = None) -> None:
-        """Stamp ``keys`` now, or at the time ``at`` (created, or their mtime set).
+    def touch(self, keys: list[str], at: float | None = None, shared: bool = False) -> None:
+        """Stamp ``keys`` now, or at the time ``at`` (seconds since the epoch; created, or their
+        mtime set). ``shared``: a pool layer's, which others read (the directory 0755 and
+        the stamps 0644 whatever the umask; its parent, the layer's ``.stamps``, too).
 
         Raises:
             OSError: the directory or a stamp cannot be written.
         """
+        if shared and not self.directory.is_dir():
+            self.directory.mkdir(mode=0o755, parents=True)
+            for made in (self.directory.parent, self.directory):
+                os.chmod(made, 0o755)
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         for key in keys:
             path = self.directory / key
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW,
+                             0o644 if shared else 0o600))
             os.utime(path, None if at is None else (at, at))

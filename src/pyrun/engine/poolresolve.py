@@ -11,8 +11,7 @@ the index decides:
   in the user's own pool or a trusted pool layer's (its own stamps, written by the seed:
   :func:`pyrun.store.layers.stamps`), that are whole, whose wheel's tags fit the interpreter
   (an entry built from an sdist: built for this very interpreter), whose ``Requires-Python``
-  admits it. Of several artifacts of one
-  version, the best-tagged wheel.
+  admits it. Of several artifacts of one version, the best-tagged wheel.
 * **How it picks**: breadth first from the script's requirements (markers evaluated with the
   interpreter's marker environment), each package the highest offered version its requirement
   admits, then its ``Requires-Dist`` (with the extras asked of it). The set is the closure of

@@ -9,12 +9,17 @@ entry's bytecode compiled before it moves (a layer is never compiled by a run). 
 layer holds already are kept; the stamps of the index's choices go with them
 (``DIR/.stamps/``, :mod:`pyrun.store.layers`), so that a new script resolves from the layer
 without the index; the scratch cache is removed at the end, even after a failure,
-and a later seed removes those a killed seed left (named for their machine and process:
-``.seed-<host>-<pid>-<random>``, removed when that process is gone from this machine).
+and a later seed removes those a killed seed left: each scratch cache
+(``.seed-<pid>-<random>``, the pid for people) is covered by an exclusive lock on its own
+file beside it (``.seed-<pid>-<random>.lock``, :func:`pyrun.store.cache.try_hold`), taken
+before it is made and held until it is gone; one whose lock can be taken is a dead seed's,
+whatever machine, container or PID namespace it ran in (as the cache's temporaries,
+:func:`pyrun.store.cache.remove_leftovers`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +31,9 @@ from pyrun.progress import Reporter
 
 if TYPE_CHECKING:
     from pyrun.engine.options import RunOptions
+
+#: The name prefix of a seed's scratch cache in a layer (never an entry: a dot first).
+SCRATCH = ".seed-"
 
 
 @dataclass
@@ -59,7 +67,7 @@ def seed(scripts: Sequence[str], into: str | os.PathLike[str], options: RunOptio
     """
     from pyrun.engine.preparing import prepare
     from pyrun.store import layers
-    from pyrun.store.cache import Cache, remove_tree
+    from pyrun.store.cache import Cache, remove_tree, try_hold
 
     layer = Path(os.path.abspath(into))
     layer.mkdir(mode=0o755, parents=True, exist_ok=True)
@@ -70,7 +78,14 @@ def seed(scripts: Sequence[str], into: str | os.PathLike[str], options: RunOptio
         raise UsageError(f"cannot seed {layer}: {why}; a pool layer must be yours and writable "
                          "by no one else (chmod go-w)")
     _sweep(layer)
-    scratch = Cache(layer / f"{_scratch_prefix()}{os.getpid()}-{os.urandom(4).hex()}")
+    while True:  # its lock first, then the scratch cache: a sweep never takes a live one's
+        scratch = Cache(layer / f"{SCRATCH}{os.getpid()}-{os.urandom(4).hex()}")
+        lock = layer / f"{scratch.root.name}.lock"
+        held = try_hold(lock)
+        if held is not None and not scratch.root.exists():
+            break
+        if held is not None:  # pragma: no cover - 32 random bits met another seed's
+            os.close(held)
     done = Seeded(layer)
     compile_mode = os.environ.get("PYRUN_COMPILE")
     os.environ["PYRUN_COMPILE"] = "foreground"  # every entry compiled before it moves
@@ -95,7 +110,12 @@ def seed(scripts: Sequence[str], into: str | os.PathLike[str], options: RunOptio
             os.environ.pop("PYRUN_COMPILE", None)
         else:
             os.environ["PYRUN_COMPILE"] = compile_mode
-        remove_tree(scratch.root)
+        try:
+            remove_tree(scratch.root)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(lock)
+            os.close(held)
     return done
 
 
@@ -104,56 +124,35 @@ def _stamp(scratch: Path, layer: Path, keys: set[str]) -> None:
     (``pool-stamps/<context>/<key>`` -> ``<layer>/.stamps/<context>/<key>``, readable by all,
     the newer time kept), so that new scripts resolve from its entries as from a pool
     (:func:`pyrun.store.layers.stamps`)."""
-    from pyrun.engine.freshness import STAMPS
+    from pyrun.engine.freshness import STAMPS, Stamps
     from pyrun.store.layers import STAMPS as LAYER_STAMPS
 
     source = scratch / STAMPS
     for context in sorted(os.listdir(source)) if source.is_dir() else []:
         if context.startswith("."):
             continue
-        target = layer / LAYER_STAMPS / context
-        for key in sorted(os.listdir(source / context)):
-            if key not in keys:
-                continue
+        stamps = Stamps(layer, context, layer / LAYER_STAMPS / context)
+        for key in sorted(set(os.listdir(source / context)) & keys):
             chosen = os.stat(source / context / key).st_mtime
-            if not target.is_dir():
-                target.mkdir(mode=0o755, parents=True)
-                os.chmod(target.parent, 0o755)  # as the entries: others read them
-                os.chmod(target, 0o755)
-            path = target / key
-            try:
-                chosen = max(chosen, os.stat(path).st_mtime)
-            except FileNotFoundError:
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644))
-            os.utime(path, (chosen, chosen))
-
-
-def _scratch_prefix() -> str:
-    """``.seed-<host>-``: a scratch cache's name up to its process id (a layer on a shared
-    file system may be seeded from several machines; ``-`` in the host name is kept, so the
-    pid is what follows the prefix)."""
-    host = "".join(c if c.isalnum() or c in "-." else "_" for c in os.uname().nodename)
-    return f".seed-{host or 'host'}-"
+            with contextlib.suppress(FileNotFoundError):
+                chosen = max(chosen, os.stat(stamps.directory / key).st_mtime)
+            stamps.touch([key], at=chosen, shared=True)
 
 
 def _sweep(layer: Path) -> None:
-    """Remove the scratch caches of this machine's seeds whose process is gone (killed:
-    their ``finally`` did not run); others' and live ones are left alone."""
-    from pyrun.store.cache import remove_tree
+    """Remove the scratch caches (and lock files) of seeds that died: those whose lock can be
+    taken now, each removed holding it; a running seed's lock is held, so it is left alone."""
+    from pyrun.store.cache import remove_if_free
 
-    prefix = _scratch_prefix()
-    for name in os.listdir(layer):
-        pid = name[len(prefix):].partition("-")[0] if name.startswith(prefix) else ""
-        if not pid.isdigit() or int(pid) == os.getpid():
+    names = os.listdir(layer)
+    for name in names:
+        if not name.startswith(SCRATCH):
             continue
-        try:
-            os.kill(int(pid), 0)
-            continue  # alive (or not ours to signal): its seed may still be running
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            continue
-        remove_tree(layer / name)
+        if name.endswith(".lock"):
+            if name[:-len(".lock")] not in names:  # its seed died after removing its cache
+                remove_if_free(None, layer / name, False)
+        else:
+            remove_if_free(layer / name, layer / f"{name}.lock", False)
 
 
 def _version(env: Path) -> str:

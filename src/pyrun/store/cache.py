@@ -155,7 +155,7 @@ class Temporary:
             name = f"{layout.tmp_prefix()}{label}{os.urandom(4).hex()}"
             self.path = directory / name
             self._lock = lock_file(cache.locks, tmp_lock(relative, name))
-            fd = _try_hold(self._lock)
+            fd = try_hold(self._lock)
             if fd is not None and not os.path.lexists(self.path):
                 self._fd = fd
                 return
@@ -180,7 +180,7 @@ class Temporary:
 
 def _hold(path: Path) -> int:
     """An exclusive ``flock`` on the file ``path`` (created if missing), waited for: the open
-    descriptor that holds it (POSIX). As :func:`_try_hold`, a lock is kept only on the file
+    descriptor that holds it (POSIX). As :func:`try_hold`, a lock is kept only on the file
     still at ``path``.
 
     Raises:
@@ -203,7 +203,7 @@ def _hold(path: Path) -> int:
         os.close(fd)
 
 
-def _try_hold(path: Path) -> int | None:
+def try_hold(path: Path) -> int | None:
     """An exclusive lock on the file ``path`` (created if missing), taken without waiting: the
     open descriptor that holds it, or None when someone else holds it.
 
@@ -211,6 +211,9 @@ def _try_hold(path: Path) -> int | None:
     NFS as a POSIX lock, which the server sees from every client. A lock file is unlinked by
     whoever holds it once its temporary is gone, so a lock is kept only when the file locked is
     still the one at ``path`` (else another run's, opened before that unlink, is tried again).
+
+    Raises:
+        OSError: the lock file cannot be opened or created.
     """
     flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
     while True:
@@ -267,22 +270,22 @@ def remove_leftovers(cache: Cache) -> list[Path]:
             continue
         unlocked_files = d not in (cache.pool, cache.envs)
         for name in names:
-            if _remove_if_free(d / name, lock_file(cache.locks, tmp_lock(relative, name)),
+            if remove_if_free(d / name, lock_file(cache.locks, tmp_lock(relative, name)),
                                unlocked_files):
                 removed.append(d / name)
         prefix = tmp_lock(relative, "")
         for stale in [n for n in locks if n.startswith(prefix) and n.endswith(".lock")]:
             if not os.path.lexists(d / stale[len(prefix):-len(".lock")]):
-                _remove_if_free(None, cache.locks / stale, False)  # its holder died after
+                remove_if_free(None, cache.locks / stale, False)  # its holder died after
     return removed
 
 
-def _remove_if_free(path: Path | None, lock: Path, unlocked_files: bool) -> bool:
+def remove_if_free(path: Path | None, lock: Path, unlocked_files: bool) -> bool:
     """Remove ``path`` (if any) and then ``lock`` holding ``lock``, if it can be taken now.
     With ``unlocked_files``, a file (not a directory) must also be :data:`UNLOCKED_FILE_AGE`
     old. Whether ``path`` was removed."""
     try:
-        fd = _try_hold(lock)
+        fd = try_hold(lock)
     except OSError:
         return False
     if fd is None:

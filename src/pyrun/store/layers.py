@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyrun.layout import ENTRY_MARKER
+from pyrun.layout import ENTRY_MARKER, shared_foreign
 
 #: The variable that lists the layers.
 VARIABLE = "PYRUN_POOL_PATH"
@@ -104,7 +104,7 @@ def check(path: Path) -> str | None:
         return f"it cannot be read ({exc.strerror})"
     if not stat.S_ISDIR(st.st_mode):
         return "it is not a directory"
-    return _foreign(st)
+    return shared_foreign(st)
 
 
 def entry(layer: Path, key: str) -> Path | None:
@@ -112,13 +112,10 @@ def entry(layer: Path, key: str) -> Path | None:
     root's or yours, not writable by group or others, holding its marker."""
     path = layer / key
     try:
-        st = os.lstat(path)
-        marker = os.lstat(path / ENTRY_MARKER)
+        whole = stat.S_ISREG(os.lstat(path / ENTRY_MARKER).st_mode)
     except OSError:
         return None
-    if not stat.S_ISDIR(st.st_mode) or not stat.S_ISREG(marker.st_mode) or _foreign(st):
-        return None
-    return path
+    return path if whole and _trusted_dir(path) else None
 
 
 def stamps(layer: Path, context: str) -> Path | None:
@@ -126,16 +123,19 @@ def stamps(layer: Path, context: str) -> Path | None:
     :func:`pyrun.engine.freshness.context`), or None: ``.stamps`` and ``.stamps/<context>``
     must each be a real directory of root's or yours that neither group nor others can write
     (a stamp lets an entry answer without the index)."""
-    path = layer
-    for part in (STAMPS, context):
-        path = path / part
-        try:
-            st = os.lstat(path)
-        except OSError:
-            return None
-        if not stat.S_ISDIR(st.st_mode) or _foreign(st):
-            return None
-    return path
+    outer = layer / STAMPS
+    path = outer / context
+    return path if _trusted_dir(outer) and _trusted_dir(path) else None
+
+
+def _trusted_dir(path: Path) -> bool:
+    """Whether ``path`` is a real directory (not a link) of root's or yours that neither
+    group nor others can write (:func:`pyrun.layout.shared_foreign`)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and shared_foreign(st) is None
 
 
 def holds(layer: Path, path: Path) -> bool:
@@ -145,17 +145,6 @@ def holds(layer: Path, path: Path) -> bool:
             os.path.abspath(layer)
     except ValueError:  # pragma: no cover - different drives
         return False
-
-
-def _foreign(st: os.stat_result) -> str | None:
-    """Why a directory with status ``st`` could be changed by another user, or None."""
-    if st.st_uid not in (0, os.geteuid()):
-        return f"it belongs to another user (uid {st.st_uid}), not to root or you"
-    if st.st_mode & stat.S_IWOTH:
-        return "everyone can write to it"
-    if st.st_mode & stat.S_IWGRP:
-        return "its group can write to it"
-    return None
 
 
 def verify(layer: Path) -> tuple[int, list[tuple[str, str]]]:
